@@ -1,0 +1,76 @@
+"""Secret values and their removal from everything regwiz writes or shows."""
+
+from __future__ import annotations
+
+import threading
+
+REDACTED = "********"
+
+
+class Secret:
+    """A string that never shows itself in a repr, a str() or an f-string.
+
+    Use ``reveal()`` only where the value must leave regwiz: written to a
+    process's stdin or handed to a library that authenticates with it.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return f"Secret({REDACTED})"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return REDACTED
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class Redactor:
+    """Replaces every registered secret value in text with a fixed mask.
+
+    One redactor is shared by a run; every secret the user types is added to it
+    as soon as it is known, so that no later log line can carry it.
+    """
+
+    # Shorter values would mask ordinary words; such a weak secret is still
+    # never logged on purpose, this only guards against accidents.
+    MIN_LENGTH = 3
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, secret: Secret | str | None) -> None:
+        if secret is None:
+            return
+        value = secret.reveal() if isinstance(secret, Secret) else secret
+        if len(value) >= self.MIN_LENGTH:
+            with self._lock:
+                self._values.add(value)
+
+    def __call__(self, text: str) -> str:
+        if not self._values or not text:
+            return text
+        # Longest first, so a secret that contains another is masked whole.
+        for value in sorted(self._values, key=len, reverse=True):
+            if value in text:
+                text = text.replace(value, REDACTED)
+        return text
+
+    def lines(self, lines: list[str]) -> list[str]:
+        return [self(line) for line in lines] if self._values else lines

@@ -1,0 +1,113 @@
+"""What the user typed about a host, checked, and turned into a transport."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.redact import Redactor, Secret
+from app.transport.base import Transport
+from app.transport.hostkeys import KnownHostsStore
+from app.transport.local import LocalTransport
+from app.transport.ssh import SSHTarget, SSHTransport
+
+# A DNS name or ~/.ssh/config alias: letters, digits, dots, dashes, underscores.
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?$")
+# POSIX portable user names (what useradd accepts by default), plus '.'.
+_USERNAME = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}\$?$", re.I)
+
+
+def validate_host(value: str) -> str | None:
+    """None when the value is a usable address or name, else what is wrong."""
+    value = value.strip()
+    if not value:
+        return "enter the server's address or name"
+    try:
+        ipaddress.ip_address(value)
+        return None
+    except ValueError:
+        pass
+    if not _HOSTNAME.match(value):
+        return "not an address or host name (letters, digits, '.', '-' only)"
+    return None
+
+
+def validate_port(value: str) -> str | None:
+    if not value.strip().isdigit():
+        return "the port is a number, 1 to 65535"
+    port = int(value)
+    if not 1 <= port <= 65535:
+        return "the port is a number, 1 to 65535"
+    return None
+
+
+def validate_user(value: str) -> str | None:
+    if not value.strip():
+        return "enter the user to log in as (root on a fresh server)"
+    if not _USERNAME.match(value.strip()):
+        return "not a valid user name"
+    return None
+
+
+def validate_key_file(value: str) -> str | None:
+    if not value.strip():
+        return "enter the path of the private key file"
+    path = Path(value.strip()).expanduser()
+    if not path.is_file():
+        return f"no file at {path}"
+    if not os.access(path, os.R_OK):
+        return f"{path} is not readable by you"
+    return None
+
+
+@dataclass
+class HostForm:
+    """The credentials step's answers. Secrets stay wrapped in ``Secret``."""
+
+    local: bool = False
+    host: str = ""
+    port: int = 22
+    user: str = "root"
+    auth: str = "password"  # password | key | agent
+    password: Secret | None = None
+    identity_file: str = ""
+    passphrase: Secret | None = None
+    sudo_password: Secret | None = None
+
+    def errors(self) -> dict[str, str]:
+        if self.local:
+            return {}
+        checks = {
+            "host": validate_host(self.host),
+            "port": validate_port(str(self.port)),
+            "user": validate_user(self.user),
+        }
+        if self.auth == "key":
+            checks["identity_file"] = validate_key_file(self.identity_file)
+        if self.auth == "password" and not self.password:
+            checks["password"] = "enter the password"
+        return {k: v for k, v in checks.items() if v}
+
+    def register_secrets(self, redactor: Redactor) -> None:
+        for secret in (self.password, self.passphrase, self.sudo_password):
+            redactor.add(secret)
+
+    def transport(self, known_hosts: KnownHostsStore | None = None) -> Transport:
+        if self.local:
+            return LocalTransport(sudo_password=self.sudo_password)
+        target = SSHTarget(
+            host=self.host.strip(),
+            port=int(self.port),
+            user=self.user.strip() or None,
+            password=self.password if self.auth == "password" else None,
+            identity_file=Path(self.identity_file).expanduser() if self.auth == "key" else None,
+            passphrase=self.passphrase if self.auth == "key" else None,
+            use_agent=self.auth == "agent",
+            sudo_password=self.sudo_password,
+        )
+        if known_hosts is not None:
+            target.known_hosts = known_hosts
+        return SSHTransport(target)

@@ -1,0 +1,298 @@
+"""The transport interface, shared by SSH and this machine.
+
+Commands are argument lists, joined with ``shlex.quote`` here and only here:
+a host name, user name or path from the user can never become shell syntax.
+A script regwiz writes itself is passed as ``shell(script, *args)``, where the
+arguments reach the script as ``$1 ...``, quoted, never pasted into its text.
+
+sudo never sees a password in argv or the environment: ``sudo -S`` reads it
+from the command's stdin, and ``-k`` makes sudo ask every time, so a cached
+sudo ticket can never make the password leak into the command's own input.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import codecs
+import shlex
+import time
+from dataclasses import dataclass
+from typing import AsyncIterator, Awaitable, Callable, Sequence
+
+from app.events import EventKind, ScopedEmitter
+from app.redact import Secret
+
+CHUNK_SIZE = 64 * 1024
+
+
+class TransportError(Exception):
+    """A host could not be reached or used; the message says what to do."""
+
+
+class SudoError(TransportError):
+    pass
+
+
+@dataclass(frozen=True)
+class Command:
+    """An argument list, quoted for a POSIX shell when it is sent."""
+
+    argv: tuple[str, ...]
+
+    def __init__(self, *argv: str) -> None:
+        object.__setattr__(self, "argv", tuple(str(a) for a in argv))
+
+    def line(self) -> str:
+        return shlex.join(self.argv)
+
+    def __str__(self) -> str:
+        return self.line()
+
+
+def shell(script: str, *args: str) -> Command:
+    """``sh -c SCRIPT regwiz ARGS...``: the script sees its arguments as $1..."""
+    return Command("sh", "-c", script, "regwiz", *args)
+
+
+def as_command(command: Command | Sequence[str]) -> Command:
+    return command if isinstance(command, Command) else Command(*command)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    command: str
+    exit_status: int
+    stdout: str
+    stderr: str
+    duration: float
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+    def check(self) -> "CommandResult":
+        if not self.ok:
+            raise CommandFailed(self)
+        return self
+
+
+class CommandFailed(TransportError):
+    def __init__(self, result: CommandResult) -> None:
+        detail = (result.stderr.strip() or result.stdout.strip()).splitlines()[-5:]
+        super().__init__(
+            f"`{result.command}` exited with {result.exit_status}"
+            + (": " + " / ".join(detail) if detail else "")
+        )
+        self.result = result
+
+
+LineSink = Callable[[str, list[str]], None]  # (stream name, lines)
+
+
+class LineSplitter:
+    """Turns byte chunks into whole text lines; the tail waits for its newline."""
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._tail = ""
+
+    def feed(self, chunk: bytes) -> list[str]:
+        text = self._tail + self._decoder.decode(chunk)
+        lines = text.split("\n")
+        self._tail = lines.pop()
+        return [line.rstrip("\r") for line in lines]
+
+    def flush(self) -> list[str]:
+        text = self._tail + self._decoder.decode(b"", final=True)
+        self._tail = ""
+        return [text.rstrip("\r")] if text else []
+
+
+async def pump(reader: Callable[[int], Awaitable[bytes]], stream: str, sink: LineSink,
+               keep: list[str] | None) -> None:
+    """Read a byte stream in chunks and hand whole lines to the sink in batches.
+
+    One call per chunk, not per line: a log view can then take tens of
+    thousands of lines a second (REFERENCE.md measured 56 s vs 0.33 s).
+    """
+    splitter = LineSplitter()
+    while True:
+        chunk = await reader(CHUNK_SIZE)
+        if not chunk:
+            break
+        lines = splitter.feed(chunk)
+        if lines:
+            if keep is not None:
+                keep.extend(lines)
+            sink(stream, lines)
+    rest = splitter.flush()
+    if rest:
+        if keep is not None:
+            keep.extend(rest)
+        sink(stream, rest)
+
+
+class Transport(abc.ABC):
+    """Runs commands on one host. Subclasses provide ``_execute``."""
+
+    #: How the host is named in logs, e.g. ``root@203.0.113.10`` or ``this machine``.
+    label: str = ""
+
+    def __init__(self, sudo_password: Secret | None = None) -> None:
+        self.sudo_password = sudo_password
+        self._is_root: bool | None = None
+        self._sudo_needs_password: bool | None = None
+
+    # -- what each transport provides ---------------------------------------
+    @abc.abstractmethod
+    async def _execute(self, command_line: str, stdin: bytes | None, sink: LineSink,
+                       keep_output: bool, timeout: float | None) -> tuple[int, list[str], list[str]]:
+        """Run one shell command line; return (exit status, stdout, stderr lines)."""
+
+    async def connect(self) -> None:
+        """Open the connection (a no-op on this machine)."""
+
+    async def close(self) -> None:
+        """Close the connection."""
+
+    async def __aenter__(self) -> "Transport":
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- the interface --------------------------------------------------------
+    async def run(
+        self,
+        command: Command | Sequence[str],
+        *,
+        sudo: bool = False,
+        stdin: bytes | None = None,
+        timeout: float | None = None,
+        check: bool = False,
+        emit: ScopedEmitter | None = None,
+        on_lines: LineSink | None = None,
+        keep_output: bool = True,
+    ) -> CommandResult:
+        """Run a command, streaming its output to ``emit`` and ``on_lines`` as it comes."""
+        command = as_command(command)
+        display = ("sudo " if sudo else "") + command.line()
+        line = command.line()
+        if sudo:
+            line, password_line = await self._sudo_wrap(line)
+            if password_line is not None:
+                stdin = password_line + (stdin or b"")
+        if emit is not None:
+            emit(EventKind.COMMAND, display)
+
+        def sink(stream: str, lines: list[str]) -> None:
+            if emit is not None:
+                emit(EventKind.STDOUT if stream == "stdout" else EventKind.STDERR, lines)
+            if on_lines is not None:
+                on_lines(stream, lines)
+
+        started = time.monotonic()
+        try:
+            status, out, err = await self._execute(line, stdin, sink, keep_output, timeout)
+        except asyncio.TimeoutError:
+            if emit is not None:
+                emit(EventKind.ERROR, f"timed out after {timeout:g} s: {display}")
+            raise TransportError(f"`{display}` did not finish within {timeout:g} s") from None
+        result = CommandResult(display, status, "\n".join(out), "\n".join(err),
+                               time.monotonic() - started)
+        if emit is not None:
+            emit(EventKind.EXIT, f"{status} ({result.duration:.2f} s)")
+        return result.check() if check else result
+
+    async def stream_lines(self, command: Command | Sequence[str], *, sudo: bool = False,
+                           emit: ScopedEmitter | None = None) -> AsyncIterator[str]:
+        """Yield a command's stdout line by line as it arrives; raise if it fails."""
+        queue: asyncio.Queue[list[str] | None] = asyncio.Queue()
+
+        def on_lines(stream: str, lines: list[str]) -> None:
+            if stream == "stdout":
+                queue.put_nowait(lines)
+
+        async def runner() -> CommandResult:
+            try:
+                return await self.run(command, sudo=sudo, emit=emit, on_lines=on_lines, keep_output=False)
+            finally:
+                queue.put_nowait(None)
+
+        task = asyncio.ensure_future(runner())
+        try:
+            while (batch := await queue.get()) is not None:
+                for line in batch:
+                    yield line
+            result = await task
+        finally:
+            if not task.done():
+                task.cancel()
+        if not result.ok:
+            raise CommandFailed(result)
+
+    async def upload(self, data: bytes, path: str, *, mode: int = 0o644, sudo: bool = False,
+                     emit: ScopedEmitter | None = None) -> None:
+        """Write ``data`` to ``path`` atomically: a temporary file beside it, then rename.
+
+        The temporary file is made with umask 077 and chmod-ed before the
+        rename, so the file never exists with wider permissions than asked.
+        """
+        script = (
+            'set -e; umask 077; tmp="$1.regwiz-tmp.$$"; '
+            'trap \'rm -f "$tmp"\' EXIT; '
+            'cat > "$tmp"; chmod "$2" "$tmp"; mv -f "$tmp" "$1"; trap - EXIT'
+        )
+        if emit is not None:
+            emit(EventKind.INFO, f"upload {len(data)} bytes to {path} (mode {mode:04o})")
+        await self.run(shell(script, path, f"{mode:04o}"), sudo=sudo, stdin=data, check=True)
+
+    async def sudo(self, command: Command | Sequence[str], **kwargs: object) -> CommandResult:
+        return await self.run(command, sudo=True, **kwargs)  # type: ignore[arg-type]
+
+    # -- privileges -------------------------------------------------------------
+    async def is_root(self) -> bool:
+        if self._is_root is None:
+            result = await self.run(Command("id", "-u"))
+            self._is_root = result.ok and result.stdout.strip() == "0"
+        return self._is_root
+
+    async def sudo_needs_password(self) -> bool:
+        """True when this user may sudo only with a password (root: False)."""
+        if await self.is_root():
+            return False
+        if self._sudo_needs_password is None:
+            probe = await self._execute("sudo -n true", None, _discard, True, 30)
+            self._sudo_needs_password = probe[0] != 0
+        return self._sudo_needs_password
+
+    async def check_sudo(self) -> None:
+        """Prove sudo works with what we have, or raise a SudoError that says why."""
+        if not await self.sudo_needs_password():
+            return
+        if not self.sudo_password:
+            raise SudoError("sudo on this host needs a password: enter the sudo password")
+        status, out, err = await self._execute(
+            "sudo -S -k -p '' true", self.sudo_password.reveal().encode() + b"\n", _discard, True, 30
+        )
+        if status != 0:
+            text = "\n".join(err + out)
+            if "not in the sudoers" in text or "not allowed" in text:
+                raise SudoError("this user may not use sudo: log in as root or as a user in the sudo group")
+            raise SudoError("the sudo password was refused: check it and try again")
+
+    async def _sudo_wrap(self, line: str) -> tuple[str, bytes | None]:
+        if await self.is_root():
+            return line, None
+        if await self.sudo_needs_password():
+            if not self.sudo_password:
+                raise SudoError("sudo on this host needs a password: enter the sudo password")
+            wrapped = "sudo -S -k -p '' -- sh -c " + shlex.quote(line)
+            return wrapped, self.sudo_password.reveal().encode() + b"\n"
+        return "sudo -n -- sh -c " + shlex.quote(line), None
+
+
+def _discard(stream: str, lines: list[str]) -> None:
+    return None

@@ -1,0 +1,175 @@
+"""The SSH transport, over asyncssh, with host-key checking always on."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncssh
+
+from app.redact import Secret
+from app.transport.base import LineSink, Transport, TransportError, pump
+from app.transport.hostkeys import HostKeyChanged, HostKeyUnknown, KnownHostsStore
+
+
+@dataclass
+class SSHTarget:
+    host: str
+    port: int = 22
+    user: str | None = None
+    password: Secret | None = None
+    identity_file: Path | None = None
+    passphrase: Secret | None = None
+    use_agent: bool = True
+    sudo_password: Secret | None = None
+    connect_timeout: float = 15.0
+    known_hosts: KnownHostsStore = field(default_factory=KnownHostsStore.default)
+
+    @property
+    def label(self) -> str:
+        who = f"{self.user}@" if self.user else ""
+        port = f":{self.port}" if self.port != 22 else ""
+        return f"{who}{self.host}{port}"
+
+
+class AuthenticationFailed(TransportError):
+    pass
+
+
+class HostUnreachable(TransportError):
+    pass
+
+
+class SSHTransport(Transport):
+    def __init__(self, target: SSHTarget) -> None:
+        super().__init__(target.sudo_password)
+        self.target = target
+        self.label = target.label
+        self._conn: asyncssh.SSHClientConnection | None = None
+
+    @property
+    def connection(self) -> asyncssh.SSHClientConnection:
+        if self._conn is None:
+            raise TransportError(f"not connected to {self.label}")
+        return self._conn
+
+    def _auth_options(self) -> dict[str, object]:
+        t = self.target
+        options: dict[str, object] = {}
+        if t.user:
+            options["username"] = t.user
+        if t.password:
+            options["password"] = t.password.reveal()
+        if t.identity_file is not None:
+            options["client_keys"] = [str(t.identity_file.expanduser())]
+            if t.passphrase:
+                options["passphrase"] = t.passphrase.reveal()
+        elif t.password:
+            options["client_keys"] = None  # password login: do not offer stray keys
+        if not t.use_agent:
+            options["agent_path"] = None
+        return options
+
+    async def connect(self) -> None:
+        if self._conn is not None:
+            return
+        t = self.target
+        trusted = t.known_hosts.trusted_keys(t.host, t.port)
+        if not trusted:
+            key = await self._fetch_host_key()
+            raise HostKeyUnknown(t.host, t.port, key)
+        try:
+            self._conn = await asyncssh.connect(
+                t.host, t.port, known_hosts=t.known_hosts.load(),
+                connect_timeout=t.connect_timeout, **self._auth_options(),  # type: ignore[arg-type]
+            )
+        except asyncssh.HostKeyNotVerifiable:
+            key = await self._fetch_host_key(quiet=True)
+            raise HostKeyChanged(t.host, t.port, key, str(t.known_hosts.source_of(t.host, t.port))) from None
+        except Exception as exc:  # noqa: BLE001 - translated into advice below
+            raise self._explain(exc) from None
+
+    async def accept_host_key(self, key: asyncssh.SSHKey) -> None:
+        self.target.known_hosts.accept(self.target.host, self.target.port, key)
+
+    async def _fetch_host_key(self, quiet: bool = False) -> asyncssh.SSHKey | None:
+        t = self.target
+        try:
+            key = await asyncio.wait_for(asyncssh.get_server_host_key(t.host, t.port), t.connect_timeout)
+        except Exception as exc:  # noqa: BLE001
+            if quiet:
+                return None
+            raise self._explain(exc) from None
+        if key is None and not quiet:
+            raise TransportError(f"{self.label} offered no host key")
+        return key
+
+    def _explain(self, exc: BaseException) -> TransportError:
+        t = self.target
+        where = f"{t.host}:{t.port}"
+        if isinstance(exc, asyncssh.PermissionDenied):
+            how = "password" if t.password else "key"
+            return AuthenticationFailed(
+                f"{t.user or 'the user'}@{t.host} refused the login: check the user name and {how}"
+                + (" (or that the key is in the user's authorized_keys)" if how == "key" else "")
+            )
+        if isinstance(exc, asyncssh.KeyImportError):
+            return AuthenticationFailed(
+                f"could not read the key {t.identity_file}: "
+                + ("wrong passphrase" if t.passphrase else "it is encrypted: enter its passphrase")
+            )
+        if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+            return HostUnreachable(f"{where} did not answer within {t.connect_timeout:g} s: "
+                                   "check the address, and that a firewall or security group lets port "
+                                   f"{t.port} in")
+        if isinstance(exc, ConnectionRefusedError):
+            return HostUnreachable(f"nothing listens on {where}: check the port, and that sshd runs there")
+        if isinstance(exc, socket.gaierror):
+            return HostUnreachable(f"the name {t.host!r} does not resolve: check the address")
+        if isinstance(exc, OSError) and exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+            return HostUnreachable(f"{t.host} is unreachable from this machine: check the address and network")
+        if isinstance(exc, FileNotFoundError):
+            return AuthenticationFailed(f"the key file {t.identity_file} does not exist")
+        if isinstance(exc, asyncssh.Error):
+            return TransportError(f"SSH to {where} failed: {exc.reason}")
+        return TransportError(f"SSH to {where} failed: {exc}")
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            await self._conn.wait_closed()
+            self._conn = None
+
+    async def _execute(self, command_line: str, stdin: bytes | None, sink: LineSink,
+                       keep_output: bool, timeout: float | None) -> tuple[int, list[str], list[str]]:
+        try:
+            proc = await self.connection.create_process(command_line, encoding=None)
+        except asyncssh.Error as exc:
+            raise TransportError(f"the connection to {self.label} failed: {exc.reason}") from None
+        out: list[str] | None = [] if keep_output else None
+        err: list[str] = []
+
+        async def feed() -> None:
+            if stdin:
+                proc.stdin.write(stdin)
+            proc.stdin.write_eof()
+
+        async def work() -> int:
+            await asyncio.gather(
+                pump(proc.stdout.read, "stdout", sink, out),
+                pump(proc.stderr.read, "stderr", sink, err),
+                feed(),
+            )
+            await proc.wait_closed()
+            return proc.exit_status if proc.exit_status is not None else 255
+
+        try:
+            return await asyncio.wait_for(work(), timeout), out or [], err
+        except (asyncio.TimeoutError, asyncio.CancelledError):
+            proc.close()
+            raise
+        except (asyncssh.Error, ConnectionError, BrokenPipeError) as exc:
+            raise TransportError(f"the connection to {self.label} was lost: {exc}") from None

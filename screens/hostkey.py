@@ -1,0 +1,42 @@
+"""The modal that shows an unknown host key and asks whether to trust it."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Static
+
+
+class HostKeyScreen(ModalScreen[bool]):
+    """Dismisses with True when the user accepts the key."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, host: str, key_type: str, fingerprint: str) -> None:
+        super().__init__()
+        self.host, self.key_type, self.fingerprint = host, key_type, fingerprint
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="hostkey-dialog"):
+            yield Label("Unknown host key", classes="dialog-title")
+            yield Static(
+                f"regwiz has never seen [b]{self.host}[/b] before.\n"
+                "Compare this fingerprint with the one your provider's console shows:",
+                markup=True,
+            )
+            yield Static(f"{self.key_type}\n{self.fingerprint}", id="fingerprint", markup=False)
+            yield Static("Accepting stores the key in regwiz's own known_hosts.", classes="hint")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Accept and connect", id="accept", variant="warning")
+                yield Button("Cancel", id="cancel", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()  # the safe choice has focus
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "accept")
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)

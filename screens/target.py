@@ -1,0 +1,183 @@
+"""The first screen: where the registry will run, and how to log in there."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Input, Label, Log, RadioButton, RadioSet, Static
+
+from app.events import EventBus, EventKind, LogEvent
+from app.redact import Secret
+from app.targets import HostForm, validate_host, validate_key_file, validate_port, validate_user
+from app.transport import Command, TransportError
+from app.transport.hostkeys import HostKeyUnknown
+from screens.hostkey import HostKeyScreen
+from screens.steps import StepsPanel
+
+FIELD_CHECKS = {
+    "host": validate_host,
+    "port": validate_port,
+    "user": validate_user,
+    "identity_file": validate_key_file,
+}
+
+
+class TargetScreen(Screen[None]):
+    BINDINGS = [Binding("ctrl+t", "connect", "Test connection")]
+
+    def __init__(self, bus: EventBus) -> None:
+        super().__init__()
+        self.bus = bus
+        self.connected_to: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal():
+            yield StepsPanel(current=0, id="steps")
+            with VerticalScroll(id="form"):
+                yield Label("Where should the registry run?", classes="question")
+                with RadioSet(id="target"):
+                    yield RadioButton("A server I reach over SSH", id="remote", value=True)
+                    yield RadioButton("This machine", id="local")
+                with Vertical(id="remote-fields"):
+                    with Horizontal(classes="row"):
+                        yield self._field("host", "Address or ~/.ssh/config alias", "203.0.113.10")
+                        yield self._field("port", "Port", "22", value="22", classes="narrow")
+                    yield self._field("user", "User", "root", value="root")
+                    yield Label("Log in with", classes="question")
+                    with RadioSet(id="auth"):
+                        yield RadioButton("Password", id="auth-password", value=True)
+                        yield RadioButton("Private key file", id="auth-key")
+                        yield RadioButton("ssh-agent", id="auth-agent")
+                    yield self._field("password", "Password", "", password=True)
+                    yield self._field("identity_file", "Private key file", "~/.ssh/id_ed25519")
+                    yield self._field("passphrase", "Key passphrase (if it has one)", "", password=True)
+                yield self._field("sudo_password", "sudo password (only if not root and sudo asks)", "",
+                                  password=True)
+                yield Button("Test connection", id="connect", variant="primary")
+                yield Static("", id="status")
+                yield Log(id="log", highlight=False)
+        yield Footer()
+
+    def _field(self, name: str, label: str, placeholder: str, *, value: str = "",
+               password: bool = False, classes: str = "") -> Vertical:
+        return Vertical(
+            Label(label),
+            Input(value=value, placeholder=placeholder, password=password, id=name),
+            Static("", id=f"{name}-error", classes="field-error"),
+            classes=f"field {classes}".strip(),
+            id=f"field-{name}",
+        )
+
+    def on_mount(self) -> None:
+        self._show_auth_fields()
+        self.query_one("#host", Input).focus()
+
+    # -- form state ---------------------------------------------------------
+    def _auth(self) -> str:
+        pressed = self.query_one("#auth", RadioSet).pressed_button
+        return (pressed.id or "auth-password").removeprefix("auth-") if pressed else "password"
+
+    def _is_local(self) -> bool:
+        pressed = self.query_one("#target", RadioSet).pressed_button
+        return bool(pressed and pressed.id == "local")
+
+    def _show_auth_fields(self) -> None:
+        auth = self._auth()
+        self.query_one("#remote-fields").display = not self._is_local()
+        self.query_one("#field-password").display = auth == "password"
+        self.query_one("#field-identity_file").display = auth == "key"
+        self.query_one("#field-passphrase").display = auth == "key"
+
+    @on(RadioSet.Changed)
+    def _radio_changed(self) -> None:
+        self._show_auth_fields()
+
+    @on(Input.Changed)
+    def _validate_field(self, event: Input.Changed) -> None:
+        check = FIELD_CHECKS.get(event.input.id or "")
+        if check is not None:
+            error = check(event.value) if event.value else None
+            self.query_one(f"#{event.input.id}-error", Static).update(error or "")
+
+    def _secret(self, name: str) -> Secret | None:
+        value = self.query_one(f"#{name}", Input).value
+        return Secret(value) if value else None
+
+    def read_form(self) -> HostForm:
+        value = lambda name: self.query_one(f"#{name}", Input).value.strip()  # noqa: E731
+        port = value("port")
+        return HostForm(
+            local=self._is_local(),
+            host=value("host"),
+            port=int(port) if port.isdigit() else 0,
+            user=value("user"),
+            auth=self._auth(),
+            password=self._secret("password"),
+            identity_file=value("identity_file"),
+            passphrase=self._secret("passphrase"),
+            sudo_password=self._secret("sudo_password"),
+        )
+
+    # -- connecting -----------------------------------------------------------
+    @on(Button.Pressed, "#connect")
+    def action_connect(self) -> None:
+        form = self.read_form()
+        errors = form.errors()
+        for name in ("host", "port", "user", "identity_file", "password"):
+            self.query_one(f"#{name}-error", Static).update(errors.get(name, ""))
+        if errors:
+            self._set_status("Fix the fields marked in red first.", "error")
+            return
+        self.test_connection(form)
+
+    def _set_status(self, text: str, kind: str) -> None:
+        status = self.query_one("#status", Static)
+        status.update(text)
+        status.set_classes(kind)
+
+    def _render_event(self, event: LogEvent) -> None:
+        self.query_one("#log", Log).write_lines(event.render_lines())
+
+    @work(exclusive=True, group="connect")
+    async def test_connection(self, form: HostForm) -> None:
+        form.register_secrets(self.bus.redactor)
+        log = self.query_one("#log", Log)
+        log.clear()
+        unsubscribe = self.bus.subscribe(self._render_event)
+        emit = self.bus.scoped(source="credentials", host=form.host or "this machine")
+        transport = form.transport()
+        self._set_status(f"Connecting to {transport.label or 'this machine'}…", "busy")
+        try:
+            emit.info(f"connecting to {transport.label}")
+            while True:
+                try:
+                    await transport.connect()
+                    break
+                except HostKeyUnknown as unknown:
+                    emit(EventKind.WARNING, str(unknown))
+                    accepted = await self.app.push_screen_wait(
+                        HostKeyScreen(transport.label, unknown.key_type, unknown.fingerprint)
+                    )
+                    if not accepted:
+                        self._set_status("Not connected: the host key was not accepted.", "error")
+                        emit.error("host key not accepted; nothing was done")
+                        return
+                    await transport.accept_host_key(unknown.key)  # type: ignore[attr-defined]
+                    emit.info(f"accepted {unknown.key_type} {unknown.fingerprint}")
+            await transport.run(Command("uname", "-srm"), emit=emit, check=True)
+            await transport.run(Command("cat", "/etc/os-release"), emit=emit)
+            if form.sudo_password or not form.local:
+                await transport.check_sudo()
+            self.connected_to = transport.label
+            self._set_status(f"Connected to {transport.label}. Next: Diagnose.", "ok")
+            self.query_one(StepsPanel).mark_done(1)
+        except TransportError as exc:
+            emit.error(str(exc))
+            self._set_status(str(exc), "error")
+        finally:
+            await transport.close()
+            unsubscribe()

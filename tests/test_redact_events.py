@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.events import EventBus, EventKind, LogFileSink, MemorySink
+from app.redact import REDACTED, Redactor, Secret
+
+
+def test_secret_never_shows_itself() -> None:
+    secret = Secret("hunter22")
+    assert "hunter22" not in repr(secret)
+    assert "hunter22" not in str(secret)
+    assert "hunter22" not in f"{secret}"
+    assert "hunter22" not in f"{secret!r}"
+    assert secret.reveal() == "hunter22"
+
+
+def test_redactor_masks_longest_first() -> None:
+    redactor = Redactor()
+    redactor.add(Secret("abc"))
+    redactor.add("abcdef")
+    assert redactor("x abcdef y abc") == f"x {REDACTED} y {REDACTED}"
+
+
+def test_bus_redacts_before_any_sink(tmp_path: Path) -> None:
+    bus = EventBus()
+    bus.redactor.add(Secret("s3cr3t-pw"))
+    memory = MemorySink()
+    log_path = tmp_path / "logs" / "step.log"
+    file_sink = LogFileSink(log_path)
+    bus.subscribe(memory)
+    bus.subscribe(file_sink)
+    bus.emit(EventKind.STDOUT, ["login with s3cr3t-pw", "plain"], source="t", host="h")
+    file_sink.close()
+    assert memory.lines() == [f"login with {REDACTED}", "plain"]
+    text = log_path.read_text()
+    assert "s3cr3t-pw" not in text and REDACTED in text
+    assert log_path.stat().st_mode & 0o777 == 0o600
+
+
+def test_render_lines_prefixes_by_kind() -> None:
+    bus = EventBus()
+    memory = MemorySink()
+    bus.subscribe(memory)
+    emit = bus.scoped(source="diagnose", host="h")
+    emit(EventKind.COMMAND, "docker info")
+    emit.warning("port 5000 is taken")
+    assert memory.events[0].render_lines() == ["$ docker info"]
+    assert memory.events[1].render_lines() == ["warning: port 5000 is taken"]
+    assert memory.events[1].source == "diagnose" and memory.events[1].host == "h"
+
+
+def test_unsubscribe_stops_delivery() -> None:
+    bus = EventBus()
+    memory = MemorySink()
+    unsubscribe = bus.subscribe(memory)
+    bus.emit(EventKind.INFO, "one")
+    unsubscribe()
+    bus.emit(EventKind.INFO, "two")
+    assert memory.lines() == ["one"]

@@ -1,0 +1,37 @@
+#!/bin/bash
+# Builds the testbed host's root file system: Debian bookworm, as a fresh cloud
+# server would have it, plus docker.io (the flavours turn it off or remove it).
+# Usage: build-rootfs.sh ROOTFS MIRROR   (as root; takes about a minute)
+set -euo pipefail
+rootfs=$1
+mirror=$2
+here=$(cd "$(dirname "$0")" && pwd)
+
+debootstrap --variant=minbase \
+  --include=openssh-server,sudo,iproute2,docker.io,ca-certificates,procps,curl,systemd-sysv,dbus,iptables,less,netcat-openbsd \
+  bookworm "$rootfs" "$mirror"
+
+# Every container makes its own host keys at start, so a test can swap them.
+rm -f "$rootfs"/etc/ssh/ssh_host_*
+install -D -m 0644 "$here/sshd-testbed.conf" "$rootfs/etc/ssh/sshd_config.d/regwiz-testbed.conf"
+install -D -m 0755 "$here/testbed-init" "$rootfs/usr/local/sbin/testbed-init"
+install -D -m 0755 "$here/boot2docker-init.d-docker" "$rootfs/usr/local/share/regwiz-testbed/boot2docker-init.d-docker"
+install -d -m 0700 "$rootfs/etc/regwiz-testbed"
+
+# Debian's SysV script sets ulimits a container may not raise (no
+# CAP_SYS_RESOURCE); under `set -e` that aborts it. Make those lines non-fatal.
+sed -i -E 's/^(\s*ulimit -[nup] [^|]*)$/\1 || true/' "$rootfs/etc/init.d/docker"
+
+# systemd makes a machine id on each boot; units that need hardware are masked.
+: > "$rootfs/etc/machine-id"
+rm -f "$rootfs/var/lib/dbus/machine-id"
+chroot "$rootfs" systemctl mask --quiet \
+  e2scrub_reap.service getty@tty1.service console-getty.service \
+  systemd-udevd.service systemd-udev-trigger.service systemd-modules-load.service \
+  sys-kernel-config.mount sys-kernel-debug.mount sys-kernel-tracing.mount \
+  systemd-remount-fs.service systemd-journald-audit.socket
+
+# A smaller image: no package lists, caches or manuals.
+chroot "$rootfs" apt-get clean
+rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* \
+  "$rootfs"/var/cache/debconf/*-old "$rootfs"/var/log/*.log
