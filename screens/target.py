@@ -39,7 +39,7 @@ class TargetScreen(Screen[None]):
             yield StepsPanel(current=0, id="steps")
             with VerticalScroll(id="form"):
                 yield Label("Where should the registry run?", classes="question")
-                with RadioSet(id="target"):
+                with RadioSet(id="target", compact=True):
                     yield RadioButton("A server I reach over SSH", id="remote", value=True)
                     yield RadioButton("This machine", id="local")
                 with Vertical(id="remote-fields"):
@@ -47,8 +47,8 @@ class TargetScreen(Screen[None]):
                         yield self._field("host", "Address or ~/.ssh/config alias", "203.0.113.10")
                         yield self._field("port", "Port", "22", value="22", classes="narrow")
                     yield self._field("user", "User", "root", value="root")
-                    yield Label("Log in with", classes="question")
-                    with RadioSet(id="auth"):
+                    yield Label("Log in with", classes="field-label")
+                    with RadioSet(id="auth", compact=True):
                         yield RadioButton("Password", id="auth-password", value=True)
                         yield RadioButton("Private key file", id="auth-key")
                         yield RadioButton("ssh-agent", id="auth-agent")
@@ -57,7 +57,7 @@ class TargetScreen(Screen[None]):
                     yield self._field("passphrase", "Key passphrase (if it has one)", "", password=True)
                 yield self._field("sudo_password", "sudo password (only if not root and sudo asks)", "",
                                   password=True)
-                yield Button("Test connection", id="connect", variant="primary")
+                yield Button("Test connection", id="connect", variant="primary", compact=True)
                 yield Static("", id="status")
                 yield Log(id="log", highlight=False)
         yield Footer()
@@ -65,9 +65,9 @@ class TargetScreen(Screen[None]):
     def _field(self, name: str, label: str, placeholder: str, *, value: str = "",
                password: bool = False, classes: str = "") -> Vertical:
         return Vertical(
-            Label(label),
-            Input(value=value, placeholder=placeholder, password=password, id=name),
-            Static("", id=f"{name}-error", classes="field-error"),
+            Label(label, classes="field-label"),
+            Input(value=value, placeholder=placeholder, password=password, id=name, compact=True),
+            Static("", id=f"{name}-error", classes="field-error").set_styles("display: none;"),
             classes=f"field {classes}".strip(),
             id=f"field-{name}",
         )
@@ -101,7 +101,12 @@ class TargetScreen(Screen[None]):
         check = FIELD_CHECKS.get(event.input.id or "")
         if check is not None:
             error = check(event.value) if event.value else None
-            self.query_one(f"#{event.input.id}-error", Static).update(error or "")
+            self._show_error(event.input.id or "", error)
+
+    def _show_error(self, field: str, error: str | None) -> None:
+        label = self.query_one(f"#{field}-error", Static)
+        label.update(error or "")
+        label.display = bool(error)
 
     def _secret(self, name: str) -> Secret | None:
         value = self.query_one(f"#{name}", Input).value
@@ -128,7 +133,7 @@ class TargetScreen(Screen[None]):
         form = self.read_form()
         errors = form.errors()
         for name in ("host", "port", "user", "identity_file", "password"):
-            self.query_one(f"#{name}-error", Static).update(errors.get(name, ""))
+            self._show_error(name, errors.get(name))
         if errors:
             self._set_status("Fix the fields marked in red first.", "error")
             return

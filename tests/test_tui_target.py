@@ -1,0 +1,70 @@
+"""The first screen, driven with Pilot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Input, Log, RadioButton, Static
+
+from screens.app import RegwizApp
+from screens.steps import STEPS
+from screens.target import TargetScreen
+
+
+async def test_first_screen_asks_for_the_target_and_shows_the_steps() -> None:
+    app = RegwizApp()
+    async with app.run_test(size=(100, 34)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, TargetScreen)
+        steps = [str(app.screen.query_one(f"#step-{i}", Static).render()) for i in range(len(STEPS))]
+        assert [s.split(". ", 1)[1] for s in steps] == list(STEPS)
+        assert steps[0].startswith("▶")
+        assert app.screen.query_one("#remote", RadioButton).value is True
+        assert app.focused is app.screen.query_one("#host", Input)
+
+
+async def test_inline_validation_marks_bad_fields_before_connecting() -> None:
+    app = RegwizApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press(*"bad host!")
+        await pilot.pause()
+        screen = app.screen
+        assert "not an address" in str(screen.query_one("#host-error", Static).render())
+        screen.query_one("#port", Input).value = "70000"
+        await pilot.pause()
+        assert "1 to 65535" in str(screen.query_one("#port-error", Static).render())
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert "Fix the fields" in str(screen.query_one("#status", Static).render())
+        assert screen.query_one("#log", Log).line_count == 0  # nothing was attempted
+
+
+async def test_key_auth_shows_key_fields_and_checks_the_file(tmp_path: Path) -> None:
+    app = RegwizApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = app.screen
+        assert screen.query_one("#field-identity_file").display is False
+        await pilot.click("#auth-key")
+        await pilot.pause()
+        assert screen.query_one("#field-identity_file").display is True
+        assert screen.query_one("#field-password").display is False
+        screen.query_one("#identity_file", Input).value = str(tmp_path / "nope")
+        await pilot.pause()
+        assert "no file at" in str(screen.query_one("#identity_file-error", Static).render())
+
+
+async def test_this_machine_hides_remote_fields_and_connects_with_live_log() -> None:
+    app = RegwizApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = app.screen
+        await pilot.click("#local")
+        await pilot.pause()
+        assert screen.query_one("#remote-fields").display is False
+        await pilot.press("ctrl+t")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        lines = list(screen.query_one("#log", Log).lines)
+        assert any(line.startswith("$ uname -srm") for line in lines)
+        assert any(line.startswith("Linux ") for line in lines)
+        assert "Connected to" in str(screen.query_one("#status", Static).render())
+        assert str(screen.query_one("#step-0", Static).render()).startswith("✓")
