@@ -202,10 +202,13 @@ def remove_stale() -> int:
     """
     removed = 0
     for kind in ("container", "network"):
-        for object_id in ids(kind, [f"label={LABEL}"]):
+        # The owner label is set only on what a run creates (an image's labels
+        # are inherited by any container made from it, so LABEL alone is not
+        # proof that the testbed made a container).
+        for object_id in ids(kind, [f"label={LABEL}", f"label={OWNER_LABEL}"]):
             fmt = "{{index .Config.Labels \"%s\"}}" if kind == "container" else "{{index .Labels \"%s\"}}"
             owner = docker(kind, "inspect", "--format", fmt % OWNER_LABEL, object_id, check=False).stdout.strip()
-            if not _owner_alive(owner):
+            if owner and not _owner_alive(owner):
                 force = ["-f", "-v"] if kind == "container" else []
                 docker(kind, "rm", *force, object_id, check=False)
                 removed += 1

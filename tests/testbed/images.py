@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.testbed.docker_cli import LABEL, PREFIX, docker, image_exists
+from tests.testbed.docker_cli import LABEL, OWNER_LABEL, PREFIX, docker, image_exists
 
 RECIPES = Path(__file__).parent / "recipes"
 LOCK_PATH = Path(tempfile.gettempdir()) / "regwiz-testbed-images.lock"
@@ -117,7 +117,7 @@ def _build_bare(host_ref: str, ref: str) -> None:
     name = f"{PREFIX}-build-bare-{os.getpid()}"
     docker("rm", "-f", name, check=False)
     try:
-        docker("run", "--name", name, "--label", f"{LABEL}=1", host_ref, "/bin/sh", "-c",
+        docker("run", "--name", name, "--label", f"{LABEL}=1", "--label", f"{OWNER_LABEL}={os.getpid()}", host_ref, "/bin/sh", "-c",
                "DEBIAN_FRONTEND=noninteractive apt-get purge -y -q --auto-remove docker.io containerd runc tini"
                " && rm -rf /etc/docker /var/lib/docker /etc/default/docker", timeout=600)
         docker("commit", "--change", f"CMD {HOST_CMD}", name, ref)
