@@ -10,6 +10,7 @@ from pathlib import Path
 
 from app.redact import Redactor, Secret
 from app.transport.base import Transport
+from app.transport import sshconfig
 from app.transport.hostkeys import KnownHostsStore
 from app.transport.local import LocalTransport
 from app.transport.ssh import SSHTarget, SSHTransport
@@ -85,11 +86,14 @@ class HostForm:
             "port": validate_port(str(self.port)),
             "user": validate_user(self.user),
         }
-        if self.auth == "key":
+        if self.auth == "key" and (self.identity_file.strip() or not self._alias_has_key()):
             checks["identity_file"] = validate_key_file(self.identity_file)
         if self.auth == "password" and not self.password:
             checks["password"] = "enter the password"
         return {k: v for k, v in checks.items() if v}
+
+    def _alias_has_key(self) -> bool:
+        return bool(sshconfig.resolve(self.host.strip()).identity_files) if self.host.strip() else False
 
     def register_secrets(self, redactor: Redactor) -> None:
         for secret in (self.password, self.passphrase, self.sudo_password):
@@ -98,12 +102,22 @@ class HostForm:
     def transport(self, known_hosts: KnownHostsStore | None = None) -> Transport:
         if self.local:
             return LocalTransport(sudo_password=self.sudo_password)
+        # A ~/.ssh/config alias supplies what the form leaves at its defaults.
+        resolved = sshconfig.resolve(self.host.strip())
+        port = int(self.port)
+        user = self.user.strip() or None
+        identity = Path(self.identity_file).expanduser() if self.auth == "key" else None
+        if resolved.is_alias:
+            port = resolved.port if port == 22 and resolved.port else port
+            user = resolved.user if user in (None, "root") and resolved.user else user
+            if self.auth == "key" and not self.identity_file.strip() and resolved.identity_files:
+                identity = Path(resolved.identity_files[0]).expanduser()
         target = SSHTarget(
-            host=self.host.strip(),
-            port=int(self.port),
-            user=self.user.strip() or None,
+            host=resolved.host,
+            port=port,
+            user=user,
             password=self.password if self.auth == "password" else None,
-            identity_file=Path(self.identity_file).expanduser() if self.auth == "key" else None,
+            identity_file=identity,
             passphrase=self.passphrase if self.auth == "key" else None,
             use_agent=self.auth == "agent",
             sudo_password=self.sudo_password,

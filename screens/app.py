@@ -6,6 +6,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from app.events import EventBus
+from app.transport import Transport
 from screens.target import TargetScreen
 
 STEPS = ("Credentials", "Diagnose", "Deploy", "Clients", "Summary")
@@ -19,6 +20,25 @@ class RegwizApp(App[None]):
     def __init__(self) -> None:
         super().__init__()
         self.bus = EventBus()
+        self.transport: Transport | None = None
+        self.host_label = ""
 
     def on_mount(self) -> None:
         self.push_screen(TargetScreen(self.bus))
+
+    def adopt_transport(self, transport: Transport, host_label: str) -> None:
+        """Keep the connection the credentials step opened, for the steps after it."""
+        old = self.transport
+        self.transport, self.host_label = transport, host_label
+        if old is not None and old is not transport:
+            self.run_worker(old.close(), exclusive=False)
+
+    def show_diagnosis(self) -> None:
+        from screens.diagnose import DiagnoseScreen
+
+        assert self.transport is not None
+        self.push_screen(DiagnoseScreen(self.bus, self.transport, self.host_label))
+
+    async def on_unmount(self) -> None:
+        if self.transport is not None:
+            await self.transport.close()

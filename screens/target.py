@@ -26,7 +26,7 @@ FIELD_CHECKS = {
 
 
 class TargetScreen(Screen[None]):
-    BINDINGS = [Binding("ctrl+t", "connect", "Test connection")]
+    BINDINGS = [Binding("ctrl+t", "connect", "Connect")]
 
     def __init__(self, bus: EventBus) -> None:
         super().__init__()
@@ -55,9 +55,11 @@ class TargetScreen(Screen[None]):
                     yield self._field("password", "Password", "", password=True)
                     yield self._field("identity_file", "Private key file", "~/.ssh/id_ed25519")
                     yield self._field("passphrase", "Key passphrase (if it has one)", "", password=True)
-                yield self._field("sudo_password", "sudo password (only if not root and sudo asks)", "",
-                                  password=True)
-                yield Button("Test connection", id="connect", variant="primary", compact=True)
+                yield self._field("sudo_password", "sudo password (this user is not root and sudo asks for one)",
+                                  "", password=True)
+                with Horizontal(id="buttons"):
+                    yield Button("Connect", id="connect", variant="primary", compact=True)
+                    yield Button("Continue: Diagnose", id="next", variant="success", compact=True, disabled=True)
                 yield Static("", id="status")
                 yield Log(id="log", highlight=False)
         yield Footer()
@@ -73,6 +75,7 @@ class TargetScreen(Screen[None]):
         )
 
     def on_mount(self) -> None:
+        self.query_one("#field-sudo_password").display = False  # asked only when sudo needs it
         self._show_auth_fields()
         self.query_one("#host", Input).focus()
 
@@ -152,9 +155,12 @@ class TargetScreen(Screen[None]):
         form.register_secrets(self.bus.redactor)
         log = self.query_one("#log", Log)
         log.clear()
+        self.query_one("#next", Button).disabled = True
         unsubscribe = self.bus.subscribe(self._render_event)
-        emit = self.bus.scoped(source="credentials", host=form.host or "this machine")
+        host_label = form.host or "this machine"
+        emit = self.bus.scoped(source="credentials", host=host_label)
         transport = form.transport()
+        keep = False
         self._set_status(f"Connecting to {transport.label or 'this machine'}…", "busy")
         try:
             emit.info(f"connecting to {transport.label}")
@@ -175,14 +181,31 @@ class TargetScreen(Screen[None]):
                     emit.info(f"accepted {unknown.key_type} {unknown.fingerprint}")
             await transport.run(Command("uname", "-srm"), emit=emit, check=True)
             await transport.run(Command("cat", "/etc/os-release"), emit=emit)
-            if form.sudo_password or not form.local:
-                await transport.check_sudo()
+            if not await transport.is_root() and await transport.sudo_needs_password() and not form.sudo_password:
+                self.query_one("#field-sudo_password").display = True
+                self.query_one("#sudo_password", Input).focus()
+                message = (f"{form.user} is not root and sudo asks for a password: "
+                           "enter the sudo password, then connect again.")
+                emit.warning(message)
+                self._set_status(message, "error")
+                return
+            await transport.check_sudo()
+            keep = True
+            self.app.adopt_transport(transport, host_label)  # type: ignore[attr-defined]
             self.connected_to = transport.label
             self._set_status(f"Connected to {transport.label}. Next: Diagnose.", "ok")
             self.query_one(StepsPanel).mark_done(1)
+            next_button = self.query_one("#next", Button)
+            next_button.disabled = False
+            next_button.focus()
         except TransportError as exc:
             emit.error(str(exc))
             self._set_status(str(exc), "error")
         finally:
-            await transport.close()
+            if not keep:
+                await transport.close()
             unsubscribe()
+
+    @on(Button.Pressed, "#next")
+    def action_next(self) -> None:
+        self.app.show_diagnosis()  # type: ignore[attr-defined]

@@ -240,10 +240,14 @@ class Transport(abc.ABC):
         The temporary file is made with umask 077 and chmod-ed before the
         rename, so the file never exists with wider permissions than asked.
         """
+        # An existing file keeps its owner (best effort: busybox chown may
+        # lack --reference); a full disk fails `cat` and leaves the old file.
         script = (
             'set -e; umask 077; tmp="$1.regwiz-tmp.$$"; '
             'trap \'rm -f "$tmp"\' EXIT; '
-            'cat > "$tmp"; chmod "$2" "$tmp"; mv -f "$tmp" "$1"; trap - EXIT'
+            'cat > "$tmp"; chmod "$2" "$tmp"; '
+            'if [ -e "$1" ]; then chown --reference="$1" "$tmp" 2>/dev/null || true; fi; '
+            'mv -f "$tmp" "$1"; trap - EXIT'
         )
         if emit is not None:
             emit(EventKind.INFO, f"upload {len(data)} bytes to {path} (mode {mode:04o})")

@@ -116,7 +116,7 @@ class SSHTransport(Transport):
                 f"{t.user or 'the user'}@{t.host} refused the login: check the user name and {how}"
                 + (" (or that the key is in the user's authorized_keys)" if how == "key" else "")
             )
-        if isinstance(exc, asyncssh.KeyImportError):
+        if isinstance(exc, (asyncssh.KeyImportError, asyncssh.KeyEncryptionError)):
             return AuthenticationFailed(
                 f"could not read the key {t.identity_file}: "
                 + ("wrong passphrase" if t.passphrase else "it is encrypted: enter its passphrase")

@@ -31,6 +31,35 @@ chroot "$rootfs" systemctl mask --quiet \
   sys-kernel-config.mount sys-kernel-debug.mount sys-kernel-tracing.mount \
   systemd-remount-fs.service systemd-journald-audit.socket
 
+# The packages debootstrap fetched become a local apt repository inside the
+# image, and the only source apt knows there: a test host can install
+# packages (the bare flavour installs Docker) without reaching any network.
+repo="$rootfs/srv/regwiz-testbed-apt"
+mkdir -p "$repo"
+mv "$rootfs"/var/cache/apt/archives/*.deb "$repo"/
+(
+  cd "$repo"
+  for deb in *.deb; do
+    dpkg-deb -f "$deb"
+    echo "Filename: ./$deb"
+    echo "Size: $(stat -c %s "$deb")"
+    echo "SHA256: $(sha256sum "$deb" | cut -d' ' -f1)"
+    echo
+  done > Packages
+  {
+    echo "Origin: regwiz-testbed"
+    echo "Label: regwiz-testbed"
+    echo "Suite: testbed"
+    echo "Codename: testbed"
+    echo "Date: $(LC_ALL=C date -u -R)"
+    echo "Architectures: amd64 all"
+    echo "SHA256:"
+    echo " $(sha256sum Packages | cut -d' ' -f1) $(stat -c %s Packages) Packages"
+  } > Release
+)
+rm -f "$rootfs"/etc/apt/sources.list.d/*.sources
+echo 'deb [trusted=yes] file:/srv/regwiz-testbed-apt ./' > "$rootfs/etc/apt/sources.list"
+
 # A smaller image: no package lists, caches or manuals.
 chroot "$rootfs" apt-get clean
 rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* \

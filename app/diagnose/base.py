@@ -1,0 +1,86 @@
+"""Checks: read-only questions about a host, each ending ok, warning or failure.
+
+A check streams the commands it runs into its own log, and returns a
+``CheckResult`` with the evidence and the fixes (steps) it can offer. Checks
+share what they learn through ``DiagnosisContext.facts`` (the network check
+needs the docker version the docker check found).
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from app.events import EventBus, EventKind, ScopedEmitter
+from app.steps import Status, Step
+from app.transport import Transport
+
+
+@dataclass
+class CheckResult:
+    check_id: str
+    title: str
+    status: Status
+    summary: str
+    evidence: list[str] = field(default_factory=list)
+    fixes: list[Step] = field(default_factory=list)  # the first is the recommended one
+    picture: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)  # machine-readable facts (JSON output)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "check": self.check_id, "title": self.title, "status": self.status.value,
+            "summary": self.summary, "evidence": self.evidence,
+            "fixes": [fix.title for fix in self.fixes], "data": self.data,
+        }
+
+
+@dataclass
+class DiagnosisContext:
+    transport: Transport
+    bus: EventBus
+    host: str
+    registry_port: int = 5000
+    storage_path: str = "/var/lib/registry"
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def emitter(self, check_id: str) -> ScopedEmitter:
+        return self.bus.scoped(source=f"diagnose.{check_id}", host=self.host)
+
+
+class Check(abc.ABC):
+    check_id: str = ""
+    title: str = ""
+
+    @abc.abstractmethod
+    async def run(self, ctx: DiagnosisContext, emit: ScopedEmitter) -> CheckResult: ...
+
+    def result(self, status: Status, summary: str, **kwargs: Any) -> CheckResult:
+        return CheckResult(self.check_id, self.title, status, summary, **kwargs)
+
+
+ResultSink = Callable[[CheckResult], None]
+
+
+async def run_checks(checks: list[Check], ctx: DiagnosisContext,
+                     on_start: Callable[[Check], None] | None = None,
+                     on_result: ResultSink | None = None) -> list[CheckResult]:
+    """Run checks in order; a check that breaks becomes a failure, not a crash."""
+    from app.transport import TransportError
+
+    results = []
+    for check in checks:
+        emit = ctx.emitter(check.check_id)
+        if on_start is not None:
+            on_start(check)
+        emit(EventKind.STATUS, f"{check.title}: checking")
+        try:
+            result = await check.run(ctx, emit)
+        except TransportError as exc:
+            result = check.result(Status.FAILURE, f"could not check: {exc}")
+        emit(EventKind.STATUS, f"{check.title}: {result.status.value}: {result.summary}")
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return results

@@ -1,0 +1,84 @@
+"""Fixes for the Docker check: start (and enable) the daemon, or install Docker."""
+
+from __future__ import annotations
+
+from app.dockerd import DockerService, explain_failure
+from app.steps import Plan, Step, StepContext
+from app.transport import Command, shell
+
+# Distribution id -> the package manager command that installs Docker from the
+# distribution's own repositories (reachable from Aliyun's mirrors in China).
+INSTALLERS: dict[str, tuple[str, str]] = {
+    "apt": ("apt-get", "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y docker.io"),
+    "dnf": ("dnf", "dnf install -y docker"),
+    "yum": ("yum", "yum install -y docker"),
+    "apk": ("apk", "apk add docker"),
+    "zypper": ("zypper", "zypper --non-interactive install docker"),
+}
+
+
+class EnableDockerFix(Step):
+    title = "Start Docker and start it at boot"
+
+    def __init__(self, service: DockerService) -> None:
+        self.service = service
+        self._was_enabled: bool | None = None
+
+    async def plan(self, ctx: StepContext) -> Plan:
+        actions = []
+        self._was_enabled = await self.service.is_enabled(ctx.transport)
+        if self._was_enabled is False:
+            actions.append("enable docker.service at boot (systemctl enable docker)")
+        if not await self.service.answers(ctx.transport):
+            actions.append("start the Docker daemon")
+        return Plan("Start the Docker daemon", actions=actions)
+
+    async def apply(self, ctx: StepContext, plan: Plan) -> None:
+        if self._was_enabled is False:
+            await self.service.enable(ctx.transport, ctx.emit)
+        self._started = await self.service.restart(ctx.transport, ctx.emit)
+
+    async def verify(self, ctx: StepContext) -> str | None:
+        if await self.service.answers(ctx.transport):
+            return None
+        cause = explain_failure(await self.service.recent_log(ctx.transport, ctx.emit))
+        return f"the daemon did not start: {cause.cause}" if cause else "the daemon did not start"
+
+    async def rollback(self, ctx: StepContext) -> None:
+        await self.service.stop(ctx.transport, ctx.emit)
+        if self._was_enabled is False and self.service.init == "systemd":
+            await ctx.transport.run(Command("systemctl", "disable", "docker"), sudo=True, emit=ctx.emit)
+
+
+class InstallDockerFix(Step):
+    title = "Install Docker with the distribution's package manager"
+
+    def __init__(self, os_release: dict[str, str]) -> None:
+        self.os_release = os_release
+        self.command: str | None = None
+
+    async def plan(self, ctx: StepContext) -> Plan:
+        for manager, (binary, command) in INSTALLERS.items():
+            if (await ctx.transport.run(Command("sh", "-c", f"command -v {binary}"))).ok:
+                self.command = command
+                return Plan(f"Install Docker with {manager}", actions=[command, "start Docker and start it at boot"])
+        name = self.os_release.get("PRETTY_NAME", "this system")
+        return Plan("Install Docker", refused=(
+            f"regwiz knows no package manager on {name} (looked for apt-get, dnf, yum, apk, zypper). "
+            "Install Docker by hand (docs.docker.com/engine/install), then run the diagnosis again."))
+
+    async def apply(self, ctx: StepContext, plan: Plan) -> None:
+        assert self.command is not None
+        await ctx.transport.run(shell(self.command), sudo=True, emit=ctx.emit, timeout=900, check=True)
+        service = await DockerService.detect(ctx.transport)
+        await service.enable(ctx.transport, ctx.emit)
+        await service.restart(ctx.transport, ctx.emit)
+
+    async def verify(self, ctx: StepContext) -> str | None:
+        service = await DockerService.detect(ctx.transport)
+        return None if await service.answers(ctx.transport) else "Docker was installed but its daemon does not answer"
+
+    async def rollback(self, ctx: StepContext) -> None:
+        # An installed package is left in place: removing it could take away
+        # what the user had. The message says what happened instead.
+        ctx.emit.warning("Docker stays installed; see the log above for why its daemon did not start")

@@ -1,0 +1,230 @@
+"""Fixes for the route conflict.
+
+- ``DaemonNetworkFix`` (recommended): give dockerd address ranges that overlap
+  nothing, in /etc/docker/daemon.json; no route is touched.
+- ``RouteDeleteFix`` (the seed's way): delete a conflicting route and the line
+  that restores it at boot. Refused for a route that carries the SSH session.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+
+from app import netmodel
+from app.diagnose.network import DAEMON_JSON, LOCAL_KV, NetworkFacts
+from app.dockerd import DockerService, explain_failure
+from app.remote_files import BACKUP_ROOT, FileChange
+from app.steps import Plan, Step, StepContext
+from app.transport import Command, shell
+from app.transport.local import LocalTransport
+
+
+def _configured_ranges_are_clean(facts: NetworkFacts) -> bool:
+    """daemon.json already sets bip and pools, and they overlap nothing of the host's."""
+    options = facts.options
+    if options.bip is None or not options.default_address_pools:
+        return False
+    taken = [r.dest for r in facts.host_net.routes if not r.is_default]
+    taken += [a.interface.network for a in facts.host_net.addresses]
+    taken += [ipaddress.ip_network(f"{n}/32") for n in facts.host_net.nameservers]
+    taken += [net for net, _ in netmodel.CLOUD_RESERVED]
+    ranges = [options.bip.network] + [base for base, _ in options.default_address_pools]
+    return not any(r.overlaps(t) for r in ranges for t in taken)
+
+
+class DaemonNetworkFix(Step):
+    title = "Give Docker free address ranges (daemon.json bip and default-address-pools)"
+
+    def __init__(self, facts: NetworkFacts) -> None:
+        self.facts = facts
+        self.address_plan: netmodel.AddressPlan | None = None
+        self.service: DockerService | None = None
+        self._clear_kv = False
+        self._was_running = False
+        self._was_enabled: bool | None = None
+
+    async def plan(self, ctx: StepContext) -> Plan:
+        current = await ctx.files.read(DAEMON_JSON)
+        try:
+            config = json.loads(current) if current and current.strip() else {}
+        except ValueError as exc:
+            return Plan(self.title, refused=f"{DAEMON_JSON} is not valid JSON ({exc}); fix it first, "
+                                            "regwiz will not rewrite a file it cannot read")
+        if not isinstance(config, dict):
+            return Plan(self.title, refused=f"{DAEMON_JSON} does not hold a JSON object")
+        flag_options = netmodel.parse_daemon_options(None, self.facts.flags)
+        if flag_options.bip or flag_options.default_address_pools:
+            return Plan(self.title, refused=(
+                f"the daemon's flags ({self.facts.flag_source}) already set bip or default-address-pools; "
+                f"setting them in {DAEMON_JSON} too would stop dockerd (docker/for-linux#327). "
+                "Change them there instead."))
+        self.service = await DockerService.detect(ctx.transport)
+        self._was_running = await self.service.answers(ctx.transport)
+        self._was_enabled = await self.service.is_enabled(ctx.transport)
+        actions = []
+        if _configured_ranges_are_clean(self.facts):
+            new_text = current
+            options = self.facts.options
+            assert options.bip is not None
+            self.address_plan = netmodel.AddressPlan(options.bip, *options.default_address_pools[0])
+        else:
+            self.address_plan = netmodel.plan_addresses(self.facts.host_net)
+            merged = dict(config)
+            merged.update(self.address_plan.daemon_json_values())
+            new_text = json.dumps(merged, indent=2) + "\n"
+        remembered = self.facts.options.remembered_subnet
+        bip_net = self.address_plan.bip.network
+        self._clear_kv = remembered is not None and remembered != bip_net
+        if self._clear_kv:
+            actions.append(f"move {LOCAL_KV} aside (it remembers {remembered}; dockerd would reuse it)")
+        docker0 = self.facts.net.docker0
+        healthy = self._was_running and docker0 is not None and docker0.network == bip_net
+        if new_text != current or self._clear_kv or not healthy:
+            actions.append("restart docker" if self._was_running else "start docker")
+        if self._was_enabled is False:
+            actions.append("start docker at boot (systemctl enable docker)")
+        change = FileChange(DAEMON_JSON, current, new_text, mode=0o644)
+        summary = (f"docker0 gets {self.address_plan.bip}; new networks come from "
+                   f"{self.address_plan.pool_base} in /{self.address_plan.pool_size}s")
+        return Plan(summary, changes=[change], actions=actions)
+
+    async def apply(self, ctx: StepContext, plan: Plan) -> None:
+        assert self.service is not None
+        for change in plan.changes:
+            if change.changes_anything:
+                await ctx.files.write(change)
+        if self._clear_kv:
+            await self.service.stop(ctx.transport, ctx.emit)
+            await ctx.files.backup(LOCAL_KV)
+            await ctx.transport.run(Command("rm", "-f", LOCAL_KV), sudo=True, emit=ctx.emit, check=True)
+        if self._was_enabled is False:
+            await self.service.enable(ctx.transport, ctx.emit)
+        await self.service.restart(ctx.transport, ctx.emit)
+
+    async def verify(self, ctx: StepContext) -> str | None:
+        assert self.service is not None and self.address_plan is not None
+        if not await self.service.answers(ctx.transport):
+            cause = explain_failure(await self.service.recent_log(ctx.transport, ctx.emit))
+            return "docker did not come back" + (f": {cause.cause}" if cause else "")
+        shown = await ctx.transport.run(Command("ip", "-j", "-4", "addr", "show", "docker0"), emit=ctx.emit)
+        addresses = netmodel.parse_ip_json_addresses(shown.stdout) if shown.ok else []
+        want = self.address_plan.bip.network
+        if not any(a.interface.network == want for a in addresses):
+            got = ", ".join(str(a.interface) for a in addresses) or "no address"
+            return f"docker0 has {got}, not {want}"
+        return None
+
+    async def rollback(self, ctx: StepContext) -> None:
+        assert self.service is not None
+        await self.service.stop(ctx.transport, ctx.emit)
+        await ctx.files.restore_all()
+        if self._was_enabled is False:
+            await ctx.transport.run(Command("systemctl", "disable", "docker"), sudo=True, emit=ctx.emit)
+        if self._was_running and not await self.service.restart(ctx.transport, ctx.emit):
+            ctx.emit.error("docker did not come back after the rollback either: see its log above")
+
+
+def persistent_route_lines(text: str, dest: ipaddress.IPv4Network) -> list[str]:
+    """Lines of a network configuration file that add this route at boot.
+
+    Matches ifupdown's `up route add -net A netmask M ...` and `up ip route add
+    A/N ...`, and RHEL route-* files (`A/N via ...` or ADDRESSn=/NETMASKn=).
+    """
+    network = str(dest.network_address)
+    forms = [
+        rf"\broute\s+add\s+-net\s+{re.escape(network)}\s+netmask\s+{re.escape(str(dest.netmask))}\b",
+        rf"\broute\s+add\s+-net\s+{re.escape(str(dest))}(\s|$)",
+        rf"\bip\s+(-4\s+)?route\s+add\s+{re.escape(str(dest))}(\s|$)",
+        rf"^\s*{re.escape(str(dest))}\s+(via|dev)\s",
+    ]
+    return [line for line in text.splitlines() if any(re.search(f, line) for f in forms)]
+
+
+PERSISTENT_FILES = ("/etc/network/interfaces", "/etc/sysconfig/network-scripts/route-eth0",
+                    "/etc/sysconfig/network-scripts/route-eth1")
+
+
+class RouteDeleteFix(Step):
+    def __init__(self, route: netmodel.Route, facts: NetworkFacts) -> None:
+        self.route = route
+        self.facts = facts
+        self.title = f"Delete the route {route.describe()} (the seed's way)"
+        self.service: DockerService | None = None
+        self._deleted = False
+
+    async def _session_route(self, ctx: StepContext) -> netmodel.Route | None:
+        """The route this host uses to reach us: deleting it would cut the session."""
+        if isinstance(ctx.transport, LocalTransport):
+            return None
+        conn = await ctx.transport.run(shell('printf %s "$SSH_CONNECTION"'), emit=ctx.emit)
+        fields = conn.stdout.split()
+        if not fields:
+            return None
+        client = ipaddress.ip_address(fields[0])
+        await ctx.transport.run(Command("ip", "route", "get", str(client)), emit=ctx.emit)
+        candidates = [r for r in self.facts.net.routes if client in r.dest]
+        return max(candidates, key=lambda r: r.dest.prefixlen, default=None)
+
+    async def plan(self, ctx: StepContext) -> Plan:
+        if self.route.is_default:
+            return Plan(self.title, refused="the default route carries all outside traffic; regwiz never deletes it")
+        carrier = await self._session_route(ctx)
+        if carrier is not None and carrier.dest == self.route.dest:
+            return Plan(self.title, refused=(
+                f"{self.route.describe()} carries this SSH session (the host reaches this machine through it): "
+                "deleting it would cut you off. Use the recommended daemon.json fix instead."))
+        changes = []
+        for path in PERSISTENT_FILES:
+            text = await ctx.files.read(path)
+            if text is None:
+                continue
+            lines = set(persistent_route_lines(text, self.route.dest))
+            if lines:
+                kept = "".join(line for line in text.splitlines(keepends=True) if line.rstrip("\n") not in lines)
+                changes.append(FileChange(path, text, kept))
+        actions = [f"ip route del {self.route.describe()}"]
+        if not changes:
+            actions.append("(no network configuration file re-adds this route at boot)")
+        self.service = None
+        if (await ctx.transport.run(shell("command -v dockerd"))).ok:
+            self.service = await DockerService.detect(ctx.transport)
+            actions.append("restart docker so it picks a free range")
+        return Plan(
+            f"Delete {self.route.describe()}: hosts in {self.route.dest} will no longer be reached through it",
+            changes=changes, actions=actions, typed_confirmation=str(self.route.dest))
+
+    def _route_args(self) -> list[str]:
+        args = [str(self.route.dest)]
+        if self.route.gateway is not None:
+            args += ["via", str(self.route.gateway)]
+        if self.route.dev:
+            args += ["dev", self.route.dev]
+        return args
+
+    async def apply(self, ctx: StepContext, plan: Plan) -> None:
+        await ctx.transport.run(Command("ip", "route", "del", *self._route_args()), sudo=True,
+                                emit=ctx.emit, check=True)
+        self._deleted = True
+        for change in plan.changes:
+            await ctx.files.write(change)
+        if self.service is not None:
+            await self.service.restart(ctx.transport, ctx.emit)
+
+    async def verify(self, ctx: StepContext) -> str | None:
+        shown = await ctx.transport.run(Command("ip", "-4", "route", "show", str(self.route.dest)), emit=ctx.emit)
+        if shown.stdout.strip():
+            return f"the route is still there: {shown.stdout.strip()}"
+        if self.service is not None and not await self.service.answers(ctx.transport):
+            cause = explain_failure(await self.service.recent_log(ctx.transport, ctx.emit))
+            return "docker still does not start" + (f": {cause.cause}" if cause else "")
+        return None
+
+    async def rollback(self, ctx: StepContext) -> None:
+        if self._deleted:
+            await ctx.transport.run(Command("ip", "route", "add", *self._route_args()), sudo=True, emit=ctx.emit)
+        await ctx.files.restore_all()
+
+
+__all__ = ["DaemonNetworkFix", "RouteDeleteFix", "persistent_route_lines", "BACKUP_ROOT"]

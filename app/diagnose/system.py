@@ -1,0 +1,86 @@
+"""What the host is (OS, init, architecture) and how its Docker is doing."""
+
+from __future__ import annotations
+
+from app.diagnose.base import Check, CheckResult, DiagnosisContext
+from app.dockerd import DockerService, explain_failure
+from app.events import ScopedEmitter
+from app.steps import Status
+from app.transport import Command, shell
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    values = {}
+    for line in text.splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip().strip('"')
+    return values
+
+
+class SystemCheck(Check):
+    check_id = "system"
+    title = "System"
+
+    async def run(self, ctx: DiagnosisContext, emit: ScopedEmitter) -> CheckResult:
+        t = ctx.transport
+        os_release = parse_os_release((await t.run(Command("cat", "/etc/os-release"), emit=emit)).stdout)
+        arch = (await t.run(Command("uname", "-m"), emit=emit)).stdout.strip()
+        pid1 = (await t.run(Command("cat", "/proc/1/comm"), emit=emit)).stdout.strip()
+        service = await DockerService.detect(t)
+        init = {"systemd": "systemd", "openrc": "OpenRC", "boot2docker": "boot2docker init",
+                "sysv": "SysV/upstart init"}.get(service.init, pid1 or "unknown")
+        ctx.facts.update(os=os_release, arch=arch, init=service.init, service=service)
+        name = os_release.get("PRETTY_NAME") or os_release.get("NAME") or "unknown OS"
+        data = {"os": name, "id": os_release.get("ID", ""), "version": os_release.get("VERSION_ID", ""),
+                "arch": arch, "init": service.init, "pid1": pid1}
+        status = Status.OK if arch in ("x86_64", "aarch64", "arm64") else Status.WARNING
+        summary = f"{name}, {arch}, {init}"
+        evidence = [f"PID 1 is {pid1}"]
+        if status is Status.WARNING:
+            evidence.append(f"registry:2 images exist for amd64 and arm64; {arch} may have none")
+        return self.result(status, summary, evidence=evidence, data=data)
+
+
+class DockerCheck(Check):
+    check_id = "docker"
+    title = "Docker"
+
+    async def run(self, ctx: DiagnosisContext, emit: ScopedEmitter) -> CheckResult:
+        from app.diagnose.docker_fixes import EnableDockerFix, InstallDockerFix
+
+        t = ctx.transport
+        service: DockerService = ctx.facts.get("service") or await DockerService.detect(t)
+        ctx.facts["service"] = service
+        found = await t.run(shell("command -v dockerd || command -v docker"), emit=emit)
+        if not found.ok:
+            ctx.facts["docker_version"] = None
+            return self.result(Status.FAILURE, "Docker is not installed",
+                               evidence=["neither dockerd nor docker is on the PATH"],
+                               fixes=[InstallDockerFix(ctx.facts.get("os", {}))],
+                               data={"installed": False})
+        version_out = await t.run(shell("dockerd --version 2>/dev/null || docker --version"), emit=emit)
+        version = version_out.stdout.strip()
+        ctx.facts["docker_version"] = version
+        running = await service.answers(t)
+        enabled = await service.is_enabled(t)
+        ctx.facts["docker_running"] = running
+        data = {"installed": True, "version": version, "running": running, "enabled": enabled,
+                "init": service.init}
+        if running:
+            if enabled is False:
+                return self.result(Status.WARNING, f"{version}: running, but not started at boot",
+                                   evidence=["systemctl is-enabled docker: disabled"],
+                                   fixes=[EnableDockerFix(service)], data=data)
+            return self.result(Status.OK, f"{version}: running", data=data)
+        log = await service.recent_log(t, emit)
+        cause = explain_failure(log)
+        if cause is not None:
+            data["cause"] = cause.cause
+            return self.result(Status.FAILURE, f"{version}: the daemon fails to start: {cause.cause}",
+                               evidence=[cause.evidence, f"fix: {cause.fix}"], data=data)
+        failed = "fail" in log.lower() or "error" in log.lower()
+        summary = f"{version}: installed, not running" + ("" if failed else " (never started)")
+        evidence = [line for line in log.splitlines()[-5:] if line.strip()] if failed else []
+        return self.result(Status.WARNING, summary, evidence=evidence,
+                           fixes=[EnableDockerFix(service)], data=data)

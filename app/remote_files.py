@@ -1,0 +1,129 @@
+"""Changing files on a host the safe way: diff first, backup, atomic write, restore.
+
+Backups go to /var/backups/regwiz/<run stamp>/<original path>, not beside the
+file: a folder such as /etc/network/interfaces.d or a certs.d tree would read a
+backup placed next to the original as live configuration.
+"""
+
+from __future__ import annotations
+
+import base64
+import difflib
+import time
+from dataclasses import dataclass, field
+
+from app.events import ScopedEmitter
+from app.transport import Command, Transport, shell
+
+BACKUP_ROOT = "/var/backups/regwiz"
+
+
+def unified_diff(path: str, old: str | None, new: str | None) -> str:
+    before = (old or "").splitlines(keepends=True)
+    after = (new or "").splitlines(keepends=True)
+    lines = difflib.unified_diff(
+        before, after,
+        fromfile=f"{path} (current)" if old is not None else "/dev/null",
+        tofile=f"{path} (new)" if new is not None else "/dev/null",
+    )
+    text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+    return text
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file's planned change: its content now (None: absent) and after."""
+
+    path: str
+    old: str | None
+    new: str | None
+    mode: int = 0o644
+
+    @property
+    def changes_anything(self) -> bool:
+        return self.old != self.new
+
+    def diff(self) -> str:
+        return unified_diff(self.path, self.old, self.new)
+
+
+@dataclass
+class Backup:
+    path: str
+    backup_path: str | None  # None: the file did not exist before
+
+
+@dataclass
+class RemoteFiles:
+    """Reads and writes files on one host with sudo, keeping backups to restore."""
+
+    transport: Transport
+    emit: ScopedEmitter | None = None
+    stamp: str = field(default_factory=lambda: time.strftime("%Y%m%dT%H%M%S"))
+    backups: list[Backup] = field(default_factory=list)
+
+    async def read(self, path: str) -> str | None:
+        """The file's exact text (through base64, so no byte is lost), or None if absent."""
+        encoded = await self.read_base64(path)
+        return None if encoded is None else base64.b64decode(encoded).decode("utf-8", errors="replace")
+
+    async def read_bytes(self, path: str) -> bytes | None:
+        encoded = await self.read_base64(path)
+        return None if encoded is None else base64.b64decode(encoded)
+
+    async def read_base64(self, path: str) -> str | None:
+        if self.emit is not None:
+            self.emit.info(f"read {path}")
+        result = await self.transport.run(
+            shell('if [ -e "$1" ]; then base64 < "$1" | tr -d "\\n"; else exit 3; fi', path), sudo=True
+        )
+        if result.exit_status == 3:
+            return None
+        return result.check().stdout.strip()
+
+    async def mode_of(self, path: str) -> int | None:
+        result = await self.transport.run(Command("stat", "-c", "%a", path), sudo=True)
+        return int(result.stdout.strip(), 8) if result.ok and result.stdout.strip() else None
+
+    async def backup(self, path: str) -> Backup:
+        """Copy the file, keeping its mode and owner, under this run's backup folder."""
+        target = f"{BACKUP_ROOT}/{self.stamp}{path}"
+        result = await self.transport.run(shell(
+            'if [ ! -e "$1" ]; then exit 3; fi; '
+            'mkdir -p "$(dirname "$2")" && chmod 700 ' + BACKUP_ROOT + ' && cp -a -- "$1" "$2"',
+            path, target), sudo=True, emit=self.emit)
+        backup = Backup(path, None if result.exit_status == 3 else target)
+        if result.exit_status not in (0, 3):
+            result.check()
+        self.backups.append(backup)
+        return backup
+
+    async def write(self, change: FileChange) -> Backup:
+        """Back the file up, then replace it atomically (temp file and rename)."""
+        backup = await self.backup(change.path)
+        if change.new is None:
+            await self.transport.run(Command("rm", "-f", "--", change.path), sudo=True, emit=self.emit, check=True)
+            return backup
+        mode = await self.mode_of(change.path) if change.old is not None else None
+        await self.transport.run(Command("mkdir", "-p", "--", _dirname(change.path)), sudo=True, check=True)
+        await self.transport.upload(change.new.encode(), change.path, mode=mode or change.mode,
+                                    sudo=True, emit=self.emit)
+        return backup
+
+    async def restore(self, backup: Backup) -> None:
+        """Put the old file back (atomically), or remove a file that was new."""
+        if backup.backup_path is None:
+            await self.transport.run(Command("rm", "-f", "--", backup.path), sudo=True, emit=self.emit, check=True)
+            return
+        await self.transport.run(shell(
+            'cp -a -- "$1" "$2.regwiz-restore" && mv -f -- "$2.regwiz-restore" "$2"',
+            backup.backup_path, backup.path), sudo=True, emit=self.emit, check=True)
+
+    async def restore_all(self) -> None:
+        for backup in reversed(self.backups):
+            await self.restore(backup)
+
+
+def _dirname(path: str) -> str:
+    head = path.rsplit("/", 1)[0]
+    return head or "/"

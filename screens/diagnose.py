@@ -1,0 +1,173 @@
+"""The diagnosis screen: every check with its live log, evidence, picture and fixes."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, DataTable, Footer, Header, Label, Log, Static
+
+from app.diagnose import CheckResult, DiagnosisContext, default_checks, run_checks
+from app.diagnose.base import Check
+from app.events import EventBus, LogEvent
+from app.steps import Outcome, Plan, Status, StepContext, run_step
+from app.transport import Transport
+from screens.plan import ChooseFixScreen, PlanScreen
+from screens.steps import StepsPanel
+
+STATUS_STYLE = {Status.OK: "green", Status.WARNING: "yellow", Status.FAILURE: "red",
+                Status.RUNNING: "cyan", Status.PENDING: "grey50", Status.SKIPPED: "grey50"}
+
+
+class DiagnoseScreen(Screen[None]):
+    BINDINGS = [
+        Binding("r", "rerun", "Re-run"),
+        Binding("f", "fix", "Fix"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self, bus: EventBus, transport: Transport, host: str) -> None:
+        super().__init__()
+        self.bus = bus
+        self.transport = transport
+        self.host = host
+        self.checks: list[Check] = default_checks()
+        self.results: dict[str, CheckResult] = {}
+        self.logs: dict[str, list[str]] = {c.check_id: [] for c in self.checks}
+        self.selected = self.checks[0].check_id
+        self._unsubscribe = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal():
+            yield StepsPanel(current=1, done=1, id="steps")
+            with Vertical(id="main"):
+                yield Label(f"Diagnosis of {self.host}", classes="question", markup=False)
+                yield DataTable(id="checks", cursor_type="row", zebra_stripes=False)
+                with VerticalScroll(id="detail"):
+                    yield Static("", id="summary", markup=False)
+                    yield Static("", id="evidence", markup=False)
+                    yield Static("", id="picture", markup=False)
+                with Horizontal(id="actions"):
+                    yield Button("Fix…", id="fix", variant="warning", disabled=True, compact=True)
+                    yield Button("Re-run", id="rerun", compact=True)
+                yield Log(id="log", highlight=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#checks", DataTable)
+        table.add_column(" ", key="icon", width=1)
+        table.add_column("Check", key="check", width=24)
+        table.add_column("Result", key="result")
+        for check in self.checks:
+            table.add_row(Status.PENDING.icon, check.title, "", key=check.check_id)
+        self._unsubscribe = self.bus.subscribe(self._on_event)
+        table.focus()
+        self.action_rerun()
+
+    def on_unmount(self) -> None:
+        if self._unsubscribe:
+            self._unsubscribe()
+
+    # -- events -> per-check logs --------------------------------------------------
+    def _check_of(self, event: LogEvent) -> str | None:
+        source = event.source
+        for prefix in ("diagnose.", "fix."):
+            if source.startswith(prefix):
+                return source[len(prefix):]
+        return None
+
+    def _on_event(self, event: LogEvent) -> None:
+        check_id = self._check_of(event)
+        if check_id not in self.logs:
+            return
+        lines = event.render_lines()
+        self.logs[check_id].extend(lines)
+        if check_id == self.selected:
+            self.query_one("#log", Log).write_lines(lines)
+
+    # -- table ----------------------------------------------------------------------
+    def _set_row(self, check_id: str, status: Status, text: str) -> None:
+        table = self.query_one("#checks", DataTable)
+        style = STATUS_STYLE[status]
+        table.update_cell(check_id, "icon", f"[{style}]{status.icon}[/]")
+        table.update_cell(check_id, "result", text)
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value:
+            self.selected = event.row_key.value
+            self._show_detail()
+
+    def _show_detail(self) -> None:
+        log = self.query_one("#log", Log)
+        log.clear()
+        log.write_lines(self.logs.get(self.selected, []))
+        result = self.results.get(self.selected)
+        self.query_one("#summary", Static).update(result.summary if result else "checking…")
+        self.query_one("#evidence", Static).update("\n".join(f"• {e}" for e in result.evidence) if result else "")
+        self.query_one("#picture", Static).update("\n".join(result.picture) if result else "")
+        fix = self.query_one("#fix", Button)
+        fix.disabled = not (result and result.fixes)
+        fix.label = f"Fix: {result.fixes[0].title}" if result and result.fixes else "Fix…"
+
+    # -- actions --------------------------------------------------------------------
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    @on(Button.Pressed, "#rerun")
+    def action_rerun(self) -> None:
+        self.diagnose()
+
+    @work(exclusive=True, group="diagnose")
+    async def diagnose(self) -> list[CheckResult]:
+        for check in self.checks:
+            self.logs[check.check_id].clear()
+            self._set_row(check.check_id, Status.PENDING, "")
+        self.results.clear()
+        self._show_detail()
+        ctx = DiagnosisContext(self.transport, self.bus, self.host)
+
+        def started(check: Check) -> None:
+            self._set_row(check.check_id, Status.RUNNING, "checking…")
+
+        def finished(result: CheckResult) -> None:
+            self.results[result.check_id] = result
+            self._set_row(result.check_id, result.status, result.summary)
+            if result.check_id == self.selected:
+                self._show_detail()
+
+        results = await run_checks(self.checks, ctx, started, finished)
+        worst = max((r.status for r in results), key=lambda s: [Status.OK, Status.WARNING, Status.FAILURE].index(s)
+                    if s in (Status.OK, Status.WARNING, Status.FAILURE) else 0)
+        self.notify(f"Diagnosis done: {worst.value}", severity="information" if worst is Status.OK else "warning")
+        return results
+
+    @on(Button.Pressed, "#fix")
+    def action_fix(self) -> None:
+        result = self.results.get(self.selected)
+        if result and result.fixes:
+            self.apply_fix(result)
+
+    @work(exclusive=True, group="diagnose")
+    async def apply_fix(self, result: CheckResult) -> None:
+        index = 0
+        if len(result.fixes) > 1:
+            chosen = await self.app.push_screen_wait(ChooseFixScreen([f.title for f in result.fixes]))
+            if chosen is None:
+                return
+            index = chosen
+        step = result.fixes[index]
+        emit = self.bus.scoped(source=f"fix.{result.check_id}", host=self.host)
+        ctx = StepContext(self.transport, emit)
+
+        async def confirm(plan: Plan) -> bool:
+            return bool(await self.app.push_screen_wait(PlanScreen(plan)))
+
+        outcome = await run_step(step, ctx, confirm)
+        severity = "information" if outcome.outcome in (Outcome.APPLIED, Outcome.NOTHING_TO_DO) else "error"
+        self.notify(f"{step.title}: {outcome.message}", severity=severity, timeout=8)
+        if outcome.outcome in (Outcome.APPLIED, Outcome.ROLLED_BACK):
+            self.diagnose()

@@ -1,0 +1,85 @@
+"""Modals for changes: pick a fix, then read its plan (a diff) and confirm it."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from app.steps import Plan
+
+
+class ChooseFixScreen(ModalScreen[int | None]):
+    """Dismisses with the index of the chosen fix, or None."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, titles: list[str]) -> None:
+        super().__init__()
+        self.titles = titles
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Choose a fix", classes="dialog-title")
+            yield OptionList(*[Option(("(recommended) " if i == 0 else "") + title, id=str(i))
+                               for i, title in enumerate(self.titles)], id="fixes")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Cancel", id="cancel")
+
+    @on(OptionList.OptionSelected)
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(int(event.option.id or 0))
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class PlanScreen(ModalScreen[bool]):
+    """Shows what a step will change; True when the user confirms."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__()
+        self.plan = plan
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Label("Review the change", classes="dialog-title")
+            yield Static(self.plan.summary, id="plan-summary", markup=False)
+            with VerticalScroll(id="plan-body"):
+                for action in self.plan.actions:
+                    yield Static(f"• {action}", classes="plan-action", markup=False)
+                diff = self.plan.diff()
+                yield Static(diff or "(no file changes)", id="plan-diff", markup=False)
+            if self.plan.typed_confirmation:
+                yield Label(f"This is risky. Type {self.plan.typed_confirmation} to confirm:")
+                yield Input(id="typed", placeholder=self.plan.typed_confirmation)
+            yield Static("Old files are backed up under /var/backups/regwiz; a change that "
+                         "leaves the service unhealthy is rolled back.", classes="hint")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Apply", id="apply", variant="warning",
+                             disabled=bool(self.plan.typed_confirmation))
+                yield Button("Cancel", id="cancel", variant="primary")
+
+    def on_mount(self) -> None:
+        if self.plan.typed_confirmation:
+            self.query_one("#typed", Input).focus()
+        else:
+            self.query_one("#cancel", Button).focus()
+
+    @on(Input.Changed, "#typed")
+    def _typed(self, event: Input.Changed) -> None:
+        self.query_one("#apply", Button).disabled = event.value.strip() != self.plan.typed_confirmation
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "apply")
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)

@@ -1,0 +1,179 @@
+"""Diagnosis and its fixes on real hosts: the route conflict found and fixed safely."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from pathlib import Path
+
+import pytest
+
+from app.diagnose import DiagnosisContext, default_checks, run_checks
+from app.diagnose.base import CheckResult
+from app.diagnose.network_fixes import DaemonNetworkFix, RouteDeleteFix
+from app.events import EventBus, EventKind, MemorySink
+from app.steps import Outcome, Plan, Status, StepContext, run_step
+from app.transport.ssh import SSHTransport
+from tests.sshutil import root_by_password
+from tests.testbed.hosts import TestHost
+
+
+async def diagnose(transport: SSHTransport, host: TestHost) -> tuple[dict[str, CheckResult], MemorySink,
+                                                                     DiagnosisContext]:
+    bus = EventBus()
+    sink = MemorySink()
+    bus.subscribe(sink)
+    ctx = DiagnosisContext(transport, bus, host.address)
+    results = await run_checks(default_checks(), ctx)
+    return {r.check_id: r for r in results}, sink, ctx
+
+
+async def apply(transport: SSHTransport, step, answer: bool = True, typed: bool = False):  # type: ignore[no-untyped-def]
+    bus = EventBus()
+    sink = MemorySink()
+    bus.subscribe(sink)
+    seen: list[Plan] = []
+
+    async def confirm(plan: Plan) -> bool:
+        seen.append(plan)
+        return answer
+
+    result = await run_step(step, StepContext(transport, bus.scoped(source="fix.network")), confirm)
+    return result, seen, sink
+
+
+async def test_ecs_conflict_predicted_fixed_and_idempotent(fresh_host, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    host: TestHost = fresh_host("ecs_conflict")
+    async with root_by_password(host, tmp_path) as t:
+        results, sink, _ = await diagnose(t, host)
+        network = results["network"]
+        assert network.status is Status.FAILURE
+        assert "no available network" in network.summary
+        assert any("no available network" in e for e in network.evidence)
+        assert set(network.data["blamed_routes"]) == {"172.16.0.0/12 dev eth0 scope link",
+                                                      "192.168.0.0/16 dev eth0 scope link"}
+        assert network.picture and all(len(line) <= 80 for line in network.picture)
+        assert results["docker"].status is Status.WARNING  # installed, never started
+        # The commands ran live into the check's own log.
+        assert any(e.kind is EventKind.COMMAND and e.source == "diagnose.network" for e in sink.events)
+
+        fix = network.fixes[0]
+        assert isinstance(fix, DaemonNetworkFix)
+        outcome, plans, _ = await apply(t, fix)
+        assert outcome.outcome is Outcome.APPLIED, outcome.message
+        diff = plans[0].diff()
+        assert '"bip": "10.200.0.1/24"' in diff and '"base": "10.201.0.0/16"' in diff
+
+        config = json.loads(host.exec("cat", "/etc/docker/daemon.json").stdout)
+        docker0 = json.loads(host.exec("ip", "-j", "-4", "addr", "show", "docker0").stdout)[0]["addr_info"][0]
+        assert ipaddress.ip_interface(f"{docker0['local']}/{docker0['prefixlen']}") == \
+            ipaddress.ip_interface(config["bip"])
+        assert host.exec("systemctl", "is-enabled", "docker").stdout.strip() == "enabled"
+
+        again, _, ctx = await diagnose(t, host)
+        assert {k: r.status for k, r in again.items()} == {k: Status.OK for k in again}, \
+            {k: r.summary for k, r in again.items() if r.status is not Status.OK}
+        # Offering the same fix again changes nothing.
+        before = host.exec("cat", "/etc/docker/daemon.json").stdout
+        outcome, _, _ = await apply(t, DaemonNetworkFix(ctx.facts["network"]))
+        assert outcome.outcome is Outcome.NOTHING_TO_DO, outcome.message
+        assert host.exec("cat", "/etc/docker/daemon.json").stdout == before
+
+
+async def test_gateway_routes_prediction_matches_dockerd_and_warns(fresh_host, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    host: TestHost = fresh_host("ecs_gateway_routes")
+    async with root_by_password(host, tmp_path) as t:
+        results, _, _ = await diagnose(t, host)
+        network = results["network"]
+        predicted = network.data["predicted_subnet"]
+        assert predicted and network.status is Status.WARNING
+        assert any("172.16.0.0/12" in s for s in network.data["shadowing"])
+        host.exec("systemctl", "start", "docker")
+        real = json.loads(host.exec("ip", "-j", "-4", "addr", "show", "docker0").stdout)[0]["addr_info"][0]
+        assert str(ipaddress.ip_interface(f"{real['local']}/{real['prefixlen']}").network) == predicted
+        # With docker running, the warning stays and is now about docker0 itself.
+        running, _, _ = await diagnose(t, host)
+        assert running["network"].status is Status.WARNING
+        assert running["network"].data["predicted_subnet"] == predicted
+
+
+async def test_seed_route_fix_deletes_a_conflicting_route(fresh_host, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    host: TestHost = fresh_host("ecs_conflict")
+    async with root_by_password(host, tmp_path) as t:
+        results, _, _ = await diagnose(t, host)
+        fixes = [f for f in results["network"].fixes if isinstance(f, RouteDeleteFix)]
+        route_fix = next(f for f in fixes if str(f.route.dest) == "172.16.0.0/12")
+        outcome, plans, _ = await apply(t, route_fix)
+        assert plans[0].typed_confirmation == "172.16.0.0/12"
+        assert "-up route add -net 172.16.0.0 netmask 255.240.0.0 dev eth0" in plans[0].diff()
+        assert outcome.outcome is Outcome.APPLIED, outcome.message
+        routes = host.exec("ip", "-4", "route").stdout
+        assert "172.16.0.0/12" not in routes and "192.168.0.0/16" in routes
+        interfaces = host.exec("cat", "/etc/network/interfaces").stdout
+        assert "172.16.0.0" not in interfaces and "192.168.0.0" in interfaces
+        assert host.exec("docker", "info", "--format", "{{.ID}}", check=False).returncode == 0
+        backups = host.sh("find /var/backups/regwiz -type f").stdout.split()
+        assert any(b.endswith("/etc/network/interfaces") for b in backups)
+
+
+async def test_seed_route_fix_refuses_the_route_of_the_session(ecs_conflict: TestHost, tmp_path: Path) -> None:
+    async with root_by_password(ecs_conflict, tmp_path) as t:
+        results, _, ctx = await diagnose(t, ecs_conflict)
+        facts = ctx.facts["network"]
+        session_route = next(r for r in facts.net.routes if r.dest.prefixlen == 24 and r.is_link_scope)
+        before = ecs_conflict.exec("ip", "-4", "route").stdout
+        outcome, plans, _ = await apply(t, RouteDeleteFix(session_route, facts))
+        assert outcome.outcome is Outcome.REFUSED
+        assert "carries this SSH session" in outcome.message
+        assert plans == []  # never even offered for confirmation
+        default = next(r for r in facts.net.routes if r.is_default)
+        outcome, _, _ = await apply(t, RouteDeleteFix(default, facts))
+        assert outcome.outcome is Outcome.REFUSED
+        assert ecs_conflict.exec("ip", "-4", "route").stdout == before
+
+
+async def test_declined_fix_changes_nothing(ecs_conflict: TestHost, tmp_path: Path) -> None:
+    async with root_by_password(ecs_conflict, tmp_path) as t:
+        results, _, _ = await diagnose(t, ecs_conflict)
+        outcome, plans, _ = await apply(t, results["network"].fixes[0], answer=False)
+        assert outcome.outcome is Outcome.DECLINED and plans
+        assert ecs_conflict.exec("test", "-e", "/etc/docker/daemon.json", check=False).returncode != 0
+
+
+class BrokenNetworkFix(DaemonNetworkFix):
+    """Writes a daemon.json dockerd refuses: the fix must roll itself back."""
+
+    async def plan(self, ctx: StepContext) -> Plan:
+        plan = await super().plan(ctx)
+        change = plan.changes[0]
+        broken = json.loads(change.new or "{}")
+        broken["bip"] = "not-an-address"
+        plan.changes[0] = type(change)(change.path, change.old, json.dumps(broken) + "\n", change.mode)
+        return plan
+
+
+async def test_fix_that_breaks_docker_is_rolled_back(fresh_host, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    host: TestHost = fresh_host("linux_client")
+    original = host.exec("cat", "/etc/docker/daemon.json").stdout
+    async with root_by_password(host, tmp_path) as t:
+        results, _, ctx = await diagnose(t, host)
+        outcome, _, sink = await apply(t, BrokenNetworkFix(ctx.facts["network"]))
+        assert outcome.outcome is Outcome.ROLLED_BACK, outcome.message
+        assert "did not come back" in outcome.message
+    assert host.exec("cat", "/etc/docker/daemon.json").stdout == original
+    assert host.exec("docker", "info", "--format", "{{.ID}}", check=False).returncode == 0
+    assert host.exec("systemctl", "is-active", "docker").stdout.strip() == "active"
+
+
+async def test_bare_host_gets_docker_installed(fresh_host, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    host: TestHost = fresh_host("bare")
+    async with root_by_password(host, tmp_path) as t:
+        results, _, _ = await diagnose(t, host)
+        docker = results["docker"]
+        assert docker.status is Status.FAILURE and docker.summary == "Docker is not installed"
+        outcome, plans, sink = await apply(t, docker.fixes[0])
+        assert "apt-get install -y docker.io" in " ".join(plans[0].actions)
+        assert outcome.outcome is Outcome.APPLIED, outcome.message
+        assert any("Setting up docker.io" in line for line in sink.lines(EventKind.STDOUT))
+        again, _, _ = await diagnose(t, host)
+        assert again["docker"].status is Status.OK, again["docker"].summary
