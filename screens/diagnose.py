@@ -28,8 +28,9 @@ class DiagnoseScreen(Screen[None]):
         Binding("escape", "back", "Back"),
     ]
 
-    def __init__(self, bus: EventBus, transport: Transport, host: str) -> None:
+    def __init__(self, bus: EventBus, transport: Transport, host: str, autorun: bool = True) -> None:
         super().__init__()
+        self.autorun = autorun
         self.bus = bus
         self.transport = transport
         self.host = host
@@ -53,19 +54,21 @@ class DiagnoseScreen(Screen[None]):
                 with Horizontal(id="actions"):
                     yield Button("Fix…", id="fix", variant="warning", disabled=True, compact=True)
                     yield Button("Re-run", id="rerun", compact=True)
+                    yield Static("", id="fix-hint", markup=False)
                 yield Log(id="log", highlight=False)
         yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one("#checks", DataTable)
         table.add_column(" ", key="icon", width=1)
-        table.add_column("Check", key="check", width=24)
-        table.add_column("Result", key="result")
+        table.add_column("Check", key="check", width=16)
+        table.add_column("Result", key="result", width=72)
         for check in self.checks:
             table.add_row(Status.PENDING.icon, check.title, "", key=check.check_id)
         self._unsubscribe = self.bus.subscribe(self._on_event)
         table.focus()
-        self.action_rerun()
+        if self.autorun:
+            self.action_rerun()
 
     def on_unmount(self) -> None:
         if self._unsubscribe:
@@ -111,7 +114,8 @@ class DiagnoseScreen(Screen[None]):
         self.query_one("#picture", Static).update("\n".join(result.picture) if result else "")
         fix = self.query_one("#fix", Button)
         fix.disabled = not (result and result.fixes)
-        fix.label = f"Fix: {result.fixes[0].title}" if result and result.fixes else "Fix…"
+        hint = self.query_one("#fix-hint", Static)
+        hint.update(f"recommended fix: {result.fixes[0].title}" if result and result.fixes else "")
 
     # -- actions --------------------------------------------------------------------
     def action_back(self) -> None:
@@ -133,17 +137,17 @@ class DiagnoseScreen(Screen[None]):
         def started(check: Check) -> None:
             self._set_row(check.check_id, Status.RUNNING, "checking…")
 
-        def finished(result: CheckResult) -> None:
-            self.results[result.check_id] = result
-            self._set_row(result.check_id, result.status, result.summary)
-            if result.check_id == self.selected:
-                self._show_detail()
-
-        results = await run_checks(self.checks, ctx, started, finished)
+        results = await run_checks(self.checks, ctx, started, self.record_result)
         worst = max((r.status for r in results), key=lambda s: [Status.OK, Status.WARNING, Status.FAILURE].index(s)
                     if s in (Status.OK, Status.WARNING, Status.FAILURE) else 0)
         self.notify(f"Diagnosis done: {worst.value}", severity="information" if worst is Status.OK else "warning")
         return results
+
+    def record_result(self, result: CheckResult) -> None:
+        self.results[result.check_id] = result
+        self._set_row(result.check_id, result.status, result.summary)
+        if result.check_id == self.selected:
+            self._show_detail()
 
     @on(Button.Pressed, "#fix")
     def action_fix(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,6 +12,18 @@ from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from app.steps import Plan
+
+
+def coloured_diff(diff: str) -> Text:
+    """A unified diff with added lines green and removed lines red."""
+    if not diff:
+        return Text("(no file changes)")
+    text = Text()
+    for line in diff.splitlines():
+        style = ("bold" if line.startswith(("---", "+++")) else "green" if line.startswith("+")
+                 else "red" if line.startswith("-") else "cyan" if line.startswith("@@") else "")
+        text.append(line + "\n", style=style)
+    return text
 
 
 class ChooseFixScreen(ModalScreen[int | None]):
@@ -55,8 +68,7 @@ class PlanScreen(ModalScreen[bool]):
             with VerticalScroll(id="plan-body"):
                 for action in self.plan.actions:
                     yield Static(f"• {action}", classes="plan-action", markup=False)
-                diff = self.plan.diff()
-                yield Static(diff or "(no file changes)", id="plan-diff", markup=False)
+                yield Static(coloured_diff(self.plan.diff()), id="plan-diff")
             if self.plan.typed_confirmation:
                 yield Label(f"This is risky. Type {self.plan.typed_confirmation} to confirm:")
                 yield Input(id="typed", placeholder=self.plan.typed_confirmation)

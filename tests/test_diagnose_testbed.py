@@ -164,6 +164,19 @@ async def test_fix_that_breaks_docker_is_rolled_back(fresh_host, tmp_path: Path)
     assert host.exec("docker", "info", "--format", "{{.ID}}", check=False).returncode == 0
     assert host.exec("systemctl", "is-active", "docker").stdout.strip() == "active"
 
+    # The real fix on the same host: other keys kept, the remembered subnet cleared.
+    async with root_by_password(host, tmp_path) as t:
+        _, _, ctx = await diagnose(t, host)
+        facts = ctx.facts["network"]
+        assert str(facts.options.remembered_subnet) == "172.17.0.0/16"
+        outcome, plans, _ = await apply(t, DaemonNetworkFix(facts))
+        assert any("local-kv.db" in a for a in plans[0].actions)
+        assert outcome.outcome is Outcome.APPLIED, outcome.message
+    config = json.loads(host.exec("cat", "/etc/docker/daemon.json").stdout)
+    assert config["labels"] == ["io.regwiz.flavour=linux_client"]
+    assert config["bip"] == "10.200.0.1/24"
+    assert "10.200.0.1/24" in host.exec("ip", "-4", "addr", "show", "docker0").stdout
+
 
 async def test_bare_host_gets_docker_installed(fresh_host, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     host: TestHost = fresh_host("bare")
@@ -177,3 +190,35 @@ async def test_bare_host_gets_docker_installed(fresh_host, tmp_path: Path) -> No
         assert any("Setting up docker.io" in line for line in sink.lines(EventKind.STDOUT))
         again, _, _ = await diagnose(t, host)
         assert again["docker"].status is Status.OK, again["docker"].summary
+
+
+async def test_failed_daemon_start_is_explained(ecs_conflict: TestHost, tmp_path: Path) -> None:
+    ecs_conflict.exec("systemctl", "start", "docker", check=False)
+    try:
+        async with root_by_password(ecs_conflict, tmp_path) as t:
+            results, _, _ = await diagnose(t, ecs_conflict)
+        docker = results["docker"]
+        assert docker.status is Status.FAILURE
+        assert "no free address range for docker0" in docker.summary
+        assert any("no available network" in e for e in docker.evidence)
+    finally:
+        ecs_conflict.exec("systemctl", "reset-failed", "docker", check=False)
+
+
+async def test_port_holder_and_firewall_are_named(ecs: TestHost, tmp_path: Path) -> None:
+    ecs.exec("sh", "-c", "nohup nc -l -p 5000 >/dev/null 2>&1 &")
+    ecs.exec("iptables", "-I", "INPUT", "-p", "tcp", "--dport", "5000", "-j", "DROP")
+    try:
+        for _ in range(50):
+            if "5000" in ecs.exec("ss", "-ltn").stdout:
+                break
+        async with root_by_password(ecs, tmp_path) as t:
+            results, _, _ = await diagnose(t, ecs)
+        assert results["port"].status is Status.FAILURE
+        assert results["port"].summary == "5000/tcp is taken by nc"
+        assert results["firewall"].status is Status.WARNING
+        assert "an iptables rule drops port 5000" in results["firewall"].summary
+        assert results["clock"].status is Status.OK and results["disk"].status is Status.OK
+    finally:
+        ecs.exec("iptables", "-D", "INPUT", "-p", "tcp", "--dport", "5000", "-j", "DROP")
+        ecs.exec("pkill", "-x", "nc", check=False)

@@ -112,3 +112,21 @@ async def test_tui_cancelled_fingerprint_does_nothing(ecs_conflict: TestHost) ->
         await pilot.pause()
         assert "not accepted" in str(screen.query_one("#status", Static).render())
     assert not KnownHostsStore.default().trusted_keys(ecs_conflict.address, 22)
+
+
+async def test_tui_refuses_a_changed_key(fresh_host) -> None:  # type: ignore[no-untyped-def]
+    host: TestHost = fresh_host("ecs")
+    store = KnownHostsStore.default()
+    store.own.parent.mkdir(parents=True, exist_ok=True)
+    host.write_known_hosts(store.own)
+    host.regenerate_host_keys()
+    app = RegwizApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await fill_remote_form(app, host, pilot)
+        await pilot.press("ctrl+t")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert not isinstance(app.screen, HostKeyScreen)  # nothing offers to accept it
+        status = str(screen.query_one("#status", Static).render())
+        assert "REFUSED" in status and "man in the middle" in status
+        assert screen.query_one("#next", Button).disabled

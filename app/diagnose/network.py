@@ -131,7 +131,7 @@ async def gather(ctx: DiagnosisContext, emit: ScopedEmitter) -> NetworkFacts:
 
 class NetworkCheck(Check):
     check_id = "network"
-    title = "Routes and Docker's bridge"
+    title = "Route conflict"
 
     async def run(self, ctx: DiagnosisContext, emit: ScopedEmitter) -> CheckResult:
         from app.diagnose.network_fixes import DaemonNetworkFix, RouteDeleteFix
@@ -177,15 +177,15 @@ class NetworkCheck(Check):
                     blamed_routes=[r.describe() for r in prediction.blamed_routes],
                     shadowing=[s.message for s in shadowing])
         evidence.append(prediction.message)
-        for pool, why in prediction.skipped[:6]:
+        for pool, why in prediction.skipped[:3]:
             evidence.append(f"pool {pool} skipped: {why}")
-        if len(prediction.skipped) > 6:
-            evidence.append(f"… and {len(prediction.skipped) - 6} more pools skipped")
+        if len(prediction.skipped) > 3:
+            evidence.append(f"… and {len(prediction.skipped) - 3} more pools skipped (see the picture)")
         network_fix = DaemonNetworkFix(facts)
         if prediction.subnet is None:
             blamed = ", ".join(r.describe() for r in prediction.blamed_routes) or "none"
-            evidence.insert(0, f"dockerd will fail: {prediction.error}")
-            evidence.insert(1, f"routes to blame: {blamed}")
+            evidence.insert(0, f"routes to blame: {blamed}")
+            evidence.append(f"dockerd's own words: {prediction.error}")
             fixes = [network_fix] + [RouteDeleteFix(route, facts) for route in prediction.blamed_routes]
             return self.result(Status.FAILURE, "dockerd gets no address range: \"no available network\"",
                                evidence=evidence, fixes=fixes, picture=picture, data=data)

@@ -15,6 +15,14 @@ from app.transport.base import LineSink, Transport, TransportError, pump
 from app.transport.hostkeys import HostKeyChanged, HostKeyUnknown, KnownHostsStore
 
 
+# The key type OpenSSH's client would show first, so fingerprints match what
+# `ssh` and cloud consoles print (asyncssh alone may pick RSA).
+PREFERRED_HOST_KEY_ALGS = (
+    "ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+    "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa",
+)
+
+
 @dataclass
 class SSHTarget:
     host: str
@@ -98,7 +106,9 @@ class SSHTransport(Transport):
     async def _fetch_host_key(self, quiet: bool = False) -> asyncssh.SSHKey | None:
         t = self.target
         try:
-            key = await asyncio.wait_for(asyncssh.get_server_host_key(t.host, t.port), t.connect_timeout)
+            key = await asyncio.wait_for(
+                asyncssh.get_server_host_key(t.host, t.port, server_host_key_algs=PREFERRED_HOST_KEY_ALGS),
+                t.connect_timeout)
         except Exception as exc:  # noqa: BLE001
             if quiet:
                 return None
