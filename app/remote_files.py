@@ -38,12 +38,17 @@ class FileChange:
     old: str | None
     new: str | None
     mode: int = 0o644
+    #: Keys, password hashes, cloud credentials: the diff names the file only.
+    sensitive: bool = False
 
     @property
     def changes_anything(self) -> bool:
         return self.old != self.new
 
     def diff(self) -> str:
+        if self.sensitive:
+            what = "created" if self.old is None else "removed" if self.new is None else "changed"
+            return f"--- {self.path}\n+++ {self.path}\n@@ {what} (content not shown: it holds secrets) @@\n"
         return unified_diff(self.path, self.old, self.new)
 
 

@@ -39,6 +39,17 @@ class RegwizApp(App[None]):
         assert self.transport is not None
         self.push_screen(DiagnoseScreen(self.bus, self.transport, self.host_label))
 
+    def registry_address(self) -> str:
+        """The address clients use: the one regwiz connected to (this machine: loopback)."""
+        target = getattr(self.transport, "target", None)
+        return target.host if target is not None else "127.0.0.1"
+
+    def show_deploy(self) -> None:
+        from screens.deploy import DeployScreen
+
+        assert self.transport is not None
+        self.push_screen(DeployScreen(self.bus, self.transport, self.host_label, self.registry_address()))
+
     async def on_unmount(self) -> None:
         if self.transport is not None:
             await self.transport.close()

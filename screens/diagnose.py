@@ -26,6 +26,7 @@ class DiagnoseScreen(Screen[None]):
         Binding("r", "rerun", "Re-run"),
         Binding("f", "fix", "Fix"),
         Binding("escape", "back", "Back"),
+        Binding("n", "next", "Next: Deploy"),
     ]
 
     def __init__(self, bus: EventBus, transport: Transport, host: str, autorun: bool = True) -> None:
@@ -54,6 +55,7 @@ class DiagnoseScreen(Screen[None]):
                 with Horizontal(id="actions"):
                     yield Button("Fix…", id="fix", variant="warning", disabled=True, compact=True)
                     yield Button("Re-run", id="rerun", compact=True)
+                    yield Button("Continue: Deploy", id="next", variant="success", compact=True)
                     yield Static("", id="fix-hint", markup=False)
                 yield Log(id="log", highlight=False)
         yield Footer()
@@ -148,6 +150,10 @@ class DiagnoseScreen(Screen[None]):
         self._set_row(result.check_id, result.status, result.summary)
         if result.check_id == self.selected:
             self._show_detail()
+
+    @on(Button.Pressed, "#next")
+    def action_next(self) -> None:
+        self.app.show_deploy()  # type: ignore[attr-defined]
 
     @on(Button.Pressed, "#fix")
     def action_fix(self) -> None:

@@ -18,7 +18,7 @@ import codecs
 import shlex
 import time
 from dataclasses import dataclass
-from typing import AsyncIterator, Awaitable, Callable, Sequence
+from typing import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 
 from app.events import EventKind, ScopedEmitter
 from app.redact import Secret
@@ -88,6 +88,26 @@ class CommandFailed(TransportError):
 
 
 LineSink = Callable[[str, list[str]], None]  # (stream name, lines)
+#: What a command reads: nothing, bytes, or chunks streamed as they come (an image).
+Stdin = bytes | AsyncIterable[bytes] | None
+
+
+async def prepend(first: bytes, rest: Stdin) -> AsyncIterator[bytes]:
+    """The sudo password line, then the command's own input."""
+    yield first
+    if isinstance(rest, bytes):
+        yield rest
+    elif rest is not None:
+        async for chunk in rest:
+            yield chunk
+
+
+async def chunks_of(stdin: Stdin) -> AsyncIterator[bytes]:
+    if isinstance(stdin, bytes):
+        yield stdin
+    elif stdin is not None:
+        async for chunk in stdin:
+            yield chunk
 
 
 class LineSplitter:
@@ -146,7 +166,7 @@ class Transport(abc.ABC):
 
     # -- what each transport provides ---------------------------------------
     @abc.abstractmethod
-    async def _execute(self, command_line: str, stdin: bytes | None, sink: LineSink,
+    async def _execute(self, command_line: str, stdin: Stdin, sink: LineSink,
                        keep_output: bool, timeout: float | None) -> tuple[int, list[str], list[str]]:
         """Run one shell command line; return (exit status, stdout, stderr lines)."""
 
@@ -169,7 +189,7 @@ class Transport(abc.ABC):
         command: Command | Sequence[str],
         *,
         sudo: bool = False,
-        stdin: bytes | None = None,
+        stdin: Stdin = None,
         timeout: float | None = None,
         check: bool = False,
         emit: ScopedEmitter | None = None,
@@ -183,7 +203,8 @@ class Transport(abc.ABC):
         if sudo:
             line, password_line = await self._sudo_wrap(line)
             if password_line is not None:
-                stdin = password_line + (stdin or b"")
+                stdin = password_line + stdin if isinstance(stdin, bytes) else (
+                    password_line if stdin is None else prepend(password_line, stdin))
         if emit is not None:
             emit(EventKind.COMMAND, display)
 

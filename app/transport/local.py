@@ -10,7 +10,7 @@ import getpass
 import socket
 
 from app.redact import Secret
-from app.transport.base import LineSink, Transport, pump
+from app.transport.base import LineSink, Stdin, Transport, chunks_of, pump
 
 
 class LocalTransport(Transport):
@@ -18,7 +18,7 @@ class LocalTransport(Transport):
         super().__init__(sudo_password)
         self.label = f"{getpass.getuser()}@{socket.gethostname()} (this machine)"
 
-    async def _execute(self, command_line: str, stdin: bytes | None, sink: LineSink,
+    async def _execute(self, command_line: str, stdin: Stdin, sink: LineSink,
                        keep_output: bool, timeout: float | None) -> tuple[int, list[str], list[str]]:
         proc = await asyncio.create_subprocess_exec(
             "/bin/sh", "-c", command_line,
@@ -33,8 +33,9 @@ class LocalTransport(Transport):
         async def feed() -> None:
             assert proc.stdin is not None
             try:
-                proc.stdin.write(stdin or b"")
-                await proc.stdin.drain()
+                async for chunk in chunks_of(stdin):
+                    proc.stdin.write(chunk)
+                    await proc.stdin.drain()
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the command did not read all its input
             finally:

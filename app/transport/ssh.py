@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncssh
 
 from app.redact import Secret
-from app.transport.base import LineSink, Transport, TransportError, pump
+from app.transport.base import LineSink, Stdin, Transport, TransportError, chunks_of, pump
 from app.transport.hostkeys import HostKeyChanged, HostKeyUnknown, KnownHostsStore
 
 
@@ -153,7 +153,7 @@ class SSHTransport(Transport):
             await self._conn.wait_closed()
             self._conn = None
 
-    async def _execute(self, command_line: str, stdin: bytes | None, sink: LineSink,
+    async def _execute(self, command_line: str, stdin: Stdin, sink: LineSink,
                        keep_output: bool, timeout: float | None) -> tuple[int, list[str], list[str]]:
         try:
             proc = await self.connection.create_process(command_line, encoding=None)
@@ -163,8 +163,9 @@ class SSHTransport(Transport):
         err: list[str] = []
 
         async def feed() -> None:
-            if stdin:
-                proc.stdin.write(stdin)
+            async for chunk in chunks_of(stdin):
+                proc.stdin.write(chunk)
+                await proc.stdin.drain()  # flow control: never hold a whole image in memory
             proc.stdin.write_eof()
 
         async def work() -> int:

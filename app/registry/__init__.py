@@ -1,0 +1,1 @@
+"""The registry: its configuration, deployment, image transfer and proof."""

@@ -1,0 +1,687 @@
+"""A minimal Docker Registry HTTP API v2 client, to prove a deployed registry works from here.
+
+Standard library only (http.client, ssl): what it proves is what any client on
+this machine would see, with no library's retries or fallbacks hiding a fault.
+Every failure becomes a RegistryError whose message says what failed and the
+likely cause, so the wizard can show it to a person as is.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import http.client
+import io
+import ipaddress
+import json
+import re
+import secrets
+import socket
+import ssl
+import tarfile
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Callable
+from urllib.parse import quote, urljoin, urlsplit
+
+SCHEMA2 = "application/vnd.docker.distribution.manifest.v2+json"
+CONFIG_MEDIA = "application/vnd.docker.container.image.v1+json"
+LAYER_MEDIA = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+
+# The distribution spec's repository name grammar: checked here so a bad name
+# gets a clear message instead of a puzzling 404 or 400 from the registry.
+_REPOSITORY = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+_REDIRECTS = (301, 302, 303, 307, 308)
+
+# OpenSSL's words when a TLS client is answered by a plain-HTTP server.
+_PLAIN_HTTP_SIGNS = ("wrong version number", "record layer failure", "http request", "packet length too long")
+# OpenSSL verify codes: the chain does not lead to a trusted CA.
+_UNKNOWN_AUTHORITY = {2, 18, 19, 20, 21}
+_NAME_MISMATCH = {62, 64}  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
+
+
+class RegistryError(Exception):
+    """A failure, worded for a person: what failed and the likely cause."""
+
+    def __init__(self, message: str, status: int | None = None, codes: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.status = status
+        self.codes = codes  # the registry's error codes (e.g. "UNSUPPORTED"), when it sent any
+
+
+class RegistryTLSError(RegistryError):
+    """The TLS handshake or certificate check failed, or the two sides disagree on TLS."""
+
+
+class RegistryAuthError(RegistryError):
+    """The registry refused the credentials, or wants some and none were given."""
+
+
+@dataclass
+class RegistryEndpoint:
+    host: str  # IP or name as the clients will use it
+    port: int = 5000
+    tls: bool = True
+    ca_pem: bytes | None = None  # trust only this CA when set (else the system store)
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    timeout: float = 15.0
+
+    def __post_init__(self) -> None:
+        self.host = self.host.strip("[]")  # "[::1]" and "::1" mean the same host
+
+    @property
+    def address(self) -> str:
+        return f"{_bracketed(self.host)}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://{self.address}"
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.username)
+
+
+@dataclass
+class _Response:
+    status: int
+    reason: str
+    headers: http.client.HTTPMessage
+    body: bytes
+    sent_credentials: bool
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Where one request goes: the registry itself, or a host it redirected to."""
+
+    tls: bool
+    host: str
+    port: int
+    path: str  # path and query
+
+    @property
+    def address(self) -> str:
+        return f"{_bracketed(self.host)}:{self.port}"
+
+
+class RegistryClient:
+    """Synchronous; regwiz calls it with asyncio.to_thread. One connection per request."""
+
+    def __init__(self, endpoint: RegistryEndpoint) -> None:
+        self.endpoint = endpoint
+
+    # --- the API -------------------------------------------------------------------
+
+    def tls_handshake(self) -> dict:
+        """Complete a verified TLS handshake and describe the certificate the registry shows."""
+        ep = self.endpoint
+        if not ep.tls:
+            raise RegistryError(f"{ep.address} is configured for plain HTTP: there is no TLS handshake to make")
+        target = _Target(True, ep.host, ep.port, "/")
+        try:
+            with socket.create_connection((ep.host, ep.port), timeout=ep.timeout) as raw:
+                with self._context.wrap_socket(raw, server_hostname=ep.host) as tls:
+                    return _describe_certificate(tls)
+        except OSError as exc:  # ssl.SSLError is an OSError too
+            raise self._translate(exc, target) from exc
+
+    def ping(self, with_auth: bool = True) -> int:
+        """GET /v2/: 200, or 401 when the registry wants credentials; anything else raises."""
+        response = self._request("GET", "/v2/", auth=with_auth)
+        if response.status in (200, 401):
+            if response.status == 401 and response.sent_credentials:
+                raise self._http_error(response, "GET /v2/")
+            return response.status
+        if response.status == 404:
+            raise RegistryError(f"something answers HTTP at {self.endpoint.address} but it is not a Docker "
+                                f"registry (GET /v2/ gave 404)", status=404)
+        raise self._http_error(response, "GET /v2/")
+
+    def login(self) -> None:
+        """GET /v2/ with basic auth must give 200."""
+        if not self.endpoint.has_credentials:
+            raise RegistryAuthError("no user name is configured to log in with")
+        response = self._request("GET", "/v2/")
+        if response.status != 200:
+            error = self._http_error(response, "log in")
+            raise error if isinstance(error, RegistryAuthError) else RegistryAuthError(str(error), error.status,
+                                                                                       error.codes)
+
+    def push_blob(self, repository: str, data: bytes) -> str:
+        """Upload data as a blob (monolithic upload) unless the registry has it; returns its digest."""
+        digest = _sha256(data)
+        path = f"/v2/{_checked_repository(repository)}/blobs/{digest}"
+        head = self._request("HEAD", path)
+        if head.status == 200:
+            return digest  # already there: the registry shares blobs across pushes
+        if head.status != 404:
+            raise self._http_error(head, f"check for blob {digest}")
+        location = self._start_upload(repository)
+        joiner = "&" if "?" in location else "?"
+        put = self._request("PUT", f"{location}{joiner}digest={quote(digest, safe='')}", body=data,
+                            headers={"Content-Type": "application/octet-stream"})
+        if put.status != 201:
+            raise self._http_error(put, f"upload blob {digest}")
+        return digest
+
+    def put_manifest(self, repository: str, reference: str, manifest: bytes, media_type: str) -> str:
+        """PUT a manifest under a tag (or digest); returns the digest the registry gives it."""
+        path = f"/v2/{_checked_repository(repository)}/manifests/{_checked_reference(reference)}"
+        response = self._request("PUT", path, body=manifest, headers={"Content-Type": media_type})
+        if response.status != 201:
+            if response.status == 405 or "UNSUPPORTED" in _error_codes(response.body):
+                raise _push_refused(response)
+            raise self._http_error(response, f"push manifest {repository}:{reference}")
+        return response.header("Docker-Content-Digest") or _sha256(manifest)
+
+    def get_manifest(self, repository: str, reference: str, accept: str = SCHEMA2) -> tuple[bytes, str]:
+        """Return (body, digest), checking the body against the digest the registry states."""
+        path = f"/v2/{_checked_repository(repository)}/manifests/{_checked_reference(reference)}"
+        response = self._request("GET", path, headers={"Accept": accept})
+        if response.status != 200:
+            raise self._http_error(response, f"pull manifest {repository}:{reference}")
+        stated = response.header("Docker-Content-Digest")
+        if stated:
+            _verify_digest(response.body, stated, f"manifest {repository}:{reference}")
+        if reference.startswith("sha256:"):
+            _verify_digest(response.body, reference, f"manifest {repository}@{reference}")
+        return response.body, stated or _sha256(response.body)
+
+    def get_blob(self, repository: str, digest: str) -> bytes:
+        """GET a blob, following a storage redirect, and check it hashes to its digest."""
+        response = self._request("GET", f"/v2/{_checked_repository(repository)}/blobs/{digest}", follow=True)
+        if response.status != 200:
+            raise self._http_error(response, f"pull blob {digest}")
+        _verify_digest(response.body, digest, f"blob {digest}")
+        return response.body
+
+    def delete_manifest(self, repository: str, digest: str) -> None:
+        """DELETE a manifest by digest (the registry refuses deletes by tag)."""
+        response = self._request("DELETE", f"/v2/{_checked_repository(repository)}/manifests/{digest}")
+        if response.status == 202:
+            return
+        if response.status == 405:
+            raise RegistryError(
+                "the registry refuses deletes: deletion is disabled in its config (storage: delete: "
+                f"enabled: true turns it on){_registry_says(response.body)}", status=405,
+                codes=_error_codes(response.body))
+        raise self._http_error(response, f"delete manifest {digest}")
+
+    def catalog(self) -> list[str]:
+        """Every repository, following the Link header's pages."""
+        return self._paged("/v2/_catalog", "repositories", "list repositories")
+
+    def tags(self, repository: str) -> list[str]:
+        return self._paged(f"/v2/{_checked_repository(repository)}/tags/list", "tags", f"list tags of {repository}")
+
+    # --- requests ------------------------------------------------------------------
+
+    def _start_upload(self, repository: str) -> str:
+        """POST an upload session; returns its Location. A pull-through cache refuses here."""
+        response = self._request("POST", f"/v2/{_checked_repository(repository)}/blobs/uploads/")
+        if response.status == 202 and response.header("Location"):
+            return response.header("Location") or ""
+        if response.status == 405 or "UNSUPPORTED" in _error_codes(response.body):
+            raise _push_refused(response)
+        if response.status == 202:
+            raise RegistryError("the registry started an upload but gave no Location to send it to", status=202)
+        raise self._http_error(response, f"start a blob upload to {repository}")
+
+    def _paged(self, path: str, key: str, action: str) -> list[str]:
+        found: list[str] = []
+        next_path: str | None = path
+        for _ in range(1000):  # a bound, in case a broken registry links a page to itself
+            if next_path is None:
+                break
+            response = self._request("GET", next_path)
+            if response.status != 200:
+                raise self._http_error(response, action)
+            found += _json_object(response.body, action).get(key) or []  # "tags": null when none
+            next_path = _next_link(response.header("Link"))
+        return found
+
+    def _request(self, method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None,
+                 auth: bool = True, follow: bool = False) -> _Response:
+        target = self._target(url)
+        for _ in range(5):
+            response = self._send(method, target, body, headers or {}, auth)
+            location = response.header("Location")
+            if not (follow and response.status in _REDIRECTS and location):
+                return response
+            target = self._target(urljoin(f"{'https' if target.tls else 'http'}://{target.address}{target.path}",
+                                          location))
+        raise RegistryError(f"{method} {url} was redirected more than 5 times: the registry's storage "
+                            "redirects loop")
+
+    def _send(self, method: str, target: _Target, body: bytes | None, headers: dict[str, str],
+              auth: bool) -> _Response:
+        own = self._is_registry(target)
+        headers = {"User-Agent": "regwiz", **headers}
+        # Credentials go only to the registry itself, never to a storage host it redirects to.
+        send_credentials = auth and own and self.endpoint.has_credentials
+        if send_credentials:
+            headers["Authorization"] = _basic_auth(self.endpoint.username or "", self.endpoint.password or "")
+        connection = self._connection(target, own)
+        try:
+            connection.request(method, target.path, body=body, headers=headers)
+            answer = connection.getresponse()
+            data = answer.read()
+            return _Response(answer.status, answer.reason, answer.headers, data, send_credentials)
+        except (OSError, http.client.HTTPException) as exc:
+            raise self._translate(exc, target) from exc
+        finally:
+            connection.close()
+
+    def _connection(self, target: _Target, own: bool) -> http.client.HTTPConnection:
+        timeout = self.endpoint.timeout
+        if not target.tls:
+            return http.client.HTTPConnection(target.host, target.port, timeout=timeout)
+        # A storage host (S3 and the like) is checked against the system store, not the registry's CA.
+        context = self._context if own else ssl.create_default_context()
+        return http.client.HTTPSConnection(target.host, target.port, timeout=timeout, context=context)
+
+    @cached_property
+    def _context(self) -> ssl.SSLContext:
+        ca_pem = self.endpoint.ca_pem
+        try:
+            # With cadata, only that CA is trusted: the system store is not loaded.
+            return ssl.create_default_context(cadata=ca_pem.decode("ascii") if ca_pem else None)
+        except (ssl.SSLError, ValueError, UnicodeDecodeError) as exc:
+            raise RegistryTLSError(f"the CA certificate given is not a usable PEM certificate ({exc})") from exc
+
+    def _target(self, url: str) -> _Target:
+        absolute = urljoin(self.endpoint.base_url + "/", url)
+        parts = urlsplit(absolute)
+        tls = parts.scheme == "https"
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        return _Target(tls, parts.hostname or self.endpoint.host, parts.port or (443 if tls else 80), path or "/")
+
+    def _is_registry(self, target: _Target) -> bool:
+        ep = self.endpoint
+        return (target.host.lower(), target.port) == (ep.host.lower(), ep.port)
+
+    # --- errors --------------------------------------------------------------------
+
+    def _translate(self, exc: Exception, target: _Target) -> RegistryError:
+        """A socket, TLS or HTTP-parsing failure, as a sentence that says what to do."""
+        address, timeout = target.address, self.endpoint.timeout
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return self._certificate_error(exc, target)
+        if isinstance(exc, ssl.SSLError):
+            return _tls_error(exc, address)
+        if isinstance(exc, ConnectionRefusedError):
+            return RegistryError(f"nothing listens on {address}: is the registry container running and the "
+                                 "port published?")
+        if isinstance(exc, TimeoutError):
+            return RegistryError(f"{address} did not answer within {timeout:g} s: a firewall or cloud security "
+                                 "group may block the port")
+        if isinstance(exc, socket.gaierror):
+            return RegistryError(f"cannot resolve {target.host}: {exc.strerror}; use an address this machine "
+                                 "can resolve, or its IP address")
+        if isinstance(exc, (ConnectionResetError, http.client.RemoteDisconnected)):
+            hint = " (a TLS server spoken to in plain HTTP?)" if not target.tls else ""
+            return RegistryError(f"{address} closed the connection without answering{hint}")
+        if isinstance(exc, http.client.HTTPException):
+            return RegistryError(f"{address} did not answer in HTTP ({type(exc).__name__}: {exc}): is it a "
+                                 "Docker registry?")
+        reason = getattr(exc, "strerror", None) or str(exc)
+        return RegistryError(f"cannot reach {address}: {reason}; check the address, routes and firewalls")
+
+    def _certificate_error(self, exc: ssl.SSLCertVerificationError, target: _Target) -> RegistryTLSError:
+        code, why = exc.verify_code, exc.verify_message
+        if code in _UNKNOWN_AUTHORITY:
+            whom = "the CA given" if self.endpoint.ca_pem else "a CA this machine trusts (give the registry's CA)"
+            return RegistryTLSError(f"the registry's certificate is not signed by {whom} ({why})")
+        if code in _NAME_MISMATCH:
+            hint = "an IP address needs an IP SAN" if _is_ip(target.host) else "the name must be one of its SANs"
+            names = _names_in_certificate(target, self.endpoint.timeout)
+            shown = f"; it names {', '.join(names)}" if names else ""
+            return RegistryTLSError(f"the certificate does not name {target.host} ({hint}){shown}")
+        if code == 10:
+            return RegistryTLSError(f"the registry's certificate has expired ({why}): renew it")
+        if code == 9:
+            return RegistryTLSError(f"the registry's certificate is not valid yet ({why}): check both clocks")
+        return RegistryTLSError(f"the registry's certificate was refused: {why}")
+
+    def _http_error(self, response: _Response, action: str) -> RegistryError:
+        """An unexpected HTTP status, with the registry's own error text when it sent some."""
+        status, codes, says = response.status, _error_codes(response.body), _registry_says(response.body)
+        if status == 401:
+            return self._auth_error(response, says)
+        if status == 400 and b"HTTPS server" in response.body:
+            # Go's TLS server answers a plain-HTTP request with this 400.
+            return RegistryTLSError(f"the registry speaks HTTPS, not plain HTTP: use https://{self.endpoint.address}",
+                                    status=400)
+        return RegistryError(f"{action} failed: {self.endpoint.address} answered {status} {response.reason}{says}",
+                             status=status, codes=codes)
+
+    def _auth_error(self, response: _Response, says: str) -> RegistryAuthError:
+        codes = _error_codes(response.body)
+        challenge = response.header("WWW-Authenticate") or ""
+        if challenge.lower().startswith("bearer"):
+            return RegistryAuthError(f"the registry uses token authentication ({challenge}), which this check "
+                                     "does not support", status=401, codes=codes)
+        if response.sent_credentials:
+            return RegistryAuthError(f"the registry refused the user {self.endpoint.username}: wrong password or "
+                                     f"unknown user{says}", status=401, codes=codes)
+        return RegistryAuthError(f"the registry requires a login: give a user name and password{says}",
+                                 status=401, codes=codes)
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def _bracketed(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _verify_digest(data: bytes, digest: str, what: str) -> None:
+    algorithm, _, expected = digest.partition(":")
+    try:
+        actual = hashlib.new(algorithm, data).hexdigest()
+    except ValueError as exc:
+        raise RegistryError(f"{what}: unknown digest algorithm {algorithm!r}") from exc
+    if actual != expected:
+        raise RegistryError(f"{what} does not match its digest: the registry sent {algorithm}:{actual}, "
+                            f"expected {digest} (storage corruption, or a proxy altering the data)")
+
+
+def _basic_auth(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+
+
+def _checked_repository(repository: str) -> str:
+    if not _REPOSITORY.match(repository):
+        raise RegistryError(f"{repository!r} is not a valid repository name: lower-case letters, digits and "
+                            "separators (. _ - /)")
+    return repository
+
+
+def _checked_reference(reference: str) -> str:
+    if not (_TAG.match(reference) or re.match(r"^[a-z0-9]+:[a-f0-9]{32,}$", reference)):
+        raise RegistryError(f"{reference!r} is neither a valid tag nor a digest")
+    return reference
+
+
+def _json_object(body: bytes, action: str) -> dict:
+    try:
+        value = json.loads(body)
+    except ValueError as exc:
+        raise RegistryError(f"{action}: the registry's answer is not JSON") from exc
+    if not isinstance(value, dict):
+        raise RegistryError(f"{action}: the registry's answer is not a JSON object")
+    return value
+
+
+def _registry_errors(body: bytes) -> list[dict]:
+    """The {"errors": [{"code", "message"}]} body the registry sends with failures."""
+    try:
+        errors = json.loads(body).get("errors")
+    except (ValueError, AttributeError):
+        return []
+    return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+
+
+def _error_codes(body: bytes) -> tuple[str, ...]:
+    return tuple(str(e.get("code")) for e in _registry_errors(body) if e.get("code"))
+
+
+def _registry_says(body: bytes) -> str:
+    parts = [f"{e.get('code')}: {e.get('message')}" for e in _registry_errors(body)]
+    return f" (the registry says {'; '.join(parts)})" if parts else ""
+
+
+def _push_refused(response: _Response) -> RegistryError:
+    return RegistryError("this registry refuses pushes (a pull-through cache is read-only)"
+                         f"{_registry_says(response.body)}", status=response.status, codes=_error_codes(response.body))
+
+
+def _next_link(link: str | None) -> str | None:
+    """The next page from a Link header: '</v2/_catalog?last=a&n=100>; rel="next"'."""
+    if not link or 'rel="next"' not in link:
+        return None
+    match = re.search(r"<([^>]+)>", link)
+    return match.group(1) if match else None
+
+
+def _tls_error(exc: ssl.SSLError, address: str) -> RegistryTLSError:
+    text = f"{exc.reason or ''} {exc}".lower()
+    if any(sign in text for sign in _PLAIN_HTTP_SIGNS):
+        return RegistryTLSError(f"the registry speaks plain HTTP, not HTTPS: use http://{address}, or turn TLS "
+                                f"on in the registry ({exc.reason or exc})")
+    if isinstance(exc, ssl.SSLEOFError) or "eof" in text:
+        return RegistryTLSError(f"{address} closed the connection during the TLS handshake: is it a TLS server?")
+    return RegistryTLSError(f"the TLS handshake with {address} failed: {exc.reason or exc}")
+
+
+def _describe_certificate(tls: ssl.SSLSocket) -> dict:
+    cert = tls.getpeercert() or {}
+    return {
+        "protocol": tls.version(),
+        "subject": _distinguished_name(cert.get("subject", ())),
+        "issuer": _distinguished_name(cert.get("issuer", ())),
+        "not_after": _iso_time(cert.get("notAfter")),
+        "sans": [f"{'IP' if kind == 'IP Address' else kind}:{value}" for kind, value in
+                 cert.get("subjectAltName", ())],
+    }
+
+
+def _distinguished_name(rdns: tuple) -> str:
+    return ", ".join(f"{key}={value}" for rdn in rdns for key, value in rdn)
+
+
+def _iso_time(openssl_time: str | None) -> str | None:
+    if not openssl_time:
+        return None
+    seconds = ssl.cert_time_to_seconds(openssl_time)
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def _names_in_certificate(target: _Target, timeout: float) -> list[str]:
+    """Best effort: the SANs of a certificate that failed the name check, to show what it does name."""
+    try:
+        from cryptography import x509  # a regwiz dependency; loaded only to explain this failure
+
+        unchecked = ssl.create_default_context()
+        unchecked.check_hostname = False
+        unchecked.verify_mode = ssl.CERT_NONE  # only to read the names: nothing is trusted from this connection
+        with socket.create_connection((target.host, target.port), timeout=timeout) as raw:
+            with unchecked.wrap_socket(raw, server_hostname=target.host) as tls:
+                der = tls.getpeercert(binary_form=True)
+        sans = x509.load_der_x509_certificate(der).extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        names = [f"DNS:{n}" for n in sans.value.get_values_for_type(x509.DNSName)]
+        return names + [f"IP:{ip}" for ip in sans.value.get_values_for_type(x509.IPAddress)]
+    except Exception:  # noqa: BLE001 - an explanation's extra detail must never hide the real error
+        return []
+
+
+# --- a generated test image ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GeneratedImage:
+    config: bytes
+    layer: bytes  # gzip of a tar holding one small file
+    manifest: bytes
+    config_digest: str
+    layer_digest: str
+    manifest_digest: str
+
+
+def generate_test_image(marker: str) -> GeneratedImage:
+    """A tiny valid single-layer image, byte-for-byte the same for the same marker."""
+    tar = _proof_tar(f"regwiz proof image {marker}\n".encode())
+    layer = gzip.compress(tar, mtime=0)  # mtime=0: no timestamp, so the same bytes every time
+    config = _compact({
+        "architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [_sha256(tar)]},  # diff_ids name the uncompressed tar
+        "history": [{"created_by": "regwiz proof"}],
+    })
+    manifest = _compact({
+        "schemaVersion": 2, "mediaType": SCHEMA2,
+        "config": {"mediaType": CONFIG_MEDIA, "size": len(config), "digest": _sha256(config)},
+        "layers": [{"mediaType": LAYER_MEDIA, "size": len(layer), "digest": _sha256(layer)}],
+    })
+    return GeneratedImage(config, layer, manifest, _sha256(config), _sha256(layer), _sha256(manifest))
+
+
+def _proof_tar(content: bytes) -> bytes:
+    info = tarfile.TarInfo("regwiz-proof.txt")
+    info.size, info.mtime, info.mode = len(content), 0, 0o644
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def _compact(value: dict) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+# --- the proof -----------------------------------------------------------------------
+
+
+@dataclass
+class ProofStep:
+    name: str
+    ok: bool
+    detail: str
+    seconds: float
+
+
+class _Proof:
+    """Runs named sub-steps, timing each and stopping the proof at the first failure."""
+
+    def __init__(self, on_step: Callable[[ProofStep], None] | None) -> None:
+        self.steps: list[ProofStep] = []
+        self.on_step = on_step
+
+    def run(self, name: str, action: Callable[[], str]) -> bool:
+        started = time.monotonic()
+        try:
+            detail, ok = action(), True
+        except RegistryError as exc:
+            detail, ok = str(exc), False
+        step = ProofStep(name, ok, detail, round(time.monotonic() - started, 3))
+        self.steps.append(step)
+        if self.on_step is not None:
+            self.on_step(step)
+        return ok
+
+
+def prove_registry(client: RegistryClient, repository: str = "regwiz/proof",
+                   on_step: Callable[[ProofStep], None] | None = None, push: bool = True, *,
+                   marker: str | None = None) -> list[ProofStep]:
+    """Handshake, anonymous GET, login, then push, pull, compare and delete a fresh image.
+
+    push=False (a pull-through cache refuses pushes) stops after the access steps.
+    marker makes the image (and its tag proof-<marker>) known in advance; random by default.
+    """
+    proof = _Proof(on_step)
+    if not _prove_access(client, proof) or not push:
+        return proof.steps
+    marker = marker or secrets.token_hex(6)  # each run's image differs, so nothing is skipped as present
+    _prove_push_pull(client, repository, generate_test_image(marker), f"proof-{marker}", proof)
+    return proof.steps
+
+
+def _prove_access(client: RegistryClient, proof: _Proof) -> bool:
+    ep = client.endpoint
+    if ep.tls and not proof.run("TLS handshake", lambda: _handshake_detail(client.tls_handshake())):
+        return False
+    if not proof.run("GET /v2/ without credentials", lambda: _anonymous_detail(client)):
+        return False
+    return not ep.has_credentials or proof.run("log in", lambda: _login_detail(client))
+
+
+def _login_detail(client: RegistryClient) -> str:
+    client.login()
+    return f"the registry accepted the user {client.endpoint.username}"
+
+
+def _handshake_detail(info: dict) -> str:
+    sans = ", ".join(info["sans"]) or "no SANs"
+    return f"{info['protocol']}, certificate {info['subject'] or '(no subject)'} for {sans}, valid until " \
+           f"{info['not_after']}"
+
+
+def _anonymous_detail(client: RegistryClient) -> str:
+    status = client.ping(with_auth=False)
+    if client.endpoint.has_credentials:
+        if status == 401:
+            return "401: the registry refuses anonymous access, as it must with authentication on"
+        raise RegistryAuthError("the registry answered 200 without credentials: authentication is off, so "
+                                "anyone who reaches it can push and pull", status=status)
+    if status == 200:
+        return "200: the registry answers without credentials (no authentication configured)"
+    raise RegistryAuthError("the registry wants a login (401) but no user name and password are configured",
+                            status=status)
+
+
+def _prove_push_pull(client: RegistryClient, repository: str, image: GeneratedImage, tag: str,
+                     proof: _Proof) -> None:
+    pulled: dict[str, bytes | str] = {}
+
+    def push(data: bytes, what: str) -> str:
+        digest = client.push_blob(repository, data)
+        return f"{what} {digest} ({len(data)} bytes) is in {repository}"
+
+    def push_manifest() -> str:
+        digest = client.put_manifest(repository, tag, image.manifest, SCHEMA2)
+        if digest != image.manifest_digest:
+            raise RegistryError(f"the registry stored the manifest as {digest}, not {image.manifest_digest}")
+        return f"{repository}:{tag} is {digest}"
+
+    def pull_manifest() -> str:
+        pulled["manifest"], pulled["digest"] = client.get_manifest(repository, tag)
+        return f"{repository}:{tag} gave {len(pulled['manifest'])} bytes, digest {pulled['digest']}"
+
+    def compare() -> str:
+        if pulled["digest"] != image.manifest_digest or pulled["manifest"] != image.manifest:
+            raise RegistryError(f"the pulled manifest ({pulled['digest']}) differs from the pushed one "
+                                f"({image.manifest_digest})")
+        return f"pulled and pushed manifests are both {image.manifest_digest}"
+
+    def pull_layer() -> str:
+        if client.get_blob(repository, image.layer_digest) != image.layer:
+            raise RegistryError("the pulled layer differs from the pushed one")
+        return f"layer {image.layer_digest} came back byte for byte ({len(image.layer)} bytes)"
+
+    def delete() -> str:
+        client.delete_manifest(repository, image.manifest_digest)
+        return f"manifest {image.manifest_digest} deleted (its blobs stay until garbage collection)"
+
+    steps: list[tuple[str, Callable[[], str]]] = [
+        ("push layer", lambda: push(image.layer, "layer")),
+        ("push config", lambda: push(image.config, "config")),
+        ("push manifest", push_manifest),
+        ("pull manifest", pull_manifest),
+        ("compare digests", compare),
+        ("pull layer", pull_layer),
+        ("delete", delete),
+    ]
+    for name, action in steps:
+        if not proof.run(name, action):
+            return

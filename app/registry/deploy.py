@@ -1,0 +1,249 @@
+"""The deploy step: registry:2 as a container named `registry`, the safe way.
+
+Host layout (``HOST_DIR``, root only): config.yml (0600: it may hold cloud
+keys), certs/server.crt and server.key (0600), auth/htpasswd (0600). The
+certs and auth folders are mounted, not single files, so a replaced htpasswd
+(written atomically: a new inode) is seen by the running registry, which
+re-reads it: adding a user needs no restart.
+
+Idempotent: the container carries a label with a digest of everything that
+needs a restart to change; the same choices again plan nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app import htpasswd, pki
+from app.diagnose.resources import parse_ss_listeners
+from app.dockerd import DockerService
+from app.registry import config as regconfig
+from app.registry.image import ImageSource, Progress, ensure_image, host_has_image
+from app.redact import Secret
+from app.remote_files import FileChange
+from app.steps import Plan, Step, StepContext
+from app.transport import Command, shell
+
+HOST_DIR = "/etc/regwiz/registry"
+CONTAINER = "registry"
+PREVIOUS = "registry-regwiz-previous"
+LABEL = "io.regwiz.config"
+
+
+@dataclass
+class DeployChoices:
+    settings: regconfig.RegistrySettings = field(default_factory=regconfig.RegistrySettings)
+    #: Addresses and names clients use to reach the registry: the certificate's SANs.
+    names: list[str] = field(default_factory=list)
+    users: dict[str, Secret] = field(default_factory=dict)
+    image: ImageSource = field(default_factory=ImageSource)
+    provided_cert: Path | None = None
+    provided_key: Path | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.names[0]}:{self.settings.port}" if self.names else f"?:{self.settings.port}"
+
+    def problems(self) -> list[str]:
+        found = list(self.settings.validate())
+        if not self.names:
+            found.append("the registry needs the address clients reach it by")
+        if self.settings.auth == "htpasswd":
+            if not self.users:
+                found.append("add at least one registry user (or choose no authentication)")
+            for name, password in self.users.items():
+                for check, value in ((htpasswd.validate_username, name),
+                                     (htpasswd.validate_password, password.reveal())):
+                    try:
+                        check(value)
+                    except htpasswd.HtpasswdError as exc:
+                        found.append(str(exc))
+        if self.settings.tls == "provided" and not (self.provided_cert and self.provided_key):
+            found.append("give the certificate and key files to use")
+        return found
+
+
+@dataclass
+class ContainerState:
+    exists: bool
+    running: bool = False
+    restarting: bool = False
+    label: str = ""
+    image: str = ""
+
+
+async def container_state(ctx: StepContext, name: str = CONTAINER) -> ContainerState:
+    result = await ctx.transport.run(Command("docker", "inspect", name), sudo=True, emit=ctx.emit)
+    if not result.ok:
+        return ContainerState(False)
+    info = json.loads(result.stdout)[0]
+    state = info.get("State", {})
+    return ContainerState(True, bool(state.get("Running")), bool(state.get("Restarting")),
+                          (info.get("Config", {}).get("Labels") or {}).get(LABEL, ""),
+                          info.get("Config", {}).get("Image", ""))
+
+
+class DeployRegistryStep(Step):
+    title = "Deploy the registry"
+
+    def __init__(self, choices: DeployChoices, progress: Progress | None = None) -> None:
+        self.choices = choices
+        self.progress = progress
+        self.files: list[FileChange] = []
+        self.label = ""
+        self.recreate = False
+        self.had_container = False
+        self.image_note = ""
+
+    # -- what the host should hold ------------------------------------------------
+    async def _certificate_files(self, ctx: StepContext) -> list[FileChange]:
+        settings = self.choices.settings
+        cert_path, key_path = f"{HOST_DIR}/certs/server.crt", f"{HOST_DIR}/certs/server.key"
+        if settings.tls == "none":
+            return []
+        old_cert = await ctx.files.read(cert_path)
+        old_key = await ctx.files.read(key_path)
+        if settings.tls == "provided":
+            assert self.choices.provided_cert and self.choices.provided_key
+            cert_pem, key_pem = pki.load_pem_pair(self.choices.provided_cert, self.choices.provided_key)
+        else:
+            ca = pki.load_or_create_ca()
+            if old_cert and old_key and pki.certificate_matches(old_cert.encode(), old_key.encode(), ca,
+                                                                self.choices.names):
+                cert_pem, key_pem = old_cert.encode(), old_key.encode()
+            else:
+                issued = pki.issue_server_certificate(ca, self.choices.names)
+                cert_pem, key_pem = issued.cert_pem, issued.key_pem
+        return [FileChange(cert_path, old_cert, cert_pem.decode(), mode=0o644),
+                FileChange(key_path, old_key, key_pem.decode(), mode=0o600, sensitive=True)]
+
+    async def _htpasswd_file(self, ctx: StepContext) -> list[FileChange]:
+        if self.choices.settings.auth != "htpasswd":
+            return []
+        path = f"{HOST_DIR}/auth/htpasswd"
+        old = await ctx.files.read(path)
+        wanted = {name: secret.reveal() for name, secret in self.choices.users.items()}
+        new = htpasswd.reconcile(old, wanted)
+        return [FileChange(path, old, new, mode=0o600, sensitive=True)]
+
+    def _storage_path(self) -> str | None:
+        storage = self.choices.settings.storage
+        return storage.host_path if isinstance(storage, regconfig.FilesystemStorage) else None
+
+    def _run_command(self) -> Command:
+        port = self.choices.settings.port
+        args = ["docker", "run", "-d", "--name", CONTAINER, "--restart=always",
+                "-p", f"{port}:5000",
+                "-v", f"{HOST_DIR}/config.yml:{regconfig.CONTAINER_CONFIG_PATH}:ro",
+                "-v", f"{HOST_DIR}/certs:/etc/regwiz/certs:ro",
+                "-v", f"{HOST_DIR}/auth:/etc/regwiz/auth:ro",
+                "--label", f"{LABEL}={self.label}", "--label", "io.regwiz.managed=1"]
+        storage = self._storage_path()
+        if storage:
+            args += ["-v", f"{storage}:{regconfig.CONTAINER_DATA}"]
+        return Command(*args, self.choices.image.image)
+
+    # -- the step ------------------------------------------------------------------
+    async def plan(self, ctx: StepContext) -> Plan:
+        problems = self.choices.problems()
+        if problems:
+            return Plan(self.title, refused="; ".join(problems))
+        service = await DockerService.detect(ctx.transport)
+        if not await service.answers(ctx.transport):
+            return Plan(self.title, refused="Docker does not run on the host: run the diagnosis and apply "
+                                            "its fixes first")
+        state = await container_state(ctx)
+        self.had_container = state.exists
+        port = self.choices.settings.port
+        listing = await ctx.transport.run(shell("ss -ltnpH 2>/dev/null || netstat -ltnp"), sudo=True)
+        holders = parse_ss_listeners(listing.stdout, port)
+        ours = state.running and state.label and await self._publishes(ctx, port)
+        if holders and not ours:
+            return Plan(self.title, refused=f"port {port} is taken by {', '.join(sorted(set(holders)))}: "
+                                            "stop it, or choose another port")
+        config_text = regconfig.render_config(self.choices.settings)
+        old_config = await ctx.files.read(f"{HOST_DIR}/config.yml")
+        self.files = [FileChange(f"{HOST_DIR}/config.yml", old_config, config_text, mode=0o600,
+                                 sensitive=isinstance(self.choices.settings.storage, regconfig.OSSStorage)
+                                 or self.choices.settings.proxy_password is not None)]
+        self.files += await self._certificate_files(ctx)
+        self.files += await self._htpasswd_file(ctx)
+        cert = next((f.new for f in self.files if f.path.endswith("server.crt")), "") or ""
+        self.label = hashlib.sha256("\0".join([
+            config_text, cert, str(port), self._storage_path() or "", self.choices.image.image,
+        ]).encode()).hexdigest()[:24]
+        self.recreate = not (state.exists and state.running and not state.restarting and state.label == self.label)
+        actions = []
+        if not await host_has_image(ctx.transport, self.choices.image.image):
+            actions.append(f"get {self.choices.image.image} onto the host ({self.choices.image.kind})")
+        if self.recreate:
+            storage = self._storage_path()
+            keep = f", keeping the data in {storage}" if storage and state.exists else ""
+            actions.append(("recreate" if state.exists else "create") +
+                           f" the container `{CONTAINER}` on port {port}{keep}")
+        summary = (f"registry at {self.choices.address}: TLS {self.choices.settings.tls}, "
+                   f"auth {self.choices.settings.auth}, {self.choices.settings.mode} mode")
+        return Plan(summary, changes=[f for f in self.files], actions=actions)
+
+    async def _publishes(self, ctx: StepContext, port: int) -> bool:
+        result = await ctx.transport.run(Command("docker", "port", CONTAINER, "5000/tcp"), sudo=True)
+        return any(line.rstrip().endswith(f":{port}") for line in result.stdout.splitlines())
+
+    async def apply(self, ctx: StepContext, plan: Plan) -> None:
+        t = ctx.transport
+        await t.run(shell(f'mkdir -p {HOST_DIR}/certs {HOST_DIR}/auth && chmod 700 {HOST_DIR}'),
+                    sudo=True, emit=ctx.emit, check=True)
+        storage = self._storage_path()
+        if storage:
+            await t.run(Command("mkdir", "-p", storage), sudo=True, emit=ctx.emit, check=True)
+        for change in plan.changes:
+            if change.changes_anything:
+                await ctx.files.write(change)
+        self.image_note = await ensure_image(t, self.choices.image, ctx.emit, self.progress)
+        ctx.emit.info(f"{self.choices.image.image}: {self.image_note}")
+        if not self.recreate:
+            return
+        if self.had_container:
+            await t.run(Command("docker", "rm", "-f", PREVIOUS), sudo=True)
+            await t.run(Command("docker", "stop", CONTAINER), sudo=True, emit=ctx.emit, check=True)
+            await t.run(Command("docker", "rename", CONTAINER, PREVIOUS), sudo=True, emit=ctx.emit, check=True)
+        await t.run(self._run_command(), sudo=True, emit=ctx.emit, check=True)
+
+    async def verify(self, ctx: StepContext) -> str | None:
+        t = ctx.transport
+        steady = 0
+        for _ in range(40):
+            state = await container_state(ctx)
+            steady = steady + 1 if state.running and not state.restarting else 0
+            if not state.running and state.exists and not state.restarting and steady == 0:
+                break
+            if steady >= 3:
+                break
+            await asyncio.sleep(0.5)
+        if steady < 3:
+            logs = await t.run(Command("docker", "logs", "--tail", "15", CONTAINER), sudo=True)
+            tail = (logs.stdout + "\n" + logs.stderr).strip().splitlines()[-8:]
+            return "the registry container does not stay up; its last log lines: " + " | ".join(tail)
+        scheme = "http" if self.choices.settings.tls == "none" else "https"
+        url = f"{scheme}://127.0.0.1:{self.choices.settings.port}/v2/"
+        answer = await t.run(shell(
+            'for i in $(seq 1 40); do code=$(curl -sk -o /dev/null -m 3 -w "%{http_code}" "$1"); '
+            'case "$code" in 200|401) echo "$code"; exit 0;; esac; sleep 0.25; done; echo "$code"; exit 1',
+            url), emit=ctx.emit)
+        if not answer.ok:
+            return f"the registry does not answer {url} (last answer: {answer.stdout.strip() or 'none'})"
+        await t.run(Command("docker", "rm", "-f", PREVIOUS), sudo=True)
+        return None
+
+    async def rollback(self, ctx: StepContext) -> None:
+        t = ctx.transport
+        if self.recreate:
+            await t.run(Command("docker", "rm", "-f", CONTAINER), sudo=True, emit=ctx.emit)
+            if self.had_container:
+                await t.run(Command("docker", "rename", PREVIOUS, CONTAINER), sudo=True, emit=ctx.emit)
+                await t.run(Command("docker", "start", CONTAINER), sudo=True, emit=ctx.emit)
+        await ctx.files.restore_all()

@@ -1,0 +1,147 @@
+"""Getting the registry image onto the host: pull, pull through a mirror, or upload.
+
+From China, Docker Hub often times out (REFERENCE.md). regwiz probes whether the
+host reaches it, bounded to a few seconds, and when it does not, uploads the
+image from this machine: `docker save` here, streamed over SSH, `docker load`
+there, with progress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import AsyncIterator, Callable
+
+from app.events import ScopedEmitter
+from app.transport import Command, Transport, TransportError, shell
+
+DOCKER_HUB_PROBE = "https://registry-1.docker.io/v2/"
+REGISTRY_IMAGE = "registry:2"
+
+Progress = Callable[[int, int], None]  # (bytes sent, bytes expected)
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    kind: str = "auto"  # auto | pull | mirror | upload
+    image: str = REGISTRY_IMAGE  # the name the host runs
+    local_image: str = REGISTRY_IMAGE  # the name on this machine, for uploads
+    mirror: str | None = None  # e.g. https://xxxx.mirror.aliyuncs.com
+    probe_url: str = DOCKER_HUB_PROBE
+    probe_seconds: float = 4.0
+
+
+class ImageUnavailable(TransportError):
+    pass
+
+
+async def host_has_image(transport: Transport, image: str) -> bool:
+    result = await transport.run(Command("docker", "image", "inspect", "--format", "{{.Id}}", image), sudo=True)
+    return result.ok
+
+
+async def probe_registry_reachable(transport: Transport, url: str, seconds: float,
+                                   emit: ScopedEmitter | None) -> bool:
+    """Any HTTP answer (200, 401) means reachable; a time-out or no route means not."""
+    result = await transport.run(
+        shell('curl -s -o /dev/null -m "$2" -w "%{http_code}" "$1"', url, f"{seconds:g}"),
+        emit=emit, timeout=seconds + 10)
+    code = result.stdout.strip()
+    return code.isdigit() and code != "000"
+
+
+async def local_image_size(image: str) -> int:
+    proc = await asyncio.create_subprocess_exec(
+        "docker", "image", "inspect", "--format", "{{.Size}}", image,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await proc.communicate()
+    if proc.returncode != 0:
+        raise ImageUnavailable(
+            f"this machine has no image {image} to upload ({err.decode().strip() or 'docker failed'}): "
+            f"pull it here first (docker pull {image}), or let the host pull it")
+    return int(out.strip() or 0)
+
+
+async def docker_save(image: str, counter: Callable[[int], None]) -> AsyncIterator[bytes]:
+    """`docker save` on this machine, as chunks, without a temporary file."""
+    proc = await asyncio.create_subprocess_exec(
+        "docker", "save", image, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    try:
+        while chunk := await proc.stdout.read(256 * 1024):
+            counter(len(chunk))
+            yield chunk
+    finally:
+        if proc.returncode is None:
+            await proc.wait()
+    if proc.returncode != 0:
+        err = (await proc.stderr.read()).decode() if proc.stderr else ""
+        raise ImageUnavailable(f"docker save {image} failed here: {err.strip()}")
+
+
+async def upload_image(transport: Transport, source: ImageSource, emit: ScopedEmitter | None,
+                       progress: Progress | None = None) -> None:
+    total = await local_image_size(source.local_image)
+    sent = 0
+
+    def count(n: int) -> None:
+        nonlocal sent
+        sent += n
+        if progress is not None:
+            progress(sent, total)
+
+    if emit is not None:
+        emit.info(f"uploading {source.local_image} from this machine (~{total / 1e6:.0f} MB)")
+    result = await transport.run(Command("docker", "load"), sudo=True, emit=emit,
+                                 stdin=docker_save(source.local_image, count), timeout=3600)
+    if not result.ok:
+        raise ImageUnavailable(f"docker load on the host failed: {result.stderr.strip()[-300:]}")
+    loaded = [line.split(":", 1)[1].strip() for line in result.stdout.splitlines()
+              if line.startswith("Loaded image")]
+    if loaded and loaded[-1] != source.image:
+        await transport.run(Command("docker", "tag", loaded[-1], source.image), sudo=True, emit=emit, check=True)
+        if loaded[-1] != source.image and not loaded[-1].startswith("sha256:"):
+            await transport.run(Command("docker", "rmi", loaded[-1]), sudo=True, emit=emit)
+
+
+async def set_mirror(transport: Transport, mirror: str, emit: ScopedEmitter | None) -> None:
+    """Add a registry mirror to daemon.json and reload dockerd (SIGHUP: no restart)."""
+    from app.remote_files import FileChange, RemoteFiles
+
+    files = RemoteFiles(transport, emit)
+    current = await files.read("/etc/docker/daemon.json")
+    config = json.loads(current) if current and current.strip() else {}
+    mirrors = list(config.get("registry-mirrors", []))
+    if mirror in mirrors:
+        return
+    config["registry-mirrors"] = mirrors + [mirror]
+    await files.write(FileChange("/etc/docker/daemon.json", current, json.dumps(config, indent=2) + "\n"))
+    await transport.run(shell("kill -HUP $(pidof dockerd)"), sudo=True, emit=emit, check=True)
+
+
+async def ensure_image(transport: Transport, source: ImageSource, emit: ScopedEmitter | None,
+                       progress: Progress | None = None) -> str:
+    """Make ``source.image`` present on the host; return how it got there."""
+    if await host_has_image(transport, source.image):
+        return "already on the host"
+    kind = source.kind
+    if kind == "auto":
+        reachable = await probe_registry_reachable(transport, source.probe_url, source.probe_seconds, emit)
+        if emit is not None:
+            emit.info("the host reaches Docker Hub: it will pull" if reachable else
+                      f"the host does not reach {source.probe_url} within {source.probe_seconds:g} s: "
+                      "uploading the image from this machine instead")
+        kind = "pull" if reachable else "upload"
+    if kind == "upload":
+        await upload_image(transport, source, emit, progress)
+        return "uploaded from this machine"
+    if kind == "mirror":
+        if not source.mirror:
+            raise ImageUnavailable("choose a registry mirror URL (e.g. your Aliyun accelerator address)")
+        await set_mirror(transport, source.mirror, emit)
+    result = await transport.run(Command("docker", "pull", source.image), sudo=True, emit=emit, timeout=900)
+    if not result.ok:
+        raise ImageUnavailable(f"the host could not pull {source.image}: {result.stderr.strip()[-300:]}. "
+                               "Upload it from this machine instead.")
+    return "pulled through the mirror" if kind == "mirror" else "pulled by the host"

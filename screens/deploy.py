@@ -1,0 +1,233 @@
+"""The deploy screen: registry choices with safe defaults, a reviewed plan, live log, proof, summary."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import (Button, Checkbox, DataTable, Footer, Header, Input, Label, Log, ProgressBar,
+                             RadioButton, RadioSet, Static)
+
+from app.events import EventBus, LogEvent
+from app.redact import Secret
+from app.registry import config as regconfig
+from app.registry.deploy import DeployChoices, DeployRegistryStep
+from app.registry.image import ImageSource
+from app.steps import Outcome, Plan, StepContext, run_step
+from app.transport import Transport
+from screens.plan import PlanScreen
+from screens.steps import StepsPanel
+
+WARN_NO_TLS = ("Without TLS every Docker client refuses the registry (\"http: server gave HTTP response "
+               "to HTTPS client\") until its daemon gets --insecure-registry; traffic and passwords go in clear.")
+WARN_NO_AUTH = "Without authentication anyone who reaches the port can pull and push."
+NOTE_CACHE = "A pull-through cache only serves pulls: it refuses pushes."
+
+
+def radio(set_id: str, options: list[tuple[str, str]]) -> RadioSet:
+    return RadioSet(*[RadioButton(label, id=f"{set_id}-{key}", value=i == 0) for i, (key, label) in
+                      enumerate(options)], id=set_id, compact=True)
+
+
+class DeployScreen(Screen[None]):
+    BINDINGS = [Binding("ctrl+d", "deploy", "Deploy"), Binding("escape", "back", "Back")]
+
+    def __init__(self, bus: EventBus, transport: Transport, host: str, address: str,
+                 image: ImageSource | None = None) -> None:
+        super().__init__()
+        self.bus, self.transport, self.host, self.address = bus, transport, host, address
+        self.image_defaults = image or ImageSource()
+        self.users: dict[str, Secret] = {}
+        self.choices: DeployChoices | None = None
+        self._unsubscribe = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal():
+            yield StepsPanel(current=2, done=2, id="steps")
+            with VerticalScroll(id="deploy-form"):
+                yield Label(f"Deploy a registry on {self.host}", classes="question", markup=False)
+                with Horizontal(classes="row"):
+                    yield self._input("port", "Port", "5000", narrow=True)
+                    yield self._input("names", "Extra names or addresses (comma separated)", "")
+                yield Label("TLS", classes="field-label")
+                yield radio("tls", [("own-ca", "regwiz's own CA"), ("provided", "my certificate"),
+                                    ("none", "none (insecure)")])
+                yield Static(WARN_NO_TLS, id="tls-warning", classes="warning")
+                with Horizontal(id="provided-fields", classes="row"):
+                    yield self._input("cert", "Certificate file (PEM)", "")
+                    yield self._input("key", "Key file (PEM)", "")
+                yield Label("Authentication", classes="field-label")
+                yield radio("auth", [("htpasswd", "users and passwords (htpasswd)"), ("none", "none")])
+                yield Static(WARN_NO_AUTH, id="auth-warning", classes="warning")
+                with Horizontal(id="user-fields", classes="row"):
+                    yield self._input("user", "User", "ci")
+                    yield self._input("user-password", "Password", "", password=True)
+                    yield Button("Add user", id="add-user", compact=True)
+                yield Static("", id="users", markup=False)
+                yield Label("Storage", classes="field-label")
+                yield radio("storage", [("fs", "a directory on the host"), ("oss", "Aliyun OSS")])
+                yield self._input("storage-path", "Directory", "/var/lib/registry", value="/var/lib/registry")
+                with Vertical(id="oss-fields"):
+                    with Horizontal(classes="row"):
+                        yield self._input("oss-bucket", "Bucket", "")
+                        yield self._input("oss-region", "Region", "oss-cn-hangzhou")
+                    with Horizontal(classes="row"):
+                        yield self._input("oss-key-id", "AccessKey ID", "")
+                        yield self._input("oss-key-secret", "AccessKey secret", "", password=True)
+                    yield self._input("oss-endpoint", "Endpoint (optional)", "")
+                    yield Checkbox("use the internal (VPC) endpoint", id="oss-internal", compact=True)
+                yield Label("Mode", classes="field-label")
+                yield radio("mode", [("private", "private registry"), ("cache", "pull-through cache of Docker Hub")])
+                yield Static(NOTE_CACHE, id="cache-note", classes="warning")
+                yield Label("registry:2 comes from", classes="field-label")
+                yield radio("image", [("auto", "choose for me (probe Docker Hub)"), ("pull", "the host pulls it"),
+                                      ("mirror", "a registry mirror"), ("upload", "upload from this machine")])
+                yield self._input("mirror", "Mirror URL", "https://<id>.mirror.aliyuncs.com")
+                with Horizontal(id="deploy-buttons"):
+                    yield Button("Review and deploy", id="deploy", variant="primary", compact=True)
+                yield Static("", id="deploy-status")
+                yield ProgressBar(id="upload", total=None, show_eta=True)
+                yield DataTable(id="proof", cursor_type="none")
+                yield Static("", id="summary", markup=False)
+                yield Log(id="log", highlight=False)
+        yield Footer()
+
+    def _input(self, name: str, label: str, placeholder: str, *, value: str = "", password: bool = False,
+               narrow: bool = False) -> Vertical:
+        return Vertical(Label(label, classes="field-label"),
+                        Input(value=value, placeholder=placeholder, password=password, id=name, compact=True),
+                        classes="field narrow" if narrow else "field", id=f"field-{name}")
+
+    def on_mount(self) -> None:
+        self.query_one("#port", Input).value = "5000"
+        self.query_one("#proof", DataTable).add_columns("", "proof step", "detail")
+        self.query_one("#upload", ProgressBar).display = False
+        self.query_one("#proof", DataTable).display = False
+        self._unsubscribe = self.bus.subscribe(self._on_event)
+        self._refresh_fields()
+
+    def on_unmount(self) -> None:
+        if self._unsubscribe:
+            self._unsubscribe()
+
+    def _on_event(self, event: LogEvent) -> None:
+        if event.source in ("deploy", "prove"):
+            self.query_one("#log", Log).write_lines(event.render_lines())
+
+    def _choice(self, set_id: str) -> str:
+        pressed = self.query_one(f"#{set_id}", RadioSet).pressed_button
+        return (pressed.id or "").removeprefix(f"{set_id}-") if pressed else ""
+
+    @on(RadioSet.Changed)
+    def _refresh_fields(self) -> None:
+        self.query_one("#tls-warning").display = self._choice("tls") == "none"
+        self.query_one("#provided-fields").display = self._choice("tls") == "provided"
+        self.query_one("#auth-warning").display = self._choice("auth") == "none"
+        self.query_one("#user-fields").display = self._choice("auth") == "htpasswd"
+        self.query_one("#users").display = self._choice("auth") == "htpasswd"
+        self.query_one("#field-storage-path").display = self._choice("storage") == "fs"
+        self.query_one("#oss-fields").display = self._choice("storage") == "oss"
+        self.query_one("#cache-note").display = self._choice("mode") == "cache"
+        self.query_one("#field-mirror").display = self._choice("image") == "mirror"
+
+    def _value(self, name: str) -> str:
+        return self.query_one(f"#{name}", Input).value.strip()
+
+    @on(Button.Pressed, "#add-user")
+    def add_user(self) -> None:
+        name, password = self._value("user"), self.query_one("#user-password", Input).value
+        if not name or not password:
+            self.notify("Enter a user name and a password to add.", severity="warning")
+            return
+        self.users[name] = Secret(password)
+        self.bus.redactor.add(password)
+        self.query_one("#user-password", Input).value = ""
+        self.query_one("#users", Static).update("users: " + ", ".join(self.users))
+
+    def read_choices(self) -> DeployChoices:
+        storage: regconfig.FilesystemStorage | regconfig.OSSStorage
+        if self._choice("storage") == "oss":
+            secret = self.query_one("#oss-key-secret", Input).value
+            self.bus.redactor.add(secret)
+            storage = regconfig.OSSStorage(
+                bucket=self._value("oss-bucket"), region=self._value("oss-region"),
+                access_key_id=self._value("oss-key-id"), access_key_secret=secret,
+                endpoint=self._value("oss-endpoint") or None,
+                internal=self.query_one("#oss-internal", Checkbox).value)
+        else:
+            storage = regconfig.FilesystemStorage(self._value("storage-path") or "/var/lib/registry")
+        port = self._value("port")
+        settings = regconfig.RegistrySettings(
+            port=int(port) if port.isdigit() else 0, tls=self._choice("tls"), auth=self._choice("auth"),
+            storage=storage, mode=self._choice("mode"))
+        if self._choice("auth") == "htpasswd" and self._value("user") and \
+                self.query_one("#user-password", Input).value and self._value("user") not in self.users:
+            self.add_user()  # a user typed but not yet added counts
+        names = [self.address] + [n.strip() for n in self._value("names").split(",") if n.strip()]
+        from pathlib import Path
+
+        d = self.image_defaults
+        return DeployChoices(
+            settings=settings, names=names, users=dict(self.users),
+            image=ImageSource(kind=self._choice("image"), image=d.image, local_image=d.local_image,
+                              mirror=self._value("mirror") or None, probe_url=d.probe_url,
+                              probe_seconds=d.probe_seconds),
+            provided_cert=Path(self._value("cert")).expanduser() if self._value("cert") else None,
+            provided_key=Path(self._value("key")).expanduser() if self._value("key") else None,
+        )
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    @on(Button.Pressed, "#deploy")
+    def action_deploy(self) -> None:
+        choices = self.read_choices()
+        problems = choices.problems()
+        if problems:
+            self._status("; ".join(problems), "error")
+            return
+        self.run_deploy(choices)
+
+    def _status(self, text: str, kind: str) -> None:
+        status = self.query_one("#deploy-status", Static)
+        status.update(text)
+        status.set_classes(kind)
+
+    def _progress(self, sent: int, total: int) -> None:
+        bar = self.query_one("#upload", ProgressBar)
+        bar.display = True
+        bar.update(total=max(total, sent), progress=sent)
+
+    @work(exclusive=True, group="deploy")
+    async def run_deploy(self, choices: DeployChoices) -> None:
+        from app.registry.prove import prove, summary_lines
+
+        self.query_one("#log", Log).clear()
+        self._status("Planning…", "busy")
+        emit = self.bus.scoped(source="deploy", host=self.host)
+        step = DeployRegistryStep(choices, progress=self._progress)
+
+        async def confirm(plan: Plan) -> bool:
+            return bool(await self.app.push_screen_wait(PlanScreen(plan)))
+
+        result = await run_step(step, StepContext(self.transport, emit), confirm)
+        if result.outcome not in (Outcome.APPLIED, Outcome.NOTHING_TO_DO):
+            self._status(f"{result.outcome.value}: {result.message}", "error")
+            return
+        self._status("Deployed. Proving it from this machine…", "busy")
+        table = self.query_one("#proof", DataTable)
+        table.clear()
+        table.display = True
+        steps = await prove(choices, self.bus.scoped(source="prove", host=self.host))
+        for proof in steps:
+            table.add_row("✓" if proof.ok else "✗", proof.name, proof.detail)
+        if all(s.ok for s in steps):
+            self._status("The registry works: pushed, pulled and compared from this machine.", "ok")
+            self.query_one(StepsPanel).mark_done(3)
+        else:
+            self._status("The registry runs, but the proof failed: see the table.", "error")
+        self.choices = choices
+        self.query_one("#summary", Static).update("\n".join(summary_lines(choices)))
