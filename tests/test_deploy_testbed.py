@@ -241,3 +241,25 @@ async def test_container_that_exits_is_reported_and_rolled_back(fresh_host, test
         == ["registry:2", "true"]
     steps = await prove(good, EventBus().scoped(source="prove"))
     assert all(s.ok for s in steps)
+
+
+async def test_mirror_choice_sets_registry_mirrors_and_reloads(fresh_host, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The mirror path: daemon.json gains the mirror (other keys kept) and dockerd reloads it
+    without a restart. No pull is made: a failing mirror would fall back to Docker Hub."""
+    from app.registry.image import set_mirror
+
+    host: TestHost = fresh_host("linux_client")
+    pid_before = host.exec("pidof", "dockerd").stdout.strip()
+    async with root_by_password(host, tmp_path) as t:
+        await set_mirror(t, "https://mirror.example.test", EventBus().scoped(source="deploy"))
+        await set_mirror(t, "https://mirror.example.test", None)  # twice: no duplicate
+    config = json.loads(host.exec("cat", "/etc/docker/daemon.json").stdout)
+    assert config["registry-mirrors"] == ["https://mirror.example.test"]
+    assert config["labels"] == ["io.regwiz.flavour=linux_client"]
+    for _ in range(40):
+        if "mirror.example.test" in host.exec("docker", "info", "--format", "{{json .RegistryConfig.Mirrors}}").stdout:
+            break
+        import time
+        time.sleep(0.25)
+    assert "mirror.example.test" in host.exec("docker", "info", "--format", "{{json .RegistryConfig.Mirrors}}").stdout
+    assert host.exec("pidof", "dockerd").stdout.strip() == pid_before

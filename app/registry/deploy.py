@@ -74,6 +74,7 @@ class ContainerState:
     restarting: bool = False
     label: str = ""
     image: str = ""
+    restart_count: int = 0
 
 
 async def container_state(ctx: StepContext, name: str = CONTAINER) -> ContainerState:
@@ -84,7 +85,7 @@ async def container_state(ctx: StepContext, name: str = CONTAINER) -> ContainerS
     state = info.get("State", {})
     return ContainerState(True, bool(state.get("Running")), bool(state.get("Restarting")),
                           (info.get("Config", {}).get("Labels") or {}).get(LABEL, ""),
-                          info.get("Config", {}).get("Image", ""))
+                          info.get("Config", {}).get("Image", ""), int(info.get("RestartCount", 0)))
 
 
 class DeployRegistryStep(Step):
@@ -187,6 +188,11 @@ class DeployRegistryStep(Step):
                            f" the container `{CONTAINER}` on port {port}{keep}")
         summary = (f"registry at {self.choices.address}: TLS {self.choices.settings.tls}, "
                    f"auth {self.choices.settings.auth}, {self.choices.settings.mode} mode")
+        if self.choices.settings.tls == "none":
+            summary += (". WARNING: without TLS, Docker clients refuse it (\"http: server gave HTTP response "
+                        "to HTTPS client\") until each daemon gets --insecure-registry")
+        if self.choices.settings.auth == "none":
+            summary += ". WARNING: without auth, anyone who reaches the port can pull and push"
         return Plan(summary, changes=[f for f in self.files], actions=actions)
 
     async def _publishes(self, ctx: StepContext, port: int) -> bool:
@@ -213,21 +219,26 @@ class DeployRegistryStep(Step):
             await t.run(Command("docker", "rename", CONTAINER, PREVIOUS), sudo=True, emit=ctx.emit, check=True)
         await t.run(self._run_command(), sudo=True, emit=ctx.emit, check=True)
 
+    async def _last_logs(self, ctx: StepContext) -> str:
+        logs = await ctx.transport.run(Command("docker", "logs", "--tail", "15", CONTAINER), sudo=True)
+        return " | ".join((logs.stdout + "\n" + logs.stderr).strip().splitlines()[-8:])
+
     async def verify(self, ctx: StepContext) -> str | None:
         t = ctx.transport
+        # Up and not restarting for a few polls in a row; any restart means a crash loop.
         steady = 0
         for _ in range(40):
             state = await container_state(ctx)
-            steady = steady + 1 if state.running and not state.restarting else 0
-            if not state.running and state.exists and not state.restarting and steady == 0:
+            if state.restart_count > 0 or (state.exists and not state.running and not state.restarting):
+                steady = -1
                 break
+            steady = steady + 1 if state.running and not state.restarting else 0
             if steady >= 3:
                 break
             await asyncio.sleep(0.5)
         if steady < 3:
-            logs = await t.run(Command("docker", "logs", "--tail", "15", CONTAINER), sudo=True)
-            tail = (logs.stdout + "\n" + logs.stderr).strip().splitlines()[-8:]
-            return "the registry container does not stay up; its last log lines: " + " | ".join(tail)
+            return ("the registry container does not stay up; its last log lines: "
+                    + await self._last_logs(ctx))
         scheme = "http" if self.choices.settings.tls == "none" else "https"
         url = f"{scheme}://127.0.0.1:{self.choices.settings.port}/v2/"
         answer = await t.run(shell(
@@ -235,7 +246,8 @@ class DeployRegistryStep(Step):
             'case "$code" in 200|401) echo "$code"; exit 0;; esac; sleep 0.25; done; echo "$code"; exit 1',
             url), emit=ctx.emit)
         if not answer.ok:
-            return f"the registry does not answer {url} (last answer: {answer.stdout.strip() or 'none'})"
+            return (f"the registry does not answer {url} (last answer: {answer.stdout.strip() or 'none'}); "
+                    f"its last log lines: " + await self._last_logs(ctx))
         await t.run(Command("docker", "rm", "-f", PREVIOUS), sudo=True)
         return None
 
