@@ -1,0 +1,187 @@
+"""Configuring many clients at once, each with its own log, none stopping the others.
+
+Phase one connects to every client, detects its kind and plans its changes;
+the user confirms all the diffs once; phase two applies, logs in and proves a
+pull on each client concurrently, and a failing client is reported, not fatal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable
+
+from app.clients.detect import detect_kind
+from app.clients.docker_trust import DockerTrustStep
+from app.clients.errors import explain_pull_error
+from app.clients.model import ClientKind, RegistryTarget
+from app.clients.runtimes import ContainerdTrustStep, PodmanTrustStep
+from app.events import EventBus, ScopedEmitter
+from app.steps import Outcome, Plan, Status, Step, StepContext, run_step
+from app.transport import Command, Transport, TransportError
+
+
+@dataclass
+class ClientSpec:
+    name: str  # as the user knows it: an address, an alias, or "this machine"
+    connect: Callable[[], Transport]  # a fresh, unconnected transport
+    kind: ClientKind | None = None  # None: detect
+
+
+@dataclass
+class ClientResult:
+    name: str
+    kind: ClientKind | None = None
+    status: Status = Status.PENDING
+    message: str = ""
+    pull_seconds: float | None = None
+    plans: list[Plan] = field(default_factory=list)
+
+
+@dataclass
+class _Job:
+    spec: ClientSpec
+    emit: ScopedEmitter
+    result: ClientResult
+    transport: Transport | None = None
+    steps: list[Step] = field(default_factory=list)
+
+
+def steps_for(kind: ClientKind, registry: RegistryTarget) -> list[Step]:
+    if kind.uses_docker:
+        return [DockerTrustStep(kind, registry)]
+    if kind is ClientKind.CONTAINERD:
+        return [ContainerdTrustStep(registry)]
+    if kind is ClientKind.PODMAN:
+        return [PodmanTrustStep(registry)]
+    return []
+
+
+async def login(transport: Transport, kind: ClientKind, registry: RegistryTarget, emit: ScopedEmitter,
+                address: str | None = None) -> None:
+    """docker/podman login with the password on stdin (never on the command line)."""
+    if not registry.username or registry.password is None or kind is ClientKind.CONTAINERD:
+        return
+    tool = "podman" if kind is ClientKind.PODMAN else "docker"
+    await transport.run(Command(tool, "login", address or registry.address, "-u", registry.username,
+                                "--password-stdin"), sudo=kind is not ClientKind.DESKTOP,
+                        stdin=registry.password.reveal().encode(), emit=emit, check=True, timeout=60)
+
+
+async def prove_pull(transport: Transport, kind: ClientKind, registry: RegistryTarget, emit: ScopedEmitter,
+                     address: str | None = None) -> float:
+    """Pull the test image on the client; return the seconds it took."""
+    ref = registry.image_ref(address)
+    tool = "podman" if kind is ClientKind.PODMAN else "docker"
+    sudo = kind is not ClientKind.DESKTOP
+    await transport.run(Command(tool, "rmi", "-f", ref), sudo=sudo)
+    started = time.monotonic()
+    result = await transport.run(Command(tool, "pull", ref), sudo=sudo, emit=emit, timeout=600)
+    seconds = time.monotonic() - started
+    if not result.ok:
+        text = result.stderr + result.stdout
+        why = explain_pull_error(text, address or registry.address)
+        detail = f"{why.cause}; fix: {why.fix}" if why else text.strip().splitlines()[-1:]
+        raise TransportError(f"the pull failed: {detail}")
+    return seconds
+
+
+async def _prepare(job: _Job, registry: RegistryTarget) -> None:
+    emit = job.emit
+    job.result.status = Status.RUNNING
+    job.transport = job.spec.connect()
+    await job.transport.connect()
+    kind = job.spec.kind or await detect_kind(job.transport, emit)
+    job.result.kind = kind
+    emit.info(f"{job.spec.name}: {kind.value}" + (" (as you chose)" if job.spec.kind else " (detected)"))
+    if kind is ClientKind.UNKNOWN:
+        raise TransportError("no Docker, containerd or podman found: install a container runtime first")
+    job.steps = steps_for(kind, registry)
+    for step in job.steps:
+        plan = await step.plan(StepContext(job.transport, emit))
+        if plan.refused:
+            raise TransportError(plan.refused)
+        job.result.plans.append(plan)
+
+
+async def _execute(job: _Job, registry: RegistryTarget) -> None:
+    assert job.transport is not None and job.result.kind is not None
+    emit, kind = job.emit, job.result.kind
+
+    async def yes(plan: Plan) -> bool:  # the user confirmed every plan already
+        return True
+
+    for step in job.steps:
+        outcome = await run_step(step, StepContext(job.transport, emit), yes)
+        if outcome.outcome not in (Outcome.APPLIED, Outcome.NOTHING_TO_DO):
+            raise TransportError(f"{step.title}: {outcome.message}")
+    if kind in (ClientKind.CONTAINERD,):
+        job.result.message = "trust files written (containerd: pull with ctr or crictl)"
+        return
+    await login(job.transport, kind, registry, emit)
+    job.result.pull_seconds = await prove_pull(job.transport, kind, registry, emit)
+    job.result.message = f"pulled {registry.image_ref()} in {job.result.pull_seconds:.1f} s"
+
+
+async def _guarded(job: _Job, work: Callable[[], Awaitable[None]]) -> None:
+    if job.result.status is Status.FAILURE:
+        return
+    try:
+        await work()
+    except (TransportError, OSError, asyncio.TimeoutError) as exc:
+        job.result.status = Status.FAILURE
+        job.result.message = str(exc) or exc.__class__.__name__
+        job.emit.error(job.result.message)
+
+
+ConfirmAll = Callable[[list[tuple[str, Plan]]], Awaitable[bool]]
+OnUpdate = Callable[[ClientResult], None]
+
+
+async def configure_clients(specs: list[ClientSpec], registry: RegistryTarget, bus: EventBus,
+                            confirm_all: ConfirmAll, on_update: OnUpdate | None = None,
+                            limit: int = 8) -> list[ClientResult]:
+    jobs = [_Job(spec, bus.scoped(source=f"client.{spec.name}", host=spec.name), ClientResult(spec.name))
+            for spec in specs]
+    gate = asyncio.Semaphore(limit)
+
+    def update(job: _Job) -> None:
+        if on_update is not None:
+            on_update(job.result)
+
+    async def phase(job: _Job, work: Callable[[_Job], Awaitable[None]]) -> None:
+        async with gate:
+            await _guarded(job, lambda: work(job))
+            update(job)
+
+    try:
+        await asyncio.gather(*(phase(j, lambda j: _prepare(j, registry)) for j in jobs))
+        ready = [j for j in jobs if j.result.status is not Status.FAILURE]
+        plans = [(j.spec.name, p) for j in ready for p in j.result.plans if not p.empty]
+        if plans and not await confirm_all(plans):
+            for job in ready:
+                job.result.status, job.result.message = Status.SKIPPED, "not confirmed; nothing changed"
+                update(job)
+            return [j.result for j in jobs]
+        await asyncio.gather(*(phase(j, lambda j: _execute(j, registry)) for j in ready))
+        for job in ready:
+            if job.result.status is not Status.FAILURE:
+                job.result.status = Status.OK
+                update(job)
+    finally:
+        for job in jobs:
+            if job.transport is not None:
+                try:
+                    await job.transport.close()
+                except Exception:  # noqa: BLE001 - a dead connection closes badly; nothing to do
+                    pass
+    return [j.result for j in jobs]
+
+
+def summary_table(results: list[ClientResult]) -> list[str]:
+    rows = [f"{'client':<24} {'kind':<12} {'result':<8} detail"]
+    for r in results:
+        kind = r.kind.value if r.kind else "?"
+        rows.append(f"{r.name:<24} {kind:<12} {r.status.value:<8} {r.message}")
+    return rows

@@ -1,0 +1,134 @@
+"""Making a Docker daemon trust the registry, by the way its init system wants it.
+
+With TLS: the CA in /etc/docker/certs.d/HOST:PORT/ca.crt, read on each pull:
+no restart. Only for an insecure registry: `insecure-registries` in daemon.json
+(reloaded by SIGHUP), or `--insecure-registry` in DOCKER_OPTS (SysV, upstart),
+OPTIONS (RHEL's /etc/sysconfig/docker) or EXTRA_ARGS (boot2docker), which need a
+restart. Never the same option both as a flag and in daemon.json: dockerd
+refuses to start then (docker/for-linux#327).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from app.clients import edits
+from app.clients.model import ClientKind, RegistryTarget
+from app.dockerd import DockerService, explain_failure
+from app.remote_files import FileChange
+from app.steps import Plan, Step, StepContext
+from app.transport import Command, shell
+
+DAEMON_JSON = "/etc/docker/daemon.json"
+FLAG_FILES = {
+    ClientKind.SYSV: ("/etc/default/docker", "DOCKER_OPTS"),
+    ClientKind.RHEL: ("/etc/sysconfig/docker", "OPTIONS"),
+    ClientKind.BOOT2DOCKER: ("/var/lib/boot2docker/profile", "EXTRA_ARGS"),
+}
+
+
+@dataclass
+class _Change:
+    file: FileChange
+    needs: str  # "nothing", "reload" or "restart"
+
+
+class DockerTrustStep(Step):
+    def __init__(self, kind: ClientKind, registry: RegistryTarget) -> None:
+        self.kind = kind
+        self.registry = registry
+        self.title = f"Trust {registry.address} ({kind.value})"
+        self.needs = "nothing"
+        self.service: DockerService | None = None
+
+    async def _changes(self, ctx: StepContext) -> list[_Change] | str:
+        r = self.registry
+        changes: list[_Change] = []
+        if r.tls and r.ca_pem:
+            path = f"/etc/docker/certs.d/{r.address}/ca.crt"
+            changes.append(_Change(FileChange(path, await ctx.files.read(path), r.ca_pem.decode()), "nothing"))
+        daemon_json = await ctx.files.read(DAEMON_JSON)
+        try:
+            json_keys = json.loads(daemon_json) if daemon_json and daemon_json.strip() else {}
+        except ValueError:
+            return f"{DAEMON_JSON} is not valid JSON: fix it first (regwiz will not edit it)"
+        if r.insecure:
+            flag_file = FLAG_FILES.get(self.kind)
+            if flag_file and "insecure-registries" not in json_keys:
+                path, var = flag_file
+                text = await ctx.files.read(path)
+                new = edits.add_flag(text, var, "--insecure-registry", r.address)
+                changes.append(_Change(FileChange(path, text, new), "restart"))
+            else:
+                if flag_file:
+                    text = await ctx.files.read(flag_file[0]) or ""
+                    if edits.flag_values(text, flag_file[1], "--insecure-registry"):
+                        return (f"insecure registries are set both in {flag_file[0]} and {DAEMON_JSON}: "
+                                "dockerd refuses that; keep one")
+                new = edits.add_to_json_list(daemon_json, "insecure-registries", r.address)
+                changes.append(_Change(FileChange(DAEMON_JSON, daemon_json, new), "reload"))
+        if r.cache:
+            base = next((c.file.new for c in changes if c.file.path == DAEMON_JSON), daemon_json)
+            new = edits.add_to_json_list(base, "registry-mirrors", r.url)
+            changes = [c for c in changes if c.file.path != DAEMON_JSON]
+            changes.append(_Change(FileChange(DAEMON_JSON, daemon_json, new), "reload"))
+        return changes
+
+    async def plan(self, ctx: StepContext) -> Plan:
+        changes = await self._changes(ctx)
+        if isinstance(changes, str):
+            return Plan(self.title, refused=changes)
+        effective = [c for c in changes if c.file.changes_anything]
+        self.needs = "restart" if any(c.needs == "restart" for c in effective) else (
+            "reload" if any(c.needs == "reload" for c in effective) else "nothing")
+        actions = {"restart": ["restart dockerd (flags are read only at start)"],
+                   "reload": ["reload dockerd's configuration (SIGHUP, no restart)"],
+                   "nothing": []}[self.needs]
+        self.service = await DockerService.detect(ctx.transport)
+        return Plan(self.title, changes=[c.file for c in changes], actions=actions)
+
+    async def _apply_needs(self, ctx: StepContext) -> None:
+        assert self.service is not None
+        if self.needs == "restart":
+            await self.service.restart(ctx.transport, ctx.emit)
+        elif self.needs == "reload":
+            await ctx.transport.run(shell("kill -HUP $(pidof dockerd)"), sudo=True, emit=ctx.emit, check=True)
+
+    async def apply(self, ctx: StepContext, plan: Plan) -> None:
+        for change in plan.changes:
+            if change.changes_anything:
+                await ctx.files.write(change)
+        await self._apply_needs(ctx)
+
+    async def verify(self, ctx: StepContext) -> str | None:
+        assert self.service is not None
+        if not await self.service.wait_until_answering(ctx.transport, 30):
+            cause = explain_failure(await self.service.recent_log(ctx.transport, ctx.emit))
+            return "dockerd did not come back" + (f": {cause.cause}" if cause else "")
+        if self.registry.insecure or self.registry.cache:
+            for _ in range(20):
+                info = await ctx.transport.run(
+                    Command("docker", "info", "--format", "{{json .RegistryConfig}}"), sudo=True)
+                text = info.stdout
+                if (not self.registry.insecure or self.registry.address in text) and \
+                        (not self.registry.cache or self.registry.url in text):
+                    return None
+                await _sleep(0.5)
+            return "dockerd answers but does not show the new registry settings"
+        return None
+
+    async def rollback(self, ctx: StepContext) -> None:
+        assert self.service is not None
+        await ctx.files.restore_all()
+        if self.needs == "restart":
+            if not await self.service.restart(ctx.transport, ctx.emit):
+                ctx.emit.error("dockerd did not come back with the old settings either: see its log")
+        elif self.needs == "reload":
+            await ctx.transport.run(shell("kill -HUP $(pidof dockerd)"), sudo=True, emit=ctx.emit)
+
+
+async def _sleep(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)

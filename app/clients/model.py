@@ -1,0 +1,53 @@
+"""What a client needs to know about the registry, and what kind of machine it is."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from app.redact import Secret
+
+
+class ClientKind(enum.Enum):
+    BOOT2DOCKER = "boot2docker"
+    LINUX = "linux"  # systemd, configured through /etc/docker/daemon.json
+    SYSV = "sysv"  # SysV or upstart init: DOCKER_OPTS in /etc/default/docker
+    RHEL = "rhel"  # OPTIONS in /etc/sysconfig/docker
+    CONTAINERD = "containerd"  # containerd alone (Kubernetes nodes)
+    PODMAN = "podman"  # podman or CRI-O
+    DESKTOP = "desktop"  # Docker Desktop on macOS or Windows
+    UNKNOWN = "unknown"
+
+    @property
+    def uses_docker(self) -> bool:
+        return self in (ClientKind.BOOT2DOCKER, ClientKind.LINUX, ClientKind.SYSV, ClientKind.RHEL,
+                        ClientKind.DESKTOP)
+
+
+@dataclass(frozen=True)
+class RegistryTarget:
+    """The registry as clients see it."""
+
+    host: str
+    port: int
+    tls: bool
+    ca_pem: bytes | None  # None: TLS from a public CA, or no TLS
+    username: str | None = None
+    password: Secret | None = field(default=None, repr=False)
+    cache: bool = False  # a pull-through cache: set as a mirror, never pushed to
+    test_image: str = "regwiz/hello:latest"  # what each client pulls to prove itself
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://{self.address}"
+
+    @property
+    def insecure(self) -> bool:
+        return not self.tls
+
+    def image_ref(self, address: str | None = None) -> str:
+        return f"{address or self.address}/{self.test_image}"
