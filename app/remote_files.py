@@ -16,6 +16,7 @@ from app.events import ScopedEmitter
 from app.transport import Command, Transport, shell
 
 BACKUP_ROOT = "/var/backups/regwiz"
+USER_BACKUP_ROOT = "~/.local/state/regwiz/backups"  # without sudo: the user's own
 
 
 def unified_diff(path: str, old: str | None, new: str | None) -> str:
@@ -64,6 +65,8 @@ class RemoteFiles:
 
     transport: Transport
     emit: ScopedEmitter | None = None
+    #: False for files of the user's own (Docker Desktop's ~/.docker).
+    sudo: bool = True
     stamp: str = field(default_factory=lambda: time.strftime("%Y%m%dT%H%M%S"))
     backups: list[Backup] = field(default_factory=list)
 
@@ -80,23 +83,24 @@ class RemoteFiles:
         if self.emit is not None:
             self.emit.info(f"read {path}")
         result = await self.transport.run(
-            shell('if [ -e "$1" ]; then base64 < "$1" | tr -d "\\n"; else exit 3; fi', path), sudo=True
+            shell('if [ -e "$1" ]; then base64 < "$1" | tr -d "\\n"; else exit 3; fi', path), sudo=self.sudo
         )
         if result.exit_status == 3:
             return None
         return result.check().stdout.strip()
 
     async def mode_of(self, path: str) -> int | None:
-        result = await self.transport.run(Command("stat", "-c", "%a", path), sudo=True)
+        result = await self.transport.run(Command("stat", "-c", "%a", path), sudo=self.sudo)
         return int(result.stdout.strip(), 8) if result.ok and result.stdout.strip() else None
 
     async def backup(self, path: str) -> Backup:
         """Copy the file, keeping its mode and owner, under this run's backup folder."""
-        target = f"{BACKUP_ROOT}/{self.stamp}{path}"
+        root = BACKUP_ROOT if self.sudo else await self._user_backup_root()
+        target = f"{root}/{self.stamp}{path}"
         result = await self.transport.run(shell(
             'if [ ! -e "$1" ]; then exit 3; fi; '
-            'mkdir -p "$(dirname "$2")" && chmod 700 ' + BACKUP_ROOT + ' && cp -a -- "$1" "$2"',
-            path, target), sudo=True, emit=self.emit)
+            'mkdir -p "$(dirname "$2")" && chmod 700 "$3" && cp -a -- "$1" "$2"',
+            path, target, root), sudo=self.sudo, emit=self.emit)
         backup = Backup(path, None if result.exit_status == 3 else target)
         if result.exit_status not in (0, 3):
             result.check()
@@ -107,22 +111,26 @@ class RemoteFiles:
         """Back the file up, then replace it atomically (temp file and rename)."""
         backup = await self.backup(change.path)
         if change.new is None:
-            await self.transport.run(Command("rm", "-f", "--", change.path), sudo=True, emit=self.emit, check=True)
+            await self.transport.run(Command("rm", "-f", "--", change.path), sudo=self.sudo, emit=self.emit, check=True)
             return backup
         mode = await self.mode_of(change.path) if change.old is not None else None
-        await self.transport.run(Command("mkdir", "-p", "--", _dirname(change.path)), sudo=True, check=True)
+        await self.transport.run(Command("mkdir", "-p", "--", _dirname(change.path)), sudo=self.sudo, check=True)
         await self.transport.upload(change.new.encode(), change.path, mode=mode or change.mode,
-                                    sudo=True, emit=self.emit)
+                                    sudo=self.sudo, emit=self.emit)
         return backup
+
+    async def _user_backup_root(self) -> str:
+        home = (await self.transport.run(shell('printf %s "$HOME"'))).stdout.strip()
+        return USER_BACKUP_ROOT.replace("~", home, 1)
 
     async def restore(self, backup: Backup) -> None:
         """Put the old file back (atomically), or remove a file that was new."""
         if backup.backup_path is None:
-            await self.transport.run(Command("rm", "-f", "--", backup.path), sudo=True, emit=self.emit, check=True)
+            await self.transport.run(Command("rm", "-f", "--", backup.path), sudo=self.sudo, emit=self.emit, check=True)
             return
         await self.transport.run(shell(
             'cp -a -- "$1" "$2.regwiz-restore" && mv -f -- "$2.regwiz-restore" "$2"',
-            backup.backup_path, backup.path), sudo=True, emit=self.emit, check=True)
+            backup.backup_path, backup.path), sudo=self.sudo, emit=self.emit, check=True)
 
     async def restore_all(self) -> None:
         for backup in reversed(self.backups):

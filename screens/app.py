@@ -22,6 +22,7 @@ class RegwizApp(App[None]):
         self.bus = EventBus()
         self.transport: Transport | None = None
         self.host_label = ""
+        self.registry_choices = None  # DeployChoices once the registry is deployed
 
     def on_mount(self) -> None:
         self.push_screen(TargetScreen(self.bus))
@@ -49,6 +50,13 @@ class RegwizApp(App[None]):
 
         assert self.transport is not None
         self.push_screen(DeployScreen(self.bus, self.transport, self.host_label, self.registry_address()))
+
+    def show_clients(self) -> None:
+        from app.registry.prove import client_target
+        from screens.clients import ClientsScreen
+
+        assert self.registry_choices is not None
+        self.push_screen(ClientsScreen(self.bus, client_target(self.registry_choices)))
 
     async def on_unmount(self) -> None:
         if self.transport is not None:

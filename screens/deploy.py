@@ -88,6 +88,8 @@ class DeployScreen(Screen[None]):
                 yield self._input("mirror", "Mirror URL", "https://<id>.mirror.aliyuncs.com")
                 with Horizontal(id="deploy-buttons"):
                     yield Button("Review and deploy", id="deploy", variant="primary", compact=True)
+                    yield Button("Continue: Clients", id="to-clients", variant="success", compact=True,
+                                 disabled=True)
                 yield Static("", id="deploy-status")
                 yield ProgressBar(id="upload", total=None, show_eta=True)
                 yield DataTable(id="proof", cursor_type="none")
@@ -114,6 +116,8 @@ class DeployScreen(Screen[None]):
             self._unsubscribe()
 
     def _on_event(self, event: LogEvent) -> None:
+        if not self.is_attached:
+            return  # the screen is gone (the app is closing); the log file keeps the events
         if event.source in ("deploy", "prove"):
             self.query_one("#log", Log).write_lines(event.render_lines())
 
@@ -182,6 +186,10 @@ class DeployScreen(Screen[None]):
     def action_back(self) -> None:
         self.app.pop_screen()
 
+    @on(Button.Pressed, "#to-clients")
+    def _to_clients(self) -> None:
+        self.app.show_clients()  # type: ignore[attr-defined]
+
     @on(Button.Pressed, "#deploy")
     def action_deploy(self) -> None:
         choices = self.read_choices()
@@ -230,4 +238,6 @@ class DeployScreen(Screen[None]):
         else:
             self._status("The registry runs, but the proof failed: see the table.", "error")
         self.choices = choices
+        self.app.registry_choices = choices  # type: ignore[attr-defined]
         self.query_one("#summary", Static).update("\n".join(summary_lines(choices)))
+        self.query_one("#to-clients", Button).disabled = False

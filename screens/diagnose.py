@@ -85,6 +85,8 @@ class DiagnoseScreen(Screen[None]):
         return None
 
     def _on_event(self, event: LogEvent) -> None:
+        if not self.is_attached:
+            return  # the screen is gone (the app is closing); the log file keeps the events
         check_id = self._check_of(event)
         if check_id not in self.logs:
             return

@@ -148,6 +148,8 @@ class TargetScreen(Screen[None]):
         status.set_classes(kind)
 
     def _render_event(self, event: LogEvent) -> None:
+        if not self.is_attached:
+            return  # the screen is gone (the app is closing); the log file keeps the events
         self.query_one("#log", Log).write_lines(event.render_lines())
 
     @work(exclusive=True, group="connect")

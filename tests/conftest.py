@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+import pytest_asyncio
 
 pytest_plugins = ["tests.testbed.fixtures"]
 
@@ -14,3 +15,21 @@ def regwiz_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     home = tmp_path / "regwiz-home"
     monkeypatch.setenv("REGWIZ_HOME", str(home))
     yield home
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def tls_registry(testbed, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A registry with TLS and auth, deployed by regwiz on an `ecs` host of its own."""
+    from tests.registry_helpers import deployed
+
+    host = testbed.start("ecs")[0]
+    return await deployed(testbed, host, tmp_path_factory.mktemp("tls-registry"))
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def insecure_registry(testbed, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A registry without TLS or auth (the seed's insecure way), on an `ecs` host of its own."""
+    from tests.registry_helpers import deployed
+
+    host = testbed.start("ecs")[0]
+    return await deployed(testbed, host, tmp_path_factory.mktemp("plain-registry"), tls="none", auth="none")

@@ -21,36 +21,7 @@ from app.events import EventBus, MemorySink
 from app.redact import Secret
 from app.steps import Outcome, Plan, Status, StepContext, run_step
 from tests.sshutil import root_by_password
-from tests.test_deploy_testbed import choices_for, deploy
 from tests.testbed.hosts import Testbed, TestHost
-
-
-async def deployed(testbed: Testbed, host: TestHost, tmp_path: Path, **settings: object) -> RegistryTarget:
-    host.exec("systemctl", "start", "docker")
-    choices = choices_for(host, testbed, **settings)
-    if settings.get("auth") == "none":
-        choices.users = {}
-    async with root_by_password(host, tmp_path) as t:
-        result, _, _, _ = await deploy(t, choices)
-    assert result.outcome is Outcome.APPLIED, result.message
-    user, password = next(iter(choices.users.items()), (None, None))
-    target = RegistryTarget(host.address, choices.settings.port, choices.settings.tls != "none",
-                            pki.load_or_create_ca().cert_pem if choices.settings.tls != "none" else None,
-                            user, password)
-    await ensure_test_image(target)
-    return target
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def tls_registry(testbed: Testbed, tmp_path_factory: pytest.TempPathFactory) -> RegistryTarget:
-    host = testbed.start("ecs")[0]
-    return await deployed(testbed, host, tmp_path_factory.mktemp("tls"))
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def insecure_registry(testbed: Testbed, tmp_path_factory: pytest.TempPathFactory) -> RegistryTarget:
-    host = testbed.start("ecs")[0]
-    return await deployed(testbed, host, tmp_path_factory.mktemp("plain"), tls="none", auth="none")
 
 
 def spec(host: TestHost, tmp_path: Path, kind: ClientKind | None = None) -> ClientSpec:

@@ -22,40 +22,7 @@ from tests.sshutil import root_by_password
 from tests.testbed.hosts import Testbed, TestHost
 
 
-def unreachable_probe(testbed: Testbed) -> str:
-    """A URL on the testbed's own network where nothing answers: the host 'cannot reach Docker Hub'."""
-    from tests.testbed.docker_cli import docker_json
-    import ipaddress
-
-    subnet = docker_json("network", "inspect", testbed.network)[0]["IPAM"]["Config"][0]["Subnet"]
-    return f"https://{ipaddress.ip_network(subnet).network_address + 251}/v2/"
-
-
-def choices_for(host: TestHost, testbed: Testbed, **settings: object) -> DeployChoices:
-    assert testbed.images is not None
-    return DeployChoices(
-        settings=regconfig.RegistrySettings(**settings),  # type: ignore[arg-type]
-        names=[host.address],
-        users={"ci": Secret("ci-" + secrets.token_urlsafe(9))},
-        image=ImageSource(kind="auto", local_image=testbed.images.registry,
-                          probe_url=unreachable_probe(testbed), probe_seconds=2),
-    )
-
-
-async def deploy(transport, choices: DeployChoices, answer: bool = True):  # type: ignore[no-untyped-def]
-    bus = EventBus()
-    sink = MemorySink()
-    bus.subscribe(sink)
-    plans: list[Plan] = []
-
-    async def confirm(plan: Plan) -> bool:
-        plans.append(plan)
-        return answer
-
-    progress: list[tuple[int, int]] = []
-    step = DeployRegistryStep(choices, progress=lambda sent, total: progress.append((sent, total)))
-    result = await run_step(step, StepContext(transport, bus.scoped(source="deploy")), confirm)
-    return result, plans, sink, progress
+from tests.registry_helpers import choices_for, deploy, unreachable_probe  # noqa: E402
 
 
 def start_docker(host: TestHost) -> None:

@@ -85,6 +85,7 @@ async def test_tui_connects_to_a_testbed_host_through_the_fingerprint_modal(ecs_
         screen = await fill_remote_form(app, host, pilot)
         await pilot.press("ctrl+t")
         await _wait_for(pilot, lambda: isinstance(app.screen, HostKeyScreen))
+        await pilot.pause(0.2)  # let the modal compose before clicking in it
         modal = app.screen
         shown = str(modal.query_one("#fingerprint", Static).render())
         key_type, fingerprint = shown.splitlines()
@@ -107,6 +108,7 @@ async def test_tui_cancelled_fingerprint_does_nothing(ecs_conflict: TestHost) ->
         screen = await fill_remote_form(app, ecs_conflict, pilot)
         await pilot.press("ctrl+t")
         await _wait_for(pilot, lambda: isinstance(app.screen, HostKeyScreen))
+        await pilot.pause(0.2)  # let the modal compose before clicking in it
         await pilot.press("escape")
         await app.workers.wait_for_complete()
         await pilot.pause()

@@ -68,6 +68,7 @@ async def test_deploy_in_the_tui_on_a_testbed_host(fresh_host, testbed: Testbed,
                     break
                 await pilot.pause(0.1)
             assert isinstance(app.screen, PlanScreen)
+            await pilot.pause(0.2)
             await pilot.click("#apply")
             table = screen.query_one("#proof", DataTable)
             for _ in range(1200):

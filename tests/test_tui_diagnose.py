@@ -42,6 +42,7 @@ async def test_diagnose_and_fix_the_conflict_in_the_tui(fresh_host, tmp_path: Pa
         await wait_for(pilot, lambda: not target.query_one("#next", Button).disabled)
         await pilot.click("#next")
         await wait_for(pilot, lambda: isinstance(app.screen, DiagnoseScreen))
+        await pilot.pause(0.2)  # let the modal compose before clicking in it
         screen = app.screen
         assert isinstance(screen, DiagnoseScreen)
         await wait_for(pilot, lambda: "firewall" in screen.results)
@@ -56,8 +57,10 @@ async def test_diagnose_and_fix_the_conflict_in_the_tui(fresh_host, tmp_path: Pa
         assert any(line.startswith("$ ip -j -4 route") for line in screen.query_one("#log", Log).lines)
         await pilot.press("f")
         await wait_for(pilot, lambda: isinstance(app.screen, ChooseFixScreen))
+        await pilot.pause(0.2)  # let the modal compose before clicking in it
         await pilot.press("enter")  # the first: recommended
         await wait_for(pilot, lambda: isinstance(app.screen, PlanScreen))
+        await pilot.pause(0.2)  # let the modal compose before clicking in it
         diff = str(app.screen.query_one("#plan-diff", Static).render())
         assert '"bip": "10.200.0.1/24"' in diff
         await pilot.click("#apply")

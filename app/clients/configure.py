@@ -20,6 +20,7 @@ from app.clients.runtimes import ContainerdTrustStep, PodmanTrustStep
 from app.events import EventBus, ScopedEmitter
 from app.steps import Outcome, Plan, Status, Step, StepContext, run_step
 from app.transport import Command, Transport, TransportError
+from app.transport.hostkeys import HostKeyUnknown
 
 
 @dataclass
@@ -87,11 +88,21 @@ async def prove_pull(transport: Transport, kind: ClientKind, registry: RegistryT
     return seconds
 
 
-async def _prepare(job: _Job, registry: RegistryTarget) -> None:
+AcceptKey = Callable[[str, HostKeyUnknown], Awaitable[bool]]
+
+
+async def _prepare(job: _Job, registry: RegistryTarget, accept_key: AcceptKey | None = None) -> None:
     emit = job.emit
     job.result.status = Status.RUNNING
     job.transport = job.spec.connect()
-    await job.transport.connect()
+    while True:
+        try:
+            await job.transport.connect()
+            break
+        except HostKeyUnknown as unknown:
+            if accept_key is None or not await accept_key(job.spec.name, unknown):
+                raise TransportError(f"the host key of {job.spec.name} was not accepted") from None
+            await job.transport.accept_host_key(unknown.key)  # type: ignore[attr-defined]
     kind = job.spec.kind or await detect_kind(job.transport, emit)
     job.result.kind = kind
     emit.info(f"{job.spec.name}: {kind.value}" + (" (as you chose)" if job.spec.kind else " (detected)"))
@@ -141,7 +152,7 @@ OnUpdate = Callable[[ClientResult], None]
 
 async def configure_clients(specs: list[ClientSpec], registry: RegistryTarget, bus: EventBus,
                             confirm_all: ConfirmAll, on_update: OnUpdate | None = None,
-                            limit: int = 8) -> list[ClientResult]:
+                            limit: int = 8, accept_key: AcceptKey | None = None) -> list[ClientResult]:
     jobs = [_Job(spec, bus.scoped(source=f"client.{spec.name}", host=spec.name), ClientResult(spec.name))
             for spec in specs]
     gate = asyncio.Semaphore(limit)
@@ -156,7 +167,7 @@ async def configure_clients(specs: list[ClientSpec], registry: RegistryTarget, b
             update(job)
 
     try:
-        await asyncio.gather(*(phase(j, lambda j: _prepare(j, registry)) for j in jobs))
+        await asyncio.gather(*(phase(j, lambda j: _prepare(j, registry, accept_key)) for j in jobs))
         ready = [j for j in jobs if j.result.status is not Status.FAILURE]
         plans = [(j.spec.name, p) for j in ready for p in j.result.plans if not p.empty]
         if plans and not await confirm_all(plans):

@@ -42,13 +42,24 @@ class DockerTrustStep(Step):
         self.needs = "nothing"
         self.service: DockerService | None = None
 
+    async def _docker_dir(self, ctx: StepContext) -> str:
+        """/etc/docker, or ~/.docker for Docker Desktop (the user's own files: no sudo)."""
+        if self.kind is not ClientKind.DESKTOP:
+            return "/etc/docker"
+        ctx.files.sudo = False
+        home = (await ctx.transport.run(shell('printf %s "$HOME"'))).stdout.strip()
+        return f"{home}/.docker"
+
     async def _changes(self, ctx: StepContext) -> list[_Change] | str:
         r = self.registry
         changes: list[_Change] = []
+        docker_dir = await self._docker_dir(ctx)
+        daemon_path = f"{docker_dir}/daemon.json"
+        reload = "desktop" if self.kind is ClientKind.DESKTOP else "reload"
         if r.tls and r.ca_pem:
-            path = f"/etc/docker/certs.d/{r.address}/ca.crt"
+            path = f"{docker_dir}/certs.d/{r.address}/ca.crt"
             changes.append(_Change(FileChange(path, await ctx.files.read(path), r.ca_pem.decode()), "nothing"))
-        daemon_json = await ctx.files.read(DAEMON_JSON)
+        daemon_json = await ctx.files.read(daemon_path)
         try:
             json_keys = json.loads(daemon_json) if daemon_json and daemon_json.strip() else {}
         except ValueError:
@@ -67,12 +78,12 @@ class DockerTrustStep(Step):
                         return (f"insecure registries are set both in {flag_file[0]} and {DAEMON_JSON}: "
                                 "dockerd refuses that; keep one")
                 new = edits.add_to_json_list(daemon_json, "insecure-registries", r.address)
-                changes.append(_Change(FileChange(DAEMON_JSON, daemon_json, new), "reload"))
+                changes.append(_Change(FileChange(daemon_path, daemon_json, new), reload))
         if r.cache:
-            base = next((c.file.new for c in changes if c.file.path == DAEMON_JSON), daemon_json)
+            base = next((c.file.new for c in changes if c.file.path == daemon_path), daemon_json)
             new = edits.add_to_json_list(base, "registry-mirrors", r.url)
-            changes = [c for c in changes if c.file.path != DAEMON_JSON]
-            changes.append(_Change(FileChange(DAEMON_JSON, daemon_json, new), "reload"))
+            changes = [c for c in changes if c.file.path != daemon_path]
+            changes.append(_Change(FileChange(daemon_path, daemon_json, new), reload))
         return changes
 
     async def plan(self, ctx: StepContext) -> Plan:
@@ -80,10 +91,11 @@ class DockerTrustStep(Step):
         if isinstance(changes, str):
             return Plan(self.title, refused=changes)
         effective = [c for c in changes if c.file.changes_anything]
-        self.needs = "restart" if any(c.needs == "restart" for c in effective) else (
-            "reload" if any(c.needs == "reload" for c in effective) else "nothing")
+        needs = {c.needs for c in effective}
+        self.needs = next((n for n in ("restart", "reload", "desktop") if n in needs), "nothing")
         actions = {"restart": ["restart dockerd (flags are read only at start)"],
                    "reload": ["reload dockerd's configuration (SIGHUP, no restart)"],
+                   "desktop": ["then restart Docker Desktop yourself (its menu: Restart) to apply daemon.json"],
                    "nothing": []}[self.needs]
         self.service = await DockerService.detect(ctx.transport)
         return Plan(self.title, changes=[c.file for c in changes], actions=actions)
@@ -103,6 +115,9 @@ class DockerTrustStep(Step):
 
     async def verify(self, ctx: StepContext) -> str | None:
         assert self.service is not None
+        if self.needs == "desktop":
+            ctx.emit.warning("restart Docker Desktop to apply the new daemon.json")
+            return None
         if not await self.service.wait_until_answering(ctx.transport, 30):
             cause = explain_failure(await self.service.recent_log(ctx.transport, ctx.emit))
             return "dockerd did not come back" + (f": {cause.cause}" if cause else "")

@@ -63,3 +63,17 @@ def summary_lines(choices: DeployChoices) -> list[str]:
         lines.append(f"Push: docker tag IMAGE {address}/NAME:TAG && docker push {address}/NAME:TAG")
     lines.append("Next: Clients, to configure the machines that push and pull.")
     return lines
+
+
+def client_target(choices: DeployChoices):  # type: ignore[no-untyped-def]
+    """The registry as the clients step sees it."""
+    from app.clients.model import RegistryTarget
+
+    settings = choices.settings
+    user, password = next(iter(choices.users.items()), (None, None))
+    auth = settings.auth == "htpasswd"
+    return RegistryTarget(
+        host=choices.names[0], port=settings.port, tls=settings.tls != "none",
+        ca_pem=pki.load_or_create_ca().cert_pem if settings.tls == "own-ca" else None,
+        username=user if auth else None, password=password if auth else None,
+        cache=settings.mode == "cache")

@@ -1,0 +1,71 @@
+"""Deploying a registry on testbed hosts, shared by the deploy, clients and TUI tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app import pki
+from app.clients.model import RegistryTarget
+from app.clients.testimage import ensure_test_image
+from app.events import EventBus, MemorySink
+from app.registry import config as regconfig
+from app.registry.deploy import DeployChoices, DeployRegistryStep
+from app.registry.image import ImageSource
+from app.redact import Secret
+from app.steps import Outcome, Plan, StepContext, run_step
+from tests.sshutil import root_by_password
+from tests.testbed.hosts import Testbed, TestHost
+import secrets
+
+
+def unreachable_probe(testbed: Testbed) -> str:
+    """A URL on the testbed's own network where nothing answers: the host 'cannot reach Docker Hub'."""
+    from tests.testbed.docker_cli import docker_json
+    import ipaddress
+
+    subnet = docker_json("network", "inspect", testbed.network)[0]["IPAM"]["Config"][0]["Subnet"]
+    return f"https://{ipaddress.ip_network(subnet).network_address + 251}/v2/"
+
+
+def choices_for(host: TestHost, testbed: Testbed, **settings: object) -> DeployChoices:
+    assert testbed.images is not None
+    return DeployChoices(
+        settings=regconfig.RegistrySettings(**settings),  # type: ignore[arg-type]
+        names=[host.address],
+        users={"ci": Secret("ci-" + secrets.token_urlsafe(9))},
+        image=ImageSource(kind="auto", local_image=testbed.images.registry,
+                          probe_url=unreachable_probe(testbed), probe_seconds=2),
+    )
+
+
+async def deploy(transport, choices: DeployChoices, answer: bool = True):  # type: ignore[no-untyped-def]
+    bus = EventBus()
+    sink = MemorySink()
+    bus.subscribe(sink)
+    plans: list[Plan] = []
+
+    async def confirm(plan: Plan) -> bool:
+        plans.append(plan)
+        return answer
+
+    progress: list[tuple[int, int]] = []
+    step = DeployRegistryStep(choices, progress=lambda sent, total: progress.append((sent, total)))
+    result = await run_step(step, StepContext(transport, bus.scoped(source="deploy")), confirm)
+    return result, plans, sink, progress
+
+
+async def deployed(testbed: Testbed, host: TestHost, tmp_path: Path, **settings: object) -> RegistryTarget:
+    """A registry deployed on ``host`` by regwiz, with the clients' test image pushed."""
+    host.exec("systemctl", "start", "docker")
+    choices = choices_for(host, testbed, **settings)
+    if settings.get("auth") == "none":
+        choices.users = {}
+    async with root_by_password(host, tmp_path) as t:
+        result, _, _, _ = await deploy(t, choices)
+    assert result.outcome is Outcome.APPLIED, result.message
+    user, password = next(iter(choices.users.items()), (None, None))
+    target = RegistryTarget(host.address, choices.settings.port, choices.settings.tls != "none",
+                            pki.load_or_create_ca().cert_pem if choices.settings.tls != "none" else None,
+                            user, password)
+    await ensure_test_image(target)
+    return target
