@@ -19,6 +19,8 @@ from app.redact import Secret
 from app.remote_files import FileChange
 from app.steps import Plan, Status
 from app.targets import HostForm, validate_host
+from app.clients.tunnel import Tunnel, open_client_tunnel
+from app.transport import Transport, TransportError
 from app.transport.hostkeys import HostKeyUnknown
 from screens.hostkey import HostKeyScreen
 from screens.plan import PlanScreen
@@ -56,6 +58,7 @@ class ClientsScreen(Screen[None]):
         self.logs: dict[str, list[str]] = {}
         self.selected: str | None = None
         self.results: list[ClientResult] = []
+        self.tunnels: dict[str, tuple[Transport, Tunnel]] = {}
         self._unsubscribe = None
 
     def compose(self) -> ComposeResult:
@@ -86,6 +89,7 @@ class ClientsScreen(Screen[None]):
                 yield DataTable(id="clients", cursor_type="row")
                 with Horizontal(id="clients-actions"):
                     yield Button("Configure all", id="configure", variant="primary", compact=True)
+                    yield Button("Tunnel for the selected client", id="tunnel", compact=True)
                 yield Static("", id="clients-status")
                 yield Static("", id="clients-summary", markup=False)
                 yield Log(id="log", highlight=False)
@@ -99,9 +103,12 @@ class ClientsScreen(Screen[None]):
         table.add_column("detail", key="detail", width=60)
         self._unsubscribe = self.bus.subscribe(self._on_event)
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
         if self._unsubscribe:
             self._unsubscribe()
+        for transport, tunnel in self.tunnels.values():
+            tunnel.close()
+            await transport.close()
 
     def _on_event(self, event: LogEvent) -> None:
         if not self.is_attached:
@@ -193,6 +200,33 @@ class ClientsScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+    # -- tunnel mode ------------------------------------------------------------------
+    @on(Button.Pressed, "#tunnel")
+    def _tunnel(self) -> None:
+        name = self.selected
+        if name is None or name not in self.forms or self.forms[name].local:
+            self._status("select a remote client first (this machine pulls through its own forward)", "error")
+            return
+        self.open_tunnel(name)
+
+    @work(exclusive=True, group="tunnel")
+    async def open_tunnel(self, name: str) -> None:
+        if name in self.tunnels:
+            tunnel = self.tunnels[name][1]
+        else:
+            transport = self.forms[name].transport()
+            try:
+                await transport.connect()
+                tunnel = await open_client_tunnel(transport, self.registry, self.registry.port)  # type: ignore[arg-type]
+            except TransportError as exc:
+                await transport.close()
+                self._status(str(exc), "error")
+                return
+            self.tunnels[name] = (transport, tunnel)
+        self._status(f"Tunnel open for {name} while regwiz runs: its localhost:{tunnel.local_port} "
+                     f"leads to the registry; no trust settings needed.", "ok")
+        self.query_one("#clients-summary", Static).update("\n".join([f"on {name}:"] + tunnel.usage()))
 
     # -- configuring ----------------------------------------------------------------
     @on(Button.Pressed, "#configure")

@@ -150,13 +150,22 @@ async def test_eight_clients_at_once_each_with_its_own_log(testbed: Testbed, tls
                                                            tmp_path: Path) -> None:
     hosts = testbed.start(*["linux_client"] * 8)
     try:
-        results, _, sink = await run_all([spec(h, tmp_path) for h in hosts], tls_registry)
+        # A ninth client that cannot be reached fails alone: the others go on.
+        from app.transport.hostkeys import KnownHostsStore
+        from app.transport.ssh import SSHTarget, SSHTransport
+
+        dead = ClientSpec("nobody", lambda: SSHTransport(SSHTarget(
+            host=hosts[0].address, port=2999, user="root", password=Secret("x"), use_agent=False,
+            known_hosts=KnownHostsStore(tmp_path / "kh"))))
+        results, _, sink = await run_all([spec(h, tmp_path) for h in hosts] + [dead], tls_registry)
+        assert results[-1].status is Status.FAILURE and "nothing listens" in results[-1].message
+        results = results[:-1]
         assert [r.status for r in results] == [Status.OK] * 8, summary_table(results)
         for host in hosts:
             own = [e for e in sink.events if e.source == f"client.{host.name}@{host.address}"]
             assert any(line.startswith("$ sudo docker pull") or line.startswith("$ docker pull")
                        for e in own for line in e.render_lines())
-        assert len(summary_table(results)) == 9
+        assert len(summary_table(results)) == 9  # a header and a row each
     finally:
         for host in hosts:
             testbed.remove(host)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from textual.widgets import DataTable, Input, Log, Static
@@ -81,6 +82,21 @@ async def test_configure_two_clients_in_the_tui(testbed: Testbed, tls_registry: 
             assert any("docker pull" in line for line in log.lines)
             for host in hosts:
                 assert host.root_password not in "\n".join(log.lines)
+            # Tunnel mode for the selected client: its localhost:5000 leads to the registry.
+            table.move_cursor(row=0)
+            await pilot.pause()
+            await pilot.click("#tunnel")
+            for _ in range(100):
+                if "Tunnel open" in str(screen.query_one("#clients-status", Static).render()):
+                    break
+                await pilot.pause(0.1)
+            assert "Tunnel open" in str(screen.query_one("#clients-status", Static).render())
+            assert f"docker pull localhost:{tls_registry.port}/" in \
+                str(screen.query_one("#clients-summary", Static).render())
+            # In a thread: the tunnel's traffic is carried by this test's own event loop.
+            answer = await asyncio.to_thread(hosts[0].exec, "curl", "-sk", "-o", "/dev/null", "-w",
+                                             "%{http_code}", f"https://127.0.0.1:{tls_registry.port}/v2/")
+            assert answer.stdout == "401"  # the registry itself answers through the tunnel
     finally:
         for host in hosts:
             testbed.remove(host)

@@ -43,6 +43,8 @@ class DeployChoices:
     image: ImageSource = field(default_factory=ImageSource)
     provided_cert: Path | None = None
     provided_key: Path | None = None
+    #: Add the host's own addresses to the certificate (clients inside its VPC use them).
+    discover_addresses: bool = True
 
     @property
     def address(self) -> str:
@@ -149,7 +151,23 @@ class DeployRegistryStep(Step):
         return Command(*args, self.choices.image.image)
 
     # -- the step ------------------------------------------------------------------
+    async def _host_addresses(self, ctx: StepContext) -> list[str]:
+        """The host's own global addresses: clients inside its network use those."""
+        from app import netmodel
+        from app.diagnose.network import DOCKER_DEVICES
+
+        shown = await ctx.transport.run(Command("ip", "-j", "-4", "addr"), emit=ctx.emit)
+        if not shown.ok:
+            return []
+        return [str(a.interface.ip) for a in netmodel.parse_ip_json_addresses(shown.stdout)
+                if not DOCKER_DEVICES.match(a.dev) and not a.interface.ip.is_loopback
+                and not a.interface.ip.is_link_local]
+
     async def plan(self, ctx: StepContext) -> Plan:
+        if self.choices.discover_addresses and self.choices.settings.tls == "own-ca":
+            for address in await self._host_addresses(ctx):
+                if address not in self.choices.names:
+                    self.choices.names.append(address)
         problems = self.choices.problems()
         if problems:
             return Plan(self.title, refused="; ".join(problems))
