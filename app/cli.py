@@ -1,4 +1,11 @@
-"""The ``regwiz`` command: starts the TUI; later subcommands drive the engine headless.
+"""The ``regwiz`` command: the TUI, or headless commands that drive the same engine.
+
+    regwiz [--profile P]                          the wizard
+    regwiz diagnose --profile P [--yes] [--json]  check the registry host (--yes applies fixes)
+    regwiz deploy   --profile P [--yes] [--json]  diagnose, fix, deploy and prove the registry
+    regwiz clients  --profile P [--yes] [--json]  configure and prove the profile's clients
+    regwiz onboard FILE [--host H] [--yes] [--json]   this machine (or H) joins a team's registry
+    regwiz export-team-profile --profile P [-o FILE]  the shareable part of a profile
 
 Textual is imported only when the TUI starts, so headless use and ``--help``
 stay fast and never need a terminal.
@@ -7,9 +14,23 @@ stay fast and never need a terminal.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
+from pathlib import Path
 
 from app import __version__
+
+OK, FAILED, USAGE = 0, 1, 2
+
+
+def _common(parser: argparse.ArgumentParser, profile: bool = True) -> None:
+    if profile:
+        parser.add_argument("--profile", required=True, metavar="NAME_OR_PATH",
+                            help="a saved profile's name, or the path of a profile file")
+    parser.add_argument("--yes", action="store_true", help="apply changes (without it, plans are only shown)")
+    parser.add_argument("--json", action="store_true", help="JSON lines on stdout, one object per check or step")
+    parser.add_argument("--trust-host-key", metavar="SHA256:...",
+                        help="accept an unknown host key with exactly this fingerprint")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,16 +40,69 @@ def build_parser() -> argparse.ArgumentParser:
         "by SSH, then configure the machines that push and pull from it.",
     )
     parser.add_argument("--version", action="version", version=f"regwiz {__version__}")
+    parser.add_argument("--profile", metavar="NAME_OR_PATH", help="open the wizard with this profile")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _common(sub.add_parser("diagnose", help="check the registry host (with --yes: apply the recommended fixes)",
+                           description="Check the registry host: Docker, the route conflict, port, disk, clock, "
+                                       "firewall. With --yes, apply each failing check's recommended fix."))
+    _common(sub.add_parser("deploy", help="diagnose, fix, deploy and prove the registry",
+                           description="Diagnose the host (fixing with --yes), deploy the registry as the "
+                                       "profile says, and prove it from this machine."))
+    _common(sub.add_parser("clients", help="configure the profile's clients and prove a pull on each",
+                           description="Make every client in the profile trust the registry, log in and pull."))
+    onboard = sub.add_parser("onboard", help="make this machine (or --host) use a team's registry",
+                             description="Join a team's registry from a shareable team profile: trust, "
+                                         "login, and a pull that proves it.")
+    onboard.add_argument("file", metavar="FILE", help="the team profile (regwiz export-team-profile)")
+    onboard.add_argument("--host", metavar="[USER@]HOST[:PORT]", help="onboard this host over SSH instead")
+    onboard.add_argument("--password-env", metavar="VAR", help="the variable holding --host's SSH password")
+    _common(onboard, profile=False)
+    export = sub.add_parser("export-team-profile", help="write the shareable part of a profile",
+                            description="Write a team profile: the registry address, its CA and mode; no secrets.")
+    export.add_argument("--profile", required=True, metavar="NAME_OR_PATH")
+    export.add_argument("-o", "--output", metavar="FILE", help="where to write it (default: stdout)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help is 0, bad usage 2
+        return int(exc.code or 0)
+    if args.command:
+        return run_headless(args)
     if not sys.stdin.isatty() or not sys.stdout.isatty():
-        print("regwiz: the wizard needs a terminal (run it in one).", file=sys.stderr)
-        return 2
+        print("regwiz: the wizard needs a terminal (run it in one), or use a command: regwiz --help",
+              file=sys.stderr)
+        return USAGE
     from screens.app import RegwizApp  # lazy: textual is heavy and UI-only
 
-    RegwizApp().run()
-    return 0
+    RegwizApp(profile=args.profile).run()
+    return OK
+
+
+def run_headless(args: argparse.Namespace) -> int:
+    from app.profiles import ProfileError
+    from app.session import SetupError
+
+    try:
+        return asyncio.run(_dispatch(args))
+    except (ProfileError, SetupError) as exc:
+        print(f"regwiz: {exc}", file=sys.stderr)
+        return USAGE
+    except KeyboardInterrupt:
+        print("regwiz: interrupted", file=sys.stderr)
+        return FAILED
+
+
+async def _dispatch(args: argparse.Namespace) -> int:
+    from app import commands
+
+    handler = {"diagnose": commands.diagnose, "deploy": commands.deploy, "clients": commands.clients,
+               "onboard": commands.onboard, "export-team-profile": commands.export_team_profile}[args.command]
+    return await handler(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -25,6 +25,7 @@ class EventKind(enum.Enum):
     WARNING = "warning"
     ERROR = "error"
     STATUS = "status"  # a step or check changed state
+    FILE_CHANGED = "file-changed"  # lines: the path, and its backup ("-" when it was new)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ class LogEvent:
             EventKind.WARNING: "warning:",
             EventKind.ERROR: "error:",
             EventKind.STATUS: "status:",
+            EventKind.FILE_CHANGED: "changed:",
         }[self.kind]
         return [f"{prefix} {line}" for line in self.lines]
 

@@ -12,7 +12,7 @@ import difflib
 import time
 from dataclasses import dataclass, field
 
-from app.events import ScopedEmitter
+from app.events import EventKind, ScopedEmitter
 from app.transport import Command, Transport, shell
 
 BACKUP_ROOT = "/var/backups/regwiz"
@@ -111,8 +111,12 @@ class RemoteFiles:
         """Back the file up, then replace it atomically (temp file and rename)."""
         backup = await self.backup(change.path)
         if change.new is None:
+            if self.emit is not None:
+                self.emit(EventKind.FILE_CHANGED, [change.path, backup.backup_path or "-"])
             await self.transport.run(Command("rm", "-f", "--", change.path), sudo=self.sudo, emit=self.emit, check=True)
             return backup
+        if self.emit is not None:
+            self.emit(EventKind.FILE_CHANGED, [change.path, backup.backup_path or "-"])
         mode = await self.mode_of(change.path) if change.old is not None else None
         await self.transport.run(Command("mkdir", "-p", "--", _dirname(change.path)), sudo=self.sudo, check=True)
         await self.transport.upload(change.new.encode(), change.path, mode=mode or change.mode,

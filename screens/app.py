@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from textual.app import App
+import os
+import shutil
+import subprocess
+import sys
+from typing import Iterable
+
+from textual.app import App, SystemCommand
+from textual.screen import Screen
 from textual.binding import Binding
 
 from app.events import EventBus
+from app.runlog import RunLogs
 from app.transport import Transport
 from screens.target import TargetScreen
 
@@ -17,15 +25,39 @@ class RegwizApp(App[None]):
     CSS_PATH = "regwiz.tcss"
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
 
-    def __init__(self) -> None:
+    def __init__(self, profile: str | None = None) -> None:
         super().__init__()
+        self.profile_name = profile
+        self.profile = None  # the Profile in use, once loaded
         self.bus = EventBus()
+        self.run_logs = RunLogs()
+        self.bus.subscribe(self.run_logs)
         self.transport: Transport | None = None
         self.host_label = ""
         self.registry_choices = None  # DeployChoices once the registry is deployed
 
     def on_mount(self) -> None:
-        self.push_screen(TargetScreen(self.bus))
+        target = TargetScreen(self.bus)
+        self.push_screen(target)
+        if self.profile_name:
+            # After the first screen is composed: the profile fills it in.
+            self.call_after_refresh(self.open_profile, self.profile_name)
+
+    def open_profile(self, name: str) -> None:
+        """A saved set-up: its dashboard, with the first screen filled in beneath it."""
+        from app.profiles import ProfileError, load_profile
+        from screens.dashboard import DashboardScreen
+
+        try:
+            profile = load_profile(name)
+        except ProfileError as exc:
+            self.notify(str(exc), severity="error", timeout=15)
+            return
+        self.profile = profile
+        target = self.screen_stack[1] if len(self.screen_stack) > 1 else None
+        if isinstance(target, TargetScreen):
+            target.prefill(profile)
+        self.push_screen(DashboardScreen(self.bus, profile))
 
     def adopt_transport(self, transport: Transport, host_label: str) -> None:
         """Keep the connection the credentials step opened, for the steps after it."""
@@ -39,6 +71,22 @@ class RegwizApp(App[None]):
 
         assert self.transport is not None
         self.push_screen(DiagnoseScreen(self.bus, self.transport, self.host_label))
+
+    # -- the profile: what the wizard learned, saved as it goes ------------------------
+    def remember(self, record, *args) -> None:  # type: ignore[no-untyped-def]
+        from app.profiles import Profile, ProfileError, profiles_dir, save_profile
+        from app.session import profile_name_for
+
+        profile = self.profile or Profile()
+        record(profile, *args)
+        path = profile.path or profiles_dir() / f"{profile_name_for(profile.server.host or 'local')}.toml"
+        try:
+            save_profile(profile, path)
+        except (OSError, ProfileError) as exc:
+            self.notify(f"could not save the profile: {exc}", severity="error")
+            return
+        self.profile = profile
+        self.notify(f"Saved to profile {path.stem} (no secrets)", timeout=4)
 
     def registry_address(self) -> str:
         """The address clients use: the one regwiz connected to (this machine: loopback)."""
@@ -58,6 +106,32 @@ class RegwizApp(App[None]):
         assert self.registry_choices is not None
         self.push_screen(ClientsScreen(self.bus, client_target(self.registry_choices)))
 
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Open the logs folder", "Show where this run's logs and report are",
+                            self.action_open_logs)
+        yield SystemCommand("Write the run report", "Markdown: every file changed, with its backup",
+                            self.action_write_report)
+        if self.transport is not None:
+            yield SystemCommand("Re-run diagnostics", "Check the registry host again", self.show_diagnosis)
+        from app.profiles import list_profiles
+
+        for name in list_profiles():
+            yield SystemCommand(f"Switch profile: {name}", "Open this saved set-up's dashboard",
+                                lambda name=name: self.open_profile(name))
+
+    def action_open_logs(self) -> None:
+        folder = self.run_logs.directory
+        opener = shutil.which("xdg-open") or shutil.which("open")
+        if opener and (os.environ.get("DISPLAY") or sys.platform == "darwin"):
+            subprocess.Popen([opener, str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.copy_to_clipboard(str(folder))
+        self.notify(f"Logs: {folder} (path copied)", timeout=10)
+
+    def action_write_report(self) -> None:
+        self.notify(f"Report written: {self.run_logs.write_report()}", timeout=10)
+
     async def on_unmount(self) -> None:
+        self.run_logs.write_report()
         if self.transport is not None:
             await self.transport.close()

@@ -48,7 +48,7 @@ def hosts_from_text(text: str) -> list[str]:
 
 
 class ClientsScreen(Screen[None]):
-    BINDINGS = [Binding("ctrl+r", "configure", "Configure all"), Binding("escape", "back", "Back")]
+    BINDINGS = [Binding("ctrl+y", "copy_log", "Copy log"), Binding("ctrl+r", "configure", "Configure all"), Binding("escape", "back", "Back")]
 
     def __init__(self, bus: EventBus, registry: RegistryTarget) -> None:
         super().__init__()
@@ -263,3 +263,14 @@ class ClientsScreen(Screen[None]):
         self.query_one("#clients-summary", Static).update("\n".join(summary_table(self.results)))
         if ok == len(self.results):
             self.query_one(StepsPanel).mark_done(4)
+        from app.session import record_clients
+
+        remember = getattr(self.app, "remember", None)
+        if remember is not None:
+            remember(record_clients, {n: (f, self.kinds[n]) for n, f in self.forms.items()})
+
+    def action_copy_log(self) -> None:
+        """Copy the log shown on this screen (redacted, as it is shown)."""
+        lines = self.query_one("#log", Log).lines
+        self.app.copy_to_clipboard("\n".join(lines))
+        self.notify(f"Copied {len(lines)} log lines")

@@ -32,7 +32,7 @@ def radio(set_id: str, options: list[tuple[str, str]]) -> RadioSet:
 
 
 class DeployScreen(Screen[None]):
-    BINDINGS = [Binding("ctrl+d", "deploy", "Deploy"), Binding("escape", "back", "Back")]
+    BINDINGS = [Binding("ctrl+y", "copy_log", "Copy log"), Binding("ctrl+d", "deploy", "Deploy"), Binding("escape", "back", "Back")]
 
     def __init__(self, bus: EventBus, transport: Transport, host: str, address: str,
                  image: ImageSource | None = None) -> None:
@@ -239,5 +239,14 @@ class DeployScreen(Screen[None]):
             self._status("The registry runs, but the proof failed: see the table.", "error")
         self.choices = choices
         self.app.registry_choices = choices  # type: ignore[attr-defined]
+        from app.session import record_registry
+
+        self.app.remember(record_registry, choices)  # type: ignore[attr-defined]
         self.query_one("#summary", Static).update("\n".join(summary_lines(choices)))
         self.query_one("#to-clients", Button).disabled = False
+
+    def action_copy_log(self) -> None:
+        """Copy the log shown on this screen (redacted, as it is shown)."""
+        lines = self.query_one("#log", Log).lines
+        self.app.copy_to_clipboard("\n".join(lines))
+        self.notify(f"Copied {len(lines)} log lines")

@@ -22,7 +22,7 @@ STATUS_STYLE = {Status.OK: "green", Status.WARNING: "yellow", Status.FAILURE: "r
 
 
 class DiagnoseScreen(Screen[None]):
-    BINDINGS = [
+    BINDINGS = [Binding("ctrl+y", "copy_log", "Copy log"), 
         Binding("r", "rerun", "Re-run"),
         Binding("f", "fix", "Fix"),
         Binding("escape", "back", "Back"),
@@ -183,3 +183,9 @@ class DiagnoseScreen(Screen[None]):
         self.notify(f"{step.title}: {outcome.message}", severity=severity, timeout=8)
         if outcome.outcome in (Outcome.APPLIED, Outcome.ROLLED_BACK):
             self.diagnose()
+
+    def action_copy_log(self) -> None:
+        """Copy the log shown on this screen (redacted, as it is shown)."""
+        lines = self.query_one("#log", Log).lines
+        self.app.copy_to_clipboard("\n".join(lines))
+        self.notify(f"Copied {len(lines)} log lines")

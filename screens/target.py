@@ -26,7 +26,7 @@ FIELD_CHECKS = {
 
 
 class TargetScreen(Screen[None]):
-    BINDINGS = [Binding("ctrl+t", "connect", "Connect")]
+    BINDINGS = [Binding("ctrl+y", "copy_log", "Copy log"), Binding("ctrl+t", "connect", "Connect")]
 
     def __init__(self, bus: EventBus) -> None:
         super().__init__()
@@ -78,6 +78,24 @@ class TargetScreen(Screen[None]):
         self.query_one("#field-sudo_password").display = False  # asked only when sudo needs it
         self._show_auth_fields()
         self.query_one("#host", Input).focus()
+
+    def prefill(self, profile) -> None:  # type: ignore[no-untyped-def]
+        """Fill the form from a saved profile; secrets come from the variables it names."""
+        import os
+
+        server = profile.server
+        if server.local:
+            self.query_one("#local", RadioButton).value = True
+            return
+        self.query_one("#host", Input).value = server.host
+        self.query_one("#port", Input).value = str(server.port)
+        self.query_one("#user", Input).value = server.user
+        if server.identity_file:
+            self.query_one("#auth-key", RadioButton).value = True
+            self.query_one("#identity_file", Input).value = server.identity_file
+        if server.password_env and os.environ.get(server.password_env):
+            self.query_one("#password", Input).value = os.environ[server.password_env]
+        self._show_auth_fields()
 
     # -- form state ---------------------------------------------------------
     def _auth(self) -> str:
@@ -194,6 +212,9 @@ class TargetScreen(Screen[None]):
             await transport.check_sudo()
             keep = True
             self.app.adopt_transport(transport, host_label)  # type: ignore[attr-defined]
+            from app.session import record_server
+
+            self.app.remember(record_server, form)  # type: ignore[attr-defined]
             self.connected_to = transport.label
             self._set_status(f"Connected to {transport.label}. Next: Diagnose.", "ok")
             self.query_one(StepsPanel).mark_done(1)
@@ -211,3 +232,9 @@ class TargetScreen(Screen[None]):
     @on(Button.Pressed, "#next")
     def action_next(self) -> None:
         self.app.show_diagnosis()  # type: ignore[attr-defined]
+
+    def action_copy_log(self) -> None:
+        """Copy the log shown on this screen (redacted, as it is shown)."""
+        lines = self.query_one("#log", Log).lines
+        self.app.copy_to_clipboard("\n".join(lines))
+        self.notify(f"Copied {len(lines)} log lines")

@@ -1,0 +1,112 @@
+"""The headless commands: the same engine as the TUI, driven from a profile.
+
+Output is either live, human-readable lines, or JSON lines on stdout (one object
+per check, step, proof sub-step or client). Exit codes: 0 all is well, 1 a
+check or step failed, 2 bad usage or a bad profile. Without ``--yes`` nothing
+that changes a host is applied: plans are printed instead.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from app.diagnose import CheckResult, DiagnosisContext, default_checks, run_checks
+from app.events import EventBus, EventKind, LogEvent
+from app.runlog import RunLogs
+from app.steps import Outcome, Plan, Status, Step, StepContext, run_step
+from app.transport import Transport, TransportError
+from app.transport.hostkeys import HostKeyUnknown
+
+OK, FAILED, USAGE = 0, 1, 2
+
+
+@dataclass
+class Output:
+    """Where a headless run writes: JSON lines, or live text."""
+
+    json_mode: bool
+    stream: TextIO = field(default_factory=lambda: sys.stdout)
+
+    def event(self, event: LogEvent) -> None:
+        if self.json_mode or event.kind is EventKind.FILE_CHANGED:
+            return
+        prefix = f"[{event.host}] " if event.host else ""
+        for line in event.render_lines():
+            print(prefix + line, file=self.stream, flush=True)
+
+    def record(self, record_type: str, /, **data: Any) -> None:
+        if self.json_mode:
+            print(json.dumps({"type": record_type, **data}, default=str), file=self.stream, flush=True)
+        else:
+            text = data.get("summary") or data.get("message") or data.get("detail") or ""
+            status = data.get("status") or data.get("outcome") or ""
+            title = data.get("title") or data.get("name") or data.get("client") or record_type
+            print(f"== {record_type} {title}: {status} {text}".rstrip(), file=self.stream, flush=True)
+
+
+@dataclass
+class Run:
+    out: Output
+    yes: bool
+    trust_fingerprint: str | None = None
+    bus: EventBus = field(default_factory=EventBus)
+    logs: RunLogs = field(default_factory=RunLogs)
+
+    def __post_init__(self) -> None:
+        self.bus.subscribe(self.logs)
+        self.bus.subscribe(self.out.event)
+
+    async def connect(self, transport: Transport, name: str) -> None:
+        """Connect; an unknown key is accepted only when its fingerprint was given."""
+        try:
+            await transport.connect()
+        except HostKeyUnknown as unknown:
+            if self.trust_fingerprint != unknown.fingerprint:
+                raise TransportError(
+                    f"{unknown}\nHeadless runs never accept a key on their own: connect once in the TUI, "
+                    f"or pass --trust-host-key {unknown.fingerprint} after checking it.") from None
+            await transport.accept_host_key(unknown.key)  # type: ignore[attr-defined]
+            await transport.connect()
+
+    async def confirm(self, plan: Plan) -> bool:
+        if not self.yes:
+            self.out.record("plan", summary=plan.summary, actions=plan.actions, diff=plan.diff(),
+                            status="not applied (run again with --yes)")
+        return self.yes
+
+    async def step(self, step: Step, transport: Transport, source: str, host: str) -> bool:
+        result = await run_step(step, StepContext(transport, self.bus.scoped(source=source, host=host)),
+                                self.confirm)
+        self.out.record("step", step=step.title, outcome=result.outcome.value, message=result.message)
+        return result.outcome in (Outcome.APPLIED, Outcome.NOTHING_TO_DO) or \
+            (result.outcome is Outcome.DECLINED and not self.yes)
+
+    async def diagnose(self, transport: Transport, host: str, fix: bool) -> list[CheckResult]:
+        ctx = DiagnosisContext(transport, self.bus, host)
+        results = await run_checks(default_checks(), ctx)
+        for result in results:
+            self.out.record("check", **result.as_json())
+        # The network fix first: Docker cannot start before its address ranges are free.
+        order = {"network": 0, "docker": 1}
+        failing = sorted((r for r in results if r.status in (Status.FAILURE, Status.WARNING) and r.fixes),
+                         key=lambda r: order.get(r.check_id, 2))
+        if not fix or not failing:
+            return results
+        for result in failing:
+            await self.step(result.fixes[0], transport, f"fix.{result.check_id}", host)
+        self.out.record("info", message="diagnosing again after the fixes")
+        results = await run_checks(default_checks(), DiagnosisContext(transport, self.bus, host))
+        for result in results:
+            self.out.record("check", **result.as_json())
+        return results
+
+    def finish(self) -> None:
+        report = self.logs.write_report()
+        self.out.record("report", path=str(report), logs=str(self.logs.directory))
+
+
+def worst(results: list[CheckResult]) -> int:
+    return FAILED if any(r.status is Status.FAILURE for r in results) else OK

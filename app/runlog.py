@@ -1,0 +1,87 @@
+"""Every run's logs, one file per step and host, and a Markdown report of what changed.
+
+Logs live under the state directory (``logs/<run stamp>/``), mode 0600, and
+hold only what passed the run's redactor. The report lists every file changed on
+every host with the path of its backup, so a person can undo by hand.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app import paths
+from app.events import EventKind, LogEvent
+
+STEP_NAMES = {"credentials": "credentials", "diagnose": "diagnose", "fix": "diagnose", "deploy": "deploy",
+              "prove": "deploy", "client": "clients", "onboard": "onboard", "dashboard": "dashboard"}
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._@-]+", "_", text).strip("_") or "local"
+
+
+@dataclass
+class FileChangeRecord:
+    host: str
+    path: str
+    backup: str | None
+    step: str
+
+
+@dataclass
+class RunLogs:
+    """An event sink: appends each event to its step's and host's log file."""
+
+    directory: Path = field(default_factory=lambda: paths.log_dir() / time.strftime("%Y%m%d-%H%M%S"))
+    changes: list[FileChangeRecord] = field(default_factory=list)
+    outcomes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        paths.ensure_private_dir(self.directory.parent)
+        paths.ensure_private_dir(self.directory)
+
+    def step_of(self, event: LogEvent) -> str:
+        prefix = event.source.split(".", 1)[0]
+        return STEP_NAMES.get(prefix, _safe(prefix) or "regwiz")
+
+    def path_for(self, step: str, host: str) -> Path:
+        return self.directory / f"{step}--{_safe(host)}.log"
+
+    def __call__(self, event: LogEvent) -> None:
+        step = self.step_of(event)
+        path = self.path_for(step, event.host)
+        new = not path.exists()
+        stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
+        with path.open("a", encoding="utf-8") as out:
+            for line in event.render_lines():
+                out.write(f"{stamp} {line}\n")
+        if new:
+            path.chmod(0o600)
+        if event.kind is EventKind.FILE_CHANGED and event.lines:
+            backup = event.lines[1] if len(event.lines) > 1 and event.lines[1] != "-" else None
+            self.changes.append(FileChangeRecord(event.host, event.lines[0], backup, step))
+        if event.kind is EventKind.STATUS:
+            self.outcomes.append(f"{event.host or 'this machine'}: {event.text}")
+
+    def log_text(self, step: str, host: str) -> str:
+        path = self.path_for(step, host)
+        return path.read_text() if path.exists() else ""
+
+    def write_report(self) -> Path:
+        lines = ["# regwiz run report", "", f"Logs: `{self.directory}`", ""]
+        lines += ["## Files changed", ""]
+        if not self.changes:
+            lines.append("No file was changed.")
+        else:
+            lines += ["| host | step | file | backup (copy it back to undo) |", "| --- | --- | --- | --- |"]
+            for c in self.changes:
+                backup = f"`{c.backup}`" if c.backup else "none: the file was new (delete it to undo)"
+                lines.append(f"| {c.host or 'this machine'} | {c.step} | `{c.path}` | {backup} |")
+        lines += ["", "## Steps", ""] + [f"- {o}" for o in self.outcomes[-200:]]
+        report = self.directory / "report.md"
+        report.write_text("\n".join(lines) + "\n")
+        report.chmod(0o600)
+        return report

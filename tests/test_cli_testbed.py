@@ -1,0 +1,129 @@
+"""The headless CLI against real hosts: JSON lines, exit codes, onboarding, and no secret left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.registry_helpers import unreachable_probe
+from tests.testbed.hosts import Testbed, TestHost
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def regwiz(*args: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "app", *args], capture_output=True, text=True, cwd=ROOT,
+                          env=env, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def json_lines(text: str) -> list[dict]:  # type: ignore[type-arg]
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_help_and_bad_usage(regwiz_home: Path) -> None:
+    env = {**os.environ, "REGWIZ_HOME": str(regwiz_home)}
+    for command in ("diagnose", "deploy", "clients", "onboard", "export-team-profile"):
+        shown = regwiz(command, "--help", env=env)
+        assert shown.returncode == 0 and "usage: regwiz" in shown.stdout
+    missing = regwiz("deploy", env=env)
+    assert missing.returncode == 2 and "--profile" in missing.stderr
+    regwiz_home.mkdir(parents=True, exist_ok=True)
+    bad = regwiz_home / "bad.toml"
+    bad.write_text('[server]\nhost = "10.0.0.1"\nport = "twenty-two"\n')
+    result = regwiz("diagnose", "--profile", str(bad), env=env)
+    assert result.returncode == 2
+    assert "line 3" in result.stderr and "server.port" in result.stderr
+    assert "Traceback" not in result.stderr
+    nothing = regwiz("diagnose", "--profile", "no-such-profile", env=env)
+    assert nothing.returncode == 2 and "no profile named" in nothing.stderr
+
+
+@pytest.fixture
+def cli_env(testbed: Testbed, regwiz_home: Path) -> dict[str, str]:
+    assert testbed.images is not None
+    return {**os.environ, "REGWIZ_HOME": str(regwiz_home),
+            "REGWIZ_UPLOAD_IMAGE": testbed.images.registry, "REGWIZ_HUB_PROBE_URL": unreachable_probe(testbed),
+            "REGISTRY_CI_PASSWORD": "ci-" + secrets.token_urlsafe(10)}
+
+
+def trust(host: TestHost, home: Path) -> None:
+    state = home / "state"
+    state.mkdir(parents=True, exist_ok=True)
+    with (state / "known_hosts").open("a") as out:
+        out.write("\n".join(host.known_hosts_lines()) + "\n")
+
+
+async def test_diagnose_json_then_deploy_fixes_then_onboard(fresh_host, cli_env: dict[str, str],  # type: ignore[no-untyped-def]
+                                                            regwiz_home: Path, testbed: Testbed) -> None:
+    server: TestHost = fresh_host("ecs_conflict")
+    trust(server, regwiz_home)
+    cli_env["ECS_PASSWORD"] = server.root_password
+    regwiz_home.mkdir(parents=True, exist_ok=True)
+    profile = regwiz_home / "ecs.toml"
+    profile.write_text(f'''# the team's registry host
+[server]
+host = "{server.address}"
+port = 22
+user = "root"
+password_env = "ECS_PASSWORD"
+
+[registry]
+port = 5000
+tls = "own-ca"
+auth = "htpasswd"
+storage = "/var/lib/registry"
+mode = "private"
+[[registry.users]]
+name = "ci"
+password_env = "REGISTRY_CI_PASSWORD"
+''')
+    before = regwiz("diagnose", "--profile", str(profile), "--json", env=cli_env)
+    assert before.returncode == 1, before.stderr
+    checks = [o for o in json_lines(before.stdout) if o["type"] == "check"]
+    assert [c["check"] for c in checks] == ["system", "docker", "network", "port", "disk", "clock", "firewall"]
+    network = next(c for c in checks if c["check"] == "network")
+    assert network["status"] == "failure" and "no available network" in network["summary"]
+    assert server.exec("test", "-e", "/etc/docker/daemon.json", check=False).returncode != 0  # no --yes: no change
+
+    deployed = regwiz("deploy", "--profile", str(profile), "--yes", "--json", env=cli_env)
+    assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr
+    objects = json_lines(deployed.stdout)
+    proofs = [o for o in objects if o["type"] == "proof"]
+    assert proofs and all(p["status"] == "ok" for p in proofs)
+    report = Path(next(o for o in objects if o["type"] == "report")["path"]).read_text()
+    assert "| diagnose | `/etc/docker/daemon.json` | none: the file was new" in report, report
+    assert "`/etc/regwiz/registry/auth/htpasswd`" in report
+
+    after = regwiz("diagnose", "--profile", str(profile), "--json", env=cli_env)
+    assert after.returncode == 0, after.stdout
+    assert all(c["status"] == "ok" for c in json_lines(after.stdout) if c["type"] == "check")
+
+    # Onboarding a fresh developer machine from the shareable team profile.
+    team = regwiz_home / "team.toml"
+    exported = regwiz("export-team-profile", "--profile", str(profile), "-o", str(team), env=cli_env)
+    assert exported.returncode == 0, exported.stderr
+    team_text = team.read_text()
+    assert "[team]" in team_text and "BEGIN CERTIFICATE" in team_text
+    assert "[server]" not in team_text and server.root_password not in team_text
+    laptop: TestHost = fresh_host("linux_client")
+    trust(laptop, regwiz_home)
+    cli_env["LAPTOP_PASSWORD"] = laptop.root_password
+    joined = regwiz("onboard", str(team), "--host", f"root@{laptop.address}", "--password-env", "LAPTOP_PASSWORD",
+                    "--yes", "--json", env=cli_env)
+    assert joined.returncode == 0, joined.stdout[-3000:] + joined.stderr
+    client = next(o for o in json_lines(joined.stdout) if o["type"] == "client")
+    assert client["status"] == "ok" and client["pull_seconds"] > 0
+
+    # No password anywhere regwiz writes.
+    for secret in (server.root_password, cli_env["REGISTRY_CI_PASSWORD"], laptop.root_password):
+        for path in regwiz_home.rglob("*"):
+            if path.is_file():
+                assert secret not in path.read_text(errors="replace"), path
+        for output in (before, deployed, after, joined, exported):
+            assert secret not in output.stdout + output.stderr
