@@ -502,7 +502,9 @@ class _Reader:
         if isinstance(value, dict):
             for key, item in value.items():
                 env_key = _secret_env_key(key)
-                if env_key and not isinstance(item, (dict, list)):
+                holds_tables = isinstance(item, dict) or (
+                    isinstance(item, list) and bool(item) and all(isinstance(x, dict) for x in item))
+                if env_key and not holds_tables:
                     self.fail(
                         where + (key,),
                         "would hold a secret, and secrets never live in a profile: put it in an "

@@ -24,8 +24,9 @@ class DashboardScreen(Screen[None]):
     BINDINGS = [Binding("r", "recheck", "Re-check"), Binding("f", "fix", "Fix"),
                 Binding("ctrl+y", "copy_log", "Copy log")]
 
-    def __init__(self, bus: EventBus, profile: Profile) -> None:
+    def __init__(self, bus: EventBus, profile: Profile, autorun: bool = True) -> None:
         super().__init__()
+        self.autorun = autorun
         self.bus, self.profile = bus, profile
         self.rows: dict[str, HealthRow] = {}
         self._unsubscribe = None
@@ -49,7 +50,8 @@ class DashboardScreen(Screen[None]):
         table.add_column("check", key="check", width=30)
         table.add_column("result", key="result", width=70)
         self._unsubscribe = self.bus.subscribe(self._on_event)
-        self.action_recheck()
+        if self.autorun:
+            self.action_recheck()
 
     def on_unmount(self) -> None:
         if self._unsubscribe:

@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Label, Log, RadioButton, RadioSet, Static
+from textual.widgets import Button, Footer, Header, Input, Label, Log, RadioButton, RadioSet, Select, Static
 
 from app.events import EventBus, EventKind, LogEvent
 from app.redact import Secret
@@ -38,6 +38,10 @@ class TargetScreen(Screen[None]):
         with Horizontal():
             yield StepsPanel(current=0, id="steps")
             with VerticalScroll(id="form"):
+                with Horizontal(id="saved-profiles"):
+                    yield Label("A saved set-up:", classes="field-label")
+                    yield Select([], id="profile-select", prompt="choose a profile", compact=True)
+                    yield Button("Open its dashboard", id="open-profile", compact=True)
                 yield Label("Where should the registry run?", classes="question")
                 with RadioSet(id="target", compact=True):
                     yield RadioButton("A server I reach over SSH", id="remote", value=True)
@@ -75,6 +79,11 @@ class TargetScreen(Screen[None]):
         )
 
     def on_mount(self) -> None:
+        from app.profiles import list_profiles
+
+        names = list_profiles()
+        self.query_one("#saved-profiles").display = bool(names)
+        self.query_one("#profile-select", Select).set_options([(n, n) for n in names])
         self.query_one("#field-sudo_password").display = False  # asked only when sudo needs it
         self._show_auth_fields()
         self.query_one("#host", Input).focus()
@@ -228,6 +237,12 @@ class TargetScreen(Screen[None]):
             if not keep:
                 await transport.close()
             unsubscribe()
+
+    @on(Button.Pressed, "#open-profile")
+    def _open_profile(self) -> None:
+        value = self.query_one("#profile-select", Select).value
+        if isinstance(value, str):
+            self.app.open_profile(value)  # type: ignore[attr-defined]
 
     @on(Button.Pressed, "#next")
     def action_next(self) -> None:

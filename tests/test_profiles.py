@@ -342,6 +342,9 @@ def test_secret_keys_are_refused_anywhere_even_unknown_tables() -> None:
     with pytest.raises(ProfileError) as caught:
         parse_profile('[future.thing]\ntoken = "abc"\n')
     assert caught.value.field == "future.thing.token" and "future.thing.token_env" in str(caught.value)
+    with pytest.raises(ProfileError) as caught:
+        parse_profile('[[clients]]\nhost = "a"\nssh_password = ["x"]\n')
+    assert caught.value.field == "clients[0].ssh_password" and caught.value.line == 3
 
 
 def _dumpable() -> st.SearchStrategy:

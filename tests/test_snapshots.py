@@ -73,3 +73,78 @@ def test_plan_modal_with_typed_confirmation(snap_compare) -> None:  # type: igno
         await pilot.pause()
 
     assert snap_compare(RegwizApp(), terminal_size=(110, 36), run_before=setup)
+
+
+def _deploy_screen(app):  # type: ignore[no-untyped-def]
+    from app.transport.local import LocalTransport
+    from screens.deploy import DeployScreen
+
+    return DeployScreen(app.bus, LocalTransport(), "203.0.113.10", "203.0.113.10")
+
+
+def test_deploy_screen_80x24(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    async def setup(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.app.push_screen(_deploy_screen(pilot.app))
+        await pilot.pause()
+
+    assert snap_compare(RegwizApp(), terminal_size=(80, 24), run_before=setup)
+
+
+def test_deploy_screen_insecure_choice_light_theme(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    async def setup(pilot) -> None:  # type: ignore[no-untyped-def]
+        pilot.app.theme = "textual-light"
+        screen = _deploy_screen(pilot.app)
+        await pilot.app.push_screen(screen)
+        screen.query_one("#tls-none").value = True
+        await pilot.pause()
+
+    assert snap_compare(RegwizApp(), terminal_size=(100, 40), run_before=setup)
+
+
+def test_clients_screen_80x24(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    from app.clients.model import RegistryTarget
+    from app.targets import HostForm
+    from screens.clients import ClientsScreen
+
+    async def setup(pilot) -> None:  # type: ignore[no-untyped-def]
+        screen = ClientsScreen(pilot.app.bus, RegistryTarget("203.0.113.10", 5000, True, None))
+        await pilot.app.push_screen(screen)
+        screen.add_client(HostForm(host="198.51.100.7", user="root"), None)
+        screen.add_client(HostForm(local=True), None)
+        await pilot.pause()
+
+    assert snap_compare(RegwizApp(), terminal_size=(80, 24), run_before=setup)
+
+
+def test_dashboard_screen_with_rows(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    from app.dashboard import HealthRow
+    from app.profiles import Profile, ServerProfile
+    from app.steps import Status
+    from screens.dashboard import DashboardScreen
+
+    rows = [HealthRow("host", "203.0.113.10 reachable", Status.OK, "connected to root@203.0.113.10"),
+            HealthRow("docker", "Docker healthy", Status.OK, "the daemon answers"),
+            HealthRow("registry", "Registry up", Status.FAILURE, "nothing listens on 203.0.113.10:5000", "deploy"),
+            HealthRow("tls", "TLS certificate", Status.WARNING, "valid, 12 days to expiry", "deploy")]
+
+    async def setup(pilot) -> None:  # type: ignore[no-untyped-def]
+        screen = DashboardScreen(pilot.app.bus, Profile(server=ServerProfile(host="203.0.113.10")), autorun=False)
+        await pilot.app.push_screen(screen)
+        for row in rows:
+            screen.show_row(row)
+        screen.query_one("#health").move_cursor(row=2)
+        await pilot.pause()
+
+    assert snap_compare(RegwizApp(), terminal_size=(80, 24), run_before=setup)
+
+
+def test_choose_fix_modal(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    from screens.plan import ChooseFixScreen
+
+    async def setup(pilot) -> None:  # type: ignore[no-untyped-def]
+        pilot.app.push_screen(ChooseFixScreen([
+            "Give Docker free address ranges (daemon.json bip and default-address-pools)",
+            "Delete the route 172.16.0.0/12 dev eth0 scope link (the seed's way)"]))
+        await pilot.pause()
+
+    assert snap_compare(RegwizApp(), terminal_size=(80, 24), run_before=setup)

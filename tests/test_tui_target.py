@@ -68,3 +68,23 @@ async def test_this_machine_hides_remote_fields_and_connects_with_live_log() -> 
         assert any(line.startswith("Linux ") for line in lines)
         assert "Connected to" in str(screen.query_one("#status", Static).render())
         assert str(screen.query_one("#step-0", Static).render()).startswith("✓")
+
+
+async def test_saved_profiles_can_be_picked_on_the_first_screen(regwiz_home: Path) -> None:
+    from textual.widgets import Select
+
+    from app.profiles import Profile, ServerProfile, profiles_dir, save_profile
+    from screens.dashboard import DashboardScreen
+
+    # Loopback and a closed port: the dashboard's checks send nothing off this machine.
+    save_profile(Profile(server=ServerProfile(host="127.0.0.1", port=9)), profiles_dir() / "prod.toml")
+    app = RegwizApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = app.screen
+        assert screen.query_one("#saved-profiles").display
+        screen.query_one("#profile-select", Select).value = "prod"
+        await pilot.click("#open-profile")
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen)
+        assert app.screen.profile.server.host == "127.0.0.1"
+        app.screen.workers.cancel_all()
