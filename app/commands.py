@@ -32,14 +32,12 @@ def _server(profile: Profile, run: Run):  # type: ignore[no-untyped-def]
     return form, form.transport(), (profile.server.host or "this machine")
 
 
-async def diagnose(args: argparse.Namespace) -> int:
-    profile = load_profile(args.profile)
-    run = _run(args)
+async def _on_server(args: argparse.Namespace, profile: Profile, run: Run, work) -> int:  # type: ignore[no-untyped-def]
+    """Connect to the profile's server, run ``work(transport, host)``, always close and report."""
     _, transport, host = _server(profile, run)
     try:
         await run.connect(transport, host)
-        results = await run.diagnose(transport, host, fix=args.yes)
-        return worst(results)
+        return await work(transport, host)
     except TransportError as exc:
         run.out.record("error", message=str(exc), status="failure")
         return FAILED
@@ -48,21 +46,29 @@ async def diagnose(args: argparse.Namespace) -> int:
         run.finish()
 
 
+async def diagnose(args: argparse.Namespace) -> int:
+    profile = load_profile(args.profile)
+    run = _run(args)
+
+    async def work(transport, host: str) -> int:  # type: ignore[no-untyped-def]
+        return worst(await run.diagnose(transport, host, fix=args.yes))
+
+    return await _on_server(args, profile, run, work)
+
+
 async def deploy(args: argparse.Namespace) -> int:
     profile = load_profile(args.profile)
     run = _run(args)
     choices = deploy_choices(profile, run.bus.redactor)
-    _, transport, host = _server(profile, run)
-    try:
-        await run.connect(transport, host)
+
+    async def work(transport, host: str) -> int:  # type: ignore[no-untyped-def]
         results = await run.diagnose(transport, host, fix=args.yes)
         blocking = [r for r in results if r.status is Status.FAILURE and r.check_id in ("docker", "network")]
         if blocking:
             run.out.record("error", status="failure",
                            message="the host is not ready: " + "; ".join(r.summary for r in blocking))
             return FAILED
-        applied = await run.step(DeployRegistryStep(choices), transport, "deploy", host)
-        if not applied:
+        if not await run.step(DeployRegistryStep(choices), transport, "deploy", host):
             return FAILED
         if not args.yes:
             return OK
@@ -71,12 +77,8 @@ async def deploy(args: argparse.Namespace) -> int:
             run.out.record("proof", name=proof.name, status="ok" if proof.ok else "failure",
                            detail=proof.detail, seconds=round(proof.seconds, 3))
         return OK if all(s.ok for s in steps) else FAILED
-    except TransportError as exc:
-        run.out.record("error", message=str(exc), status="failure")
-        return FAILED
-    finally:
-        await transport.close()
-        run.finish()
+
+    return await _on_server(args, profile, run, work)
 
 
 async def _configure(run: Run, specs: list[ClientSpec], registry: RegistryTarget) -> int:

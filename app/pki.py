@@ -206,32 +206,27 @@ def _create_ca(directory: Path, cert_path: Path, key_path: Path, common_name: st
     return CertificateAuthority(cert_pem, key_pem, cert_path, key_path)
 
 
-def _ca_key_usage() -> x509.KeyUsage:
+def _key_usage(ca: bool) -> x509.KeyUsage:
+    """A CA signs certificates (and CRLs); a server only signs its TLS handshakes."""
     return x509.KeyUsage(
-        digital_signature=False,
+        digital_signature=not ca,  # all ECDHE/ECDSA TLS needs
         content_commitment=False,
         key_encipherment=False,
         data_encipherment=False,
         key_agreement=False,
-        key_cert_sign=True,
-        crl_sign=True,
+        key_cert_sign=ca,
+        crl_sign=ca,
         encipher_only=False,
         decipher_only=False,
     )
+
+
+def _ca_key_usage() -> x509.KeyUsage:
+    return _key_usage(ca=True)
 
 
 def _server_key_usage() -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=True,  # all ECDHE/ECDSA TLS needs
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=False,
-        crl_sign=False,
-        encipher_only=False,
-        decipher_only=False,
-    )
+    return _key_usage(ca=False)
 
 
 # --- names -------------------------------------------------------------------
