@@ -254,25 +254,23 @@ class Transport(abc.ABC):
         if not result.ok:
             raise CommandFailed(result)
 
-    async def upload(self, data: bytes, path: str, *, mode: int = 0o644, sudo: bool = False,
-                     emit: ScopedEmitter | None = None) -> None:
+    async def upload(self, data: bytes | AsyncIterable[bytes], path: str, *, mode: int = 0o644,
+                     sudo: bool = False, emit: ScopedEmitter | None = None, size: int | None = None) -> None:
         """Write ``data`` to ``path`` atomically: a temporary file beside it, then rename.
 
         The temporary file is made with umask 077 and chmod-ed before the
-        rename, so the file never exists with wider permissions than asked.
+        rename, so the file never exists with wider permissions than asked. The
+        byte count is checked before the rename: a connection that drops midway
+        ends the remote `cat` with an early end of input, and a short file must
+        never replace the old one. A stream must say its ``size``.
         """
-        # An existing file keeps its owner (best effort: busybox chown may
-        # lack --reference); a full disk fails `cat` and leaves the old file.
-        script = (
-            'set -e; umask 077; tmp="$1.regwiz-tmp.$$"; '
-            'trap \'rm -f "$tmp"\' EXIT; '
-            'cat > "$tmp"; chmod "$2" "$tmp"; '
-            'if [ -e "$1" ]; then chown --reference="$1" "$tmp" 2>/dev/null || true; fi; '
-            'mv -f "$tmp" "$1"; trap - EXIT'
-        )
+        if isinstance(data, bytes):
+            size = len(data)
+        elif size is None:
+            raise ValueError("upload of a stream needs its size")
         if emit is not None:
-            emit(EventKind.INFO, f"upload {len(data)} bytes to {path} (mode {mode:04o})")
-        await self.run(shell(script, path, f"{mode:04o}"), sudo=sudo, stdin=data, check=True)
+            emit(EventKind.INFO, f"upload {size} bytes to {path} (mode {mode:04o})")
+        await self.run(shell(ATOMIC_WRITE, path, f"{mode:04o}", str(size)), sudo=sudo, stdin=data, check=True)
 
     async def sudo(self, command: Command | Sequence[str], **kwargs: object) -> CommandResult:
         return await self.run(command, sudo=True, **kwargs)  # type: ignore[arg-type]
@@ -317,6 +315,21 @@ class Transport(abc.ABC):
             wrapped = "sudo -S -k -p '' -- sh -c " + shlex.quote(line)
             return wrapped, self.sudo_password.reveal().encode() + b"\n"
         return "sudo -n -- sh -c " + shlex.quote(line), None
+
+
+# Write stdin to $1 with mode $2, atomically, once all $3 bytes arrived: a
+# temporary file beside it, then a rename. The temporary file goes on any exit, a signal included (a dropped SSH
+# session sends SIGHUP); an existing file keeps its owner (best effort: busybox
+# chown may lack --reference); a full disk fails `cat` and leaves the old file.
+ATOMIC_WRITE = (
+    'set -e; umask 077; tmp="$1.regwiz-tmp.$$"; '
+    'trap \'rm -f "$tmp"\' EXIT; trap \'exit 1\' HUP INT TERM PIPE; '
+    'cat > "$tmp"; got=$(wc -c < "$tmp"); '
+    'if [ "$got" -ne "$3" ]; then echo "regwiz: received $got of $3 bytes; $1 left as it was" >&2; exit 1; fi; '
+    'chmod "$2" "$tmp"; '
+    'if [ -e "$1" ]; then chown --reference="$1" "$tmp" 2>/dev/null || true; fi; '
+    'mv -f "$tmp" "$1"; trap - EXIT'
+)
 
 
 def _discard(stream: str, lines: list[str]) -> None:
