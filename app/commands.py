@@ -16,7 +16,7 @@ from app.registry.deploy import DeployRegistryStep
 from app.registry.prove import prove
 from app.session import SetupError, client_kind, deploy_choices, host_form, registry_target, team_target
 from app.steps import Plan, Status
-from app.targets import HostForm
+from app.targets import HostForm, parse_number
 from app.transport import TransportError
 
 
@@ -121,7 +121,7 @@ async def clients(args: argparse.Namespace) -> int:
 def _parse_host(text: str) -> tuple[str, str, int]:
     user, _, rest = text.rpartition("@")
     host, _, port = rest.partition(":")
-    if port and not port.isdigit():
+    if port and parse_number(port) is None:
         raise SetupError(f"--host: the port must be a number (found {port!r})")
     return user or "root", host, int(port or 22)
 

@@ -16,7 +16,7 @@ from app.redact import Redactor, Secret
 from app.registry import config as regconfig
 from app.registry.deploy import DeployChoices
 from app.registry.image import DOCKER_HUB_PROBE, REGISTRY_IMAGE, ImageSource
-from app.targets import HostForm
+from app.targets import HostForm, parse_number
 
 # Advanced knobs for unusual set-ups (and the testbed): which local image to
 # upload, and where to probe for Docker Hub.
@@ -97,7 +97,7 @@ def registry_target(profile: Profile, redactor: Redactor | None) -> RegistryTarg
 
 def team_target(team: TeamProfile, redactor: Redactor | None) -> RegistryTarget:
     host, _, port = team.registry.rpartition(":")
-    if not host or not port.isdigit():
+    if not host or parse_number(port) is None:
         raise SetupError(f"the team profile's registry must be HOST:PORT (found {team.registry!r})")
     password = _secret(team.password_env, f"password of registry user {team.username}", redactor,
                        required=bool(team.username))

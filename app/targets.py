@@ -36,11 +36,15 @@ def validate_host(value: str) -> str | None:
     return None
 
 
+def parse_number(value: str) -> int | None:
+    """An ASCII whole number, or None ("²".isdigit() is True, yet int("²") fails)."""
+    value = value.strip()
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
 def validate_port(value: str) -> str | None:
-    if not value.strip().isdigit():
-        return "the port is a number, 1 to 65535"
-    port = int(value)
-    if not 1 <= port <= 65535:
+    port = parse_number(value)
+    if port is None or not 1 <= port <= 65535:
         return "the port is a number, 1 to 65535"
     return None
 

@@ -18,7 +18,7 @@ from app.events import EventBus, LogEvent
 from app.redact import Secret
 from app.remote_files import FileChange
 from app.steps import Plan, Status
-from app.targets import HostForm, validate_host
+from app.targets import HostForm, parse_number, validate_host
 from app.clients.tunnel import Tunnel, open_client_tunnel
 from app.transport import Transport, TransportError
 from app.transport.hostkeys import HostKeyUnknown
@@ -148,7 +148,7 @@ class ClientsScreen(Screen[None]):
         user = self.query_one("#client-user", Input).value.strip() or "root"
         port = self.query_one("#client-port", Input).value.strip() or "22"
         password = self.query_one("#client-password", Input).value
-        form = HostForm(host=host, port=int(port) if port.isdigit() else 22, user=user,
+        form = HostForm(host=host, port=parse_number(port) or 22, user=user,
                         auth="password" if password else "agent",
                         password=Secret(password) if password else None,
                         sudo_password=Secret(password) if password and user != "root" else None)
@@ -177,7 +177,7 @@ class ClientsScreen(Screen[None]):
             user, _, rest = entry.rpartition("@")
             host, _, port = rest.partition(":")
             if validate_host(host) is None:
-                self.add_client(HostForm(host=host, user=user or "root", port=int(port) if port.isdigit() else 22,
+                self.add_client(HostForm(host=host, user=user or "root", port=parse_number(port) or 22,
                                          auth="agent"), None)
 
     @on(DataTable.RowHighlighted, "#clients")

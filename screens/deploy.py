@@ -16,6 +16,7 @@ from app.registry import config as regconfig
 from app.registry.deploy import DeployChoices, DeployRegistryStep
 from app.registry.image import ImageSource
 from app.steps import Outcome, Plan, StepContext, run_step
+from app.targets import parse_number
 from app.transport import Transport
 from screens.plan import PlanScreen
 from screens.steps import StepsPanel
@@ -165,7 +166,7 @@ class DeployScreen(Screen[None]):
             storage = regconfig.FilesystemStorage(self._value("storage-path") or "/var/lib/registry")
         port = self._value("port")
         settings = regconfig.RegistrySettings(
-            port=int(port) if port.isdigit() else 0, tls=self._choice("tls"), auth=self._choice("auth"),
+            port=parse_number(port) or 0, tls=self._choice("tls"), auth=self._choice("auth"),
             storage=storage, mode=self._choice("mode"))
         if self._choice("auth") == "htpasswd" and self._value("user") and \
                 self.query_one("#user-password", Input).value and self._value("user") not in self.users:

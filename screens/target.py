@@ -11,7 +11,7 @@ from textual.widgets import Button, Footer, Header, Input, Label, Log, RadioButt
 
 from app.events import EventBus, EventKind, LogEvent
 from app.redact import Secret
-from app.targets import HostForm, validate_host, validate_key_file, validate_port, validate_user
+from app.targets import HostForm, parse_number, validate_host, validate_key_file, validate_port, validate_user
 from app.transport import Command, TransportError
 from app.transport.hostkeys import HostKeyUnknown
 from screens.hostkey import HostKeyScreen
@@ -148,7 +148,7 @@ class TargetScreen(Screen[None]):
         return HostForm(
             local=self._is_local(),
             host=value("host"),
-            port=int(port) if port.isdigit() else 0,
+            port=parse_number(port) or 0,
             user=value("user"),
             auth=self._auth(),
             password=self._secret("password"),

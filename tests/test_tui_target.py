@@ -88,3 +88,14 @@ async def test_saved_profiles_can_be_picked_on_the_first_screen(regwiz_home: Pat
         assert isinstance(app.screen, DashboardScreen)
         assert app.screen.profile.server.host == "127.0.0.1"
         app.screen.workers.cancel_all()
+
+
+async def test_a_unicode_digit_in_the_port_is_an_error_not_a_crash() -> None:
+    app = RegwizApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = app.screen
+        screen.query_one("#host", Input).value = "127.0.0.1"
+        screen.query_one("#port", Input).value = "²"  # str.isdigit() says yes, int() says no
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert "1 to 65535" in str(screen.query_one("#port-error", Static).render())
