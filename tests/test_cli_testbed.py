@@ -127,3 +127,18 @@ password_env = "REGISTRY_CI_PASSWORD"
                 assert secret not in path.read_text(errors="replace"), path
         for output in (before, deployed, after, joined, exported):
             assert secret not in output.stdout + output.stderr
+
+
+def test_headless_refuses_a_changed_host_key(bare: TestHost, regwiz_home: Path) -> None:
+    regwiz_home.mkdir(parents=True, exist_ok=True)
+    trust(bare, regwiz_home)
+    bare.regenerate_host_keys()  # the man in the middle
+    profile = regwiz_home / "mitm.toml"
+    profile.write_text(f'[server]\nhost = "{bare.address}"\nuser = "root"\npassword_env = "BARE_PASSWORD"\n')
+    env = {**os.environ, "REGWIZ_HOME": str(regwiz_home), "BARE_PASSWORD": bare.root_password}
+    result = regwiz("diagnose", "--profile", str(profile), "--json", env=env)
+    assert result.returncode == 1
+    error = next(o for o in json_lines(result.stdout) if o["type"] == "error")
+    assert "REFUSED" in error["message"] and "man in the middle" in error["message"]
+    assert not any(o["type"] == "check" for o in json_lines(result.stdout))
+    assert bare.root_password not in result.stdout + result.stderr

@@ -185,3 +185,28 @@ async def test_tunnel_mode_client_pulls_with_no_trust_settings(fresh_host, tls_r
             assert any("docker pull localhost:5055/" in line for line in tunnel.usage())
         finally:
             tunnel.close()
+
+
+async def test_a_client_that_disappears_mid_run_fails_alone(testbed: Testbed, tls_registry: RegistryTarget,
+                                                            tmp_path: Path) -> None:
+    hosts = testbed.start(*["linux_client"] * 4)
+    victim = hosts[1]
+    try:
+        bus = EventBus()
+
+        async def confirm_all(plans: list[tuple[str, Plan]]) -> bool:
+            # Between planning and applying, one client's machine goes away.
+            from tests.testbed.docker_cli import docker
+
+            docker("kill", victim.container)
+            return True
+
+        results = await configure_clients([spec(h, tmp_path) for h in hosts], tls_registry, bus, confirm_all)
+        by_name = {r.name: r for r in results}
+        lost = by_name[f"{victim.name}@{victim.address}"]
+        assert lost.status is Status.FAILURE and lost.message
+        others = [r for r in results if r is not lost]
+        assert [r.status for r in others] == [Status.OK] * 3, summary_table(results)
+    finally:
+        for host in hosts:
+            testbed.remove(host)

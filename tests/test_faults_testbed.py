@@ -58,3 +58,70 @@ async def test_killed_session_leaves_no_partial_file(ecs: TestHost, tmp_path: Pa
         assert ecs.sh(f"ls {path}.regwiz-tmp.* 2>/dev/null || true").stdout.strip() == ""
     finally:
         ecs.exec("rm", "-f", path)
+
+
+async def test_hostile_values_are_data_on_a_real_host(ecs: TestHost, tmp_path: Path) -> None:
+    """Paths, arguments and sudo input with shell syntax reach the host as data: the canary never appears."""
+    from app.redact import Secret
+    from app.transport import Command
+    from app.transport.ssh import SSHTarget, SSHTransport
+    from tests.sshutil import trusting_store
+
+    canary = "/tmp/regwiz-canary"
+    hostile_dir = "/tmp/hostile $(touch /tmp/regwiz-canary) `touch /tmp/regwiz-canary`; touch /tmp/regwiz-canary"
+    target = SSHTarget(host=ecs.address, user=ecs.sudo_user, password=Secret(ecs.sudo_password), use_agent=False,
+                       sudo_password=Secret(ecs.sudo_password), known_hosts=trusting_store(ecs, tmp_path))
+    try:
+        async with SSHTransport(target) as t:
+            ctx = StepContext(t, EventBus().scoped(source="fault"))
+            await t.run(Command("mkdir", "-p", hostile_dir), sudo=True, check=True)
+            await ctx.files.write(FileChange(f"{hostile_dir}/x'\"\n.conf", None, "data $(touch /tmp/regwiz-canary)\n"))
+            echoed = await t.run(Command("printf", "%s", "'; touch /tmp/regwiz-canary; '"), sudo=True, check=True)
+            assert echoed.stdout == "'; touch /tmp/regwiz-canary; '"
+        assert ecs.exec("test", "-e", canary, check=False).returncode != 0
+        listing = ecs.exec("ls", "-b", hostile_dir).stdout
+        assert "x\\'\\\"\\n.conf" in listing or "x'\"\\n.conf" in listing
+    finally:
+        ecs.sh("rm -rf /tmp/hostile* /tmp/regwiz-canary")
+
+
+async def test_unreadable_config_files_are_refused_and_left_untouched(bare: TestHost, tmp_path: Path) -> None:
+    from app.clients.model import RegistryTarget
+    from app.clients.runtimes import ContainerdTrustStep
+    from app.steps import Outcome, Plan, run_step
+
+    async def yes(plan: Plan) -> bool:
+        return True
+
+    bare.sh("mkdir -p /etc/containerd /etc/docker && printf '[broken\\nnot toml' > /etc/containerd/config.toml "
+            "&& printf '{not json' > /etc/docker/daemon.json")
+    try:
+        registry = RegistryTarget("10.0.0.5", 5000, False, None)
+        async with root_by_password(bare, tmp_path) as t:
+            result = await run_step(ContainerdTrustStep(registry), StepContext(t, EventBus().scoped(source="x")), yes)
+            assert result.outcome is Outcome.REFUSED and "could not be read" in result.message
+            from app.diagnose import DiagnosisContext
+            from app.diagnose.network import NetworkCheck
+
+            ctx = DiagnosisContext(t, EventBus(), bare.address)
+            check = await NetworkCheck().run(ctx, EventBus().scoped(source="x"))
+            assert check.status.value == "failure" and "not valid JSON" in check.summary
+        assert bare.exec("cat", "/etc/containerd/config.toml").stdout == "[broken\nnot toml"
+        assert bare.exec("cat", "/etc/docker/daemon.json").stdout == "{not json"
+    finally:
+        bare.sh("rm -rf /etc/containerd /etc/docker")
+
+
+async def test_backups_keep_the_original_mode(ecs: TestHost, tmp_path: Path) -> None:
+    path = "/etc/regwiz-mode-test.conf"
+    ecs.sh(f"printf 'old\\n' > {path} && chmod 0640 {path}")
+    try:
+        async with root_by_password(ecs, tmp_path) as t:
+            ctx = StepContext(t, EventBus().scoped(source="fault"))
+            backup = await ctx.files.write(FileChange(path, "old\n", "new\n"))
+        assert backup.backup_path is not None
+        assert ecs.exec("stat", "-c", "%a", backup.backup_path).stdout.strip() == "640"
+        assert ecs.exec("stat", "-c", "%a", path).stdout.strip() == "640"  # the new file keeps it too
+        assert ecs.exec("cat", backup.backup_path).stdout == "old\n"
+    finally:
+        ecs.sh(f"rm -f {path}")
