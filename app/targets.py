@@ -60,10 +60,15 @@ def validate_user(value: str) -> str | None:
 def validate_key_file(value: str) -> str | None:
     if not value.strip():
         return "enter the path of the private key file"
-    path = Path(value.strip()).expanduser()
-    if not path.is_file():
+    try:
+        path = Path(value.strip()).expanduser()
+        exists, readable = path.is_file(), os.access(path, os.R_OK)
+    except (OSError, RuntimeError, ValueError) as exc:
+        # Too long, an unknown ~user, a NUL byte: not a path this machine can read.
+        return f"not a usable path ({exc.__class__.__name__}): check the key file's path"
+    if not exists:
         return f"no file at {path}"
-    if not os.access(path, os.R_OK):
+    if not readable:
         return f"{path} is not readable by you"
     return None
 
