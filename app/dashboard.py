@@ -14,7 +14,6 @@ from typing import Awaitable, Callable
 from app.clients.configure import login, prove_pull
 from app.clients.detect import detect_kind
 from app.clients.model import RegistryTarget
-from app.clients.testimage import endpoint
 from app.diagnose import DiagnosisContext
 from app.diagnose.network import NetworkCheck
 from app.dockerd import DockerService
@@ -63,20 +62,23 @@ async def check_health(profile: Profile, bus: EventBus, on_row: OnRow) -> list[H
     for row in rows.values():
         on_row(row)
     registry: RegistryTarget = registry_target(profile, redactor)
-    client = RegistryClient(endpoint(registry))
+    client = RegistryClient(registry.endpoint())
     transport = host_form(profile.server, redactor).transport()
     connected = asyncio.Event()
+
+    services: list[DockerService] = []  # detected once, by the host row
 
     async def host() -> tuple[Status, str]:
         try:
             await transport.connect()
+            services.append(await DockerService.detect(transport))
         finally:
             connected.set()
         return Status.OK, f"connected to {transport.label}"
 
     async def docker() -> tuple[Status, str]:
         await connected.wait()
-        service = await DockerService.detect(transport)
+        service = services[0] if services else await DockerService.detect(transport)
         ok = await service.answers(transport)
         return (Status.OK, "the daemon answers") if ok else (Status.FAILURE, "the daemon does not answer")
 
@@ -84,7 +86,7 @@ async def check_health(profile: Profile, bus: EventBus, on_row: OnRow) -> list[H
         await connected.wait()
         ctx = DiagnosisContext(transport, bus, server_name)
         ctx.facts["docker_running"] = True
-        ctx.facts["init"] = (await DockerService.detect(transport)).init
+        ctx.facts["init"] = (services[0] if services else await DockerService.detect(transport)).init
         version = await transport.run(["sh", "-c", "dockerd --version 2>/dev/null || docker --version"])
         ctx.facts["docker_version"] = version.stdout.strip() or None
         result = await NetworkCheck().run(ctx, bus.scoped(source="dashboard", host=server_name))

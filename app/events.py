@@ -10,7 +10,6 @@ from __future__ import annotations
 import enum
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Protocol
 
 from app.redact import Redactor
@@ -109,25 +108,6 @@ class ScopedEmitter:
 
     def error(self, text: str) -> None:
         self(EventKind.ERROR, text)
-
-
-class LogFileSink:
-    """Appends rendered events to a text file, one per step and host."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._file = path.open("a", encoding="utf-8")
-        path.chmod(0o600)
-
-    def __call__(self, event: LogEvent) -> None:
-        stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
-        for line in event.render_lines():
-            self._file.write(f"{stamp} {line}\n")
-        self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()
 
 
 class MemorySink:

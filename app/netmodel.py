@@ -10,7 +10,6 @@ TUI and the tests all share it, and none of it may need textual.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from collections.abc import Iterable, Iterator

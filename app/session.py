@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from app import pki
 from app.clients.model import ClientKind, RegistryTarget
 from app.profiles import ClientProfile, Profile, ServerProfile, TeamProfile, secret_from_env
 from app.redact import Redactor, Secret
@@ -87,12 +86,9 @@ def deploy_choices(profile: Profile, redactor: Redactor | None) -> DeployChoices
 
 
 def registry_target(profile: Profile, redactor: Redactor | None) -> RegistryTarget:
-    choices = deploy_choices(profile, redactor)
-    user, password = next(iter(choices.users.items()), (None, None))
-    tls = choices.settings.tls != "none"
-    return RegistryTarget(choices.names[0], choices.settings.port, tls,
-                          pki.load_or_create_ca().cert_pem if choices.settings.tls == "own-ca" else None,
-                          user, password, cache=choices.settings.mode == "cache")
+    from app.registry.prove import client_target
+
+    return client_target(deploy_choices(profile, redactor))
 
 
 def team_target(team: TeamProfile, redactor: Redactor | None) -> RegistryTarget:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app import pki
 from app.clients.model import RegistryTarget
 from app.clients.testimage import ensure_test_image
 from app.events import EventBus, MemorySink
 from app.registry import config as regconfig
 from app.registry.deploy import DeployChoices, DeployRegistryStep
 from app.registry.image import ImageSource
+from app.registry.prove import client_target
 from app.redact import Secret
 from app.steps import Outcome, Plan, StepContext, run_step
 from tests.sshutil import root_by_password
@@ -38,7 +38,8 @@ def choices_for(host: TestHost, testbed: Testbed, **settings: object) -> DeployC
     )
 
 
-async def deploy(transport, choices: DeployChoices, answer: bool = True):  # type: ignore[no-untyped-def]
+async def apply_step(transport, step, answer: bool = True, source: str = "fix.network"):  # type: ignore[no-untyped-def]
+    """Run a step as the user would, answering ``answer``; return its result, the plans shown, the events."""
     bus = EventBus()
     sink = MemorySink()
     bus.subscribe(sink)
@@ -48,9 +49,14 @@ async def deploy(transport, choices: DeployChoices, answer: bool = True):  # typ
         plans.append(plan)
         return answer
 
+    result = await run_step(step, StepContext(transport, bus.scoped(source=source)), confirm)
+    return result, plans, sink
+
+
+async def deploy(transport, choices: DeployChoices, answer: bool = True):  # type: ignore[no-untyped-def]
     progress: list[tuple[int, int]] = []
     step = DeployRegistryStep(choices, progress=lambda sent, total: progress.append((sent, total)))
-    result = await run_step(step, StepContext(transport, bus.scoped(source="deploy")), confirm)
+    result, plans, sink = await apply_step(transport, step, answer, source="deploy")
     return result, plans, sink, progress
 
 
@@ -63,9 +69,6 @@ async def deployed(testbed: Testbed, host: TestHost, tmp_path: Path, **settings:
     async with root_by_password(host, tmp_path) as t:
         result, _, _, _ = await deploy(t, choices)
     assert result.outcome is Outcome.APPLIED, result.message
-    user, password = next(iter(choices.users.items()), (None, None))
-    target = RegistryTarget(host.address, choices.settings.port, choices.settings.tls != "none",
-                            pki.load_or_create_ca().cert_pem if choices.settings.tls != "none" else None,
-                            user, password)
+    target = client_target(choices)
     await ensure_test_image(target)
     return target

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-import secrets
 import tomllib
 from pathlib import Path
 
-import pytest
-import pytest_asyncio
 
-from app import pki
 from app.clients.configure import ClientSpec, configure_clients, login, prove_pull, summary_table
 from app.clients.docker_trust import DockerTrustStep
 from app.clients.model import ClientKind, RegistryTarget
 from app.clients.runtimes import ContainerdTrustStep, PodmanTrustStep
-from app.clients.testimage import ensure_test_image
 from app.clients.tunnel import open_client_tunnel
 from app.events import EventBus, MemorySink
 from app.redact import Secret

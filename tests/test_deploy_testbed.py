@@ -10,19 +10,18 @@ from pathlib import Path
 import pytest
 
 from app import pki
-from app.events import EventBus, EventKind, MemorySink
+from app.events import EventBus
 from app.registry import config as regconfig
 from app.registry.client import RegistryClient, RegistryError, generate_test_image
-from app.registry.deploy import DeployChoices, DeployRegistryStep
 from app.registry.image import ImageSource
 from app.registry.prove import endpoint_for, prove, summary_lines
 from app.redact import Secret
-from app.steps import Outcome, Plan, StepContext, run_step
+from app.steps import Outcome
 from tests.sshutil import root_by_password
 from tests.testbed.hosts import Testbed, TestHost
 
 
-from tests.registry_helpers import choices_for, deploy, unreachable_probe  # noqa: E402
+from tests.registry_helpers import choices_for, deploy  # noqa: E402
 
 
 def start_docker(host: TestHost) -> None:

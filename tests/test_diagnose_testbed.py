@@ -6,14 +6,14 @@ import ipaddress
 import json
 from pathlib import Path
 
-import pytest
 
 from app.diagnose import DiagnosisContext, default_checks, run_checks
 from app.diagnose.base import CheckResult
 from app.diagnose.network_fixes import DaemonNetworkFix, RouteDeleteFix
 from app.events import EventBus, EventKind, MemorySink
-from app.steps import Outcome, Plan, Status, StepContext, run_step
+from app.steps import Outcome, Plan, Status, StepContext
 from app.transport.ssh import SSHTransport
+from tests.registry_helpers import apply_step
 from tests.sshutil import root_by_password
 from tests.testbed.hosts import TestHost
 
@@ -26,20 +26,6 @@ async def diagnose(transport: SSHTransport, host: TestHost) -> tuple[dict[str, C
     ctx = DiagnosisContext(transport, bus, host.address)
     results = await run_checks(default_checks(), ctx)
     return {r.check_id: r for r in results}, sink, ctx
-
-
-async def apply(transport: SSHTransport, step, answer: bool = True, typed: bool = False):  # type: ignore[no-untyped-def]
-    bus = EventBus()
-    sink = MemorySink()
-    bus.subscribe(sink)
-    seen: list[Plan] = []
-
-    async def confirm(plan: Plan) -> bool:
-        seen.append(plan)
-        return answer
-
-    result = await run_step(step, StepContext(transport, bus.scoped(source="fix.network")), confirm)
-    return result, seen, sink
 
 
 async def test_ecs_conflict_predicted_fixed_and_idempotent(fresh_host, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -59,7 +45,7 @@ async def test_ecs_conflict_predicted_fixed_and_idempotent(fresh_host, tmp_path:
 
         fix = network.fixes[0]
         assert isinstance(fix, DaemonNetworkFix)
-        outcome, plans, _ = await apply(t, fix)
+        outcome, plans, _ = await apply_step(t, fix)
         assert outcome.outcome is Outcome.APPLIED, outcome.message
         diff = plans[0].diff()
         assert '"bip": "10.200.0.1/24"' in diff and '"base": "10.201.0.0/16"' in diff
@@ -75,7 +61,7 @@ async def test_ecs_conflict_predicted_fixed_and_idempotent(fresh_host, tmp_path:
             {k: r.summary for k, r in again.items() if r.status is not Status.OK}
         # Offering the same fix again changes nothing.
         before = host.exec("cat", "/etc/docker/daemon.json").stdout
-        outcome, _, _ = await apply(t, DaemonNetworkFix(ctx.facts["network"]))
+        outcome, _, _ = await apply_step(t, DaemonNetworkFix(ctx.facts["network"]))
         assert outcome.outcome is Outcome.NOTHING_TO_DO, outcome.message
         assert host.exec("cat", "/etc/docker/daemon.json").stdout == before
 
@@ -103,7 +89,7 @@ async def test_seed_route_fix_deletes_a_conflicting_route(fresh_host, tmp_path: 
         results, _, _ = await diagnose(t, host)
         fixes = [f for f in results["network"].fixes if isinstance(f, RouteDeleteFix)]
         route_fix = next(f for f in fixes if str(f.route.dest) == "172.16.0.0/12")
-        outcome, plans, _ = await apply(t, route_fix)
+        outcome, plans, _ = await apply_step(t, route_fix)
         assert plans[0].typed_confirmation == "172.16.0.0/12"
         assert "-up route add -net 172.16.0.0 netmask 255.240.0.0 dev eth0" in plans[0].diff()
         assert outcome.outcome is Outcome.APPLIED, outcome.message
@@ -122,12 +108,12 @@ async def test_seed_route_fix_refuses_the_route_of_the_session(ecs_conflict: Tes
         facts = ctx.facts["network"]
         session_route = next(r for r in facts.net.routes if r.dest.prefixlen == 24 and r.is_link_scope)
         before = ecs_conflict.exec("ip", "-4", "route").stdout
-        outcome, plans, _ = await apply(t, RouteDeleteFix(session_route, facts))
+        outcome, plans, _ = await apply_step(t, RouteDeleteFix(session_route, facts))
         assert outcome.outcome is Outcome.REFUSED
         assert "carries this SSH session" in outcome.message
         assert plans == []  # never even offered for confirmation
         default = next(r for r in facts.net.routes if r.is_default)
-        outcome, _, _ = await apply(t, RouteDeleteFix(default, facts))
+        outcome, _, _ = await apply_step(t, RouteDeleteFix(default, facts))
         assert outcome.outcome is Outcome.REFUSED
         assert ecs_conflict.exec("ip", "-4", "route").stdout == before
 
@@ -135,7 +121,7 @@ async def test_seed_route_fix_refuses_the_route_of_the_session(ecs_conflict: Tes
 async def test_declined_fix_changes_nothing(ecs_conflict: TestHost, tmp_path: Path) -> None:
     async with root_by_password(ecs_conflict, tmp_path) as t:
         results, _, _ = await diagnose(t, ecs_conflict)
-        outcome, plans, _ = await apply(t, results["network"].fixes[0], answer=False)
+        outcome, plans, _ = await apply_step(t, results["network"].fixes[0], answer=False)
         assert outcome.outcome is Outcome.DECLINED and plans
         assert ecs_conflict.exec("test", "-e", "/etc/docker/daemon.json", check=False).returncode != 0
 
@@ -157,7 +143,7 @@ async def test_fix_that_breaks_docker_is_rolled_back(fresh_host, tmp_path: Path)
     original = host.exec("cat", "/etc/docker/daemon.json").stdout
     async with root_by_password(host, tmp_path) as t:
         results, _, ctx = await diagnose(t, host)
-        outcome, _, sink = await apply(t, BrokenNetworkFix(ctx.facts["network"]))
+        outcome, _, sink = await apply_step(t, BrokenNetworkFix(ctx.facts["network"]))
         assert outcome.outcome is Outcome.ROLLED_BACK, outcome.message
         assert "did not come back" in outcome.message
     assert host.exec("cat", "/etc/docker/daemon.json").stdout == original
@@ -169,7 +155,7 @@ async def test_fix_that_breaks_docker_is_rolled_back(fresh_host, tmp_path: Path)
         _, _, ctx = await diagnose(t, host)
         facts = ctx.facts["network"]
         assert str(facts.options.remembered_subnet) == "172.17.0.0/16"
-        outcome, plans, _ = await apply(t, DaemonNetworkFix(facts))
+        outcome, plans, _ = await apply_step(t, DaemonNetworkFix(facts))
         assert any("local-kv.db" in a for a in plans[0].actions)
         assert outcome.outcome is Outcome.APPLIED, outcome.message
     config = json.loads(host.exec("cat", "/etc/docker/daemon.json").stdout)
@@ -184,7 +170,7 @@ async def test_bare_host_gets_docker_installed(fresh_host, tmp_path: Path) -> No
         results, _, _ = await diagnose(t, host)
         docker = results["docker"]
         assert docker.status is Status.FAILURE and docker.summary == "Docker is not installed"
-        outcome, plans, sink = await apply(t, docker.fixes[0])
+        outcome, plans, sink = await apply_step(t, docker.fixes[0])
         assert "apt-get install -y docker.io" in " ".join(plans[0].actions)
         assert outcome.outcome is Outcome.APPLIED, outcome.message
         assert any("Setting up docker.io" in line for line in sink.lines(EventKind.STDOUT))

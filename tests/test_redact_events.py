@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.events import EventBus, EventKind, LogFileSink, MemorySink
+from app.events import EventBus, EventKind, MemorySink
 from app.redact import REDACTED, Redactor, Secret
+from app.runlog import RunLogs
 
 
 def test_secret_never_shows_itself() -> None:
@@ -26,13 +27,12 @@ def test_bus_redacts_before_any_sink(tmp_path: Path) -> None:
     bus = EventBus()
     bus.redactor.add(Secret("s3cr3t-pw"))
     memory = MemorySink()
-    log_path = tmp_path / "logs" / "step.log"
-    file_sink = LogFileSink(log_path)
+    file_sink = RunLogs(tmp_path / "logs" / "run")
     bus.subscribe(memory)
     bus.subscribe(file_sink)
     bus.emit(EventKind.STDOUT, ["login with s3cr3t-pw", "plain"], source="t", host="h")
-    file_sink.close()
     assert memory.lines() == [f"login with {REDACTED}", "plain"]
+    log_path = file_sink.path_for("t", "h")
     text = log_path.read_text()
     assert "s3cr3t-pw" not in text and REDACTED in text
     assert log_path.stat().st_mode & 0o777 == 0o600

@@ -50,7 +50,7 @@ async def test_missing_user_is_refused_before_anything_runs() -> None:
 
 
 async def test_deploy_in_the_tui_on_a_testbed_host(fresh_host, testbed: Testbed, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from tests.test_deploy_testbed import unreachable_probe
+    from tests.registry_helpers import unreachable_probe
 
     host: TestHost = fresh_host("ecs")
     host.exec("systemctl", "start", "docker")

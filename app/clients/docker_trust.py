@@ -10,6 +10,7 @@ refuses to start then (docker/for-linux#327).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 
@@ -20,7 +21,6 @@ from app.remote_files import FileChange
 from app.steps import Plan, Step, StepContext
 from app.transport import Command, shell
 
-DAEMON_JSON = "/etc/docker/daemon.json"
 FLAG_FILES = {
     ClientKind.SYSV: ("/etc/default/docker", "DOCKER_OPTS"),
     ClientKind.RHEL: ("/etc/sysconfig/docker", "OPTIONS"),
@@ -63,7 +63,7 @@ class DockerTrustStep(Step):
         try:
             json_keys = json.loads(daemon_json) if daemon_json and daemon_json.strip() else {}
         except ValueError:
-            return f"{DAEMON_JSON} is not valid JSON: fix it first (regwiz will not edit it)"
+            return f"{daemon_path} is not valid JSON: fix it first (regwiz will not edit it)"
         if r.insecure:
             flag_file = FLAG_FILES.get(self.kind)
             if flag_file and "insecure-registries" not in json_keys:
@@ -75,7 +75,7 @@ class DockerTrustStep(Step):
                 if flag_file:
                     text = await ctx.files.read(flag_file[0]) or ""
                     if edits.flag_values(text, flag_file[1], "--insecure-registry"):
-                        return (f"insecure registries are set both in {flag_file[0]} and {DAEMON_JSON}: "
+                        return (f"insecure registries are set both in {flag_file[0]} and {daemon_path}: "
                                 "dockerd refuses that; keep one")
                 new = edits.add_to_json_list(daemon_json, "insecure-registries", r.address)
                 changes.append(_Change(FileChange(daemon_path, daemon_json, new), reload))
@@ -129,7 +129,7 @@ class DockerTrustStep(Step):
                 if (not self.registry.insecure or self.registry.address in text) and \
                         (not self.registry.cache or self.registry.url in text):
                     return None
-                await _sleep(0.5)
+                await asyncio.sleep(0.5)
             return "dockerd answers but does not show the new registry settings"
         return None
 
@@ -142,8 +142,3 @@ class DockerTrustStep(Step):
         elif self.needs == "reload":
             await ctx.transport.run(shell("kill -HUP $(pidof dockerd)"), sudo=True, emit=ctx.emit)
 
-
-async def _sleep(seconds: float) -> None:
-    import asyncio
-
-    await asyncio.sleep(seconds)

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass, field
 
 from app.redact import Secret
+from app.registry.client import RegistryEndpoint
 
 
 class ClientKind(enum.Enum):
@@ -51,3 +52,9 @@ class RegistryTarget:
 
     def image_ref(self, address: str | None = None) -> str:
         return f"{address or self.address}/{self.test_image}"
+
+    def endpoint(self, host: str | None = None) -> RegistryEndpoint:
+        """For regwiz's own HTTP client, from this machine (optionally by another address)."""
+        return RegistryEndpoint(host=host or self.host, port=self.port, tls=self.tls, ca_pem=self.ca_pem,
+                                username=self.username,
+                                password=self.password.reveal() if self.password else None)

@@ -5,19 +5,13 @@ from __future__ import annotations
 import asyncio
 
 from app.clients.model import RegistryTarget
-from app.registry.client import SCHEMA2, RegistryClient, RegistryEndpoint, generate_test_image
-
-
-def endpoint(registry: RegistryTarget) -> RegistryEndpoint:
-    return RegistryEndpoint(host=registry.host, port=registry.port, tls=registry.tls, ca_pem=registry.ca_pem,
-                            username=registry.username,
-                            password=registry.password.reveal() if registry.password else None)
+from app.registry.client import SCHEMA2, RegistryClient, generate_test_image
 
 
 def _push(registry: RegistryTarget) -> str:
     repository, _, tag = registry.test_image.partition(":")
     image = generate_test_image(f"clients of {registry.address}")
-    client = RegistryClient(endpoint(registry))
+    client = RegistryClient(registry.endpoint())
     client.push_blob(repository, image.layer)
     client.push_blob(repository, image.config)
     return client.put_manifest(repository, tag or "latest", image.manifest, SCHEMA2)

@@ -15,7 +15,7 @@ import re
 from app import netmodel
 from app.diagnose.network import DAEMON_JSON, LOCAL_KV, NetworkFacts
 from app.dockerd import DockerService, explain_failure
-from app.remote_files import BACKUP_ROOT, FileChange
+from app.remote_files import FileChange
 from app.steps import Plan, Step, StepContext
 from app.transport import Command, shell
 from app.transport.local import LocalTransport
@@ -226,5 +226,3 @@ class RouteDeleteFix(Step):
             await ctx.transport.run(Command("ip", "route", "add", *self._route_args()), sudo=True, emit=ctx.emit)
         await ctx.files.restore_all()
 
-
-__all__ = ["DaemonNetworkFix", "RouteDeleteFix", "persistent_route_lines", "BACKUP_ROOT"]

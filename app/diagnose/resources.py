@@ -46,7 +46,7 @@ class PortCheck(Check):
             if names and names[0] == "registry":
                 return self.result(Status.OK, f"{port}/tcp is served by the registry container", data=data)
             return self.result(Status.FAILURE, f"{port}/tcp is taken by container {owner.stdout.strip() or '?'}",
-                               evidence=[f"stop that container or choose another registry port"], data=data)
+                               evidence=["stop that container or choose another registry port"], data=data)
         return self.result(Status.FAILURE, f"{port}/tcp is taken by {', '.join(sorted(set(holders)))}",
                            evidence=["stop that program, or choose another port for the registry"], data=data)
 

@@ -101,7 +101,7 @@ async def upload_image(transport: Transport, source: ImageSource, emit: ScopedEm
               if line.startswith("Loaded image")]
     if loaded and loaded[-1] != source.image:
         await transport.run(Command("docker", "tag", loaded[-1], source.image), sudo=True, emit=emit, check=True)
-        if loaded[-1] != source.image and not loaded[-1].startswith("sha256:"):
+        if not loaded[-1].startswith("sha256:"):  # drop the upload's own name, keep the image
             await transport.run(Command("docker", "rmi", loaded[-1]), sudo=True, emit=emit)
 
 

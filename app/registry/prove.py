@@ -6,20 +6,14 @@ import asyncio
 import time
 
 from app import pki
+from app.clients.model import RegistryTarget
 from app.events import EventKind, ScopedEmitter
 from app.registry.client import ProofStep, RegistryClient, RegistryEndpoint, prove_registry
 from app.registry.deploy import DeployChoices
 
 
 def endpoint_for(choices: DeployChoices, host: str | None = None) -> RegistryEndpoint:
-    settings = choices.settings
-    ca_pem = pki.load_or_create_ca().cert_pem if settings.tls == "own-ca" else None
-    user, password = next(iter(choices.users.items()), (None, None))
-    return RegistryEndpoint(
-        host=host or choices.names[0], port=settings.port, tls=settings.tls != "none", ca_pem=ca_pem,
-        username=user if settings.auth == "htpasswd" else None,
-        password=password.reveal() if password is not None and settings.auth == "htpasswd" else None,
-    )
+    return client_target(choices).endpoint(host)
 
 
 async def prove(choices: DeployChoices, emit: ScopedEmitter, host: str | None = None) -> list[ProofStep]:
@@ -65,10 +59,8 @@ def summary_lines(choices: DeployChoices) -> list[str]:
     return lines
 
 
-def client_target(choices: DeployChoices):  # type: ignore[no-untyped-def]
-    """The registry as the clients step sees it."""
-    from app.clients.model import RegistryTarget
-
+def client_target(choices: DeployChoices) -> RegistryTarget:
+    """The registry as clients (and regwiz's own proof) see it."""
     settings = choices.settings
     user, password = next(iter(choices.users.items()), (None, None))
     auth = settings.auth == "htpasswd"
