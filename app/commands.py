@@ -13,6 +13,7 @@ from app.clients.testimage import ensure_test_image
 from app.headless import FAILED, OK, Output, Run, worst
 from app.profiles import Profile, load_profile, parse_profile, render_profile, team_profile_from
 from app.registry.deploy import DeployRegistryStep
+from app.registry.health import registry_answers, wait_for_registry
 from app.registry.prove import prove
 from app.session import SetupError, client_kind, deploy_choices, host_form, registry_target, team_target
 from app.steps import Plan, Status
@@ -113,9 +114,34 @@ async def clients(args: argparse.Namespace) -> int:
         name = "this machine" if form.local else f"{entry.user}@{entry.host}"
         specs.append(ClientSpec(name, form.transport, client_kind(entry)))
     try:
+        if not await _registry_ready(profile, run, registry):
+            return FAILED
         return await _configure(run, specs, registry)
     finally:
         run.finish()
+
+
+async def _registry_ready(profile: Profile, run: Run, registry: RegistryTarget) -> bool:
+    """Before touching any client: the registry answers, or its host says why not."""
+    if await registry_answers(registry):
+        return True
+    _, transport, host = _server(profile, run)
+    emit = run.bus.scoped(source="registry", host=host)
+    try:
+        await run.connect(transport, host)
+        down = await wait_for_registry(registry, transport, emit)
+    except TransportError as exc:
+        run.out.record("error", status="failure",
+                       message=f"the registry at {registry.address} does not answer, and its host cannot be "
+                               f"reached to ask why: {exc}")
+        return False
+    finally:
+        await transport.close()
+    if down is None:
+        return True
+    run.out.record("error", status="failure", message=f"the registry at {registry.address} does not answer: "
+                   f"{down.cause}. Nothing was changed on the clients. Fix: {down.fix}")
+    return False
 
 
 def _parse_host(text: str) -> tuple[str, str, int]:

@@ -19,7 +19,8 @@ from app.diagnose.network import NetworkCheck
 from app.dockerd import DockerService
 from app.events import EventBus
 from app.profiles import Profile
-from app.registry.client import RegistryClient, RegistryError
+from app.registry.client import RegistryClient, RegistryError, RegistryTLSError
+from app.registry.health import explain_registry_down
 from app.session import SetupError, client_kind, host_form, registry_target
 from app.steps import Status
 from app.transport import TransportError
@@ -93,7 +94,16 @@ async def check_health(profile: Profile, bus: EventBus, on_row: OnRow) -> list[H
         return result.status, result.summary
 
     async def up() -> tuple[Status, str]:
-        code = await asyncio.to_thread(client.ping, False)
+        try:
+            code = await asyncio.to_thread(client.ping, False)
+        except RegistryTLSError:
+            raise  # it answers: the TLS row explains
+        except (RegistryError, OSError) as exc:
+            await connected.wait()
+            if not services:  # the host itself is out of reach: its own row says why
+                raise
+            down = await explain_registry_down(transport, registry.port)
+            raise RegistryError(f"{exc}; {down.cause}. Fix: {down.fix}") from exc
         return Status.OK, f"{registry.url}/v2/ answers {code}"
 
     async def tls() -> tuple[Status, str]:

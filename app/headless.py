@@ -43,8 +43,9 @@ class Output:
         else:
             text = data.get("summary") or data.get("message") or data.get("detail") or ""
             status = data.get("status") or data.get("outcome") or ""
-            title = data.get("title") or data.get("name") or data.get("client") or record_type
-            print(f"== {record_type} {title}: {status} {text}".rstrip(), file=self.stream, flush=True)
+            title = data.get("title") or data.get("step") or data.get("name") or data.get("client") or ""
+            print(f"== {record_type}{' ' + title if title else ''}: {status} {text}".rstrip(),
+                  file=self.stream, flush=True)
 
 
 @dataclass

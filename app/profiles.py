@@ -103,6 +103,7 @@ class ServerProfile:
     port: int = 22
     user: str = "root"
     identity_file: str | None = None
+    passphrase_env: str | None = None  # the variable holding identity_file's passphrase
     password_env: str | None = None
     sudo_password_env: str | None = None
     local: bool = False  # the registry host is this machine
@@ -148,6 +149,7 @@ class ClientProfile:
     user: str = "root"
     kind: str = "auto"
     identity_file: str | None = None
+    passphrase_env: str | None = None
     password_env: str | None = None
     sudo_password_env: str | None = None
 
@@ -619,6 +621,7 @@ class _Reader:
             port=self.port(data, w + ("port",), 22),
             user=self.string(data, w + ("user",), "root", spaces=False),
             identity_file=self.string(data, w + ("identity_file",)),
+            passphrase_env=self.env_name(data, w + ("passphrase_env",)),
             password_env=self.env_name(data, w + ("password_env",)),
             sudo_password_env=self.env_name(data, w + ("sudo_password_env",)),
             local=self.boolean(data, w + ("local",), False),
@@ -683,6 +686,7 @@ class _Reader:
             user=self.string(data, w + ("user",), "root", spaces=False),
             kind=self.choice(data, w + ("kind",), KINDS, "auto"),
             identity_file=self.string(data, w + ("identity_file",)),
+            passphrase_env=self.env_name(data, w + ("passphrase_env",)),
             password_env=self.env_name(data, w + ("password_env",)),
             sudo_password_env=self.env_name(data, w + ("sudo_password_env",)),
         )
@@ -730,7 +734,8 @@ class _Tables:
 
 
 # Key order and defaults of each table, as written in a fresh profile.
-_SERVER = {"host": "", "port": 22, "user": "root", "identity_file": None, "password_env": None,
+_SERVER = {"host": "", "port": 22, "user": "root", "identity_file": None, "passphrase_env": None,
+           "password_env": None,
            "sudo_password_env": None, "local": False}
 _USER = {"name": _REQUIRED, "password_env": None}
 _OSS = {"bucket": _REQUIRED, "region": _REQUIRED, "endpoint": None, "internal": False,
@@ -739,7 +744,8 @@ _REGISTRY = {"port": 5000, "tls": "own-ca", "auth": "htpasswd", "storage": DEFAU
              "names": [], "remote_url": DEFAULT_REMOTE_URL, "cert_file": None, "key_file": None,
              "image_source": "auto", "mirror": None,
              "users": _Tables(_USER), "storage_oss": _Table(_OSS, optional=True)}
-_CLIENT = {"host": "", "port": 22, "user": "root", "kind": "auto", "identity_file": None, "password_env": None,
+_CLIENT = {"host": "", "port": 22, "user": "root", "kind": "auto", "identity_file": None, "passphrase_env": None,
+           "password_env": None,
            "sudo_password_env": None}
 _TEAM = {"registry": _REQUIRED, "ca_pem": None, "mode": "private", "tls": True, "username": None,
          "password_env": None}
@@ -758,6 +764,7 @@ _ALWAYS = {
 _COMMENTS = {
     ("server", "host"): "address or ~/.ssh/config alias",
     ("server", "identity_file"): "optional",
+    ("server", "passphrase_env"): "optional: the variable holding the key's passphrase",
     ("server", "password_env"): "optional: the variable holding the SSH password",
     ("server", "sudo_password_env"): "optional: the variable holding the sudo password",
     ("server", "local"): "true: the registry host is this machine",
@@ -790,7 +797,8 @@ def _data(profile: Profile) -> dict[str, Any]:
     oss = r.oss
     return {
         "server": {"host": s.host, "port": s.port, "user": s.user, "identity_file": s.identity_file,
-                   "password_env": s.password_env, "sudo_password_env": s.sudo_password_env, "local": s.local},
+                   "passphrase_env": s.passphrase_env, "password_env": s.password_env,
+                   "sudo_password_env": s.sudo_password_env, "local": s.local},
         "registry": {
             "port": r.port, "tls": r.tls, "auth": r.auth, "storage": r.storage, "mode": r.mode,
             "names": list(r.names), "remote_url": r.remote_url, "cert_file": r.cert_file, "key_file": r.key_file,
@@ -803,7 +811,8 @@ def _data(profile: Profile) -> dict[str, Any]:
         },
         "clients": [
             {"host": c.host, "port": c.port, "user": c.user, "kind": c.kind, "identity_file": c.identity_file,
-             "password_env": c.password_env, "sudo_password_env": c.sudo_password_env}
+             "passphrase_env": c.passphrase_env, "password_env": c.password_env,
+             "sudo_password_env": c.sudo_password_env}
             for c in profile.clients
         ],
         "team": None if profile.team is None else {

@@ -45,6 +45,7 @@ def host_form(entry: ServerProfile | ClientProfile, redactor: Redactor | None) -
     auth = "key" if entry.identity_file else "password" if password else "agent"
     return HostForm(host=entry.host, port=entry.port, user=entry.user, auth=auth, password=password,
                     identity_file=entry.identity_file or "",
+                    passphrase=_secret(entry.passphrase_env, f"passphrase of {entry.identity_file}", redactor),
                     sudo_password=_secret(entry.sudo_password_env, "sudo password", redactor) or
                     (password if entry.user != "root" else None))
 

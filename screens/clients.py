@@ -14,6 +14,7 @@ from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Log
 from app.clients.configure import ClientResult, ClientSpec, configure_clients, summary_table
 from app.clients.model import ClientKind, RegistryTarget
 from app.clients.testimage import ensure_test_image
+from app.registry.health import RegistryDown, wait_for_registry
 from app.events import EventBus, LogEvent
 from app.redact import Secret
 from app.remote_files import FileChange
@@ -238,6 +239,9 @@ class ClientsScreen(Screen[None]):
 
     @work(exclusive=True, group="clients")
     async def run_clients(self) -> None:
+        self._status(f"Checking that {self.registry.address} answers…", "busy")
+        if not await self._registry_ready():
+            return
         self._status("Preparing the test image…", "busy")
         await ensure_test_image(self.registry)
         specs = [ClientSpec(name, form.transport, self.kinds[name]) for name, form in self.forms.items()]
@@ -268,6 +272,20 @@ class ClientsScreen(Screen[None]):
         remember = getattr(self.app, "remember", None)
         if remember is not None:
             remember(record_clients, {n: (f, self.kinds[n]) for n, f in self.forms.items()})
+
+    async def _registry_ready(self) -> bool:
+        """The registry answers, or the registry host (when connected) says why not; no client is touched."""
+        server: Transport | None = getattr(self.app, "transport", None)
+        emit = self.bus.scoped(source="registry", host=getattr(self.app, "host_label", ""))
+        try:
+            down = await wait_for_registry(self.registry, server, emit)
+        except TransportError as exc:
+            down = RegistryDown(f"its host cannot be reached to ask why ({exc})", "check the registry host")
+        if down is None:
+            return True
+        self._status(f"The registry at {self.registry.address} does not answer: {down.cause}. "
+                     f"Nothing was changed on the clients. Fix: {down.fix}", "error")
+        return False
 
     def action_copy_log(self) -> None:
         """Copy the log shown on this screen (redacted, as it is shown)."""

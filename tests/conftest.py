@@ -33,3 +33,17 @@ async def insecure_registry(testbed, tmp_path_factory: pytest.TempPathFactory): 
 
     host = testbed.start("ecs")[0]
     return await deployed(testbed, host, tmp_path_factory.mktemp("plain-registry"), tls="none", auth="none")
+
+
+@pytest.fixture
+def cli_env(testbed, regwiz_home: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """The environment of a `regwiz` command run against the testbed (a registry password in it)."""
+    import os
+    import secrets
+
+    from tests.registry_helpers import unreachable_probe
+
+    assert testbed.images is not None
+    return {**os.environ, "REGWIZ_HOME": str(regwiz_home),
+            "REGWIZ_UPLOAD_IMAGE": testbed.images.registry, "REGWIZ_HUB_PROBE_URL": unreachable_probe(testbed),
+            "REGISTRY_CI_PASSWORD": "ci-" + secrets.token_urlsafe(10)}

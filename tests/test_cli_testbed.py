@@ -2,28 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
-from tests.registry_helpers import unreachable_probe
+from tests.cli_helpers import json_lines, regwiz, trust
 from tests.testbed.hosts import Testbed, TestHost
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def regwiz(*args: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "app", *args], capture_output=True, text=True, cwd=ROOT,
-                          env=env, timeout=timeout, stdin=subprocess.DEVNULL)
-
-
-def json_lines(text: str) -> list[dict]:  # type: ignore[type-arg]
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def test_help_and_bad_usage(regwiz_home: Path) -> None:
@@ -42,21 +25,6 @@ def test_help_and_bad_usage(regwiz_home: Path) -> None:
     assert "Traceback" not in result.stderr
     nothing = regwiz("diagnose", "--profile", "no-such-profile", env=env)
     assert nothing.returncode == 2 and "no profile named" in nothing.stderr
-
-
-@pytest.fixture
-def cli_env(testbed: Testbed, regwiz_home: Path) -> dict[str, str]:
-    assert testbed.images is not None
-    return {**os.environ, "REGWIZ_HOME": str(regwiz_home),
-            "REGWIZ_UPLOAD_IMAGE": testbed.images.registry, "REGWIZ_HUB_PROBE_URL": unreachable_probe(testbed),
-            "REGISTRY_CI_PASSWORD": "ci-" + secrets.token_urlsafe(10)}
-
-
-def trust(host: TestHost, home: Path) -> None:
-    state = home / "state"
-    state.mkdir(parents=True, exist_ok=True)
-    with (state / "known_hosts").open("a") as out:
-        out.write("\n".join(host.known_hosts_lines()) + "\n")
 
 
 async def test_diagnose_json_then_deploy_fixes_then_onboard(fresh_host, cli_env: dict[str, str],  # type: ignore[no-untyped-def]

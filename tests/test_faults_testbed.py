@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,89 @@ async def test_backups_keep_the_original_mode(ecs: TestHost, tmp_path: Path) -> 
         assert ecs.exec("cat", backup.backup_path).stdout == "old\n"
     finally:
         ecs.sh(f"rm -f {path}")
+
+
+def _restart_profile(server: TestHost, laptop: TestHost, home: Path) -> Path:
+    profile = home / "restart.toml"
+    profile.write_text(f'''[server]
+host = "{server.address}"
+password_env = "SERVER_PASSWORD"
+
+[registry]
+[[registry.users]]
+name = "ci"
+password_env = "REGISTRY_CI_PASSWORD"
+
+[[clients]]
+host = "{laptop.address}"
+password_env = "LAPTOP_PASSWORD"
+''')
+    return profile
+
+
+async def test_a_restart_between_deploy_and_clients_is_waited_for_or_explained(  # type: ignore[no-untyped-def]
+        fresh_host, cli_env: dict[str, str], regwiz_home: Path) -> None:
+    from tests.cli_helpers import json_lines, regwiz, trust
+
+    server: TestHost = fresh_host("ecs_conflict")
+    laptop: TestHost = fresh_host("linux_client")
+    for host in (server, laptop):
+        trust(host, regwiz_home)
+    regwiz_home.mkdir(parents=True, exist_ok=True)
+    profile = str(_restart_profile(server, laptop, regwiz_home))
+    env = {**cli_env, "SERVER_PASSWORD": server.root_password, "LAPTOP_PASSWORD": laptop.root_password}
+
+    async def cli(*args: str):  # type: ignore[no-untyped-def]
+        return await asyncio.to_thread(regwiz, *args, "--profile", profile, "--json", env=env)
+
+    deployed = await cli("deploy", "--yes")
+    assert deployed.returncode == 0, deployed.stdout[-3000:]
+
+    # The host reboots just before the clients step: Docker is enabled at boot, the
+    # registry container comes back by its restart policy; regwiz waits for it.
+    server.restart(wait_for_ssh=False)
+    configured = await cli("clients", "--yes")
+    assert configured.returncode == 0, configured.stdout[-3000:]
+    assert [o["status"] for o in json_lines(configured.stdout) if o["type"] == "client"] == ["ok"]
+
+    # Docker not enabled at boot: after the reboot the registry stays down. The
+    # clients step names that cause and the fix, and touches no client.
+    server.exec("systemctl", "disable", "--quiet", "docker.service", "docker.socket")
+    server.restart()
+    before = laptop.sh("find /etc/docker /root/.docker -type f | sort | xargs md5sum").stdout
+    refused = await cli("clients", "--yes")
+    assert refused.returncode == 1, refused.stdout[-3000:]
+    error = next(o for o in json_lines(refused.stdout) if o["type"] == "error")["message"]
+    assert "the host restarted" in error and "Docker is not running" in error, error
+    assert "not enabled at boot" in error and "regwiz diagnose --yes" in error, error
+    assert "Nothing was changed on the clients" in error
+    assert laptop.sh("find /etc/docker /root/.docker -type f | sort | xargs md5sum").stdout == before
+
+    # The dashboard's registry row says the same.
+    from app.dashboard import check_health
+    from app.events import EventBus
+    from app.profiles import load_profile
+
+    os.environ.update(SERVER_PASSWORD=server.root_password, LAPTOP_PASSWORD=laptop.root_password,
+                      REGISTRY_CI_PASSWORD=env["REGISTRY_CI_PASSWORD"])
+    try:
+        rows = {r.key: r for r in await check_health(load_profile(profile), EventBus(), lambda row: None)}
+    finally:
+        for var in ("SERVER_PASSWORD", "LAPTOP_PASSWORD", "REGISTRY_CI_PASSWORD"):
+            os.environ.pop(var, None)
+    assert rows["docker"].status.value == "failure"
+    assert "not enabled at boot" in rows["registry"].detail and rows["registry"].fix == "deploy"
+
+    # The fix it names works, and then the clients step does too.
+    fixed = await cli("diagnose", "--yes")
+    assert fixed.returncode == 0, fixed.stdout[-3000:]
+    assert server.exec("systemctl", "is-enabled", "docker").stdout.strip() == "enabled"
+    again = await cli("clients", "--yes")
+    assert again.returncode == 0, again.stdout[-3000:]
+
+    # A registry container that keeps restarting (its config broken by hand) is named, with its log.
+    server.sh("echo 'version: [broken' > /etc/regwiz/registry/config.yml && docker restart registry")
+    looping = await cli("clients", "--yes")
+    assert looping.returncode == 1
+    error = next(o for o in json_lines(looping.stdout) if o["type"] == "error")["message"]
+    assert "keeps restarting" in error and "last log lines" in error, error

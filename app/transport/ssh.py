@@ -155,10 +155,15 @@ class SSHTransport(Transport):
 
     async def _execute(self, command_line: str, stdin: Stdin, sink: LineSink,
                        keep_output: bool, timeout: float | None) -> tuple[int, list[str], list[str]]:
+        if self._conn is not None and self._conn.is_closed():
+            # The last session died (network, sshd restarted, host rebooted): the next
+            # command opens a new one, so that running a failed step again just works.
+            self._conn = None
+            await self.connect()
         try:
             proc = await self.connection.create_process(command_line, encoding=None)
-        except asyncssh.Error as exc:
-            raise TransportError(f"the connection to {self.label} failed: {exc.reason}") from None
+        except (asyncssh.Error, ConnectionError) as exc:
+            raise TransportError(f"the connection to {self.label} failed: {getattr(exc, 'reason', exc)}") from None
         out: list[str] | None = [] if keep_output else None
         err: list[str] = []
 
@@ -175,6 +180,8 @@ class SSHTransport(Transport):
                 feed(),
             )
             await proc.wait_closed()
+            if proc.exit_status is None and proc.exit_signal is None and self.connection.is_closed():
+                raise ConnectionError("the session closed before the command finished")
             return proc.exit_status if proc.exit_status is not None else 255
 
         try:

@@ -140,6 +140,16 @@ class TestHost:
         self.exec("docker", "tag", loaded, "registry:2")
         self.exec("docker", "rmi", loaded)
 
+    def restart(self, wait_for_ssh: bool = True) -> None:
+        """Reboot the host (its init runs again; files, enabled services and host keys stay)."""
+        docker("restart", "--time", "10", self.container, timeout=120)
+        info = docker_json("container", "inspect", self.container)[0]
+        address = next(iter(info["NetworkSettings"]["Networks"].values()))["IPAddress"]
+        if address != self.address:  # certificates and profiles name the old one
+            raise DockerError(f"{self.name} came back as {address}, not {self.address}")
+        if wait_for_ssh:
+            _wait_for_ssh_banner(self.address, self.port, time.monotonic() + 120, self.running)
+
     def running(self) -> bool:
         state = docker("container", "inspect", "--format", "{{.State.Running}}", self.container, check=False)
         return state.stdout.strip() == "true"

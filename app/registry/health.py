@@ -1,0 +1,146 @@
+"""Why a deployed registry does not answer, asked of its host in words a user can act on.
+
+Used before clients are configured and by the dashboard: "connection refused"
+alone does not say whether the host just rebooted, Docker stayed down, or the
+container crash-loops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+
+from app.clients.model import RegistryTarget
+from app.dockerd import DockerService, explain_failure
+from app.events import ScopedEmitter
+from app.transport import Command, Transport, shell
+
+CONTAINER = "registry"
+RECENT_BOOT_SECONDS = 600  # a boot this recent is worth naming as the likely cause
+
+
+@dataclass
+class RegistryDown:
+    cause: str
+    fix: str
+    transient: bool = False  # still coming up: worth waiting a little
+
+
+@dataclass
+class _Container:
+    exists: bool
+    status: str = ""
+    restart_count: int = 0
+    exit_code: int = 0
+    error: str = ""
+    started_at: str = ""
+
+
+async def seconds_since_boot(transport: Transport) -> int | None:
+    """How long the host's init has run: its boot, also inside a container."""
+    result = await transport.run(Command("ps", "-o", "etimes=", "-p", "1"))
+    text = result.stdout.strip()
+    return int(text) if result.ok and text.isascii() and text.isdigit() else None
+
+
+async def _container(transport: Transport, emit: ScopedEmitter | None) -> _Container:
+    result = await transport.run(Command("docker", "inspect", CONTAINER), sudo=True, emit=emit)
+    if not result.ok:
+        return _Container(False)
+    info = json.loads(result.stdout)[0]
+    state = info.get("State", {})
+    return _Container(True, str(state.get("Status", "")), int(info.get("RestartCount", 0)),
+                      int(state.get("ExitCode", 0)), str(state.get("Error", "")), str(state.get("StartedAt", "")))
+
+
+async def last_log_lines(transport: Transport, lines: int = 8) -> str:
+    logs = await transport.run(Command("docker", "logs", "--tail", "15", CONTAINER), sudo=True)
+    return " | ".join((logs.stdout + "\n" + logs.stderr).strip().splitlines()[-lines:])
+
+
+async def explain_registry_down(transport: Transport, port: int,
+                                emit: ScopedEmitter | None = None) -> RegistryDown:
+    """The cause, read off the registry host, of its registry not answering on ``port``."""
+    booted = await seconds_since_boot(transport)
+    recently = booted is not None and booted < RECENT_BOOT_SECONDS
+    boot_note = f"the host restarted {booted} s ago; " if recently else ""
+    service = await DockerService.detect(transport)
+    if not await service.answers(transport):
+        enabled = await service.is_enabled(transport)
+        starting = False
+        if service.init == "systemd":
+            active = await transport.run(Command("systemctl", "is-active", "docker"))
+            starting = active.stdout.strip() == "activating"
+        known = explain_failure(await service.recent_log(transport, emit))
+        cause = boot_note + "Docker is not running"
+        if enabled is False:
+            cause += " (it is not enabled at boot, so a restart leaves it down)"
+        elif starting:
+            cause += " yet (it is starting)"
+        if known:
+            cause += f": {known.summary}"
+        return RegistryDown(cause, "run `regwiz diagnose --yes` (starts Docker and enables it at boot)",
+                            transient=starting or (recently and enabled is not False and not known))
+    box = await _container(transport, emit)
+    if not box.exists:
+        return RegistryDown(boot_note + "the registry container is gone", "deploy again: `regwiz deploy --yes`")
+    if box.status == "running":
+        # A crash loop can look "running" for an instant: look again a moment later.
+        await asyncio.sleep(2)
+        later = await _container(transport, emit)
+        if later.restart_count > box.restart_count:
+            later.status = "restarting"
+        box = later
+    if box.status == "restarting":
+        return RegistryDown(boot_note + f"the registry container keeps restarting ({box.restart_count} restarts); "
+                            f"its last log lines: {await last_log_lines(transport)}",
+                            "fix what its log says, then `regwiz deploy --yes`")
+    if box.status != "running":
+        detail = f"exit code {box.exit_code}" + (f", {box.error}" if box.error else "")
+        return RegistryDown(boot_note + f"the registry container is {box.status or 'not running'} ({detail}); "
+                            f"its last log lines: {await last_log_lines(transport)}",
+                            "start it again with `regwiz deploy --yes`",
+                            transient=box.status == "created" and recently)
+    listening = await transport.run(shell("ss -ltnH 2>/dev/null | awk '{print $4}' | grep -c \":$1\\$\" || true",
+                                          str(port)))
+    if listening.stdout.strip() in ("", "0"):
+        return RegistryDown(boot_note + f"the registry container runs but nothing listens on port {port}",
+                            "check the host's firewall and the container's port mapping; `regwiz deploy --yes`",
+                            transient=recently)
+    return RegistryDown(boot_note + f"the registry runs and listens on port {port} on the host, "
+                        "but this machine cannot reach it: a firewall or security group is in the way",
+                        f"open {port}/tcp to this machine in the cloud console's security group")
+
+
+async def registry_answers(target: RegistryTarget) -> bool:
+    """Does anything registry-like answer at the target's address (any HTTP or TLS reply counts)?"""
+    from app.registry.client import RegistryClient, RegistryError, RegistryTLSError
+
+    client = RegistryClient(target.endpoint())
+    try:
+        await asyncio.to_thread(client.ping, False)
+    except RegistryTLSError:
+        return True  # something answers; the TLS problem is reported where it matters
+    except (RegistryError, OSError):
+        return False
+    return True
+
+
+async def wait_for_registry(target: RegistryTarget, host: Transport | None,
+                            emit: ScopedEmitter | None, patience: float = 45) -> RegistryDown | None:
+    """None once the registry answers; else why not, read off ``host`` (waiting while it comes up)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    while True:
+        if await registry_answers(target):
+            return None
+        if host is None:
+            return RegistryDown("regwiz has no connection to its host to ask why",
+                                "check the registry host (`regwiz --profile` with its profile shows why)")
+        down = await explain_registry_down(host, target.port, emit)
+        if not down.transient or loop.time() >= deadline:
+            return down
+        if emit is not None:
+            emit.info(f"waiting: {down.cause}")
+        await asyncio.sleep(2)
