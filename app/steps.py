@@ -108,7 +108,12 @@ Confirm = Callable[[Plan], Awaitable[bool]]
 async def run_step(step: Step, ctx: StepContext, confirm: Confirm) -> StepResult:
     emit = ctx.emit
     emit(EventKind.STATUS, f"{step.title}: planning")
-    plan = await step.plan(ctx)
+    try:
+        plan = await step.plan(ctx)
+    except TransportError as exc:
+        message = f"{exc}. Nothing was changed; run the step again once the host answers."
+        emit.error(message)
+        return StepResult(Outcome.FAILED, message)
     if plan.refused:
         emit.error(plan.refused)
         return StepResult(Outcome.REFUSED, plan.refused)

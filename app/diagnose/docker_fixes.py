@@ -15,6 +15,12 @@ INSTALLERS: dict[str, tuple[str, str]] = {
     "apk": ("apk", "apk add docker"),
     "zypper": ("zypper", "zypper --non-interactive install docker"),
 }
+# Run before apt: a run cut off earlier (a dropped session) may still hold the
+# lock, or may have left dpkg half-way; wait for the one and finish the other.
+APT_RECOVER = ("n=0; while pgrep -x 'apt-get|apt|dpkg' >/dev/null && [ $n -lt 600 ]; do "
+               "[ $n = 0 ] && echo 'waiting for another apt or dpkg run to finish'; n=$((n+1)); sleep 1; done; "
+               "DEBIAN_FRONTEND=noninteractive dpkg --configure -a && ")
+PREPARE = {"apt": APT_RECOVER}
 
 
 class EnableDockerFix(Step):
@@ -56,11 +62,12 @@ class InstallDockerFix(Step):
     def __init__(self, os_release: dict[str, str]) -> None:
         self.os_release = os_release
         self.command: str | None = None
+        self.manager = ""
 
     async def plan(self, ctx: StepContext) -> Plan:
         for manager, (binary, command) in INSTALLERS.items():
             if (await ctx.transport.run(Command("sh", "-c", f"command -v {binary}"))).ok:
-                self.command = command
+                self.command, self.manager = command, manager
                 return Plan(f"Install Docker with {manager}", actions=[command, "start Docker and start it at boot"])
         name = self.os_release.get("PRETTY_NAME", "this system")
         return Plan("Install Docker", refused=(
@@ -69,7 +76,8 @@ class InstallDockerFix(Step):
 
     async def apply(self, ctx: StepContext, plan: Plan) -> None:
         assert self.command is not None
-        await ctx.transport.run(shell(self.command), sudo=True, emit=ctx.emit, timeout=900, check=True)
+        await ctx.transport.run(shell(PREPARE.get(self.manager, "") + self.command), sudo=True, emit=ctx.emit,
+                                timeout=900, check=True)
         service = await DockerService.detect(ctx.transport)
         await service.enable(ctx.transport, ctx.emit)
         await service.restart(ctx.transport, ctx.emit)

@@ -44,6 +44,7 @@ class DaemonNetworkFix(Step):
         self._clear_kv = False
         self._was_running = False
         self._was_enabled: bool | None = None
+        self._had_docker0 = True
 
     async def plan(self, ctx: StepContext) -> Plan:
         current = await ctx.files.read(DAEMON_JSON)
@@ -80,6 +81,7 @@ class DaemonNetworkFix(Step):
         if self._clear_kv:
             actions.append(f"move {LOCAL_KV} aside (it remembers {remembered}; dockerd would reuse it)")
         docker0 = self.facts.net.docker0
+        self._had_docker0 = docker0 is not None
         healthy = self._was_running and docker0 is not None and docker0.network == bip_net
         if new_text != current or self._clear_kv or not healthy:
             actions.append("restart docker" if self._was_running else "start docker")
@@ -99,6 +101,10 @@ class DaemonNetworkFix(Step):
             await self.service.stop(ctx.transport, ctx.emit)
             await ctx.files.backup(LOCAL_KV)
             await ctx.transport.run(Command("rm", "-f", LOCAL_KV), sudo=True, emit=ctx.emit, check=True)
+        elif not self._was_running:
+            # The first start writes the bridge's subnet into local-kv.db, where later
+            # starts take it from: a rollback must take that back too.
+            await ctx.files.backup(LOCAL_KV)
         if self._was_enabled is False:
             await self.service.enable(ctx.transport, ctx.emit)
         await self.service.restart(ctx.transport, ctx.emit)
@@ -124,6 +130,11 @@ class DaemonNetworkFix(Step):
             await ctx.transport.run(Command("systemctl", "disable", "docker"), sudo=True, emit=ctx.emit)
         if self._was_running and not await self.service.restart(ctx.transport, ctx.emit):
             ctx.emit.error("docker did not come back after the rollback either: see its log above")
+        if not self._was_running and not self._had_docker0:
+            # A dockerd that started during the step left its bridge behind; with
+            # it, the next dockerd would take its address and hide the conflict.
+            await ctx.transport.run(shell('! ip link show docker0 >/dev/null 2>&1 || ip link delete docker0'),
+                                    sudo=True, emit=ctx.emit)
 
 
 def persistent_route_lines(text: str, dest: ipaddress.IPv4Network) -> list[str]:

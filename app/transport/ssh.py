@@ -163,7 +163,11 @@ class SSHTransport(Transport):
         try:
             proc = await self.connection.create_process(command_line, encoding=None)
         except (asyncssh.Error, ConnectionError) as exc:
-            raise TransportError(f"the connection to {self.label} failed: {getattr(exc, 'reason', exc)}") from None
+            reason = getattr(exc, "reason", exc)
+            if isinstance(exc, (asyncssh.ConnectionLost, asyncssh.DisconnectError, ConnectionError)) \
+                    or self.connection.is_closed():
+                raise TransportError(f"the connection to {self.label} was lost ({reason})") from None
+            raise TransportError(f"the connection to {self.label} failed: {reason}") from None
         out: list[str] | None = [] if keep_output else None
         err: list[str] = []
 

@@ -1,0 +1,233 @@
+"""The SSH session dies in the middle of every step (its sshd process killed on the host).
+
+Each must end as failed or rolled back with a message that says the connection
+was lost; no file may be left truncated or under a temporary name; and running
+the step again (on the same transport, which reconnects) completes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Awaitable, Callable
+
+import pytest
+
+from app.clients.docker_trust import DockerTrustStep
+from app.clients.model import ClientKind, RegistryTarget
+from app.clients.runtimes import ContainerdTrustStep
+from app.diagnose import DiagnosisContext, default_checks, run_checks
+from app.diagnose.network_fixes import RouteDeleteFix
+from app.events import EventBus, EventKind, LogEvent
+from app.registry.deploy import DeployRegistryStep
+from app.steps import Outcome, Plan, Step, StepContext, run_step
+from app.transport import Transport
+from tests.registry_helpers import choices_for
+from tests.sshutil import root_by_password
+from tests.testbed.hosts import Testbed, TestHost
+
+# Where steps write: none of these may hold a temporary file afterwards.
+WRITTEN_DIRS = "/etc/docker /etc/default /etc/network /etc/containerd /etc/regwiz /var/lib/boot2docker /var/lib/docker/network"
+
+
+class SessionKiller:
+    """Kills every sshd session on the host at the k-th command of the step's apply phase.
+
+    With ``delay`` None the session dies just before that command goes out (the
+    event comes first); with a delay, that long after it started, so that a long
+    command (an upload, an apt run, a daemon restart) dies half-way.
+    """
+
+    def __init__(self, host: TestHost, k: int, delay: float | None) -> None:
+        self.host, self.k, self.delay = host, k, delay
+        self.applying = False
+        self.count = 0
+        self.killed_during: str | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def __call__(self, event: LogEvent) -> None:
+        if event.kind is EventKind.STATUS and event.text.endswith(": applying"):
+            self.applying = True
+        elif self.applying and event.kind is EventKind.COMMAND and self.killed_during is None:
+            self.count += 1
+            if self.count == self.k:
+                self.killed_during = event.text
+                if self.delay is None:
+                    self._kill()  # blocks the loop a moment: nothing is sent meanwhile
+                else:
+                    self.task = asyncio.get_running_loop().create_task(self._kill_later(self.delay))
+
+    def _kill(self) -> None:
+        self.host.sh("pkill -KILL -f '[s]shd: [a-z]*@notty' || true")
+
+    async def _kill_later(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await asyncio.to_thread(self._kill)
+
+
+@dataclass
+class Scenario:
+    flavour: str
+    k: int  # the apply-phase command during which the session dies
+    delay: float | None
+    make_step: Callable[[Transport, TestHost, "Fixtures"], Awaitable[Step | None]]
+    healthy: Callable[[TestHost, "Fixtures"], None]  # asserts the host reached the step's goal
+
+
+@dataclass
+class Fixtures:
+    testbed: Testbed
+    tls_registry: RegistryTarget
+    insecure_registry: RegistryTarget
+
+
+async def _fix_for(t: Transport, host: TestHost, check: str, kind: type | None = None) -> Step | None:
+    ctx = DiagnosisContext(t, EventBus(), host.address)
+    results = {r.check_id: r for r in await run_checks(default_checks(), ctx)}
+    fixes = [f for f in results[check].fixes if kind is None or isinstance(f, kind)]
+    return fixes[0] if fixes else None
+
+
+def _docker_answers(host: TestHost) -> None:
+    assert host.exec("docker", "info", "--format", "{{.ID}}", check=False).returncode == 0
+
+
+def _network_fixed(host: TestHost, _: Fixtures) -> None:
+    assert "bip" in json.loads(host.exec("cat", "/etc/docker/daemon.json").stdout)
+    _docker_answers(host)
+
+
+def _route_gone(host: TestHost, _: Fixtures) -> None:
+    assert "172.16.0.0/12" not in host.exec("ip", "-4", "route").stdout
+    assert "172.16.0.0" not in host.exec("cat", "/etc/network/interfaces").stdout
+
+
+def _docker_enabled(host: TestHost, _: Fixtures) -> None:
+    _docker_answers(host)
+    assert host.exec("systemctl", "is-enabled", "docker").stdout.strip() == "enabled"
+
+
+def _registry_up(host: TestHost, _: Fixtures) -> None:
+    code = host.exec("curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", "https://127.0.0.1:5000/v2/").stdout
+    assert code == "401"
+
+
+def _trusts_ca(host: TestHost, f: Fixtures) -> None:
+    ca = host.exec("cat", f"/etc/docker/certs.d/{f.tls_registry.address}/ca.crt").stdout
+    assert f.tls_registry.ca_pem is not None and ca == f.tls_registry.ca_pem.decode()
+
+
+def _insecure_in_daemon_json(host: TestHost, f: Fixtures) -> None:
+    config = json.loads(host.exec("cat", "/etc/docker/daemon.json").stdout)
+    assert f.insecure_registry.address in config["insecure-registries"]
+    assert config["labels"] == ["io.regwiz.flavour=linux_client"]  # what was there is kept
+    _docker_answers(host)
+
+
+def _insecure_in_docker_opts(host: TestHost, f: Fixtures) -> None:
+    opts = host.exec("cat", "/etc/default/docker").stdout
+    assert f"--insecure-registry {f.insecure_registry.address}" in opts and "io.regwiz.flavour" in opts
+    _docker_answers(host)
+
+
+def _insecure_in_extra_args(host: TestHost, f: Fixtures) -> None:
+    profile = host.exec("cat", "/var/lib/boot2docker/profile").stdout
+    assert f"--insecure-registry {f.insecure_registry.address}" in profile and "io.regwiz.flavour" in profile
+    _docker_answers(host)
+
+
+def _containerd_trusts(host: TestHost, f: Fixtures) -> None:
+    address = f.tls_registry.address
+    hosts = tomllib.loads(host.exec("cat", f"/etc/containerd/certs.d/{address}/hosts.toml").stdout)
+    assert hosts["server"] == f"https://{address}"
+    config = tomllib.loads(host.exec("cat", "/etc/containerd/config.toml").stdout)
+    assert config["plugins"]["io.containerd.grpc.v1.cri"]["registry"]["config_path"]
+
+
+async def _deploy(t: Transport, host: TestHost, f: Fixtures) -> Step:
+    host.exec("systemctl", "start", "docker")
+    return DeployRegistryStep(choices_for(host, f.testbed))
+
+
+SCENARIOS = {
+    # Diagnosis fixes on the registry host.
+    "bridge fix (daemon.json, dockerd restart)": Scenario(
+        "ecs_conflict", 3, 0.3, lambda t, h, f: _fix_for(t, h, "network"), _network_fixed),
+    "route deletion (ip route, /etc/network/interfaces)": Scenario(
+        "ecs_conflict", 2, None, lambda t, h, f: _fix_for(t, h, "network", RouteDeleteFix), _route_gone),
+    "start and enable docker": Scenario(
+        "ecs", 1, 0.3, lambda t, h, f: _fix_for(t, h, "docker"), _docker_enabled),
+    "install docker (apt)": Scenario(
+        "bare", 1, 4.0, lambda t, h, f: _fix_for(t, h, "docker"), lambda h, f: _docker_answers(h)),
+    # The registry itself: certificates, htpasswd, the image upload, the container.
+    "deploy the registry (image upload)": Scenario("ecs", 6, 1.0, _deploy, _registry_up),
+    # Clients of every init.
+    "client: CA in certs.d": Scenario(
+        "linux_client", 1, None, lambda t, h, f: _ready(DockerTrustStep(ClientKind.LINUX, f.tls_registry)),
+        _trusts_ca),
+    "client: daemon.json + reload": Scenario(
+        "linux_client", 2, None, lambda t, h, f: _ready(DockerTrustStep(ClientKind.LINUX, f.insecure_registry)),
+        _insecure_in_daemon_json),
+    "client: DOCKER_OPTS + restart": Scenario(
+        "sysv_client", 2, 0.2, lambda t, h, f: _ready(DockerTrustStep(ClientKind.SYSV, f.insecure_registry)),
+        _insecure_in_docker_opts),
+    "client: boot2docker EXTRA_ARGS + restart": Scenario(
+        "boot2docker", 2, 0.2, lambda t, h, f: _ready(DockerTrustStep(ClientKind.BOOT2DOCKER, f.insecure_registry)),
+        _insecure_in_extra_args),
+    "client: containerd hosts.toml + config_path": Scenario(
+        "linux_client", 2, None, lambda t, h, f: _ready(ContainerdTrustStep(f.tls_registry)), _containerd_trusts),
+}
+
+
+async def _ready(step: Step) -> Step:
+    return step
+
+
+async def _yes(plan: Plan) -> bool:
+    return True
+
+
+def _assert_no_partial_files(host: TestHost) -> None:
+    leftovers = host.sh(f"find {WRITTEN_DIRS} -name '*.regwiz-tmp.*' -o -name '*.regwiz-restore' 2>/dev/null "
+                        "|| true").stdout.strip()
+    assert leftovers == "", f"temporary files left on {host.name}: {leftovers}"
+    daemon_json = host.exec("cat", "/etc/docker/daemon.json", check=False)
+    if daemon_json.returncode == 0:
+        json.loads(daemon_json.stdout)  # whole, never truncated
+    config = host.exec("cat", "/etc/containerd/config.toml", check=False)
+    if config.returncode == 0:
+        tomllib.loads(config.stdout)
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+async def test_session_killed_mid_step_then_run_again(name: str, fresh_host, testbed: Testbed,  # type: ignore[no-untyped-def]
+                                                      tls_registry: RegistryTarget,
+                                                      insecure_registry: RegistryTarget, tmp_path: Path) -> None:
+    scenario = SCENARIOS[name]
+    fixtures = Fixtures(testbed, tls_registry, insecure_registry)
+    host: TestHost = fresh_host(scenario.flavour)
+    async with root_by_password(host, tmp_path) as t:
+        step = await scenario.make_step(t, host, fixtures)
+        assert step is not None, f"{name}: the host offered no such step"
+        bus = EventBus()
+        killer = SessionKiller(host, scenario.k, scenario.delay)
+        bus.subscribe(killer)
+        first = await run_step(step, StepContext(t, bus.scoped(source="fault")), _yes)
+        assert killer.killed_during is not None, f"{name}: the step ran fewer than {scenario.k} commands"
+        if killer.task is not None:
+            await killer.task
+        assert first.outcome in (Outcome.FAILED, Outcome.ROLLED_BACK), \
+            f"{name}: the kill during `{killer.killed_during}` went unnoticed: {first.outcome} {first.message}"
+        assert "connection" in first.message and "lost" in first.message, first.message
+        _assert_no_partial_files(host)
+
+        # Again, on the same transport: it reconnects, and the step completes.
+        again_step = await scenario.make_step(t, host, fixtures)
+        if again_step is not None:
+            again = await run_step(again_step, StepContext(t, EventBus().scoped(source="again")), _yes)
+            assert again.outcome in (Outcome.APPLIED, Outcome.NOTHING_TO_DO), f"{name}: {again.message}"
+    _assert_no_partial_files(host)
+    scenario.healthy(host, fixtures)
