@@ -632,6 +632,8 @@ class _Reader:
         storage = self.string(data, w + ("storage",), DEFAULT_STORAGE)
         if not storage.startswith("/"):
             self.fail(w + ("storage",), f"must be an absolute path on the server (found {_show(storage)})")
+        if any(c in storage for c in ":,"):
+            self.fail(w + ("storage",), f"must not contain ':' or ',' (found {_show(storage)})")
         remote_url = self.string(data, w + ("remote_url",), DEFAULT_REMOTE_URL, spaces=False)
         if not remote_url.startswith(("https://", "http://")):
             self.fail(w + ("remote_url",), f"must start with https:// or http:// (found {_show(remote_url)})")
@@ -651,7 +653,7 @@ class _Reader:
             storage=storage,
             mode=self.choice(data, w + ("mode",), MODE_CHOICES, "private"),
             users=users,
-            names=self.strings(data, w + ("names",)),
+            names=self.host_names(data, w + ("names",)),
             remote_url=remote_url,
             cert_file=self.string(data, w + ("cert_file",)),
             key_file=self.string(data, w + ("key_file",)),
@@ -659,6 +661,15 @@ class _Reader:
             mirror=self.string(data, w + ("mirror",), spaces=False),
             oss=self.oss(oss) if oss is not None else None,
         )
+
+    def host_names(self, data: dict, where: FieldPath) -> list[str]:
+        from app.targets import validate_host
+
+        names = self.strings(data, where)
+        for index, name in enumerate(names):
+            if validate_host(name):
+                self.fail(where + (index,), f"must be an address or host name (found {_show(name)})")
+        return names
 
     def user(self, data: dict, w: FieldPath) -> RegistryUser:
         name = self.string(data, w + ("name",), required=True)

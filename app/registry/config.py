@@ -157,9 +157,18 @@ class RegistrySettings:
             problems += _check_proxy(self)
         if isinstance(self.storage, OSSStorage):
             problems += _check_oss(self.storage)
-        elif not self.storage.host_path.startswith("/"):
-            problems.append(f"Storage folder must be an absolute path, not {self.storage.host_path!r}.")
+        else:
+            problems += check_storage_path(self.storage.host_path)
         return problems
+
+
+def check_storage_path(path: str) -> list[str]:
+    """The storage folder becomes half of `docker run -v HOST:CONTAINER`: no separators in it."""
+    if not path.startswith("/"):
+        return [f"Storage folder must be an absolute path, not {path!r}."]
+    if any(c in path for c in ":,") or any(ord(c) < 32 or ord(c) == 127 for c in path):
+        return [f"Storage folder must not contain ':', ',' or control characters (found {path!r})."]
+    return []
 
 
 def _check_choices(settings: RegistrySettings) -> list[str]:

@@ -54,6 +54,11 @@ class DeployChoices:
         found = list(self.settings.validate())
         if not self.names:
             found.append("the registry needs the address clients reach it by")
+        from app.targets import validate_host
+
+        for name in self.names:
+            if validate_host(name):
+                found.append(f"{name!r} is not an address or host name a certificate can hold")
         if self.settings.auth == "htpasswd":
             if not self.users:
                 found.append("add at least one registry user (or choose no authentication)")
