@@ -408,9 +408,11 @@ _env = st.none() | st.from_regex(r"[A-Z_][A-Z0-9_]{0,12}", fullmatch=True)
 _text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12).filter(str.strip)
 _opt_text = st.none() | _text
 _word = st.from_regex(r"[a-z0-9][a-z0-9.:-]{0,15}", fullmatch=True)
+_dns_name = st.from_regex(r"[a-z0-9](?:[a-z0-9.-]{0,14}[a-z0-9])?", fullmatch=True)
 
 _servers = st.builds(ServerProfile, host=_host, port=st.integers(1, 65535), user=_word,
-                     identity_file=_opt_text, password_env=_env, sudo_password_env=_env, local=st.booleans())
+                     identity_file=_opt_text, passphrase_env=_env, password_env=_env, sudo_password_env=_env,
+                     local=st.booleans())
 _users = st.lists(st.from_regex(r"[a-z][a-z0-9._-]{0,8}", fullmatch=True), unique=True, max_size=3).flatmap(
     lambda names: st.tuples(*[st.builds(RegistryUser, name=st.just(n), password_env=_env) for n in names])
 ).map(list)
@@ -418,14 +420,15 @@ _oss = st.none() | st.builds(OSSProfile, bucket=_word, region=_word, endpoint=st
                              internal=st.booleans(), access_key_id_env=_env, access_key_secret_env=_env)
 _registries = st.builds(
     RegistryProfile, port=st.integers(1, 65535), tls=st.sampled_from(["own-ca", "provided", "none"]),
-    auth=st.sampled_from(["htpasswd", "none"]), storage=_text.map(lambda t: "/" + t),
-    mode=st.sampled_from(["private", "cache"]), users=_users, names=st.lists(_word, max_size=3),
+    auth=st.sampled_from(["htpasswd", "none"]),
+    storage=_text.filter(lambda t: not any(c in t for c in ":,")).map(lambda t: "/" + t),
+    mode=st.sampled_from(["private", "cache"]), users=_users, names=st.lists(_dns_name, max_size=3),
     remote_url=_host.map(lambda h: f"https://{h}"), cert_file=_opt_text, key_file=_opt_text,
     image_source=st.sampled_from(["auto", "pull", "mirror", "upload"]), mirror=st.none() | _word, oss=_oss,
 )
 _clients = st.lists(st.builds(ClientProfile, host=_host, port=st.integers(1, 65535), user=_word,
-                              kind=st.sampled_from(KINDS), identity_file=_opt_text, password_env=_env,
-                              sudo_password_env=_env), max_size=3)
+                              kind=st.sampled_from(KINDS), identity_file=_opt_text, passphrase_env=_env,
+                              password_env=_env, sudo_password_env=_env), max_size=3)
 _teams = st.none() | st.builds(TeamProfile, registry=_word, ca_pem=st.none() | _text.map(lambda t: PEM + t),
                                mode=st.sampled_from(["private", "cache"]), tls=st.booleans(),
                                username=st.none() | _word, password_env=_env)
