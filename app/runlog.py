@@ -11,6 +11,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from app import paths
 from app.events import EventKind, LogEvent
@@ -38,6 +39,7 @@ class RunLogs:
     directory: Path = field(default_factory=lambda: paths.log_dir() / time.strftime("%Y%m%d-%H%M%S"))
     changes: list[FileChangeRecord] = field(default_factory=list)
     outcomes: list[str] = field(default_factory=list)
+    _open: dict[Path, TextIO] = field(default_factory=dict, repr=False)  # each log file, opened once
 
     def __post_init__(self) -> None:
         paths.ensure_private_dir(self.directory.parent)
@@ -53,13 +55,16 @@ class RunLogs:
     def __call__(self, event: LogEvent) -> None:
         step = self.step_of(event)
         path = self.path_for(step, event.host)
-        new = not path.exists()
         stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
-        with path.open("a", encoding="utf-8") as out:
-            for line in event.render_lines():
-                out.write(f"{stamp} {line}\n")
-        if new:
-            path.chmod(0o600)
+        out = self._open.get(path)
+        if out is None:
+            new = not path.exists()
+            out = self._open[path] = path.open("a", encoding="utf-8")
+            if new:
+                path.chmod(0o600)
+        # One write per event, to a file kept open: a command's output arrives in hundreds of events a second.
+        out.write("".join(f"{stamp} {line}\n" for line in event.render_lines()))
+        out.flush()
         if event.kind is EventKind.FILE_CHANGED and event.lines:
             backup = event.lines[1] if len(event.lines) > 1 and event.lines[1] != "-" else None
             self.changes.append(FileChangeRecord(event.host, event.lines[0], backup, step))
@@ -71,6 +76,9 @@ class RunLogs:
         return path.read_text() if path.exists() else ""
 
     def write_report(self) -> Path:
+        for out in self._open.values():  # the run is over: its logs are complete
+            out.close()
+        self._open.clear()
         lines = ["# regwiz run report", "", f"Logs: `{self.directory}`", ""]
         lines += ["## Files changed", ""]
         if not self.changes:

@@ -7,13 +7,16 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.redact import Redactor, Secret
 from app.transport.base import Transport
-from app.transport import sshconfig
-from app.transport.hostkeys import KnownHostsStore
-from app.transport.local import LocalTransport
-from app.transport.ssh import SSHTarget, SSHTransport
+
+if TYPE_CHECKING:
+    from app.transport.hostkeys import KnownHostsStore
+
+# The SSH side (asyncssh, and through it cryptography) is imported where it is
+# used, not here: the first screen imports this module, and start-up stays fast.
 
 # A DNS name or ~/.ssh/config alias: letters, digits, dots, dashes, underscores.
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?$")
@@ -102,6 +105,8 @@ class HostForm:
         return {k: v for k, v in checks.items() if v}
 
     def _alias_has_key(self) -> bool:
+        from app.transport import sshconfig
+
         return bool(sshconfig.resolve(self.host.strip()).identity_files) if self.host.strip() else False
 
     def register_secrets(self, redactor: Redactor) -> None:
@@ -110,7 +115,12 @@ class HostForm:
 
     def transport(self, known_hosts: KnownHostsStore | None = None) -> Transport:
         if self.local:
+            from app.transport.local import LocalTransport
+
             return LocalTransport(sudo_password=self.sudo_password)
+        from app.transport import sshconfig
+        from app.transport.ssh import SSHTarget, SSHTransport
+
         # A ~/.ssh/config alias supplies what the form leaves at its defaults.
         resolved = sshconfig.resolve(self.host.strip())
         port = int(self.port)

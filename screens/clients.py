@@ -24,6 +24,7 @@ from app.clients.tunnel import Tunnel, open_client_tunnel
 from app.transport import Transport, TransportError
 from app.transport.hostkeys import HostKeyUnknown
 from screens.hostkey import HostKeyScreen
+from screens.livelog import LiveLog
 from screens.plan import PlanScreen
 from screens.steps import StepsPanel
 
@@ -93,7 +94,7 @@ class ClientsScreen(Screen[None]):
                     yield Button("Tunnel for the selected client", id="tunnel", compact=True)
                 yield Static("", id="clients-status")
                 yield Static("", id="clients-summary", markup=False)
-                yield Log(id="log", highlight=False)
+                yield LiveLog(id="log", highlight=False)
         yield Footer()
 
     def on_mount(self) -> None:

@@ -16,6 +16,7 @@ from app.session import SetupError, client_kind, deploy_choices, host_form, regi
 from app.steps import Status
 from app.transport import TransportError
 from screens.diagnose import STATUS_STYLE
+from screens.livelog import LiveLog
 
 FIX_LABELS = {"diagnose": "Open the diagnosis", "deploy": "Deploy again", "clients": "Configure the clients"}
 
@@ -41,7 +42,7 @@ class DashboardScreen(Screen[None]):
                 yield Button("Re-check", id="recheck", compact=True)
                 yield Button("Fix the selected row", id="fix", variant="warning", compact=True, disabled=True)
             yield Static("", id="dashboard-status")
-            yield Log(id="log", highlight=False)
+            yield LiveLog(id="log", highlight=False)
         yield Footer()
 
     def on_mount(self) -> None:

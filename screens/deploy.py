@@ -18,6 +18,7 @@ from app.registry.image import ImageSource
 from app.steps import Outcome, Plan, StepContext, run_step
 from app.targets import parse_number
 from app.transport import Transport
+from screens.livelog import LiveLog
 from screens.plan import PlanScreen
 from screens.steps import StepsPanel
 
@@ -95,7 +96,7 @@ class DeployScreen(Screen[None]):
                 yield ProgressBar(id="upload", total=None, show_eta=True)
                 yield DataTable(id="proof", cursor_type="none")
                 yield Static("", id="summary", markup=False)
-                yield Log(id="log", highlight=False)
+                yield LiveLog(id="log", highlight=False)
         yield Footer()
 
     def _input(self, name: str, label: str, placeholder: str, *, value: str = "", password: bool = False,

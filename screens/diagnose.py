@@ -14,6 +14,7 @@ from app.diagnose.base import Check
 from app.events import EventBus, LogEvent
 from app.steps import Outcome, Plan, Status, StepContext, run_step
 from app.transport import Transport
+from screens.livelog import LiveLog
 from screens.plan import ChooseFixScreen, PlanScreen
 from screens.steps import StepsPanel
 
@@ -57,7 +58,7 @@ class DiagnoseScreen(Screen[None]):
                     yield Button("Re-run", id="rerun", compact=True)
                     yield Button("Continue: Deploy", id="next", variant="success", compact=True)
                     yield Static("", id="fix-hint", markup=False)
-                yield Log(id="log", highlight=False)
+                yield LiveLog(id="log", highlight=False)
         yield Footer()
 
     def on_mount(self) -> None:

@@ -20,11 +20,14 @@ class StepsPanel(Vertical):
     def compose(self) -> ComposeResult:
         yield Label("Steps", classes="panel-title")
         for index, name in enumerate(STEPS):
-            yield Static(self._text(index, name), id=f"step-{index}", classes="step")
+            yield Static(self._text(index, name), id=f"step-{index}", classes=self._step_classes(index))
 
     def _text(self, index: int, name: str) -> str:
         mark = "✓" if index < self.done else ("▶" if index == self.current else " ")
         return f"{mark} {index + 1}. {name}"
+
+    def _step_classes(self, index: int) -> str:
+        return "step" + (" done" if index < self.done else "") + (" current" if index == self.current else "")
 
     def mark_done(self, done: int) -> None:
         self.done = done
@@ -33,6 +36,3 @@ class StepsPanel(Vertical):
             step.update(self._text(index, name))
             step.set_class(index < done, "done")
             step.set_class(index == self.current, "current")
-
-    def on_mount(self) -> None:
-        self.mark_done(self.done)

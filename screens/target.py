@@ -15,6 +15,7 @@ from app.targets import HostForm, parse_number, validate_host, validate_key_file
 from app.transport import Command, TransportError
 from app.transport.hostkeys import HostKeyUnknown
 from screens.hostkey import HostKeyScreen
+from screens.livelog import LiveLog
 from screens.steps import StepsPanel
 
 FIELD_CHECKS = {
@@ -27,6 +28,9 @@ FIELD_CHECKS = {
 
 class TargetScreen(Screen[None]):
     BINDINGS = [Binding("ctrl+y", "copy_log", "Copy log"), Binding("ctrl+t", "connect", "Connect")]
+    # The address field takes the keys from the start (not the scrolling form first: each focus
+    # change restyles the form, which costs start-up time).
+    AUTO_FOCUS = "#host"
 
     def __init__(self, bus: EventBus) -> None:
         super().__init__()
@@ -65,7 +69,7 @@ class TargetScreen(Screen[None]):
                     yield Button("Connect", id="connect", variant="primary", compact=True)
                     yield Button("Continue: Diagnose", id="next", variant="success", compact=True, disabled=True)
                 yield Static("", id="status")
-                yield Log(id="log", highlight=False)
+                yield LiveLog(id="log", highlight=False)
         yield Footer()
 
     def _field(self, name: str, label: str, placeholder: str, *, value: str = "",

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-import asyncssh
+from typing import TYPE_CHECKING
 
 from app import paths
 from app.transport.base import TransportError
+
+if TYPE_CHECKING:  # asyncssh is imported when keys are read: the first screen imports this module
+    import asyncssh
 
 
 def fingerprint(key: asyncssh.SSHKey) -> str:
@@ -69,6 +71,8 @@ class KnownHostsStore:
         return [p for p in (*self.extra, self.own) if p.is_file()]
 
     def load(self) -> asyncssh.SSHKnownHosts:
+        import asyncssh
+
         text = "\n".join(p.read_text(errors="replace") for p in self.files())
         return asyncssh.import_known_hosts(text)
 
@@ -77,6 +81,8 @@ class KnownHostsStore:
 
     def source_of(self, host: str, port: int) -> Path:
         """The file holding the host's entry (for the 'how to clear it' advice)."""
+        import asyncssh
+
         for path in self.files():
             kh = asyncssh.import_known_hosts(path.read_text(errors="replace"))
             if kh.match(host, "", port)[0]:
