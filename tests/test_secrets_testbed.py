@@ -133,6 +133,7 @@ password_env = "BOX_PASSWORD"
         rounds = [scanner.stop() for scanner in scanners]
     # The scanners looked many times while regwiz worked, and saw nothing.
     assert min(rounds) >= 20, rounds
+    print(f"/proc scans per host (server, laptop, old box): {rounds}; secrets watched: {len(secrets)}")
     for scanner in scanners:
         assert scanner.hits() == [], (scanner.host.name, scanner.hits())
     for host in (server, laptop, old_box):
