@@ -4,6 +4,7 @@
     regwiz diagnose --profile P [--yes] [--json]  check the registry host (--yes applies fixes)
     regwiz deploy   --profile P [--yes] [--json]  diagnose, fix, deploy and prove the registry
     regwiz clients  --profile P [--yes] [--json]  configure and prove the profile's clients
+    regwiz setup    --profile P [--yes] [--json]  deploy, then clients, in one run
     regwiz onboard FILE [--host H] [--yes] [--json]   this machine (or H) joins a team's registry
     regwiz export-team-profile --profile P [-o FILE]  the shareable part of a profile
 
@@ -49,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "profile says, and prove it from this machine."))
     _common(sub.add_parser("clients", help="configure the profile's clients and prove a pull on each",
                            description="Make every client in the profile trust the registry, log in and pull."))
+    _common(sub.add_parser("setup", help="all of it: diagnose and fix, deploy and prove, then every client",
+                           description="deploy, then clients, in one run and one connection per host."))
     onboard = sub.add_parser("onboard", help="make this machine (or --host) use a team's registry",
                              description="Join a team's registry from a shareable team profile: trust, "
                                          "login, and a pull that proves it.")
@@ -99,6 +102,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
     from app import commands
 
     handler = {"diagnose": commands.diagnose, "deploy": commands.deploy, "clients": commands.clients,
+               "setup": commands.setup,
                "onboard": commands.onboard, "export-team-profile": commands.export_team_profile}[args.command]
     return await handler(args)
 

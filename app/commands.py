@@ -12,13 +12,13 @@ from app.clients.model import RegistryTarget
 from app.clients.testimage import ensure_test_image
 from app.headless import FAILED, OK, Output, Run, worst
 from app.profiles import Profile, load_profile, parse_profile, render_profile, team_profile_from
-from app.registry.deploy import DeployRegistryStep
+from app.registry.deploy import DeployChoices, DeployRegistryStep
 from app.registry.health import registry_answers, wait_for_registry
 from app.registry.prove import prove
 from app.session import SetupError, client_kind, deploy_choices, host_form, registry_target, team_target
 from app.steps import Plan, Status
 from app.targets import HostForm, parse_number
-from app.transport import TransportError
+from app.transport import Transport, TransportError
 
 
 def _run(args: argparse.Namespace) -> Run:
@@ -57,13 +57,12 @@ async def diagnose(args: argparse.Namespace) -> int:
     return await _on_server(args, profile, run, work)
 
 
-async def deploy(args: argparse.Namespace) -> int:
-    profile = load_profile(args.profile)
-    run = _run(args)
-    choices = deploy_choices(profile, run.bus.redactor)
-
-    async def work(transport, host: str) -> int:  # type: ignore[no-untyped-def]
-        results = await run.diagnose(transport, host, fix=args.yes)
+async def _deploy_on(run: Run, choices: DeployChoices, transport: Transport, host: str) -> int:
+    """Diagnose (fixing with --yes), deploy and prove, on an open connection to the registry host."""
+    # Docker Hub may take seconds to time out: ask while the host is diagnosed.
+    choices.hub_probe.start(transport, choices.image, run.bus.scoped(source="deploy", host=host))
+    try:
+        results = await run.diagnose(transport, host, fix=run.yes)
         blocking = [r for r in results if r.status is Status.FAILURE and r.check_id in ("docker", "network")]
         if blocking:
             run.out.record("error", status="failure",
@@ -71,15 +70,51 @@ async def deploy(args: argparse.Namespace) -> int:
             return FAILED
         if not await run.step(DeployRegistryStep(choices), transport, "deploy", host):
             return FAILED
-        if not args.yes:
-            return OK
-        steps = await prove(choices, run.bus.scoped(source="prove", host=host))
-        for proof in steps:
-            run.out.record("proof", name=proof.name, status="ok" if proof.ok else "failure",
-                           detail=proof.detail, seconds=round(proof.seconds, 3))
-        return OK if all(s.ok for s in steps) else FAILED
+    finally:
+        choices.hub_probe.cancel()
+    if not run.yes:
+        return OK
+    steps = await prove(choices, run.bus.scoped(source="prove", host=host))
+    for proof in steps:
+        run.out.record("proof", name=proof.name, status="ok" if proof.ok else "failure",
+                       detail=proof.detail, seconds=round(proof.seconds, 3))
+    return OK if all(s.ok for s in steps) else FAILED
+
+
+async def deploy(args: argparse.Namespace) -> int:
+    profile = load_profile(args.profile)
+    run = _run(args)
+    choices = deploy_choices(profile, run.bus.redactor)
+
+    async def work(transport: Transport, host: str) -> int:
+        return await _deploy_on(run, choices, transport, host)
 
     return await _on_server(args, profile, run, work)
+
+
+async def setup(args: argparse.Namespace) -> int:
+    """Everything, in one run: diagnose and fix, deploy and prove, then every client."""
+    profile = load_profile(args.profile)
+    run = _run(args)
+    choices = deploy_choices(profile, run.bus.redactor)
+    specs = _client_specs(profile, run)  # their secrets are checked before anything changes
+
+    async def work(transport: Transport, host: str) -> int:
+        deployed = await _deploy_on(run, choices, transport, host)
+        if deployed != OK or not run.yes or not specs:
+            return deployed
+        return await _configure(run, specs, registry_target(profile, run.bus.redactor))
+
+    return await _on_server(args, profile, run, work)
+
+
+def _client_specs(profile: Profile, run: Run) -> list[ClientSpec]:
+    specs = []
+    for entry in profile.clients:
+        form = host_form(entry, run.bus.redactor)
+        name = "this machine" if form.local else f"{entry.user}@{entry.host}"
+        specs.append(ClientSpec(name, form.transport, client_kind(entry)))
+    return specs
 
 
 async def _configure(run: Run, specs: list[ClientSpec], registry: RegistryTarget) -> int:
@@ -108,11 +143,7 @@ async def clients(args: argparse.Namespace) -> int:
         run.out.record("error", status="failure", message="the profile lists no [[clients]]")
         return FAILED
     registry = registry_target(profile, run.bus.redactor)
-    specs = []
-    for entry in profile.clients:
-        form = host_form(entry, run.bus.redactor)
-        name = "this machine" if form.local else f"{entry.user}@{entry.host}"
-        specs.append(ClientSpec(name, form.transport, client_kind(entry)))
+    specs = _client_specs(profile, run)
     try:
         if not await _registry_ready(profile, run, registry):
             return FAILED

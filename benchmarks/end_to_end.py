@@ -1,13 +1,19 @@
 """End to end: on fresh testbed hosts (an `ecs_conflict` registry host whose dockerd cannot start, and a
 `linux_client`), diagnose and fix, deploy with TLS and auth, configure the client and prove its pull.
 
-regwiz runs headless (`regwiz deploy --profile P --yes`, then `regwiz clients --profile P --yes`).
-One checker, shared by every tool, then looks at the end state from outside SSH: the registry refuses
-an anonymous request (401), answers the user (200), and the client's docker pulls from it with the
-login it was given. sshd on both hosts counts the SSH connections and remote commands of the run.
+Three tools, each on fresh hosts of its own, interleaved (regwiz, Ansible, pyinfra; then the other way):
+- regwiz headless (`regwiz setup --profile P --yes`: diagnose and fix, deploy and prove, then the client);
+- an Ansible playbook (benchmarks/ansible: pipelining, forks, one multiplexed SSH connection per host);
+- a pyinfra deploy (benchmarks/pyinfra).
+Only the tool's own run is timed (host start-up is not, the same for all). One checker, shared by every
+tool, then looks at the end state from outside SSH: the registry refuses an anonymous request (401),
+answers the user (200), and the client's docker pulls from it with the login the tool stored; a tool
+that fails or misses the end state fails the benchmark. sshd on both hosts counts the SSH connections
+and remote commands of each run.
 
-Baselines (an Ansible playbook and a pyinfra deploy reaching the same end state) are not written yet:
-see README, Benchmarks.
+The testbed's hosts (a minimal debootstrap) have no Python, which Ansible's modules need and every cloud
+image has: before each run, untimed and for every tool alike, Debian's python3 packages (fetched once
+here with `apt-get download`) are installed on both hosts.
 """
 
 from __future__ import annotations
@@ -21,15 +27,24 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import Figure, median
-from benchmarks.hosts import SSHCounts, count_sshd, sshd_counts
+from benchmarks.common import Figure, interleaved, median
+from benchmarks.hosts import (
+    SSHCounts,
+    count_sshd,
+    install_debs,
+    known_hosts,
+    python3_debs,
+    sshd_counts,
+)
 from tests.registry_helpers import unreachable_probe
 from tests.testbed.hosts import Testbed, TestHost
 
 DEFAULT_REPEAT = 2
 ROOT = Path(__file__).resolve().parent.parent
+BENCH_VENV = ROOT / ".venv-bench" / "bin"
 PORT = 5000
 USER = "ci"
+TOOLS = ("regwiz", "ansible", "pyinfra")
 
 
 def profile_text(server: TestHost, client: TestHost, key: Path) -> str:
@@ -55,7 +70,7 @@ identity_file = "{key}"
 
 
 def regwiz_run(bed: Testbed, server: TestHost, client: TestHost, password: str) -> float:
-    """Wall time of regwiz's headless deploy then clients, as a user runs them."""
+    """Wall time of regwiz's headless `setup` (deploy, then clients, in one run), as a user runs it."""
     assert bed.images is not None and bed.client_key is not None
     home = Path(tempfile.mkdtemp(prefix="regwiz-bench-e2e-"))
     (home / "state").mkdir(parents=True)
@@ -66,14 +81,96 @@ def regwiz_run(bed: Testbed, server: TestHost, client: TestHost, password: str) 
     env = {**os.environ, "REGWIZ_HOME": str(home), "BENCH_REGISTRY_PASSWORD": password,
            "REGWIZ_UPLOAD_IMAGE": bed.images.registry, "REGWIZ_HUB_PROBE_URL": unreachable_probe(bed),
            "PYTHONPATH": str(ROOT)}
+    timeline = home / "timeline.txt"  # each JSON record with its time since the start: what costs what
     started = time.perf_counter()
-    for command in ("deploy", "clients"):
-        done = subprocess.run([sys.executable, "-m", "app", command, "--profile", str(profile), "--yes", "--json"],
-                              capture_output=True, text=True, env=env, cwd=ROOT, timeout=900,
-                              stdin=subprocess.DEVNULL)
-        if done.returncode != 0:
-            raise RuntimeError(f"regwiz {command} failed: {done.stdout[-1500:]}{done.stderr[-1500:]}")
-    return time.perf_counter() - started
+    with timeline.open("w") as log, (home / "stderr.txt").open("w+") as errors:
+        for command in ("setup",):
+            proc = subprocess.Popen([sys.executable, "-m", "app", command, "--profile", str(profile), "--yes",
+                                     "--json"], stdout=subprocess.PIPE, stderr=errors, text=True,
+                                    env=env, cwd=ROOT, stdin=subprocess.DEVNULL)
+            assert proc.stdout is not None
+            lines = []
+            for line in proc.stdout:
+                lines.append(line)
+                log.write(f"{time.perf_counter() - started:7.2f} {command} {line}")
+            if proc.wait(timeout=900) != 0:
+                errors.seek(0)
+                raise RuntimeError(f"regwiz {command} failed: {''.join(lines)[-1500:]}{errors.read()[-1500:]}")
+    elapsed = time.perf_counter() - started
+    print(f"[bench] end_to_end: regwiz {elapsed:.1f} s (timeline: {timeline})", file=sys.stderr, flush=True)
+    return elapsed
+
+
+def _run_tool(name: str, argv: list[str], env: dict[str, str], cwd: Path, work: Path) -> float:
+    """Wall time of one baseline's run; its output goes to WORK/output.txt; a failure raises."""
+    if not Path(argv[0]).exists():
+        raise RuntimeError(f"{argv[0]} is missing: ./dev bench installs the baselines into .venv-bench")
+    output = work / "output.txt"  # each line with its time since the start: what costs what
+    env = {**env, "PYTHONUNBUFFERED": "1"}
+    started = time.perf_counter()
+    with output.open("w") as out:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                                cwd=cwd, stdin=subprocess.DEVNULL)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.strip():
+                out.write(f"{time.perf_counter() - started:7.2f} {line}")
+        returncode = proc.wait(timeout=900)
+    elapsed = time.perf_counter() - started
+    if returncode != 0:
+        raise RuntimeError(f"{name} failed (exit {returncode}): {output.read_text()[-2500:]}")
+    print(f"[bench] end_to_end: {name} {elapsed:.1f} s (output: {output})", file=sys.stderr, flush=True)
+    return elapsed
+
+
+def _baseline_values(bed: Testbed, work: Path) -> dict[str, str]:
+    assert bed.images is not None
+    return {"work_dir": str(work), "registry_image": bed.images.registry, "registry_user": USER}
+
+
+def ansible_run(bed: Testbed, server: TestHost, client: TestHost, password: str) -> float:
+    """Wall time of `ansible-playbook site.yml` (benchmarks/ansible) with a per-run inventory."""
+    assert bed.client_key is not None
+    work = Path(tempfile.mkdtemp(prefix="regwiz-bench-ansible-"))
+    known = known_hosts([server, client], work / "known_hosts")
+    inventory = {"all": {
+        "vars": {"ansible_user": "root", "ansible_ssh_private_key_file": str(bed.client_key.path),
+                 # Host keys checked against this run's file, never turned off.
+                 "ansible_ssh_common_args": f"-o UserKnownHostsFile={known} -o StrictHostKeyChecking=yes"},
+        "children": {"registry": {"hosts": {server.address: None}}, "clients": {"hosts": {client.address: None}}},
+    }}
+    (work / "inventory.yml").write_text(json.dumps(inventory, indent=1))  # JSON is YAML
+    (work / "vars.json").write_text(json.dumps(_baseline_values(bed, work)))
+    (work / "cp").mkdir()
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "benchmarks" / "ansible" / "ansible.cfg"),
+           "ANSIBLE_SSH_CONTROL_PATH_DIR": str(work / "cp"), "ANSIBLE_NOCOLOR": "1",
+           "REGISTRY_PASSWORD": password}
+    try:
+        return _run_tool("ansible", [str(BENCH_VENV / "ansible-playbook"), "-i", str(work / "inventory.yml"),
+                                     "-e", f"@{work / 'vars.json'}", "site.yml"],
+                         env, ROOT / "benchmarks" / "ansible", work)
+    finally:  # untimed: end the ControlPersist masters, drop the tarball
+        for socket in (work / "cp").iterdir():
+            subprocess.run(["ssh", "-o", f"ControlPath={socket}", "-O", "exit", "benchmark"],
+                           capture_output=True, check=False, timeout=30)
+        (work / "registry.tar").unlink(missing_ok=True)
+
+
+def pyinfra_run(bed: Testbed, server: TestHost, client: TestHost, password: str) -> float:
+    """Wall time of `pyinfra -y INVENTORY deploy.py` (benchmarks/pyinfra) with a per-run inventory."""
+    assert bed.client_key is not None
+    work = Path(tempfile.mkdtemp(prefix="regwiz-bench-pyinfra-"))
+    known = known_hosts([server, client], work / "known_hosts")
+    data = {"ssh_user": "root", "ssh_key": str(bed.client_key.path), "ssh_known_hosts_file": str(known),
+            "ssh_strict_host_key_checking": "yes", **_baseline_values(bed, work)}
+    (work / "inventory.py").write_text(f"registry = [({server.address!r}, {data!r})]\n"
+                                       f"clients = [({client.address!r}, {data!r})]\n")
+    env = {**os.environ, "REGISTRY_PASSWORD": password}
+    try:
+        return _run_tool("pyinfra", [str(BENCH_VENV / "pyinfra"), "-y", str(work / "inventory.py"), "deploy.py"],
+                         env, ROOT / "benchmarks" / "pyinfra", work)
+    finally:
+        (work / "registry.tar").unlink(missing_ok=True)
 
 
 def check_end_state(server: TestHost, client: TestHost, password: str) -> None:
@@ -96,26 +193,39 @@ def check_end_state(server: TestHost, client: TestHost, password: str) -> None:
     assert pulled.returncode == 0, f"the client could not pull {image}: {pulled.stderr.strip()}"
 
 
-def one_round(tool: str) -> tuple[float, SSHCounts]:
+RUNS = {"regwiz": regwiz_run, "ansible": ansible_run, "pyinfra": pyinfra_run}
+
+
+def one_round(tool: str, debs: list[Path]) -> tuple[float, SSHCounts]:
     with Testbed() as bed:
         server, client = bed.start("ecs_conflict", "linux_client")
+        for host in (server, client):  # untimed, for every tool: see the module's docstring
+            install_debs(host, debs)
         count_sshd([server, client])
         time.sleep(1)  # the journal's --since has a resolution of one second
         since = time.time()
         password = "bench-" + secrets.token_urlsafe(12)
-        elapsed = {"regwiz": regwiz_run}[tool](bed, server, client, password)
-        check_end_state(server, client, password)
+        elapsed = RUNS[tool](bed, server, client, password)
+        try:
+            check_end_state(server, client, password)
+        except AssertionError as exc:
+            raise RuntimeError(f"{tool} did not reach the end state: {exc}") from exc
         return elapsed, sshd_counts(server, since) + sshd_counts(client, since)
 
 
 def run(repeat: int) -> list[Figure]:
-    times: list[float] = []
-    counts: list[SSHCounts] = []
-    for _ in range(repeat):
-        elapsed, count = one_round("regwiz")
-        times.append(elapsed)
-        counts.append(count)
-    notes = [f"regwiz: {counts[-1]} (both hosts, last run); runs {'/'.join(f'{t:.1f}' for t in times)} s",
-             "baselines (Ansible playbook, pyinfra deploy) not written yet: no ratio"]
-    return [Figure("end to end vs Ansible", median(times), float("nan"), "s", "<= 0.5x", 0.5, notes=notes,
-                   extra_pass=False)]
+    debs = python3_debs()
+    counts: dict[str, SSHCounts] = {}
+
+    def timed(tool: str):
+        def once() -> float:
+            elapsed, counts[tool] = one_round(tool, debs)
+            return elapsed
+        return once
+
+    times = interleaved({tool: timed(tool) for tool in TOOLS}, repeat)
+    runs = "; ".join(f"{tool} {'/'.join(f'{t:.1f}' for t in times[tool])} s" for tool in TOOLS)
+    notes = [f"{tool}: {counts[tool]} (both hosts, last run)" for tool in TOOLS] + [f"runs: {runs}"]
+    regwiz = median(times["regwiz"])
+    return [Figure("end to end vs Ansible", regwiz, median(times["ansible"]), "s", "<= 0.5x", 0.5, notes=notes),
+            Figure("end to end vs pyinfra", regwiz, median(times["pyinfra"]), "s", "< 1x", 0.999)]

@@ -11,7 +11,7 @@ from tests.testbed.hosts import Testbed, TestHost
 
 def test_help_and_bad_usage(regwiz_home: Path) -> None:
     env = {**os.environ, "REGWIZ_HOME": str(regwiz_home)}
-    for command in ("diagnose", "deploy", "clients", "onboard", "export-team-profile"):
+    for command in ("diagnose", "deploy", "clients", "setup", "onboard", "export-team-profile"):
         shown = regwiz(command, "--help", env=env)
         assert shown.returncode == 0 and "usage: regwiz" in shown.stdout
     missing = regwiz("deploy", env=env)

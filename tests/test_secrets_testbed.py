@@ -121,13 +121,13 @@ password_env = "BOX_PASSWORD"
             scanner.prove_it_sees()
 
         runs = [
-            await asyncio.to_thread(regwiz, "deploy", "--profile", str(profile), "--yes", env=env),
-            await asyncio.to_thread(regwiz, "clients", "--profile", str(profile), "--yes", env=env),
+            await asyncio.to_thread(regwiz, "setup", "--profile", str(profile), "--yes", env=env),
             await asyncio.to_thread(regwiz, "clients", "--profile", str(profile), "--yes", "--json", env=env),
         ]
         for run in runs:
             assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-        proved = [o for o in json_lines(runs[2].stdout) if o["type"] == "client"]
+        assert runs[0].stdout.count("== client") == 2 and "== proof" in runs[0].stdout, runs[0].stdout[-3000:]
+        proved = [o for o in json_lines(runs[1].stdout) if o["type"] == "client"]
         assert [o["status"] for o in proved] == ["ok", "ok"], proved
     finally:
         rounds = [scanner.stop() for scanner in scanners]

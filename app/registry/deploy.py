@@ -22,7 +22,7 @@ from app import htpasswd, pki
 from app.diagnose.resources import parse_ss_listeners
 from app.dockerd import DockerService
 from app.registry import config as regconfig
-from app.registry.image import ImageSource, Progress, ensure_image, host_has_image
+from app.registry.image import HubProbe, ImageSource, Progress, ensure_image, host_has_image
 from app.redact import Secret
 from app.remote_files import FileChange
 from app.steps import Plan, Step, StepContext
@@ -45,6 +45,8 @@ class DeployChoices:
     provided_key: Path | None = None
     #: Add the host's own addresses to the certificate (clients inside its VPC use them).
     discover_addresses: bool = True
+    #: Whether the host reaches Docker Hub, asked early (see HubProbe.start).
+    hub_probe: HubProbe = field(default_factory=HubProbe, repr=False, compare=False)
 
     @property
     def address(self) -> str:
@@ -232,7 +234,8 @@ class DeployRegistryStep(Step):
         for change in plan.changes:
             if change.changes_anything:
                 await ctx.files.write(change)
-        self.image_note = await ensure_image(t, self.choices.image, ctx.emit, self.progress)
+        self.image_note = await ensure_image(t, self.choices.image, ctx.emit, self.progress,
+                                             probe=self.choices.hub_probe)
         ctx.emit.info(f"{self.choices.image.image}: {self.image_note}")
         if not self.recreate:
             return

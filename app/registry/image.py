@@ -51,6 +51,36 @@ async def probe_registry_reachable(transport: Transport, url: str, seconds: floa
     return code.isdigit() and code != "000"
 
 
+class HubProbe:
+    """The Docker Hub probe, started early: it may take seconds to time out, so it
+    runs while the host is diagnosed and fixed, and the deploy reads its answer."""
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[bool] | None = None
+
+    def start(self, transport: Transport, source: ImageSource, emit: ScopedEmitter | None) -> None:
+        if self._task is None and source.kind == "auto":
+            self._task = asyncio.ensure_future(
+                probe_registry_reachable(transport, source.probe_url, source.probe_seconds, emit))
+
+    async def reachable(self, transport: Transport, source: ImageSource, emit: ScopedEmitter | None) -> bool:
+        if self._task is not None:
+            try:
+                return await self._task
+            except TransportError:
+                pass  # the early probe's session died: ask again on this one
+        return await probe_registry_reachable(transport, source.probe_url, source.probe_seconds, emit)
+
+    def cancel(self) -> None:
+        """The run ends without a deploy: stop the probe, and keep its failure (if any) quiet."""
+        if self._task is not None:
+            if self._task.done():
+                if not self._task.cancelled():
+                    self._task.exception()
+            else:
+                self._task.cancel()
+
+
 async def local_image_size(image: str) -> int:
     proc = await asyncio.create_subprocess_exec(
         "docker", "image", "inspect", "--format", "{{.Size}}", image,
@@ -121,13 +151,13 @@ async def set_mirror(transport: Transport, mirror: str, emit: ScopedEmitter | No
 
 
 async def ensure_image(transport: Transport, source: ImageSource, emit: ScopedEmitter | None,
-                       progress: Progress | None = None) -> str:
+                       progress: Progress | None = None, probe: HubProbe | None = None) -> str:
     """Make ``source.image`` present on the host; return how it got there."""
     if await host_has_image(transport, source.image):
         return "already on the host"
     kind = source.kind
     if kind == "auto":
-        reachable = await probe_registry_reachable(transport, source.probe_url, source.probe_seconds, emit)
+        reachable = await (probe or HubProbe()).reachable(transport, source, emit)
         if emit is not None:
             emit.info("the host reaches Docker Hub: it will pull" if reachable else
                       f"the host does not reach {source.probe_url} within {source.probe_seconds:g} s: "

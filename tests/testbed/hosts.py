@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import random
 import secrets
 import socket
 import subprocess
@@ -154,7 +155,7 @@ class TestHost:
         state = docker("container", "inspect", "--format", "{{.State.Running}}", self.container, check=False)
         return state.stdout.strip() == "true"
 
-    def wait_ready(self, timeout: float = 120) -> None:
+    def wait_ready(self, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
         _wait_for_ssh_banner(self.address, self.port, deadline, self.running)
         if self.flavour.init == "systemd":
@@ -280,9 +281,18 @@ class Testbed:
         self.images = ensure_images()
         self.client_key = ClientKey.generate(self.work_dir)
         self.network = f"{PREFIX}-{self.run_id}"
-        subnet = _free_subnet()
-        docker("network", "create", "--driver", "bridge", "--subnet", str(subnet),
-               "--label", f"{LABEL}=1", "--label", f"{OWNER_LABEL}={self.owner}", self.network)
+        # Another run (a second terminal, a benchmark) may take the same free /24
+        # between our look and our create: docker refuses the overlap; look again.
+        for attempt in range(20):
+            try:
+                subnet = _free_subnet()
+                docker("network", "create", "--driver", "bridge", "--subnet", str(subnet),
+                       "--label", f"{LABEL}=1", "--label", f"{OWNER_LABEL}={self.owner}", self.network)
+                return
+            except DockerError as exc:
+                if "overlap" not in str(exc) and "No such network" not in str(exc) or attempt == 19:
+                    raise
+                time.sleep(0.2 + 0.3 * random.random())
 
     def start(self, *flavours: str) -> list[TestHost]:
         """Start hosts of these flavours in parallel; return them ready for SSH."""
