@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from pathlib import Path
 
@@ -58,7 +59,7 @@ async def diagnose(args: argparse.Namespace) -> int:
 
 
 async def _deploy_on(run: Run, choices: DeployChoices, transport: Transport, host: str) -> int:
-    """Diagnose (fixing with --yes), deploy and prove, on an open connection to the registry host."""
+    """Diagnose (fixing with --yes) and deploy, on an open connection to the registry host."""
     # Docker Hub may take seconds to time out: ask while the host is diagnosed.
     choices.hub_probe.start(transport, choices.image, run.bus.scoped(source="deploy", host=host))
     try:
@@ -68,12 +69,13 @@ async def _deploy_on(run: Run, choices: DeployChoices, transport: Transport, hos
             run.out.record("error", status="failure",
                            message="the host is not ready: " + "; ".join(r.summary for r in blocking))
             return FAILED
-        if not await run.step(DeployRegistryStep(choices), transport, "deploy", host):
-            return FAILED
+        return OK if await run.step(DeployRegistryStep(choices), transport, "deploy", host) else FAILED
     finally:
         choices.hub_probe.cancel()
-    if not run.yes:
-        return OK
+
+
+async def _prove(run: Run, choices: DeployChoices, host: str) -> int:
+    """Push, pull and delete from this machine: the registry works as clients will use it."""
     steps = await prove(choices, run.bus.scoped(source="prove", host=host))
     for proof in steps:
         run.out.record("proof", name=proof.name, status="ok" if proof.ok else "failure",
@@ -87,13 +89,14 @@ async def deploy(args: argparse.Namespace) -> int:
     choices = deploy_choices(profile, run.bus.redactor)
 
     async def work(transport: Transport, host: str) -> int:
-        return await _deploy_on(run, choices, transport, host)
+        deployed = await _deploy_on(run, choices, transport, host)
+        return deployed if deployed != OK or not run.yes else await _prove(run, choices, host)
 
     return await _on_server(args, profile, run, work)
 
 
 async def setup(args: argparse.Namespace) -> int:
-    """Everything, in one run: diagnose and fix, deploy and prove, then every client."""
+    """Everything, in one run: diagnose and fix, deploy, then prove it while every client is configured."""
     profile = load_profile(args.profile)
     run = _run(args)
     choices = deploy_choices(profile, run.bus.redactor)
@@ -101,9 +104,13 @@ async def setup(args: argparse.Namespace) -> int:
 
     async def work(transport: Transport, host: str) -> int:
         deployed = await _deploy_on(run, choices, transport, host)
-        if deployed != OK or not run.yes or not specs:
+        if deployed != OK or not run.yes:
             return deployed
-        return await _configure(run, specs, registry_target(profile, run.bus.redactor))
+        if not specs:
+            return await _prove(run, choices, host)
+        codes = await asyncio.gather(_prove(run, choices, host),
+                                     _configure(run, specs, registry_target(profile, run.bus.redactor)))
+        return FAILED if FAILED in codes else OK
 
     return await _on_server(args, profile, run, work)
 

@@ -251,31 +251,29 @@ class DeployRegistryStep(Step):
 
     async def verify(self, ctx: StepContext) -> str | None:
         t = ctx.transport
-        # Up and not restarting for a few polls in a row; any restart means a crash loop.
-        steady = 0
-        for _ in range(40):
-            state = await container_state(ctx)
-            if state.restart_count > 0 or (state.exists and not state.running and not state.restarting):
-                steady = -1
-                break
-            steady = steady + 1 if state.running and not state.restarting else 0
-            if steady >= 3:
-                break
-            await asyncio.sleep(0.5)
-        if steady < 3:
-            return ("the registry container does not stay up; its last log lines: "
-                    + await self._last_logs(ctx))
         scheme = "http" if self.choices.settings.tls == "none" else "https"
         url = f"{scheme}://127.0.0.1:{self.choices.settings.port}/v2/"
-        answer = await t.run(shell(
-            'for i in $(seq 1 40); do code=$(curl -sk -o /dev/null -m 3 -w "%{http_code}" "$1"); '
-            'case "$code" in 200|401) echo "$code"; exit 0;; esac; sleep 0.25; done; echo "$code"; exit 1',
-            url), emit=ctx.emit)
-        if not answer.ok:
-            return (f"the registry does not answer {url} (last answer: {answer.stdout.strip() or 'none'}); "
-                    f"its last log lines: " + await self._last_logs(ctx))
-        await t.run(Command("docker", "rm", "-f", PREVIOUS), sudo=True)
-        return None
+        # Up, answering HTTP, and never restarted meanwhile: a crash loop (a bad
+        # config, a missing file) shows as a restart within the first second.
+        last_answer = "none"
+        for _ in range(100):
+            state = await container_state(ctx)
+            if state.restart_count > 0 or (state.exists and not state.running and not state.restarting):
+                return ("the registry container does not stay up; its last log lines: "
+                        + await self._last_logs(ctx))
+            if state.running and not state.restarting:
+                answer = await t.run(shell('curl -sk -o /dev/null -m 3 -w "%{http_code}" "$1"', url), emit=ctx.emit)
+                last_answer = answer.stdout.strip() or "none"
+                if last_answer in ("200", "401"):
+                    await asyncio.sleep(0.5)
+                    if (await container_state(ctx)).restart_count == 0:
+                        await t.run(Command("docker", "rm", "-f", PREVIOUS), sudo=True)
+                        return None
+                    return ("the registry container restarted right after answering; its last log lines: "
+                            + await self._last_logs(ctx))
+            await asyncio.sleep(0.2)
+        return (f"the registry does not answer {url} (last answer: {last_answer}); "
+                f"its last log lines: " + await self._last_logs(ctx))
 
     async def rollback(self, ctx: StepContext) -> None:
         t = ctx.transport
