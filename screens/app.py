@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import subprocess
@@ -25,8 +26,9 @@ class RegwizApp(App[None]):
     CSS_PATH = "regwiz.tcss"
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
 
-    def __init__(self, profile: str | None = None) -> None:
+    def __init__(self, profile: str | None = None, *, resume_gc: bool = False) -> None:
         super().__init__()
+        self.resume_gc = resume_gc  # the garbage collector waits for the first screen (app.cli)
         self.profile_name = profile
         self.profile = None  # the Profile in use, once loaded
         self.bus = EventBus()
@@ -39,9 +41,17 @@ class RegwizApp(App[None]):
     def on_mount(self) -> None:
         target = TargetScreen(self.bus)
         self.push_screen(target)
+        self.call_after_refresh(self.startup_finished)
         if self.profile_name:
             # After the first screen is composed: the profile fills it in.
             self.call_after_refresh(self.open_profile, self.profile_name)
+
+    def startup_finished(self) -> None:
+        """The first screen is drawn: what exists now lives on; the garbage collector resumes."""
+        if self.resume_gc:
+            self.resume_gc = False
+            gc.freeze()
+            gc.enable()
 
     def open_profile(self, name: str) -> None:
         """A saved set-up: its dashboard, with the first screen filled in beneath it."""
@@ -132,6 +142,7 @@ class RegwizApp(App[None]):
         self.notify(f"Report written: {self.run_logs.write_report()}", timeout=10)
 
     async def on_unmount(self) -> None:
+        self.startup_finished()  # (if the app ends before its first screen is drawn)
         self.run_logs.write_report()
         if self.transport is not None:
             await self.transport.close()

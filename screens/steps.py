@@ -2,37 +2,53 @@
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import Label, Static
+from rich.text import Text
+from textual.widget import Widget
 
 STEPS = ("Credentials", "Diagnose", "Deploy", "Clients", "Summary")
 
 
-class StepsPanel(Vertical):
-    """Lists the wizard's steps, marking the current and the finished ones."""
+class StepsPanel(Widget):
+    """Lists the wizard's steps, marking the current and the finished ones.
+
+    One widget drawing its lines (styled by its component classes, so themes and
+    the stylesheet still apply), not a label per step: every widget on the first
+    screen costs start-up time.
+    """
+
+    COMPONENT_CLASSES = {"steps--title", "steps--step", "steps--current", "steps--done"}
+    DEFAULT_CSS = """
+    StepsPanel { height: 1fr; }
+    StepsPanel > .steps--title { text-style: bold; }
+    StepsPanel > .steps--step { color: $text-muted; }
+    StepsPanel > .steps--current { color: $accent; text-style: bold; }
+    StepsPanel > .steps--done { color: $success; }
+    """
 
     def __init__(self, current: int = 0, done: int = 0, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.current = current
         self.done = done
 
-    def compose(self) -> ComposeResult:
-        yield Label("Steps", classes="panel-title")
-        for index, name in enumerate(STEPS):
-            yield Static(self._text(index, name), id=f"step-{index}", classes=self._step_classes(index))
-
-    def _text(self, index: int, name: str) -> str:
+    def step_text(self, index: int) -> str:
+        """A step's line as shown: its mark (✓ done, ▶ current), number and name."""
         mark = "✓" if index < self.done else ("▶" if index == self.current else " ")
-        return f"{mark} {index + 1}. {name}"
+        return f"{mark} {index + 1}. {STEPS[index]}"
 
-    def _step_classes(self, index: int) -> str:
-        return "step" + (" done" if index < self.done else "") + (" current" if index == self.current else "")
+    def render(self) -> Text:
+        text = Text(end="")
+        text.append("Steps", style=self.get_component_rich_style("steps--title"))
+        text.append("\n")
+        for index in range(len(STEPS)):
+            style = self.get_component_rich_style("steps--step")
+            if index == self.current:
+                style += self.get_component_rich_style("steps--current")
+            if index < self.done:
+                style += self.get_component_rich_style("steps--done")
+            text.append("\n")
+            text.append(self.step_text(index), style=style)
+        return text
 
     def mark_done(self, done: int) -> None:
         self.done = done
-        for index, name in enumerate(STEPS):
-            step = self.query_one(f"#step-{index}", Static)
-            step.update(self._text(index, name))
-            step.set_class(index < done, "done")
-            step.set_class(index == self.current, "current")
+        self.refresh()

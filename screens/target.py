@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Label, Log, RadioButton, RadioSet, Select, Static
+from textual.widgets import Button, Header, Input, Label, Log, RadioButton, RadioSet, Select, Static
 
 from app.events import EventBus, EventKind, LogEvent
 from app.redact import Secret
 from app.targets import HostForm, parse_number, validate_host, validate_key_file, validate_port, validate_user
 from app.transport import Command, TransportError
 from app.transport.hostkeys import HostKeyUnknown
+from screens.footer import Footer
 from screens.hostkey import HostKeyScreen
 from screens.livelog import LiveLog
 from screens.steps import StepsPanel
+
+
+def _saved_profiles() -> list[str]:
+    """The saved profiles' names; app.profiles (and the TOML library it loads) only when there are any."""
+    from app.paths import config_dir
+
+    try:
+        if not any(entry.suffix == ".toml" for entry in (config_dir() / "profiles").iterdir()):
+            return []
+    except OSError:
+        return []
+    from app.profiles import list_profiles
+
+    return list_profiles()
+
 
 FIELD_CHECKS = {
     "host": validate_host,
@@ -36,16 +52,26 @@ class TargetScreen(Screen[None]):
         super().__init__()
         self.bus = bus
         self.connected_to: str | None = None
+        self._inputs: dict[str, Input] = {}  # every field's Input, mounted or about to be
+        self._resumed_once = False
 
     def compose(self) -> ComposeResult:
+        # Start-up time grows with every widget on the first screen (each is styled, laid out
+        # and rendered before the first key is answered), so what is hidden at first is mounted
+        # only when shown: the saved-profiles picker when there are profiles, the key-file fields
+        # when "Private key file" is chosen, the sudo password when sudo asks, an error line when
+        # there is an error.
         yield Header()
         with Horizontal():
             yield StepsPanel(current=0, id="steps")
             with VerticalScroll(id="form"):
-                with Horizontal(id="saved-profiles"):
-                    yield Label("A saved set-up:", classes="field-label")
-                    yield Select([], id="profile-select", prompt="choose a profile", compact=True)
-                    yield Button("Open its dashboard", id="open-profile", compact=True)
+                names = _saved_profiles()
+                if names:
+                    with Horizontal(id="saved-profiles"):
+                        yield Label("A saved set-up:", classes="field-label")
+                        yield Select([(n, n) for n in names], id="profile-select", prompt="choose a profile",
+                                     compact=True)
+                        yield Button("Open its dashboard", id="open-profile", compact=True)
                 yield Label("Where should the registry run?", classes="question")
                 with RadioSet(id="target", compact=True):
                     yield RadioButton("A server I reach over SSH", id="remote", value=True)
@@ -61,10 +87,6 @@ class TargetScreen(Screen[None]):
                         yield RadioButton("Private key file", id="auth-key")
                         yield RadioButton("ssh-agent", id="auth-agent")
                     yield self._field("password", "Password", "", password=True)
-                    yield self._field("identity_file", "Private key file", "~/.ssh/id_ed25519")
-                    yield self._field("passphrase", "Key passphrase (if it has one)", "", password=True)
-                yield self._field("sudo_password", "sudo password (this user is not root and sudo asks for one)",
-                                  "", password=True)
                 with Horizontal(id="buttons"):
                     yield Button("Connect", id="connect", variant="primary", compact=True)
                     yield Button("Continue: Diagnose", id="next", variant="success", compact=True, disabled=True)
@@ -74,23 +96,39 @@ class TargetScreen(Screen[None]):
 
     def _field(self, name: str, label: str, placeholder: str, *, value: str = "",
                password: bool = False, classes: str = "") -> Vertical:
-        return Vertical(
-            Label(label, classes="field-label"),
-            Input(value=value, placeholder=placeholder, password=password, id=name, compact=True),
-            Static("", id=f"{name}-error", classes="field-error").set_styles("display: none;"),
-            classes=f"field {classes}".strip(),
-            id=f"field-{name}",
-        )
+        """A label over an input; its error line (``#NAME-error``) is added by ``_show_error``."""
+        self._inputs[name] = Input(value=value, placeholder=placeholder, password=password, id=name, compact=True)
+        return Vertical(Label(label, classes="field-label"), self._inputs[name],
+                        classes=f"field {classes}".strip(), id=f"field-{name}")
 
-    def on_mount(self) -> None:
-        from app.profiles import list_profiles
+    def _key_fields(self, identity_file: str = "") -> None:
+        """The key file and passphrase fields, mounted the first time key login is chosen."""
+        if "identity_file" in self._inputs:
+            if identity_file:
+                self._inputs["identity_file"].value = identity_file
+            return
+        self.query_one("#remote-fields").mount_all([
+            self._field("identity_file", "Private key file", "~/.ssh/id_ed25519", value=identity_file),
+            self._field("passphrase", "Key passphrase (if it has one)", "", password=True),
+        ], after="#field-password")
 
-        names = list_profiles()
-        self.query_one("#saved-profiles").display = bool(names)
-        self.query_one("#profile-select", Select).set_options([(n, n) for n in names])
-        self.query_one("#field-sudo_password").display = False  # asked only when sudo needs it
-        self._show_auth_fields()
-        self.query_one("#host", Input).focus()
+    async def _show_sudo_field(self) -> None:
+        """The sudo password field (mounted the first time sudo asks for one), focused."""
+        if "sudo_password" not in self._inputs:
+            field = self._field("sudo_password", "sudo password (this user is not root and sudo asks for one)",
+                                "", password=True)
+            await self.query_one("#form").mount(field, before="#buttons")
+        self.query_one("#field-sudo_password").display = True
+        self._inputs["sudo_password"].focus()
+
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Textual restyles the whole screen whenever it becomes active. The first time, every
+        # widget was styled a moment before, when it was mounted, so doing it again only costs
+        # start-up time (about a tenth of the work before the first key is answered, measured).
+        # Textual's own handler runs after this one and does the rest: layout, focus, refresh.
+        if not self._resumed_once:
+            self._resumed_once = True
+            event.refresh_styles = False
 
     def prefill(self, profile) -> None:  # type: ignore[no-untyped-def]
         """Fill the form from a saved profile; secrets come from the variables it names."""
@@ -105,7 +143,7 @@ class TargetScreen(Screen[None]):
         self.query_one("#user", Input).value = server.user
         if server.identity_file:
             self.query_one("#auth-key", RadioButton).value = True
-            self.query_one("#identity_file", Input).value = server.identity_file
+            self._key_fields(server.identity_file)
         if server.password_env and os.environ.get(server.password_env):
             self.query_one("#password", Input).value = os.environ[server.password_env]
         self._show_auth_fields()
@@ -123,8 +161,11 @@ class TargetScreen(Screen[None]):
         auth = self._auth()
         self.query_one("#remote-fields").display = not self._is_local()
         self.query_one("#field-password").display = auth == "password"
-        self.query_one("#field-identity_file").display = auth == "key"
-        self.query_one("#field-passphrase").display = auth == "key"
+        if auth == "key":
+            self._key_fields()
+        for name in ("identity_file", "passphrase"):
+            for field in self.query(f"#field-{name}"):
+                field.display = auth == "key"
 
     @on(RadioSet.Changed)
     def _radio_changed(self) -> None:
@@ -138,16 +179,27 @@ class TargetScreen(Screen[None]):
             self._show_error(event.input.id or "", error)
 
     def _show_error(self, field: str, error: str | None) -> None:
-        label = self.query_one(f"#{field}-error", Static)
-        label.update(error or "")
-        label.display = bool(error)
+        found = self.query(f"#{field}-error")
+        if found:
+            label = found.first(Static)
+            label.update(error or "")
+            label.display = bool(error)
+        elif error:
+            fields = self.query(f"#field-{field}")
+            if fields:  # (not mounted: a field not shown has no error to show)
+                fields.first().mount(Static(error, id=f"{field}-error", classes="field-error"))
+
+    def _value(self, name: str) -> str:
+        """An input's text; "" for a field never shown."""
+        field = self._inputs.get(name)
+        return field.value if field is not None else ""
 
     def _secret(self, name: str) -> Secret | None:
-        value = self.query_one(f"#{name}", Input).value
+        value = self._value(name)
         return Secret(value) if value else None
 
     def read_form(self) -> HostForm:
-        value = lambda name: self.query_one(f"#{name}", Input).value.strip()  # noqa: E731
+        value = lambda name: self._value(name).strip()  # noqa: E731
         port = value("port")
         return HostForm(
             local=self._is_local(),
@@ -215,8 +267,7 @@ class TargetScreen(Screen[None]):
             await transport.run(Command("uname", "-srm"), emit=emit, check=True)
             await transport.run(Command("cat", "/etc/os-release"), emit=emit)
             if not await transport.is_root() and await transport.sudo_needs_password() and not form.sudo_password:
-                self.query_one("#field-sudo_password").display = True
-                self.query_one("#sudo_password", Input).focus()
+                await self._show_sudo_field()
                 message = (f"{form.user} is not root and sudo asks for a password: "
                            "enter the sudo password, then connect again.")
                 emit.warning(message)

@@ -7,7 +7,7 @@ from pathlib import Path
 from textual.widgets import Input, Log, RadioButton, Static
 
 from screens.app import RegwizApp
-from screens.steps import STEPS
+from screens.steps import STEPS, StepsPanel
 from screens.target import TargetScreen
 
 
@@ -16,7 +16,7 @@ async def test_first_screen_asks_for_the_target_and_shows_the_steps() -> None:
     async with app.run_test(size=(100, 34)) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, TargetScreen)
-        steps = [str(app.screen.query_one(f"#step-{i}", Static).render()) for i in range(len(STEPS))]
+        steps = [app.screen.query_one(StepsPanel).step_text(i) for i in range(len(STEPS))]
         assert [s.split(". ", 1)[1] for s in steps] == list(STEPS)
         assert steps[0].startswith("▶")
         assert app.screen.query_one("#remote", RadioButton).value is True
@@ -43,7 +43,7 @@ async def test_key_auth_shows_key_fields_and_checks_the_file(tmp_path: Path) -> 
     app = RegwizApp()
     async with app.run_test(size=(100, 40)) as pilot:
         screen = app.screen
-        assert screen.query_one("#field-identity_file").display is False
+        assert not screen.query("#field-identity_file")  # not on screen until key login is chosen
         await pilot.click("#auth-key")
         await pilot.pause()
         assert screen.query_one("#field-identity_file").display is True
@@ -67,7 +67,7 @@ async def test_this_machine_hides_remote_fields_and_connects_with_live_log() -> 
         assert any(line.startswith("$ uname -srm") for line in lines)
         assert any(line.startswith("Linux ") for line in lines)
         assert "Connected to" in str(screen.query_one("#status", Static).render())
-        assert str(screen.query_one("#step-0", Static).render()).startswith("✓")
+        assert screen.query_one(StepsPanel).step_text(0).startswith("✓")
 
 
 async def test_saved_profiles_can_be_picked_on_the_first_screen(regwiz_home: Path) -> None:
@@ -99,3 +99,26 @@ async def test_a_unicode_digit_in_the_port_is_an_error_not_a_crash() -> None:
         await pilot.press("ctrl+t")
         await pilot.pause()
         assert "1 to 65535" in str(screen.query_one("#port-error", Static).render())
+
+
+def test_the_first_screen_without_profiles_loads_no_toml_or_crypto(tmp_path: Path) -> None:
+    """Showing the first screen (no saved profiles) leaves app.profiles, tomlkit and bcrypt unloaded."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    probe = (
+        "import asyncio, sys\n"
+        "from screens.app import RegwizApp\n"
+        "async def main():\n"
+        "    async with RegwizApp().run_test(size=(120, 40)) as pilot:\n"
+        "        await pilot.pause()\n"
+        "    print(','.join(m for m in ('app.profiles', 'tomlkit', 'bcrypt', 'asyncssh') if m in sys.modules))\n"
+        "asyncio.run(main())\n"
+    )
+    env = dict(os.environ, REGWIZ_HOME=str(tmp_path), PYTHONPATH=str(root))
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=root, env=env,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "", f"loaded by the first screen: {result.stdout.strip()}"
