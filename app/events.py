@@ -81,7 +81,10 @@ class EventBus:
     ) -> None:
         if isinstance(lines, str):
             lines = lines.splitlines() or [""]
-        event = LogEvent(kind, tuple(self.redactor.lines(list(lines))), source, host)
+        elif isinstance(lines, tuple):
+            lines = list(lines)
+        # One redaction per batch (a command's output comes in thousands of lines at a time).
+        event = LogEvent(kind, tuple(self.redactor.lines(lines)), source, host)
         for sink in list(self._sinks):
             sink(event)
 

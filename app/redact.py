@@ -53,6 +53,8 @@ class Redactor:
 
     def __init__(self) -> None:
         self._values: set[str] = set()
+        # Longest first, so a secret that contains another is masked whole; rebuilt on add.
+        self._ordered: tuple[str, ...] = ()
         self._lock = threading.Lock()
 
     def add(self, secret: Secret | str | None) -> None:
@@ -62,15 +64,34 @@ class Redactor:
         if len(value) >= self.MIN_LENGTH:
             with self._lock:
                 self._values.add(value)
+                self._ordered = tuple(sorted(self._values, key=len, reverse=True))
 
     def __call__(self, text: str) -> str:
-        if not self._values or not text:
+        if not self._ordered or not text:
             return text
-        # Longest first, so a secret that contains another is masked whole.
-        for value in sorted(self._values, key=len, reverse=True):
+        for value in self._ordered:
             if value in text:
                 text = text.replace(value, REDACTED)
         return text
 
     def lines(self, lines: list[str]) -> list[str]:
-        return [self(line) for line in lines] if self._values else lines
+        """Each line redacted as ``__call__`` would, a whole batch at a time.
+
+        A command's output arrives in batches of thousands of lines: the batch is
+        searched as one text, and only a batch that holds a secret is changed.
+        Lines hold no newline, and a secret that holds one could never match
+        within a line, so masking the joined text masks each line exactly as
+        masking them one by one would, and keeps the line count.
+        """
+        ordered = self._ordered
+        if not ordered or not lines:
+            return lines
+        text = "\n".join(lines)
+        if not any(value in text for value in ordered):
+            return lines
+        if any("\n" in line for line in lines):  # not from a splitter: one by one
+            return [self(line) for line in lines]
+        for value in ordered:
+            if "\n" not in value and value in text:
+                text = text.replace(value, REDACTED)
+        return text.split("\n")

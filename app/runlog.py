@@ -62,9 +62,13 @@ class RunLogs:
             out = self._open[path] = path.open("a", encoding="utf-8")
             if new:
                 path.chmod(0o600)
-        # One write per event, to a file kept open: a command's output arrives in hundreds of events a second.
-        out.write("".join(f"{stamp} {line}\n" for line in event.render_lines()))
-        out.flush()
+        # One write per event, to a file kept open: a command's output arrives in hundreds of events a
+        # second, thousands of lines each; the stamp is formatted once and joined in, not per line.
+        lines = event.render_lines()
+        if lines:
+            head = stamp + " "
+            out.write(head + ("\n" + head).join(lines) + "\n")
+            out.flush()
         if event.kind is EventKind.FILE_CHANGED and event.lines:
             backup = event.lines[1] if len(event.lines) > 1 and event.lines[1] != "-" else None
             self.changes.append(FileChangeRecord(event.host, event.lines[0], backup, step))

@@ -47,7 +47,7 @@ async def _regwiz_once(host: TestHost, work: Path) -> tuple[float, float]:
     from screens.diagnose import DiagnoseScreen
     from tests.sshutil import by_key
 
-    app = RegwizApp()
+    app = RegwizApp(resume_gc=True)  # as `regwiz` starts it: what exists after start-up is frozen
     async with app.run_test(size=(120, 40)) as pilot, by_key(host, "root", work) as transport:
         screen = DiagnoseScreen(app.bus, transport, host.address, autorun=False)
         await app.push_screen(screen)

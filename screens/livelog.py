@@ -11,6 +11,12 @@ The widest line sets the log's virtual width. ``Log`` measures every new line
 with rich's ``cell_len`` in a thread (about 10 µs a line, holding the GIL, so
 the event loop waits too); a printable ASCII line is as wide as it is long, and
 only the other lines are measured that way here.
+
+A batch is handled as a whole where Python allows it: ``Log.write_lines``
+calls ``splitlines`` on every line and drops each new line's number from a
+render cache one by one; here one check of the joined batch (no line-break
+character, every line printable ASCII) lets 10,000 lines through with a few
+calls into C, and the per-line paths remain for whatever fails the check.
 """
 
 from __future__ import annotations
@@ -18,8 +24,20 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 from rich.cells import cell_len
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
 from textual.timer import Timer
 from textual.widgets import Log
+
+# What str.splitlines splits on besides "\n": a batch holding none of these is already split.
+_OTHER_LINE_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+# Printable ASCII, whose width is its length.
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
+
+
+def _printable_ascii(text: str) -> bool:
+    """``text.isascii() and text.isprintable()``, several times faster on a long text."""
+    return text.isascii() and not text.encode("ascii").translate(None, _PRINTABLE_ASCII)
 
 
 class LiveLog(Log):
@@ -45,14 +63,64 @@ class LiveLog(Log):
             self._flush_timer = None
         if self._pending:
             lines, self._pending = self._pending, []
-            super().write_lines(lines, scroll_end)
+            self._append(lines, scroll_end)
+
+    def _append(self, lines: list[str], scroll_end: bool | None) -> None:
+        """``Log.write_lines`` for a whole batch at once (the same steps, in the same order)."""
+        is_vertical_scroll_end = self.is_vertical_scroll_end
+        auto_scroll = self.auto_scroll if scroll_end is None else scroll_end
+        text = "\n".join(lines)
+        if not any(char in text for char in _OTHER_LINE_BREAKS):  # one fast scan each
+            # Log drops empty lines ("".splitlines() is []); so does this.
+            new_lines = [line for line in lines if line] if "" in lines else lines
+        else:
+            new_lines = [part for line in lines for part in line.splitlines()]
+        start_line = len(self._lines)
+        self._lines.extend(new_lines)
+        if self.max_lines is not None and len(self._lines) > self.max_lines:
+            self._prune_max_lines()
+        if new_lines:
+            self._width = max(self._width, self._widest(new_lines))
+        self._set_virtual_size(Size(self._width, len(self._lines)))
+        if len(self._render_line_cache):  # only lines already rendered can be stale
+            for y in range(start_line, start_line + len(new_lines)):
+                self._render_line_cache.discard(y)
+        ScrollView.refresh_lines(self, start_line, len(new_lines))
+        if auto_scroll and not self.is_vertical_scrollbar_grabbed and is_vertical_scroll_end:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        else:
+            self.refresh()
+
+    def _widest(self, lines: list[str]) -> int:
+        """The widest of some lines, in cells."""
+        if _printable_ascii("".join(lines)):
+            return max(map(len, lines))
+        return max(len(line) if line.isascii() and line.isprintable() else cell_len(self._process_line(line))
+                   for line in lines)
 
     def _update_size(self, updates: int, lines: list[str]) -> None:
         """Textual's hook (a thread worker in ``Log``): the new lines' width, measured here at once."""
         if lines:
-            widest = max(len(line) if line.isascii() and line.isprintable() else cell_len(self._process_line(line))
-                         for line in lines)
-            self._update_maximum_width(updates, widest)
+            self._update_maximum_width(updates, self._widest(lines))
+
+    def _set_virtual_size(self, size: Size) -> None:
+        """Set the scrollable size without laying out the whole screen again.
+
+        ``virtual_size`` is a reactive with ``layout=True``: every change reflows
+        and repaints the screen, every widget of it, 20 times a second while a
+        command prints. A log whose own size does not follow its content (its
+        height is not ``auto``) needs only its scrollbars updated; a scrollbar
+        that appears or goes asks for the layout itself.
+        """
+        if size == self.virtual_size:
+            return
+        styles = self.styles
+        if styles.is_auto_width or styles.is_auto_height or not self.container_size:
+            self.virtual_size = size
+            return
+        self.set_reactive(Log.virtual_size, size)
+        self._scroll_update(size)
+        self.refresh()
 
     def clear(self) -> "LiveLog":
         self._pending.clear()

@@ -58,3 +58,32 @@ def test_unsubscribe_stops_delivery() -> None:
     unsubscribe()
     bus.emit(EventKind.INFO, "two")
     assert memory.lines() == ["one"]
+
+
+def test_batch_redaction_is_line_by_line_redaction() -> None:
+    """A batch is masked as one text: exactly as masking each line, never a line more or less."""
+    redactor = Redactor()
+    for secret in ("s3cret", "s3cret-longer", "a\nb-multiline", "tail!"):
+        redactor.add(secret)
+    batches = [
+        ["plain", "", "no secrets here"],
+        ["x s3cret y", "s3cret-longer", "", "tail!tail!", "a", "b-multiline"],
+        ["s3cret\r", "ends with s3cre", "t at the start"],
+        ["one\nline holding s3cret and a newline", "other"],
+    ]
+    for batch in batches:
+        assert redactor.lines(list(batch)) == [redactor(line) for line in batch]
+    assert Redactor().lines(["s3cret"]) == ["s3cret"]
+
+
+def test_run_log_stamps_every_line_of_a_batch(tmp_path: Path) -> None:
+    logs = RunLogs(directory=tmp_path / "run")
+    bus = EventBus()
+    bus.subscribe(logs)
+    bus.emit(EventKind.STDOUT, [f"line {i}" for i in range(1000)] + [""], source="diagnose.x", host="h")
+    bus.emit(EventKind.STDOUT, [], source="diagnose.x", host="h")
+    text = logs.log_text("diagnose", "h")
+    lines = text.splitlines()
+    assert len(lines) == 1001 and text.endswith("\n")
+    assert all(line.split(" ", 1)[1] == f"line {i}" for i, line in enumerate(lines[:-1]))
+    assert lines[-1].endswith(" ") and len(lines[-1].split(" ")[0]) == 8

@@ -23,7 +23,9 @@ from typing import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from app.events import EventKind, ScopedEmitter
 from app.redact import Secret
 
-CHUNK_SIZE = 64 * 1024
+#: The most one read takes from a command's output. asyncssh hands over whatever it holds, up to
+#: this; a large read means few batches (each costs an event and a log write) when output floods in.
+CHUNK_SIZE = 256 * 1024
 
 
 class TransportError(Exception):
@@ -121,7 +123,9 @@ class LineSplitter:
         text = self._tail + self._decoder.decode(chunk)
         lines = text.split("\n")
         self._tail = lines.pop()
-        return [line.rstrip("\r") for line in lines]
+        if "\r" in text:  # CRLF output: per line; otherwise the list is already right
+            return [line.rstrip("\r") for line in lines]
+        return lines
 
     def flush(self) -> list[str]:
         text = self._tail + self._decoder.decode(b"", final=True)
