@@ -110,7 +110,8 @@ async def explain_registry_down(transport: Transport, port: int,
                             transient=recently)
     return RegistryDown(boot_note + f"the registry runs and listens on port {port} on the host, "
                         "but this machine cannot reach it: a firewall or security group is in the way",
-                        f"open {port}/tcp to this machine in the cloud console's security group")
+                        f"open {port}/tcp to this machine in the cloud console's security group",
+                        transient=recently)  # just booted: its forwarding rules may still be coming
 
 
 async def registry_answers(target: RegistryTarget) -> bool:
