@@ -24,7 +24,7 @@ from app.clients.tunnel import Tunnel, open_client_tunnel
 from app.transport import Transport, TransportError
 from app.transport.hostkeys import HostKeyUnknown
 from screens.hostkey import HostKeyScreen
-from screens.livelog import LiveLog
+from screens.livelog import CopiesLog, LiveLog
 from screens.plan import PlanScreen
 from screens.steps import StepsPanel
 
@@ -49,7 +49,7 @@ def hosts_from_text(text: str) -> list[str]:
     return [line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip()]
 
 
-class ClientsScreen(Screen[None]):
+class ClientsScreen(CopiesLog, Screen[None]):
     BINDINGS = [Binding("ctrl+y", "copy_log", "Copy log"), Binding("ctrl+r", "configure", "Configure all"), Binding("escape", "back", "Back")]
 
     def __init__(self, bus: EventBus, registry: RegistryTarget) -> None:
@@ -288,8 +288,3 @@ class ClientsScreen(Screen[None]):
                      f"Nothing was changed on the clients. Fix: {down.fix}", "error")
         return False
 
-    def action_copy_log(self) -> None:
-        """Copy the log shown on this screen (redacted, as it is shown)."""
-        lines = self.query_one("#log", Log).lines
-        self.app.copy_to_clipboard("\n".join(lines))
-        self.notify(f"Copied {len(lines)} log lines")

@@ -16,12 +16,12 @@ from app.session import SetupError, client_kind, deploy_choices, host_form, regi
 from app.steps import Status
 from app.transport import TransportError
 from screens.diagnose import STATUS_STYLE
-from screens.livelog import LiveLog
+from screens.livelog import CopiesLog, LiveLog
 
 FIX_LABELS = {"diagnose": "Open the diagnosis", "deploy": "Deploy again", "clients": "Configure the clients"}
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(CopiesLog, Screen[None]):
     BINDINGS = [Binding("r", "recheck", "Re-check"), Binding("f", "fix", "Fix"),
                 Binding("ctrl+y", "copy_log", "Copy log")]
 
@@ -136,7 +136,3 @@ class DashboardScreen(Screen[None]):
         except (TransportError, SetupError) as exc:
             self.notify(str(exc), severity="error", timeout=10)
 
-    def action_copy_log(self) -> None:
-        lines = self.query_one("#log", Log).lines
-        self.app.copy_to_clipboard("\n".join(lines))
-        self.notify(f"Copied {len(lines)} log lines")

@@ -18,7 +18,7 @@ from app.registry.image import ImageSource
 from app.steps import Outcome, Plan, StepContext, run_step
 from app.targets import parse_number
 from app.transport import Transport
-from screens.livelog import LiveLog
+from screens.livelog import CopiesLog, LiveLog
 from screens.plan import PlanScreen
 from screens.steps import StepsPanel
 
@@ -33,7 +33,7 @@ def radio(set_id: str, options: list[tuple[str, str]]) -> RadioSet:
                       enumerate(options)], id=set_id, compact=True)
 
 
-class DeployScreen(Screen[None]):
+class DeployScreen(CopiesLog, Screen[None]):
     BINDINGS = [Binding("ctrl+y", "copy_log", "Copy log"), Binding("ctrl+d", "deploy", "Deploy"), Binding("escape", "back", "Back")]
 
     def __init__(self, bus: EventBus, transport: Transport, host: str, address: str,
@@ -247,8 +247,3 @@ class DeployScreen(Screen[None]):
         self.query_one("#summary", Static).update("\n".join(summary_lines(choices)))
         self.query_one("#to-clients", Button).disabled = False
 
-    def action_copy_log(self) -> None:
-        """Copy the log shown on this screen (redacted, as it is shown)."""
-        lines = self.query_one("#log", Log).lines
-        self.app.copy_to_clipboard("\n".join(lines))
-        self.notify(f"Copied {len(lines)} log lines")

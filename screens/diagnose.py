@@ -14,7 +14,7 @@ from app.diagnose.base import Check
 from app.events import EventBus, LogEvent
 from app.steps import Outcome, Plan, Status, StepContext, run_step
 from app.transport import Transport
-from screens.livelog import LiveLog
+from screens.livelog import CopiesLog, LiveLog
 from screens.plan import ChooseFixScreen, PlanScreen
 from screens.steps import StepsPanel
 
@@ -22,7 +22,7 @@ STATUS_STYLE = {Status.OK: "green", Status.WARNING: "yellow", Status.FAILURE: "r
                 Status.RUNNING: "cyan", Status.PENDING: "grey50", Status.SKIPPED: "grey50"}
 
 
-class DiagnoseScreen(Screen[None]):
+class DiagnoseScreen(CopiesLog, Screen[None]):
     BINDINGS = [Binding("ctrl+y", "copy_log", "Copy log"), 
         Binding("r", "rerun", "Re-run"),
         Binding("f", "fix", "Fix"),
@@ -185,8 +185,3 @@ class DiagnoseScreen(Screen[None]):
         if outcome.outcome in (Outcome.APPLIED, Outcome.ROLLED_BACK):
             self.diagnose()
 
-    def action_copy_log(self) -> None:
-        """Copy the log shown on this screen (redacted, as it is shown)."""
-        lines = self.query_one("#log", Log).lines
-        self.app.copy_to_clipboard("\n".join(lines))
-        self.notify(f"Copied {len(lines)} log lines")

@@ -26,6 +26,7 @@ from typing import Iterable, Sequence
 from rich.cells import cell_len
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
+from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Log
 
@@ -138,3 +139,12 @@ class LiveLog(Log):
     def line_count(self) -> int:
         self.flush()
         return super().line_count
+
+
+class CopiesLog:
+    """For screens with a live log (``#log``): ctrl+y copies it, redacted as it is shown."""
+
+    def action_copy_log(self: Screen) -> None:  # type: ignore[misc]
+        lines = self.query_one("#log", Log).lines
+        self.app.copy_to_clipboard("\n".join(lines))
+        self.notify(f"Copied {len(lines)} log lines")

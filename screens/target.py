@@ -16,7 +16,7 @@ from app.transport import Command, TransportError
 from app.transport.hostkeys import HostKeyUnknown
 from screens.footer import Footer
 from screens.hostkey import HostKeyScreen
-from screens.livelog import LiveLog
+from screens.livelog import CopiesLog, LiveLog
 from screens.steps import StepsPanel
 
 
@@ -42,7 +42,7 @@ FIELD_CHECKS = {
 }
 
 
-class TargetScreen(Screen[None]):
+class TargetScreen(CopiesLog, Screen[None]):
     BINDINGS = [Binding("ctrl+y", "copy_log", "Copy log"), Binding("ctrl+t", "connect", "Connect")]
     # The address field takes the keys from the start (not the scrolling form first: each focus
     # change restyles the form, which costs start-up time).
@@ -303,8 +303,3 @@ class TargetScreen(Screen[None]):
     def action_next(self) -> None:
         self.app.show_diagnosis()  # type: ignore[attr-defined]
 
-    def action_copy_log(self) -> None:
-        """Copy the log shown on this screen (redacted, as it is shown)."""
-        lines = self.query_one("#log", Log).lines
-        self.app.copy_to_clipboard("\n".join(lines))
-        self.notify(f"Copied {len(lines)} log lines")

@@ -26,7 +26,8 @@ from app.registry.image import HubProbe, ImageSource, Progress, ensure_image, ho
 from app.redact import Secret
 from app.remote_files import FileChange
 from app.steps import Plan, Step, StepContext
-from app.transport import Command, shell
+from app.events import ScopedEmitter
+from app.transport import Command, Transport, shell
 
 HOST_DIR = "/etc/regwiz/registry"
 CONTAINER = "registry"
@@ -84,17 +85,28 @@ class ContainerState:
     label: str = ""
     image: str = ""
     restart_count: int = 0
+    status: str = ""  # docker's word: running, restarting, exited, created, ...
+    exit_code: int = 0
+    error: str = ""
 
 
-async def container_state(ctx: StepContext, name: str = CONTAINER) -> ContainerState:
-    result = await ctx.transport.run(Command("docker", "inspect", name), sudo=True, emit=ctx.emit)
+async def container_state(transport: Transport, emit: ScopedEmitter | None = None,
+                          name: str = CONTAINER) -> ContainerState:
+    result = await transport.run(Command("docker", "inspect", name), sudo=True, emit=emit)
     if not result.ok:
         return ContainerState(False)
     info = json.loads(result.stdout)[0]
     state = info.get("State", {})
     return ContainerState(True, bool(state.get("Running")), bool(state.get("Restarting")),
                           (info.get("Config", {}).get("Labels") or {}).get(LABEL, ""),
-                          info.get("Config", {}).get("Image", ""), int(info.get("RestartCount", 0)))
+                          info.get("Config", {}).get("Image", ""), int(info.get("RestartCount", 0)),
+                          str(state.get("Status", "")), int(state.get("ExitCode", 0)), str(state.get("Error", "")))
+
+
+async def last_log_lines(transport: Transport, name: str = CONTAINER, lines: int = 8) -> str:
+    """The container's last log lines, on one line: what a crash says about itself."""
+    logs = await transport.run(Command("docker", "logs", "--tail", "15", name), sudo=True)
+    return " | ".join((logs.stdout + "\n" + logs.stderr).strip().splitlines()[-lines:])
 
 
 class DeployRegistryStep(Step):
@@ -182,7 +194,7 @@ class DeployRegistryStep(Step):
         if not await service.answers(ctx.transport):
             return Plan(self.title, refused="Docker does not run on the host: run the diagnosis and apply "
                                             "its fixes first")
-        state = await container_state(ctx)
+        state = await container_state(ctx.transport, ctx.emit)
         self.had_container = state.exists
         port = self.choices.settings.port
         listing = await ctx.transport.run(shell("ss -ltnpH 2>/dev/null || netstat -ltnp"), sudo=True)
@@ -245,10 +257,6 @@ class DeployRegistryStep(Step):
             await t.run(Command("docker", "rename", CONTAINER, PREVIOUS), sudo=True, emit=ctx.emit, check=True)
         await t.run(self._run_command(), sudo=True, emit=ctx.emit, check=True)
 
-    async def _last_logs(self, ctx: StepContext) -> str:
-        logs = await ctx.transport.run(Command("docker", "logs", "--tail", "15", CONTAINER), sudo=True)
-        return " | ".join((logs.stdout + "\n" + logs.stderr).strip().splitlines()[-8:])
-
     async def verify(self, ctx: StepContext) -> str | None:
         t = ctx.transport
         scheme = "http" if self.choices.settings.tls == "none" else "https"
@@ -257,23 +265,23 @@ class DeployRegistryStep(Step):
         # config, a missing file) shows as a restart within the first second.
         last_answer = "none"
         for _ in range(100):
-            state = await container_state(ctx)
+            state = await container_state(ctx.transport, ctx.emit)
             if state.restart_count > 0 or (state.exists and not state.running and not state.restarting):
                 return ("the registry container does not stay up; its last log lines: "
-                        + await self._last_logs(ctx))
+                        + await last_log_lines(ctx.transport))
             if state.running and not state.restarting:
                 answer = await t.run(shell('curl -sk -o /dev/null -m 3 -w "%{http_code}" "$1"', url), emit=ctx.emit)
                 last_answer = answer.stdout.strip() or "none"
                 if last_answer in ("200", "401"):
                     await asyncio.sleep(0.5)
-                    if (await container_state(ctx)).restart_count == 0:
+                    if (await container_state(ctx.transport, ctx.emit)).restart_count == 0:
                         await t.run(Command("docker", "rm", "-f", PREVIOUS), sudo=True)
                         return None
                     return ("the registry container restarted right after answering; its last log lines: "
-                            + await self._last_logs(ctx))
+                            + await last_log_lines(ctx.transport))
             await asyncio.sleep(0.2)
         return (f"the registry does not answer {url} (last answer: {last_answer}); "
-                f"its last log lines: " + await self._last_logs(ctx))
+                f"its last log lines: " + await last_log_lines(ctx.transport))
 
     async def rollback(self, ctx: StepContext) -> None:
         t = ctx.transport

@@ -8,15 +8,14 @@ container crash-loops.
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass
 
 from app.clients.model import RegistryTarget
 from app.dockerd import DockerService, explain_failure
 from app.events import ScopedEmitter
+from app.registry.deploy import container_state, last_log_lines
 from app.transport import Command, Transport, shell
 
-CONTAINER = "registry"
 RECENT_BOOT_SECONDS = 600  # a boot this recent is worth naming as the likely cause
 
 
@@ -27,36 +26,11 @@ class RegistryDown:
     transient: bool = False  # still coming up: worth waiting a little
 
 
-@dataclass
-class _Container:
-    exists: bool
-    status: str = ""
-    restart_count: int = 0
-    exit_code: int = 0
-    error: str = ""
-    started_at: str = ""
-
-
 async def seconds_since_boot(transport: Transport) -> int | None:
     """How long the host's init has run: its boot, also inside a container."""
     result = await transport.run(Command("ps", "-o", "etimes=", "-p", "1"))
     text = result.stdout.strip()
     return int(text) if result.ok and text.isascii() and text.isdigit() else None
-
-
-async def _container(transport: Transport, emit: ScopedEmitter | None) -> _Container:
-    result = await transport.run(Command("docker", "inspect", CONTAINER), sudo=True, emit=emit)
-    if not result.ok:
-        return _Container(False)
-    info = json.loads(result.stdout)[0]
-    state = info.get("State", {})
-    return _Container(True, str(state.get("Status", "")), int(info.get("RestartCount", 0)),
-                      int(state.get("ExitCode", 0)), str(state.get("Error", "")), str(state.get("StartedAt", "")))
-
-
-async def last_log_lines(transport: Transport, lines: int = 8) -> str:
-    logs = await transport.run(Command("docker", "logs", "--tail", "15", CONTAINER), sudo=True)
-    return " | ".join((logs.stdout + "\n" + logs.stderr).strip().splitlines()[-lines:])
 
 
 async def explain_registry_down(transport: Transport, port: int,
@@ -82,13 +56,13 @@ async def explain_registry_down(transport: Transport, port: int,
             cause += f": {known.summary}"
         return RegistryDown(cause, "run `regwiz diagnose --yes` (starts Docker and enables it at boot)",
                             transient=starting or (recently and enabled is not False and not known))
-    box = await _container(transport, emit)
+    box = await container_state(transport, emit)
     if not box.exists:
         return RegistryDown(boot_note + "the registry container is gone", "deploy again: `regwiz deploy --yes`")
     if box.status == "running":
         # A crash loop can look "running" for an instant: look again a moment later.
         await asyncio.sleep(2)
-        later = await _container(transport, emit)
+        later = await container_state(transport, emit)
         if later.restart_count > box.restart_count:
             later.status = "restarting"
         box = later
