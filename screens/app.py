@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import gc
 import os
+from pathlib import Path
 import shutil
 import subprocess
 import sys
 from typing import Iterable
 
+from textual.actions import SkipAction
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 from textual.binding import Binding
@@ -16,15 +18,17 @@ from textual.binding import Binding
 from app.events import EventBus
 from app.runlog import RunLogs
 from app.transport import Transport
+from screens.steps import STEPS, StepsPanel
 from screens.target import TargetScreen
-
-STEPS = ("Credentials", "Diagnose", "Deploy", "Clients", "Summary")
+from screens.wizard import GoToStep, OpenDashboard, ProfileChosen, StepDone, WizardStep
 
 class RegwizApp(App[None]):
     TITLE = "regwiz"
     SUB_TITLE = "a private Docker registry, step by step"
     CSS_PATH = "regwiz.tcss"
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True),
+                # Escape closes the keys panel first (it would otherwise leave the screen beneath it).
+                Binding("escape", "close_keys_panel", show=False, priority=True)]
 
     def __init__(self, profile: str | None = None, *, resume_gc: bool = False) -> None:
         super().__init__()
@@ -37,14 +41,89 @@ class RegwizApp(App[None]):
         self.transport: Transport | None = None
         self.host_label = ""
         self.registry_choices = None  # DeployChoices once the registry is deployed
+        self.steps_done = 0  # how many wizard steps are done in this run (the steps panel's ticks)
+        self._restore_theme()
+
+    def _restore_theme(self) -> None:
+        from app.settings import load_settings
+
+        theme = load_settings().get("theme")
+        if theme and theme in self.available_themes:
+            self.theme = theme
 
     def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, self._keep_theme)
         target = TargetScreen(self.bus)
         self.push_screen(target)
         self.call_after_refresh(self.startup_finished)
         if self.profile_name:
             # After the first screen is composed: the profile fills it in.
             self.call_after_refresh(self.open_profile, self.profile_name)
+
+    def _keep_theme(self, theme: object) -> None:
+        """The theme chosen in the palette is kept for the next run."""
+        from app.settings import save_setting
+
+        try:
+            save_setting("theme", self.theme)
+        except OSError as exc:
+            self.notify(f"could not keep the theme: {exc}", severity="warning")
+
+    def action_close_keys_panel(self) -> None:
+        panels = self.screen.query("HelpPanel")
+        if not panels:
+            raise SkipAction()  # no keys panel: Escape does what the screen says
+        panels.remove()
+
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """An SVG of the screen in regwiz's state folder (Textual's default, ~/Downloads, may not exist)."""
+        from app.paths import ensure_private_dir, state_dir
+
+        folder = Path(path) if path else state_dir() / "screenshots"
+        try:
+            ensure_private_dir(folder)
+            written = self.save_screenshot(filename, str(folder), time_format)
+        except OSError as exc:
+            self.notify(f"Screenshot not saved: {exc.strerror or exc} ({folder})", severity="error", timeout=10)
+            return None
+        self.notify(f"Screenshot saved: {written}", timeout=10)
+        return written
+
+    # -- moving through the wizard (messages from the step screens) -----------------------
+    def on_step_done(self, message: StepDone) -> None:
+        self.steps_done = max(self.steps_done, message.index + 1)
+        for screen in self.screen_stack:
+            for panel in screen.query(StepsPanel):
+                panel.mark_done(self.steps_done)
+
+    def _current_step(self) -> int | None:
+        screen = self.screen
+        return screen.STEP if isinstance(screen, WizardStep) else None
+
+    def on_go_to_step(self, message: GoToStep) -> None:
+        index = message.index
+        # A step already open (beneath this one): back to it.
+        steps = [s for s in self.screen_stack if isinstance(s, WizardStep) and s.STEP == index]
+        if steps:
+            while self.screen is not steps[-1]:
+                self.pop_screen()
+            return
+        current = self._current_step()
+        if current is None or index != current + 1 or not isinstance(self.screen, WizardStep) \
+                or not self.screen.step_complete:
+            following = STEPS[current + 1] if current is not None and current + 1 < len(STEPS) else None
+            hint = f"; next is {following} (ctrl+n once this step is done)" if following else ""
+            self.notify(f"{STEPS[index]} comes later: the steps go in order{hint}.", severity="warning")
+            return
+        opener = {1: self.show_diagnosis, 2: self.show_deploy, 3: self.show_clients, 4: self.show_summary}
+        opener[index]()
+
+    def on_open_dashboard(self, message: OpenDashboard) -> None:
+        self.open_profile(message.profile)
+
+    def on_profile_chosen(self, message: ProfileChosen) -> None:
+        self.profile = message.profile
 
     def startup_finished(self) -> None:
         """The first screen is drawn: what exists now lives on; the garbage collector resumes."""
@@ -107,14 +186,27 @@ class RegwizApp(App[None]):
         from screens.deploy import DeployScreen
 
         assert self.transport is not None
-        self.push_screen(DeployScreen(self.bus, self.transport, self.host_label, self.registry_address()))
+        saved_users = [u.name for u in self.profile.registry.users] if self.profile is not None else []
+        self.push_screen(DeployScreen(self.bus, self.transport, self.host_label, self.registry_address(),
+                                      saved_users=saved_users))
 
     def show_clients(self) -> None:
         from app.registry.prove import client_target
         from screens.clients import ClientsScreen
 
         assert self.registry_choices is not None
-        self.push_screen(ClientsScreen(self.bus, client_target(self.registry_choices)))
+        saved = list(self.profile.clients) if self.profile is not None else []
+        self.push_screen(ClientsScreen(self.bus, client_target(self.registry_choices), saved=saved))
+
+    def show_summary(self) -> None:
+        from app.summary import build_summary
+        from screens.clients import ClientsScreen
+        from screens.summary import SummaryScreen
+
+        clients = next((s for s in reversed(self.screen_stack) if isinstance(s, ClientsScreen)), None)
+        summary = build_summary(self.registry_choices, clients.results if clients else [],
+                                self.run_logs.changes, self.profile.path if self.profile else None)
+        self.push_screen(SummaryScreen(self.bus, summary))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,11 +18,14 @@ from app.registry import config as regconfig
 from app.registry.deploy import DeployChoices, DeployRegistryStep
 from app.registry.image import ImageSource
 from app.steps import Outcome, Plan, StepContext, run_step
-from app.targets import parse_number
+from app.targets import parse_number, validate_port
 from app.transport import Transport
-from screens.livelog import CopiesLog, LiveLog
+from screens.livelog import LiveLog
 from screens.plan import PlanScreen
 from screens.steps import StepsPanel
+from screens.wizard import WizardStep
+
+_USER_NAME = re.compile(r"^[^\s:\x00-\x1f\x7f]{1,64}$")  # htpasswd: one line, "name:hash"
 
 WARN_NO_TLS = ("Without TLS every Docker client refuses the registry (\"http: server gave HTTP response "
                "to HTTPS client\") until its daemon gets --insecure-registry; traffic and passwords go in clear.")
@@ -33,15 +38,21 @@ def radio(set_id: str, options: list[tuple[str, str]]) -> RadioSet:
                       enumerate(options)], id=set_id, compact=True)
 
 
-class DeployScreen(CopiesLog, Screen[None]):
-    BINDINGS = [Binding("ctrl+y", "copy_log", "Copy log"), Binding("ctrl+d", "deploy", "Deploy"), Binding("escape", "back", "Back")]
+class DeployScreen(WizardStep):
+    STEP = 2
+    HAS_PRIMARY = True
+    AUTO_FOCUS = "#port"
+    # ctrl+r, not ctrl+d: in a text field ctrl+d deletes a character and never reached the screen.
+    BINDINGS = [Binding("ctrl+n", "next_step", "Next: Clients"), Binding("ctrl+r", "primary", "Review and deploy")]
 
     def __init__(self, bus: EventBus, transport: Transport, host: str, address: str,
-                 image: ImageSource | None = None) -> None:
+                 image: ImageSource | None = None, saved_users: list[str] | None = None) -> None:
         super().__init__()
         self.bus, self.transport, self.host, self.address = bus, transport, host, address
         self.image_defaults = image or ImageSource()
         self.users: dict[str, Secret] = {}
+        # Users a saved profile names: their passwords are never saved, so each is asked again.
+        self.saved_users = [name for name in saved_users or [] if name]
         self.choices: DeployChoices | None = None
         self._unsubscribe = None
 
@@ -49,10 +60,11 @@ class DeployScreen(CopiesLog, Screen[None]):
         yield Header()
         with Horizontal():
             yield StepsPanel(current=2, done=2, id="steps")
-            with VerticalScroll(id="deploy-form"):
+            # Enter moves through the fields; after the last one it reviews the deploy (screens/wizard.py).
+            with VerticalScroll(id="deploy-form", classes="form form-action-deploy"):
                 yield Label(f"Deploy a registry on {self.host}", classes="question", markup=False)
                 with Horizontal(classes="row"):
-                    yield self._input("port", "Port", "5000", narrow=True)
+                    yield self._input("port", "Port", "", narrow=True)
                     yield self._input("names", "Extra names or addresses (comma separated)", "")
                 yield Label("TLS", classes="field-label")
                 yield radio("tls", [("own-ca", "regwiz's own CA"), ("provided", "my certificate"),
@@ -64,18 +76,21 @@ class DeployScreen(CopiesLog, Screen[None]):
                 yield Label("Authentication", classes="field-label")
                 yield radio("auth", [("htpasswd", "users and passwords (htpasswd)"), ("none", "none")])
                 yield Static(WARN_NO_AUTH, id="auth-warning", classes="warning")
-                with Horizontal(id="user-fields", classes="row"):
-                    yield self._input("user", "User", "ci")
+                # A form of its own: Enter in the password adds the user.
+                with Horizontal(id="user-fields", classes="row form form-action-add-user"):
+                    yield self._input("user", "User name", "", value=self.saved_users[0] if self.saved_users
+                                      else "ci")
                     yield self._input("user-password", "Password", "", password=True)
                     yield Button("Add user", id="add-user", compact=True)
+                yield Static("", id="user-fields-error", classes="field-error", markup=False)
                 yield Static("", id="users", markup=False)
                 yield Label("Storage", classes="field-label")
                 yield radio("storage", [("fs", "a directory on the host"), ("oss", "Aliyun OSS")])
-                yield self._input("storage-path", "Directory", "/var/lib/registry", value="/var/lib/registry")
+                yield self._input("storage-path", "Directory", "", value="/var/lib/registry")
                 with Vertical(id="oss-fields"):
                     with Horizontal(classes="row"):
                         yield self._input("oss-bucket", "Bucket", "")
-                        yield self._input("oss-region", "Region", "oss-cn-hangzhou")
+                        yield self._input("oss-region", "Region", "e.g. oss-cn-hangzhou")
                     with Horizontal(classes="row"):
                         yield self._input("oss-key-id", "AccessKey ID", "")
                         yield self._input("oss-key-secret", "AccessKey secret", "", password=True)
@@ -87,14 +102,14 @@ class DeployScreen(CopiesLog, Screen[None]):
                 yield Label("registry:2 comes from", classes="field-label")
                 yield radio("image", [("auto", "choose for me (probe Docker Hub)"), ("pull", "the host pulls it"),
                                       ("mirror", "a registry mirror"), ("upload", "upload from this machine")])
-                yield self._input("mirror", "Mirror URL", "https://<id>.mirror.aliyuncs.com")
+                yield self._input("mirror", "Mirror URL", "e.g. https://<id>.mirror.aliyuncs.com")
                 with Horizontal(id="deploy-buttons"):
                     yield Button("Review and deploy", id="deploy", variant="primary", compact=True)
                     yield Button("Continue: Clients", id="to-clients", variant="success", compact=True,
                                  disabled=True)
                 yield Static("", id="deploy-status")
                 yield ProgressBar(id="upload", total=None, show_eta=True)
-                yield DataTable(id="proof", cursor_type="none")
+                yield Static("", id="proof", markup=False)
                 yield Static("", id="summary", markup=False)
                 yield LiveLog(id="log", highlight=False)
         yield Footer()
@@ -103,13 +118,16 @@ class DeployScreen(CopiesLog, Screen[None]):
                narrow: bool = False) -> Vertical:
         return Vertical(Label(label, classes="field-label"),
                         Input(value=value, placeholder=placeholder, password=password, id=name, compact=True),
+                        Static("", id=f"{name}-error", classes="field-error", markup=False),
                         classes="field narrow" if narrow else "field", id=f"field-{name}")
 
     def on_mount(self) -> None:
         self.query_one("#port", Input).value = "5000"
-        self.query_one("#proof", DataTable).add_columns("", "proof step", "detail")
         self.query_one("#upload", ProgressBar).display = False
-        self.query_one("#proof", DataTable).display = False
+        self.query_one("#proof", Static).display = False
+        for line in self.query(".field-error"):
+            line.display = False  # shown when there is something to say
+        self._show_users()
         self._unsubscribe = self.bus.subscribe(self._on_event)
         self._refresh_fields()
 
@@ -139,19 +157,48 @@ class DeployScreen(CopiesLog, Screen[None]):
         self.query_one("#cache-note").display = self._choice("mode") == "cache"
         self.query_one("#field-mirror").display = self._choice("image") == "mirror"
 
+    @on(Input.Changed, "#port")
+    def _check_port(self, event: Input.Changed) -> None:
+        self._field_error("port", validate_port(event.value) if event.value else None)
+
     def _value(self, name: str) -> str:
         return self.query_one(f"#{name}", Input).value.strip()
 
     @on(Button.Pressed, "#add-user")
     def add_user(self) -> None:
         name, password = self._value("user"), self.query_one("#user-password", Input).value
-        if not name or not password:
-            self.notify("Enter a user name and a password to add.", severity="warning")
+        problem = ("enter a user name" if not name else
+                   "a user name has no spaces, ':' or control characters" if not _USER_NAME.match(name) else
+                   f"enter a password for {name}, then press Enter" if not password else None)
+        self._field_error("user-fields", problem)
+        if problem:
+            self.query_one("#user" if not name or not _USER_NAME.match(name) else "#user-password", Input).focus()
             return
+        replaced = name in self.users
         self.users[name] = Secret(password)
         self.bus.redactor.add(password)
         self.query_one("#user-password", Input).value = ""
-        self.query_one("#users", Static).update("users: " + ", ".join(self.users))
+        self.query_one("#user", Input).value = ""
+        self._show_users(f"{name}'s password changed" if replaced else f"added {name}")
+        self.query_one("#user", Input).focus()
+
+    def action_add_user(self) -> None:
+        self.add_user()
+
+    def _show_users(self, note: str = "") -> None:
+        waiting = [n for n in self.saved_users if n not in self.users]
+        parts = [", ".join(self.users) if self.users else "none yet"]
+        if waiting:
+            parts.append("saved in the profile, password needed: " + ", ".join(waiting))
+        self.query_one("#users", Static).update("users: " + "; ".join(parts) + (f" ({note})" if note else ""))
+
+    def _field_error(self, container: str, problem: str | None) -> None:
+        """An error line under a group of fields, in view, or none."""
+        line = self.query_one(f"#{container}-error", Static)
+        line.update(problem or "")
+        line.display = bool(problem)
+        if problem:
+            line.scroll_visible(animate=False)
 
     def read_choices(self) -> DeployChoices:
         storage: regconfig.FilesystemStorage | regconfig.OSSStorage
@@ -185,15 +232,21 @@ class DeployScreen(CopiesLog, Screen[None]):
             provided_key=Path(self._value("key")).expanduser() if self._value("key") else None,
         )
 
-    def action_back(self) -> None:
-        self.app.pop_screen()
-
     @on(Button.Pressed, "#to-clients")
     def _to_clients(self) -> None:
-        self.app.show_clients()  # type: ignore[attr-defined]
+        self.action_next_step()
+
+    async def action_primary(self) -> None:
+        self.action_deploy()
 
     @on(Button.Pressed, "#deploy")
     def action_deploy(self) -> None:
+        port_problem = validate_port(self._value("port"))
+        self._field_error("port", port_problem)
+        if port_problem:
+            self._status(f"Port: {port_problem}.", "error")
+            self.query_one("#port", Input).focus()
+            return
         choices = self.read_choices()
         problems = choices.problems()
         if problems:
@@ -205,6 +258,7 @@ class DeployScreen(CopiesLog, Screen[None]):
         status = self.query_one("#deploy-status", Static)
         status.update(text)
         status.set_classes(kind)
+        status.scroll_visible(animate=False)  # a message below the fold is a message not read
 
     def _progress(self, sent: int, total: int) -> None:
         bar = self.query_one("#upload", ProgressBar)
@@ -228,22 +282,27 @@ class DeployScreen(CopiesLog, Screen[None]):
             self._status(f"{result.outcome.value}: {result.message}", "error")
             return
         self._status("Deployed. Proving it from this machine…", "busy")
-        table = self.query_one("#proof", DataTable)
-        table.clear()
-        table.display = True
+        proof_list = self.query_one("#proof", Static)
         steps = await prove(choices, self.bus.scoped(source="prove", host=self.host))
-        for proof in steps:
-            table.add_row("✓" if proof.ok else "✗", proof.name, proof.detail)
-        if all(s.ok for s in steps):
-            self._status("The registry works: pushed, pulled and compared from this machine.", "ok")
-            self.query_one(StepsPanel).mark_done(3)
+        # One wrapping line per sub-step: a detail is never cut at the screen's edge.
+        proof_list.update("\n".join(f"{'✓' if p.ok else '✗'} {p.name}: {p.detail}" for p in steps))
+        proof_list.display = True
+        proved = all(s.ok for s in steps)
+        if proved:
+            self._status("The registry works: pushed, pulled and compared from this machine. "
+                         "Next: Clients (ctrl+n).", "ok")
         else:
-            self._status("The registry runs, but the proof failed: see the table.", "error")
+            self._status("The registry runs, but the proof failed: see the list below.", "error")
         self.choices = choices
         self.app.registry_choices = choices  # type: ignore[attr-defined]
         from app.session import record_registry
 
         self.app.remember(record_registry, choices)  # type: ignore[attr-defined]
         self.query_one("#summary", Static).update("\n".join(summary_lines(choices)))
-        self.query_one("#to-clients", Button).disabled = False
+        if proved:
+            self.complete()
+            to_clients = self.query_one("#to-clients", Button)
+            to_clients.disabled = False
+            to_clients.focus()  # the plan modal has closed: the next thing to do has the focus
+            to_clients.scroll_visible(animate=False)
 

@@ -14,20 +14,25 @@ from app.diagnose.base import Check
 from app.events import EventBus, LogEvent
 from app.steps import Outcome, Plan, Status, StepContext, run_step
 from app.transport import Transport
-from screens.livelog import CopiesLog, LiveLog
+from screens.livelog import LiveLog
 from screens.plan import ChooseFixScreen, PlanScreen
 from screens.steps import StepsPanel
+from screens.wizard import WizardStep
 
 STATUS_STYLE = {Status.OK: "green", Status.WARNING: "yellow", Status.FAILURE: "red",
                 Status.RUNNING: "cyan", Status.PENDING: "grey50", Status.SKIPPED: "grey50"}
 
 
-class DiagnoseScreen(CopiesLog, Screen[None]):
-    BINDINGS = [Binding("ctrl+y", "copy_log", "Copy log"), 
-        Binding("r", "rerun", "Re-run"),
+class DiagnoseScreen(WizardStep):
+    STEP = 1
+    HAS_PRIMARY = True
+    AUTO_FOCUS = "#checks"
+    BINDINGS = [
+        Binding("ctrl+n", "next_step", "Next: Deploy"),
+        Binding("ctrl+r", "primary", "Re-run"),
         Binding("f", "fix", "Fix"),
-        Binding("escape", "back", "Back"),
-        Binding("n", "next", "Next: Deploy"),
+        Binding("r", "rerun", "Re-run", show=False),
+        Binding("n", "next_step", "Next: Deploy", show=False),
     ]
 
     def __init__(self, bus: EventBus, transport: Transport, host: str, autorun: bool = True) -> None:
@@ -69,7 +74,6 @@ class DiagnoseScreen(CopiesLog, Screen[None]):
         for check in self.checks:
             table.add_row(Status.PENDING.icon, check.title, "", key=check.check_id)
         self._unsubscribe = self.bus.subscribe(self._on_event)
-        table.focus()
         if self.autorun:
             self.action_rerun()
 
@@ -120,11 +124,18 @@ class DiagnoseScreen(CopiesLog, Screen[None]):
         fix = self.query_one("#fix", Button)
         fix.disabled = not (result and result.fixes)
         hint = self.query_one("#fix-hint", Static)
-        hint.update(f"recommended fix: {result.fixes[0].title}" if result and result.fixes else "")
+        hint.update(f"recommended fix (f): {result.fixes[0].title}" if result and result.fixes else "")
+        self.refresh_bindings()
 
     # -- actions --------------------------------------------------------------------
-    def action_back(self) -> None:
-        self.app.pop_screen()
+    async def action_primary(self) -> None:
+        self.action_rerun()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "fix":
+            result = self.results.get(self.selected)
+            return True if result and result.fixes else None
+        return super().check_action(action, parameters)
 
     @on(Button.Pressed, "#rerun")
     def action_rerun(self) -> None:
@@ -146,6 +157,8 @@ class DiagnoseScreen(CopiesLog, Screen[None]):
         worst = max((r.status for r in results), key=lambda s: [Status.OK, Status.WARNING, Status.FAILURE].index(s)
                     if s in (Status.OK, Status.WARNING, Status.FAILURE) else 0)
         self.notify(f"Diagnosis done: {worst.value}", severity="information" if worst is Status.OK else "warning")
+        # Done once it has looked, whatever it found: the deploy step checks again before it changes anything.
+        self.complete()
         return results
 
     def record_result(self, result: CheckResult) -> None:
@@ -155,8 +168,11 @@ class DiagnoseScreen(CopiesLog, Screen[None]):
             self._show_detail()
 
     @on(Button.Pressed, "#next")
-    def action_next(self) -> None:
-        self.app.show_deploy()  # type: ignore[attr-defined]
+    def _next_pressed(self) -> None:
+        if self.step_complete:
+            self.action_next_step()
+        else:
+            self.notify("The diagnosis is still running: wait for it, then continue.", severity="warning")
 
     @on(Button.Pressed, "#fix")
     def action_fix(self) -> None:

@@ -8,6 +8,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+from screens.plan import KEYS_HINT
+
 
 class HostKeyScreen(ModalScreen[bool]):
     """Dismisses with True when the user accepts the key."""
@@ -28,6 +30,7 @@ class HostKeyScreen(ModalScreen[bool]):
             )
             yield Static(f"{self.key_type}\n{self.fingerprint}", id="fingerprint", markup=False)
             yield Static("Accepting stores the key in regwiz's own known_hosts.", classes="hint")
+            yield Static(KEYS_HINT, classes="hint keys-hint")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Accept and connect", id="accept", variant="warning")
                 yield Button("Cancel", id="cancel", variant="primary")

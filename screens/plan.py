@@ -13,6 +13,9 @@ from textual.widgets.option_list import Option
 
 from app.steps import Plan
 
+# Modals have no footer of their own: the keys are said in words.
+KEYS_HINT = "Keys: Tab moves between the buttons, Enter presses the one in focus, Escape cancels."
+
 
 def coloured_diff(diff: str) -> Text:
     """A unified diff with added lines green and removed lines red."""
@@ -74,6 +77,7 @@ class PlanScreen(ModalScreen[bool]):
                 yield Input(id="typed", placeholder=self.plan.typed_confirmation)
             yield Static("Old files are backed up under /var/backups/regwiz; a change that "
                          "leaves the service unhealthy is rolled back.", classes="hint")
+            yield Static(KEYS_HINT, classes="hint keys-hint")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Apply", id="apply", variant="warning",
                              disabled=bool(self.plan.typed_confirmation))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
 from textual.widget import Widget
 
 STEPS = ("Credentials", "Diagnose", "Deploy", "Clients", "Summary")
@@ -19,6 +20,7 @@ class StepsPanel(Widget):
     COMPONENT_CLASSES = {"steps--title", "steps--step", "steps--current", "steps--done"}
     DEFAULT_CSS = """
     StepsPanel { height: 1fr; }
+    StepsPanel:hover { background: $boost; }
     StepsPanel > .steps--title { text-style: bold; }
     StepsPanel > .steps--step { color: $text-muted; }
     StepsPanel > .steps--current { color: $accent; text-style: bold; }
@@ -49,6 +51,19 @@ class StepsPanel(Widget):
             text.append(self.step_text(index), style=style)
         return text
 
+    def on_mount(self) -> None:
+        # Going back never loses a tick: the app counts the steps done in this run.
+        self.done = max(self.done, getattr(self.app, "steps_done", 0))
+
     def mark_done(self, done: int) -> None:
-        self.done = done
+        self.done = max(self.done, done)
         self.refresh()
+
+    def on_click(self, event: events.Click) -> None:
+        """A click on a step's line asks to open that step (the app says whether it can)."""
+        from screens.wizard import GoToStep
+
+        offset = event.get_content_offset(self)
+        index = offset.y - 2 if offset is not None else -1  # the title and a blank line come first
+        if 0 <= index < len(STEPS) and index != self.current:
+            self.post_message(GoToStep(index))

@@ -16,8 +16,9 @@ from app.transport import Command, TransportError
 from app.transport.hostkeys import HostKeyUnknown
 from screens.footer import Footer
 from screens.hostkey import HostKeyScreen
-from screens.livelog import CopiesLog, LiveLog
+from screens.livelog import LiveLog
 from screens.steps import StepsPanel
+from screens.wizard import OpenDashboard, ProfileChosen, WizardStep, is_shown
 
 
 def _saved_profiles() -> list[str]:
@@ -42,8 +43,11 @@ FIELD_CHECKS = {
 }
 
 
-class TargetScreen(CopiesLog, Screen[None]):
-    BINDINGS = [Binding("ctrl+y", "copy_log", "Copy log"), Binding("ctrl+t", "connect", "Connect")]
+class TargetScreen(WizardStep):
+    STEP = 0
+    HAS_PRIMARY = True
+    BINDINGS = [Binding("ctrl+n", "next_step", "Next: Diagnose"), Binding("ctrl+r", "primary", "Connect"),
+                Binding("ctrl+t", "connect", "Connect", show=False)]  # (the key of earlier versions)
     # The address field takes the keys from the start (not the scrolling form first: each focus
     # change restyles the form, which costs start-up time).
     AUTO_FOCUS = "#host"
@@ -64,13 +68,14 @@ class TargetScreen(CopiesLog, Screen[None]):
         yield Header()
         with Horizontal():
             yield StepsPanel(current=0, id="steps")
-            with VerticalScroll(id="form"):
+            # Enter moves through the fields; in the last one it connects (screens/wizard.py).
+            with VerticalScroll(id="form", classes="form form-action-connect"):
                 names = _saved_profiles()
                 if names:
                     with Horizontal(id="saved-profiles"):
                         yield Label("A saved set-up:", classes="field-label")
                         yield Select([(n, n) for n in names], id="profile-select", prompt="choose a profile",
-                                     compact=True)
+                                     compact=True)  # choosing one fills the form below
                         yield Button("Open its dashboard", id="open-profile", compact=True)
                 yield Label("Where should the registry run?", classes="question")
                 with RadioSet(id="target", compact=True):
@@ -78,9 +83,10 @@ class TargetScreen(CopiesLog, Screen[None]):
                     yield RadioButton("This machine", id="local")
                 with Vertical(id="remote-fields"):
                     with Horizontal(classes="row"):
-                        yield self._field("host", "Address or ~/.ssh/config alias", "203.0.113.10")
-                        yield self._field("port", "Port", "22", value="22", classes="narrow")
-                    yield self._field("user", "User", "root", value="root")
+                        # Placeholders read as hints, never as values a cleared field would seem to hold.
+                        yield self._field("host", "Address or ~/.ssh/config alias", "e.g. 203.0.113.10")
+                        yield self._field("port", "Port", "", value="22", classes="narrow")
+                    yield self._field("user", "User", "", value="root")
                     yield Label("Log in with", classes="field-label")
                     with RadioSet(id="auth", compact=True):
                         yield RadioButton("Password", id="auth-password", value=True)
@@ -138,12 +144,17 @@ class TargetScreen(CopiesLog, Screen[None]):
         if server.local:
             self.query_one("#local", RadioButton).value = True
             return
+        self.query_one("#remote", RadioButton).value = True
         self.query_one("#host", Input).value = server.host
         self.query_one("#port", Input).value = str(server.port)
         self.query_one("#user", Input).value = server.user
         if server.identity_file:
             self.query_one("#auth-key", RadioButton).value = True
             self._key_fields(server.identity_file)
+            if server.passphrase_env and os.environ.get(server.passphrase_env):
+                self._inputs["passphrase"].value = os.environ[server.passphrase_env]
+        else:
+            self.query_one("#auth-password", RadioButton).value = True
         if server.password_env and os.environ.get(server.password_env):
             self.query_one("#password", Input).value = os.environ[server.password_env]
         self._show_auth_fields()
@@ -229,6 +240,7 @@ class TargetScreen(CopiesLog, Screen[None]):
         status = self.query_one("#status", Static)
         status.update(text)
         status.set_classes(kind)
+        status.scroll_visible(animate=False)  # a message below the fold is a message not read
 
     def _render_event(self, event: LogEvent) -> None:
         if not self.is_attached:
@@ -280,8 +292,8 @@ class TargetScreen(CopiesLog, Screen[None]):
 
             self.app.remember(record_server, form)  # type: ignore[attr-defined]
             self.connected_to = transport.label
-            self._set_status(f"Connected to {transport.label}. Next: Diagnose.", "ok")
-            self.query_one(StepsPanel).mark_done(1)
+            self._set_status(f"Connected to {transport.label}. Next: Diagnose (ctrl+n).", "ok")
+            self.complete()
             next_button = self.query_one("#next", Button)
             next_button.disabled = False
             next_button.focus()
@@ -293,13 +305,40 @@ class TargetScreen(CopiesLog, Screen[None]):
                 await transport.close()
             unsubscribe()
 
+    async def action_primary(self) -> None:
+        self.action_connect()
+
+    @on(Select.Changed, "#profile-select")
+    def _profile_chosen(self, event: Select.Changed) -> None:
+        """A saved profile fills the form: its server, port, user and way of logging in."""
+        if not isinstance(event.value, str):
+            return
+        from app.profiles import ProfileError, load_profile
+
+        try:
+            profile = load_profile(event.value)
+        except ProfileError as exc:
+            self._set_status(str(exc), "error")
+            return
+        self.prefill(profile)
+        self.post_message(ProfileChosen(profile))
+        needs = "" if self._value("password") or self._auth() != "password" else " Enter the password, then connect."
+        self._set_status(f"Filled in from the profile {event.value}.{needs}", "ok")
+        first_empty = next((self._inputs[name] for name in ("host", "password")
+                            if name in self._inputs and not self._inputs[name].value and
+                            is_shown(self._inputs[name], self)), None)
+        (first_empty or self.query_one("#connect", Button)).focus()
+
     @on(Button.Pressed, "#open-profile")
     def _open_profile(self) -> None:
         value = self.query_one("#profile-select", Select).value
-        if isinstance(value, str):
-            self.app.open_profile(value)  # type: ignore[attr-defined]
+        if not isinstance(value, str):
+            self._set_status("Choose a saved profile in the list first, then open its dashboard.", "error")
+            self.query_one("#profile-select", Select).focus()
+            return
+        self.post_message(OpenDashboard(value))
 
     @on(Button.Pressed, "#next")
     def action_next(self) -> None:
-        self.app.show_diagnosis()  # type: ignore[attr-defined]
+        self.action_next_step()
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import on
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
@@ -24,8 +23,7 @@ from textual.widget import Widget
 from textual.widgets import Input
 
 from screens.livelog import CopiesLog
-
-STEPS = ("Credentials", "Diagnose", "Deploy", "Clients", "Summary")
+from screens.steps import STEPS
 FORM_ACTION_PREFIX = "form-action-"
 
 
@@ -74,8 +72,8 @@ def form_action(form: Widget) -> str | None:
 class FormKeys:
     """Enter in a form field: the next shown field, or the form's action after the last one."""
 
-    @on(Input.Submitted)
-    def _enter_in_field(self: Screen, event: Input.Submitted) -> None:  # type: ignore[misc]
+    # A handler by name, not by @on: Textual collects @on handlers only on its own classes, not mixins.
+    def on_input_submitted(self: Screen, event: Input.Submitted) -> None:  # type: ignore[misc]
         form = form_of(event.input)
         if form is None:
             return
@@ -145,3 +143,11 @@ class OpenDashboard(Message):
     def __init__(self, profile: str) -> None:
         super().__init__()
         self.profile = profile
+
+
+class ProfileChosen(Message):
+    """The user picked a saved profile on the first screen: the wizard saves into it from now on."""
+
+    def __init__(self, profile: object) -> None:
+        super().__init__()
+        self.profile = profile  # app.profiles.Profile (not imported here: start-up time)

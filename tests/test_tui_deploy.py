@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input, Static
 
 from app.registry.image import ImageSource
 from app.transport.local import LocalTransport
@@ -44,7 +44,7 @@ async def test_missing_user_is_refused_before_anything_runs() -> None:
     async with app.run_test(size=(110, 60)) as pilot:
         screen = await open_deploy(app, pilot, LocalTransport(), "203.0.113.10")
         screen.query_one("#user", Input).value = ""
-        await pilot.press("ctrl+d")
+        await pilot.press("ctrl+r")
         await pilot.pause()
         assert "add at least one registry user" in str(screen.query_one("#deploy-status", Static).render())
 
@@ -62,7 +62,7 @@ async def test_deploy_in_the_tui_on_a_testbed_host(fresh_host, testbed: Testbed,
             screen = await open_deploy(app, pilot, transport, host.address, image)
             screen.query_one("#user", Input).value = "ci"
             screen.query_one("#user-password", Input).value = "a-Fine-password-9"
-            await pilot.press("ctrl+d")
+            await pilot.press("ctrl+r")
             for _ in range(300):
                 if isinstance(app.screen, PlanScreen):
                     break
@@ -70,7 +70,6 @@ async def test_deploy_in_the_tui_on_a_testbed_host(fresh_host, testbed: Testbed,
             assert isinstance(app.screen, PlanScreen)
             await pilot.pause(0.2)
             await pilot.click("#apply")
-            table = screen.query_one("#proof", DataTable)
             for _ in range(1200):
                 if "works" in str(screen.query_one("#deploy-status", Static).render()) or \
                         "failed" in str(screen.query_one("#deploy-status", Static).render()):
@@ -78,7 +77,10 @@ async def test_deploy_in_the_tui_on_a_testbed_host(fresh_host, testbed: Testbed,
                 await pilot.pause(0.1)
             status = str(screen.query_one("#deploy-status", Static).render())
             assert "The registry works" in status, status
-            assert table.row_count >= 8
+            proof_lines = str(screen.query_one("#proof", Static).render()).splitlines()
+            assert len(proof_lines) >= 8 and all(line.startswith("✓") for line in proof_lines), proof_lines
+            assert app.focused is screen.query_one("#to-clients"), "after the plan modal nothing had the focus"
+            assert screen.step_complete
             summary = str(screen.query_one("#summary", Static).render())
             assert f"docker login {host.address}:5000 -u ci" in summary
             log_text = "\n".join(screen.query_one("#log").lines)  # type: ignore[attr-defined]
