@@ -10,7 +10,6 @@ import subprocess
 import sys
 from typing import Iterable
 
-from textual.actions import SkipAction
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 from textual.binding import Binding
@@ -26,9 +25,7 @@ class RegwizApp(App[None]):
     TITLE = "regwiz"
     SUB_TITLE = "a private Docker registry, step by step"
     CSS_PATH = "regwiz.tcss"
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True),
-                # Escape closes the keys panel first (it would otherwise leave the screen beneath it).
-                Binding("escape", "close_keys_panel", show=False, priority=True)]
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
 
     def __init__(self, profile: str | None = None, *, resume_gc: bool = False) -> None:
         super().__init__()
@@ -68,12 +65,6 @@ class RegwizApp(App[None]):
             save_setting("theme", self.theme)
         except OSError as exc:
             self.notify(f"could not keep the theme: {exc}", severity="warning")
-
-    def action_close_keys_panel(self) -> None:
-        panels = self.screen.query("HelpPanel")
-        if not panels:
-            raise SkipAction()  # no keys panel: Escape does what the screen says
-        panels.remove()
 
     def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
                            time_format: str | None = None) -> str | None:

@@ -43,7 +43,7 @@ class DeployScreen(WizardStep):
     HAS_PRIMARY = True
     AUTO_FOCUS = "#port"
     # ctrl+r, not ctrl+d: in a text field ctrl+d deletes a character and never reached the screen.
-    BINDINGS = [Binding("ctrl+n", "next_step", "Next: Clients"), Binding("ctrl+r", "primary", "Review and deploy")]
+    BINDINGS = [Binding("ctrl+n", "next_step", "Next: Clients"), Binding("ctrl+r", "primary", "Deploy")]
 
     def __init__(self, bus: EventBus, transport: Transport, host: str, address: str,
                  image: ImageSource | None = None, saved_users: list[str] | None = None) -> None:
@@ -65,7 +65,7 @@ class DeployScreen(WizardStep):
                 yield Label(f"Deploy a registry on {self.host}", classes="question", markup=False)
                 with Horizontal(classes="row"):
                     yield self._input("port", "Port", "", narrow=True)
-                    yield self._input("names", "Extra names or addresses (comma separated)", "")
+                    yield self._input("names", "More names for the certificate (a,b)", "")
                 yield Label("TLS", classes="field-label")
                 yield radio("tls", [("own-ca", "regwiz's own CA"), ("provided", "my certificate"),
                                     ("none", "none (insecure)")])

@@ -69,6 +69,15 @@ def form_action(form: Widget) -> str | None:
     return None
 
 
+def close_keys_panel(screen: Screen) -> bool:
+    """Escape closes the keys panel (palette: Keys) first, if it is open, instead of leaving the screen."""
+    panels = screen.query("HelpPanel")
+    if not panels:
+        return False
+    panels.remove()
+    return True
+
+
 class FormKeys:
     """Enter in a form field: the next shown field, or the form's action after the last one."""
 
@@ -126,6 +135,8 @@ class WizardStep(FormKeys, CopiesLog, Screen[None]):
         self.refresh_bindings()
 
     def action_back(self) -> None:
+        if close_keys_panel(self):
+            return
         if len(self.app.screen_stack) > 2:
             self.app.pop_screen()
 
