@@ -174,12 +174,13 @@ class RegwizApp(App[None]):
         return target.host if target is not None else "127.0.0.1"
 
     def show_deploy(self) -> None:
+        from app.registry.image import ImageSource
         from screens.deploy import DeployScreen
 
         assert self.transport is not None
         saved_users = [u.name for u in self.profile.registry.users] if self.profile is not None else []
         self.push_screen(DeployScreen(self.bus, self.transport, self.host_label, self.registry_address(),
-                                      saved_users=saved_users))
+                                      image=ImageSource.from_environment(), saved_users=saved_users))
 
     def show_clients(self) -> None:
         from app.registry.prove import client_target

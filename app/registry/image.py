@@ -18,6 +18,8 @@ from app.transport import Command, Transport, TransportError, shell
 
 DOCKER_HUB_PROBE = "https://registry-1.docker.io/v2/"
 REGISTRY_IMAGE = "registry:2"
+UPLOAD_IMAGE_ENV = "REGWIZ_UPLOAD_IMAGE"
+HUB_PROBE_ENV = "REGWIZ_HUB_PROBE_URL"
 
 Progress = Callable[[int, int], None]  # (bytes sent, bytes expected)
 
@@ -30,6 +32,16 @@ class ImageSource:
     mirror: str | None = None  # e.g. https://xxxx.mirror.aliyuncs.com
     probe_url: str = DOCKER_HUB_PROBE
     probe_seconds: float = 4.0
+
+    @classmethod
+    def from_environment(cls, **choices: object) -> "ImageSource":
+        """The defaults, with the knobs for unusual set-ups (and the testbed) read from the environment:
+        which local image to upload (REGWIZ_UPLOAD_IMAGE), where to probe for Docker Hub
+        (REGWIZ_HUB_PROBE_URL)."""
+        import os
+
+        return cls(local_image=os.environ.get(UPLOAD_IMAGE_ENV, REGISTRY_IMAGE),  # type: ignore[arg-type]
+                   probe_url=os.environ.get(HUB_PROBE_ENV, DOCKER_HUB_PROBE), **choices)
 
 
 class ImageUnavailable(TransportError):
