@@ -51,7 +51,7 @@ class DiagnoseScreen(WizardStep):
         yield Header()
         with Horizontal():
             yield StepsPanel(current=1, done=1, id="steps")
-            with Vertical(id="main"):
+            with VerticalScroll(id="main"):  # at 80x24 the log is below: scrolled to, not lost
                 yield Label(f"Diagnosis of {self.host}", classes="question", markup=False)
                 yield DataTable(id="checks", cursor_type="row", zebra_stripes=False)
                 with VerticalScroll(id="detail"):

@@ -44,7 +44,7 @@ class ChooseFixScreen(ModalScreen[int | None]):
             yield OptionList(*[Option(("(recommended) " if i == 0 else "") + title, id=str(i))
                                for i, title in enumerate(self.titles)], id="fixes")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Cancel", id="cancel")
+                yield Button("Cancel", id="cancel", compact=True)
 
     @on(OptionList.OptionSelected)
     def _chosen(self, event: OptionList.OptionSelected) -> None:
@@ -74,14 +74,13 @@ class PlanScreen(ModalScreen[bool]):
                 yield Static(coloured_diff(self.plan.diff()), id="plan-diff")
             if self.plan.typed_confirmation:
                 yield Label(f"This is risky. Type {self.plan.typed_confirmation} to confirm:")
-                yield Input(id="typed", placeholder=self.plan.typed_confirmation)
+                yield Input(id="typed", placeholder=self.plan.typed_confirmation, compact=True)
             yield Static("Old files are backed up under /var/backups/regwiz; a change that "
-                         "leaves the service unhealthy is rolled back.", classes="hint")
-            yield Static(KEYS_HINT, classes="hint keys-hint")
+                         "leaves the service unhealthy is rolled back. " + KEYS_HINT, classes="hint")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Apply", id="apply", variant="warning",
-                             disabled=bool(self.plan.typed_confirmation))
-                yield Button("Cancel", id="cancel", variant="primary")
+                             disabled=bool(self.plan.typed_confirmation), compact=True)
+                yield Button("Cancel", id="cancel", variant="primary", compact=True)
 
     def on_mount(self) -> None:
         if self.plan.typed_confirmation:

@@ -114,7 +114,7 @@ class TargetScreen(WizardStep):
                 self._inputs["identity_file"].value = identity_file
             return
         self.query_one("#remote-fields").mount_all([
-            self._field("identity_file", "Private key file", "~/.ssh/id_ed25519", value=identity_file),
+            self._field("identity_file", "Private key file", "e.g. ~/.ssh/id_ed25519", value=identity_file),
             self._field("passphrase", "Key passphrase (if it has one)", "", password=True),
         ], after="#field-password")
 
