@@ -1,55 +1,82 @@
-"""The health dashboard: a saved set-up re-checked in parallel, each failing row with its fix."""
+"""The health dashboard: a saved set-up re-checked in parallel, each failing row with its fix.
+
+Before checking, it asks (one modal) for every secret the rows need that the
+profile's variables do not give; Escape there skips the rows that need them.
+Keys: Escape back, r re-check, f the selected row's fix, ctrl+y copy the log.
+"""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Header, Label, Log, Static
+from textual.widgets import Button, DataTable, Header, Input, Label, Log, Static
 
-from app.dashboard import FIX_CLIENTS, FIX_DEPLOY, HealthRow, check_health
+from app.dashboard import FIX_CLIENTS, FIX_DEPLOY, HealthRow, check_health, missing_secrets
 from app.events import EventBus, LogEvent
 from app.profiles import Profile
-from app.session import SetupError, client_kind, deploy_choices, host_form, registry_target
+from app.redact import Secret
+from app.session import SetupError
 from app.steps import Status
 from app.transport import TransportError
 from screens.diagnose import STATUS_STYLE
+from screens.footer import Footer
 from screens.livelog import CopiesLog, LiveLog
+from screens.wizard import close_keys_panel
 
 FIX_LABELS = {"diagnose": "Open the diagnosis", "deploy": "Deploy again", "clients": "Configure the clients"}
+CHECK_WIDTH = (16, 34)  # the check column: at least, at most (the result column takes the rest)
 
 
 class DashboardScreen(CopiesLog, Screen[None]):
-    BINDINGS = [Binding("r", "recheck", "Re-check"), Binding("f", "fix", "Fix"),
-                Binding("ctrl+y", "copy_log", "Copy log")]
+    DEFAULT_CSS = """
+    #dash-body { height: 1fr; padding: 0 1; }
+    #dash-title { text-style: bold; }
+    #row-detail { height: auto; max-height: 6; padding: 0 1; border-left: thick $accent; margin-top: 1; }
+    #dash-bar { height: auto; }
+    #dash-bar Button { margin-right: 2; }
+    """
+
+    BINDINGS = [Binding("escape", "back", "Back"), Binding("r", "recheck", "Re-check"),
+                Binding("f", "fix", "Fix"), Binding("ctrl+y", "copy_log", "Copy log")]
+    AUTO_FOCUS = "#health"
 
     def __init__(self, bus: EventBus, profile: Profile, autorun: bool = True) -> None:
         super().__init__()
         self.autorun = autorun
         self.bus, self.profile = bus, profile
         self.rows: dict[str, HealthRow] = {}
+        self.typed: dict[str, Secret] = {}  # secrets typed this session: memory only, offered again on r
+        self.checking = False  # a check (or its secrets modal) is under way
+        self._checker: object = None
         self._unsubscribe = None
+        self._widths = (0, 0)
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Vertical(id="dashboard"):
+        with Vertical(id="dash-body"):
             where = self.profile.path.name if self.profile.path else "profile"
-            yield Label(f"Health of the set-up in {where}", classes="question", markup=False)
-            yield DataTable(id="health", cursor_type="row")
-            with Horizontal(id="dashboard-actions"):
+            yield Label(f"Health of the set-up in {where}", id="dash-title", markup=False)
+            yield DataTable(id="health", cursor_type="row", zebra_stripes=False)
+            yield Static("", id="row-detail", markup=False)
+            yield Static("", id="dashboard-status", markup=False)
+            with Horizontal(id="dash-bar"):
                 yield Button("Re-check", id="recheck", compact=True)
                 yield Button("Fix the selected row", id="fix", variant="warning", compact=True, disabled=True)
-            yield Static("", id="dashboard-status")
             yield LiveLog(id="log", highlight=False)
         yield Footer()
 
     def on_mount(self) -> None:
+        # regwiz.tcss caps #health at 20 lines and gives #log 8: at 80x24 that pushes the status and
+        # the Fix button below the fold. Inline styles win over it: the table takes at most half.
         table = self.query_one("#health", DataTable)
-        table.add_column(" ", key="icon", width=1)
-        table.add_column("check", key="check", width=30)
-        table.add_column("result", key="result", width=70)
+        table.styles.max_height = "50%"
+        self.query_one("#log", Log).styles.min_height = 3
+        self._add_columns(*self._column_widths())
         self._unsubscribe = self.bus.subscribe(self._on_event)
         if self.autorun:
             self.action_recheck()
@@ -62,17 +89,56 @@ class DashboardScreen(CopiesLog, Screen[None]):
         if self.is_attached and event.source.startswith(("dashboard", "client.")):
             self.query_one("#log", Log).write_lines(event.render_lines())
 
+    # -- the table: its result column as wide as the screen allows ----------------------
+    def _column_widths(self) -> tuple[int, int]:
+        titles = [len(r.title) for r in self.rows.values()] or [0]
+        check = max(CHECK_WIDTH[0], min(CHECK_WIDTH[1], max(titles)))
+        # The body's padding (2), each column's padding (2 x 3), the icon (1), a scrollbar's room (2).
+        width = (self.size.width or 80) - 2 - 6 - 1 - 2
+        return check, max(20, width - check)
+
+    def _add_columns(self, check: int, result: int) -> None:
+        table = self.query_one("#health", DataTable)
+        table.add_column(" ", key="icon", width=1)
+        table.add_column("check", key="check", width=check)
+        table.add_column("result", key="result", width=result)
+        self._widths = (check, result)
+
+    def on_resize(self, event: Resize) -> None:
+        widths = self._column_widths()
+        if widths != self._widths:
+            self._rebuild(widths)
+
+    def _rebuild(self, widths: tuple[int, int]) -> None:
+        table = self.query_one("#health", DataTable)
+        cursor = table.cursor_row
+        table.clear(columns=True)
+        self._add_columns(*widths)
+        for row in self.rows.values():
+            table.add_row(*self._cells(row), key=row.key)
+        if table.row_count:
+            table.move_cursor(row=min(cursor, table.row_count - 1))
+
+    def _cells(self, row: HealthRow) -> tuple[Text, str, str]:
+        check, result = self._widths
+        icon = Text(row.status.icon, style=STATUS_STYLE[row.status])
+        return icon, _fit(row.title, check), _fit(row.detail, result)
+
     def show_row(self, row: HealthRow) -> None:
         table = self.query_one("#health", DataTable)
-        icon = f"[{STATUS_STYLE[row.status]}]{row.status.icon}[/]"
-        if row.key not in self.rows:
-            table.add_row(icon, row.title, row.detail, key=row.key)
-        else:
-            table.update_cell(row.key, "icon", icon)
-            table.update_cell(row.key, "result", row.detail)
+        new = row.key not in self.rows
         self.rows[row.key] = row
-        self._update_fix_button()
+        if new and len(row.title) > self._widths[0] and self._widths[0] < CHECK_WIDTH[1]:
+            self._rebuild(self._column_widths())  # a longer title than the column: widen it
+        elif new:
+            table.add_row(*self._cells(row), key=row.key)
+        else:
+            icon, _, result = self._cells(row)
+            table.update_cell(row.key, "icon", icon)
+            table.update_cell(row.key, "result", result)
+        self._update_selection()
 
+    # -- the selected row: its whole detail, and its fix -------------------------------
     def _selected(self) -> HealthRow | None:
         table = self.query_one("#health", DataTable)
         if not table.row_count:
@@ -80,33 +146,86 @@ class DashboardScreen(CopiesLog, Screen[None]):
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         return self.rows.get(key or "")
 
-    def _update_fix_button(self) -> None:
+    def _update_selection(self) -> None:
         row = self._selected()
         button = self.query_one("#fix", Button)
         button.disabled = not (row and row.fix)
         button.label = FIX_LABELS.get(row.fix or "", "Fix the selected row") if row else "Fix the selected row"
+        detail = self.query_one("#row-detail", Static)
+        if row is None:
+            detail.update("")
+        else:
+            fix = f"\nFix: {FIX_LABELS[row.fix]} (press f)" if row.fix in FIX_LABELS else ""
+            detail.update(f"{row.title}: {row.detail or row.status.value}{fix}")
+        self.refresh_bindings()
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self) -> None:
-        self._update_fix_button()
+        self._update_selection()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("recheck", "fix") and isinstance(self.focused, Input):
+            return False  # (a single letter typed in a field is text, not a command)
+        if action == "fix":
+            row = self._selected() if self.is_mounted else None
+            return True if row and row.fix else None  # shown greyed out until a row has a fix
+        if action == "back":
+            return len(self.app.screen_stack) > 2  # (beneath the first screen there is nothing to go to)
+        return True
+
+    def action_back(self) -> None:
+        if close_keys_panel(self):  # (the keys panel, when open, closes first)
+            return
+        if self.app.screen is self and len(self.app.screen_stack) > 2:
+            self.workers.cancel_all()
+            self.app.pop_screen()
+
+    # -- checking ---------------------------------------------------------------------
     @on(Button.Pressed, "#recheck")
     def action_recheck(self) -> None:
         self.recheck()
 
     @work(exclusive=True, group="dashboard")
     async def recheck(self) -> None:
+        from textual.worker import get_current_worker
+
+        self.checking, self._checker = True, get_current_worker()
+        try:
+            await self._check()
+        finally:
+            if self._checker is get_current_worker():  # (not when a newer check replaced this one)
+                self.checking = False
+
+    async def _check(self) -> None:
+        from screens.secrets import SecretsScreen
+
         status = self.query_one("#dashboard-status", Static)
+        missing = missing_secrets(self.profile)
+        given: dict[str, Secret] = {}
+        if missing:
+            status.update("Waiting for the secrets the checks need…")
+            answer = await self.app.push_screen_wait(SecretsScreen(missing, self.bus.redactor, self.typed))
+            if answer is not None:
+                self.typed = given = answer
         status.update("Checking everything in parallel…")
         try:
-            rows = await check_health(self.profile, self.bus, self.show_row)
-        except SetupError as exc:
-            status.update(str(exc))
+            rows = await check_health(self.profile, self.bus, self.show_row, given)
+        except (SetupError, TransportError, OSError) as exc:
+            status.update(f"The checks could not start: {exc}")
             return
-        failing = [r for r in rows if r.status is not Status.OK]
-        status.update("All is well." if not failing else f"{len(failing)} of {len(rows)} need attention: "
-                                                          "select a row and press f")
+        failing = [r for r in rows if r.status in (Status.FAILURE, Status.WARNING)]
+        skipped = [r for r in rows if r.status is Status.SKIPPED]
+        if not failing and not skipped:
+            status.update("All is well.")
+            return
+        parts = []
+        if failing:
+            parts.append(f"{len(failing)} of {len(rows)} need attention: select a row and press f")
+        if skipped:
+            parts.append(f"{len(skipped)} skipped for want of a secret: press r to enter it")
+        status.update("; ".join(parts) + ".")
 
+    # -- fixing -----------------------------------------------------------------------
     @on(Button.Pressed, "#fix")
     def action_fix(self) -> None:
         row = self._selected()
@@ -115,24 +234,34 @@ class DashboardScreen(CopiesLog, Screen[None]):
 
     @work(exclusive=True, group="dashboard-fix")
     async def open_fix(self, fix: str) -> None:
+        from app.dashboard import deploy_choices_for, host_form_for, registry_target_for, resolve_secrets
+        from app.session import client_kind
+
         app = self.app
+        secrets = resolve_secrets(self.profile, self.typed, self.bus.redactor)
         try:
             if fix == FIX_CLIENTS:
                 from screens.clients import ClientsScreen
 
-                screen = ClientsScreen(self.bus, registry_target(self.profile, self.bus.redactor))
+                screen = ClientsScreen(self.bus, registry_target_for(self.profile, secrets))
                 await app.push_screen(screen)
-                for entry in self.profile.clients:
-                    screen.add_client(host_form(entry, self.bus.redactor), client_kind(entry))
+                for index, entry in enumerate(self.profile.clients):
+                    screen.add_client(host_form_for(entry, f"client{index}", secrets), client_kind(entry))
                 return
-            transport = host_form(self.profile.server, self.bus.redactor).transport()
+            transport = host_form_for(self.profile.server, "server", secrets).transport()
             await transport.connect()
             app.adopt_transport(transport, self.profile.server.host or "this machine")  # type: ignore[attr-defined]
             if fix == FIX_DEPLOY:
-                app.registry_choices = deploy_choices(self.profile, self.bus.redactor)  # type: ignore[attr-defined]
+                app.registry_choices = deploy_choices_for(  # type: ignore[attr-defined]
+                    self.profile, secrets, self.bus.redactor)
                 app.show_deploy()  # type: ignore[attr-defined]
             else:
                 app.show_diagnosis()  # type: ignore[attr-defined]
         except (TransportError, SetupError) as exc:
             self.notify(str(exc), severity="error", timeout=10)
 
+
+def _fit(text: str, width: int) -> str:
+    """One line of at most ``width`` cells; the detail under the table shows the whole text."""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[:max(0, width - 1)] + "…"
