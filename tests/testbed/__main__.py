@@ -1,4 +1,9 @@
-"""python -m tests.testbed build | clean-stale | up FLAVOUR...   (manual and ./dev use)"""
+"""python -m tests.testbed build | clean-stale | up FLAVOUR... | headroom [FLAVOUR...]
+
+(manual and ./dev use) headroom: this machine's inotify instances, used and
+allowed, against what hosts of these flavours (default: all) need; exits 1
+when they would not fit.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,23 @@ def main(argv: list[str]) -> int:
         if removed:
             print(f"[testbed] removed {removed} leftover testbed objects", file=sys.stderr)
         return 0
+    if command == "headroom":
+        from tests.testbed.docker_cli import image_exists
+        from tests.testbed.hosts import FLAVOURS, inotify_headroom
+        from tests.testbed.images import image_refs
+
+        names = argv[1:] or list(FLAVOURS)
+        unknown = [name for name in names if name not in FLAVOURS]
+        if unknown:
+            print(f"[testbed] unknown flavour(s): {' '.join(unknown)}; known: {' '.join(FLAVOURS)}",
+                  file=sys.stderr)
+            return 2
+        image = image_refs().host  # counts root's instances when this user cannot
+        headroom = inotify_headroom((FLAVOURS[name].init for name in names),
+                                    image if image_exists(image) else None)
+        problem = headroom.problem(f"{len(names)} testbed hosts ({' '.join(names)})")
+        print(f"[testbed] {headroom.summary()}{': ' + problem if problem else ': enough'}", file=sys.stderr)
+        return 1 if problem else 0
     if command == "up":
         from tests.testbed.hosts import Testbed
 

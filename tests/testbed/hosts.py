@@ -7,9 +7,11 @@ flavours (FLAVOURS below) are what later issues test against.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import random
+import re
 import secrets
 import socket
 import subprocess
@@ -17,7 +19,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable
 from pathlib import Path
 
 from tests.testbed.docker_cli import LABEL, OWNER_LABEL, PREFIX, DockerError, docker, docker_json, ids
@@ -145,11 +147,16 @@ class TestHost:
         """Reboot the host (its init runs again; files, enabled services and host keys stay)."""
         docker("restart", "--time", "10", self.container, timeout=120)
         info = docker_json("container", "inspect", self.container)[0]
+        if not info["State"]["Running"]:
+            raise HostDied(death_report(self.name, self.container, self.flavour.init, "restart"))
         address = next(iter(info["NetworkSettings"]["Networks"].values()))["IPAddress"]
         if address != self.address:  # certificates and profiles name the old one
             raise DockerError(f"{self.name} came back as {address}, not {self.address}")
         if wait_for_ssh:
-            _wait_for_ssh_banner(self.address, self.port, time.monotonic() + 120, self.running)
+            try:
+                _wait_for_ssh_banner(self.address, self.port, time.monotonic() + 120, self.running)
+            except ContainerExited:
+                raise HostDied(death_report(self.name, self.container, self.flavour.init, "restart")) from None
 
     def running(self) -> bool:
         state = docker("container", "inspect", "--format", "{{.State.Running}}", self.container, check=False)
@@ -164,12 +171,18 @@ class TestHost:
             while time.monotonic() < deadline:
                 state = self.exec("systemctl", "is-system-running", check=False).stdout.strip()
                 if state not in ("initializing", "starting", ""):
+                    if state == "degraded":
+                        self._check_inotify_at_boot()
                     break
+                if not state and not self.running():
+                    raise ContainerExited("the container exited")
                 time.sleep(0.3)
         if self.flavour.docker_running:
             while time.monotonic() < deadline:
                 if self.exec("docker", "info", "--format", "{{.ID}}", check=False).returncode == 0:
                     break
+                if not self.running():
+                    raise ContainerExited("the container exited")
                 time.sleep(0.3)
             else:
                 raise TimeoutError(f"dockerd on {self.name} did not answer in {timeout} s")
@@ -177,12 +190,21 @@ class TestHost:
             raise TimeoutError(f"testbed host {self.name} was not ready in {timeout} s")
         self.read_host_keys()
 
+    def _check_inotify_at_boot(self) -> None:
+        """A systemd that could not get inotify instances boots on, degraded, with units missing."""
+        out = self.sh("journalctl -b -q --no-pager 2>/dev/null | grep -m 5 -i 'inotify'", check=False).stdout
+        if out.strip():
+            headroom = inotify_headroom([self.flavour.init])
+            raise HostDied(f"testbed host {self.name} booted degraded: its systemd could not create "
+                           f"inotify objects, the inotify headroom is exhausted ({headroom.summary()}); "
+                           f"{_RAISE_HINT}\n--- journalctl -b | grep inotify ---\n{out.rstrip()}")
+
 
 def _wait_for_ssh_banner(address: str, port: int, deadline: float,
                          alive: Callable[[], bool] = lambda: True) -> None:
     while time.monotonic() < deadline:
         if not alive():
-            raise TimeoutError("the container exited")
+            raise ContainerExited("the container exited")
         try:
             with socket.create_connection((address, port), timeout=2) as sock:
                 sock.settimeout(2)
@@ -295,7 +317,13 @@ class Testbed:
                 time.sleep(0.2 + 0.3 * random.random())
 
     def start(self, *flavours: str) -> list[TestHost]:
-        """Start hosts of these flavours in parallel; return them ready for SSH."""
+        """Start hosts of these flavours in parallel; return them ready for SSH.
+
+        Refuses (InotifyHeadroomError) when this machine has too few inotify
+        instances left for them: such hosts would die at boot.
+        """
+        check_inotify_headroom((FLAVOURS[name].init for name in flavours),
+                               self.images.host if self.images else None)
         with ThreadPoolExecutor(max_workers=max(1, len(flavours))) as pool:
             return list(pool.map(self._start_one, flavours))
 
@@ -335,6 +363,10 @@ class Testbed:
         host.address = info["NetworkSettings"]["Networks"][self.network]["IPAddress"]
         try:
             host.wait_ready()
+        except ContainerExited:
+            raise HostDied(death_report(flavour.name, container, flavour.init, "boot")) from None
+        except HostDied:
+            raise
         except TimeoutError as exc:
             logs = docker("logs", "--tail", "40", container, check=False)
             raise TimeoutError(f"{exc}\n--- container log ---\n{logs.stdout}{logs.stderr}") from exc
@@ -353,6 +385,191 @@ class Testbed:
             self.network = None
         for volume in ids("volume", [f"label={LABEL}", "dangling=true"]):
             docker("volume", "rm", volume, check=False)
+
+
+class ContainerExited(TimeoutError):
+    """A host's container stopped while it was waited for (see death_report)."""
+
+
+class HostDied(TimeoutError):
+    """A host's container exited during boot; the message says how and why."""
+
+
+class InotifyHeadroomError(RuntimeError):
+    """Too few inotify instances left on this machine for the hosts to start."""
+
+
+# inotify instances a host needs (fs.inotify.max_user_instances counts them per
+# user, and container processes are this machine's root unless dockerd runs
+# rootless). Measured here (kernel 6.18, bookworm hosts, one /proc scan every
+# 50 ms while the seven flavours started): a systemd host holds 7 owned by root
+# once up (systemd 5, systemd-logind 1, containerd 1; dbus-daemon's one is the
+# messagebus user's), `bare` 6 (no containerd); while it boots up to 18 for a
+# moment (units and `systemctl` calls open their own). The five systemd
+# flavours booting together peaked at 51, steady 34. A sysv host holds none
+# (0, boot included). So: 10 per systemd host plus 8 for one boot's peak, and 1
+# per sysv host for what a `docker exec` may open.
+INOTIFY_PER_HOST = {"systemd": 10, "sysv": 1}
+INOTIFY_BOOT_PEAK = 8
+INOTIFY_RECOMMENDED = 1024  # what tests/testbed/prepare.sh raises the limit to
+INOTIFY_LIMIT_FILE = Path("/proc/sys/fs/inotify/max_user_instances")
+_RAISE_HINT = (f"raise the limit as root: sysctl -w fs.inotify.max_user_instances={INOTIFY_RECOMMENDED} "
+               "(./dev test does this when run as root), or stop other systemd containers")
+
+
+def inotify_needed(inits: Iterable[str]) -> int:
+    """inotify instances that hosts of these inits ("systemd"/"sysv") take to boot and run."""
+    inits = list(inits)
+    if not inits:
+        return 0
+    boot = INOTIFY_BOOT_PEAK if "systemd" in inits else 0
+    return sum(INOTIFY_PER_HOST[init] for init in inits) + boot
+
+
+def count_inotify_instances(uid: int, proc: Path = Path("/proc")) -> tuple[int, int]:
+    """(inotify instances open in processes owned by uid, such processes whose fds were unreadable).
+
+    Counts every /proc/PID/fd/N that links to anon_inode:inotify. Reading
+    another user's fds needs root: what cannot be read is reported, so a count
+    made as another user is known to be a lower bound.
+    """
+    count = unreadable = 0
+    try:
+        entries = os.listdir(proc)
+    except OSError:
+        return 0, 0
+    for pid in entries:
+        if not pid.isdigit():
+            continue
+        try:
+            if os.stat(proc / pid).st_uid != uid:
+                continue
+            fds = os.listdir(proc / pid / "fd")
+        except PermissionError:
+            unreadable += 1
+            continue
+        except OSError:  # the process ended meanwhile
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(proc / pid / "fd" / fd) == "anon_inode:inotify":
+                    count += 1
+            except OSError:
+                pass
+    return count, unreadable
+
+
+def inotify_limit(path: Path = INOTIFY_LIMIT_FILE) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def headroom_problem(used: int, limit: int | None, needed: int, uid: int = 0,
+                     unreadable: int = 0, what: str = "the testbed's hosts") -> str | None:
+    """Why hosts that need `needed` inotify instances would die here, or None if they fit."""
+    if limit is None or needed <= 0 or used + needed <= limit:
+        return None
+    at_least = "at least " if unreadable else ""
+    return (f"not enough inotify instances for {what}: they need about {needed}, and uid {uid} "
+            f"already uses {at_least}{used} of fs.inotify.max_user_instances = {limit} "
+            f"({max(limit - used, 0)} left); hosts started anyway die at boot (\"the container "
+            f"exited\"). To fix: {_RAISE_HINT}")
+
+
+@functools.lru_cache(maxsize=1)
+def containers_uid() -> int:
+    """The uid the hosts' processes are charged to: root, or this user under rootless dockerd."""
+    try:
+        options = docker("info", "--format", "{{json .SecurityOptions}}", check=False, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):  # no docker CLI: whoever runs it later is root
+        options = ""
+    return os.getuid() if "name=rootless" in options else 0
+
+
+@dataclass(frozen=True)
+class InotifyHeadroom:
+    uid: int
+    used: int
+    unreadable: int
+    limit: int | None
+    needed: int
+
+    def problem(self, what: str = "the testbed's hosts") -> str | None:
+        return headroom_problem(self.used, self.limit, self.needed, self.uid, self.unreadable, what)
+
+    def summary(self) -> str:
+        at_least = "at least " if self.unreadable else ""
+        return (f"inotify instances of uid {self.uid}: {at_least}{self.used} used of "
+                f"fs.inotify.max_user_instances = {self.limit}, about {self.needed} needed")
+
+
+_COUNT_SCRIPT = (  # the same count, by a shell in a container that sees this machine's processes
+    'n=0; for d in /proc/[0-9]*; do [ "$(stat -c %u "$d" 2>/dev/null)" = "$1" ] || continue; '
+    'n=$((n + $(find "$d/fd" -maxdepth 1 -lname anon_inode:inotify 2>/dev/null | wc -l))); done; echo "$n"')
+
+
+def count_inotify_instances_via_docker(uid: int, image: str) -> int | None:
+    """The count as root sees it, for a user who may run docker but not read root's /proc."""
+    try:
+        proc = docker("run", "--rm", "--pid=host", "--network=none", "--cap-add", "SYS_PTRACE",
+                      "--security-opt", "apparmor=unconfined", "--label", f"{LABEL}=1",
+                      "--label", f"{OWNER_LABEL}={os.getpid()}", "--entrypoint", "/bin/sh",
+                      image, "-c", _COUNT_SCRIPT, "count", str(uid), check=False, timeout=60)
+        return int(proc.stdout.strip())
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+
+
+def inotify_headroom(inits: Iterable[str] = (), image: str | None = None) -> InotifyHeadroom:
+    """This machine's figures; with `image`, a count this user cannot make is made in a container."""
+    uid = containers_uid()
+    used, unreadable = count_inotify_instances(uid)
+    if unreadable and image:
+        counted = count_inotify_instances_via_docker(uid, image)
+        if counted is not None:
+            used, unreadable = counted, 0
+    return InotifyHeadroom(uid, used, unreadable, inotify_limit(), inotify_needed(inits))
+
+
+def check_inotify_headroom(inits: Iterable[str], image: str | None = None) -> InotifyHeadroom:
+    """Raise InotifyHeadroomError when hosts of these inits would not fit; else the figures."""
+    inits = list(inits)
+    headroom = inotify_headroom(inits, image)
+    problem = headroom.problem(f"{len(inits)} testbed host{'s' if len(inits) != 1 else ''}")
+    if problem:
+        raise InotifyHeadroomError(problem)
+    return headroom
+
+
+_EXHAUSTED = re.compile(r"inotify|Too many open files|EMFILE", re.I)
+
+
+def death_report(name: str, container: str, init: str, during: str = "boot", log_lines: int = 30) -> str:
+    """What is known of a host whose container exited: exit code, last log lines, inotify headroom."""
+    try:
+        state = docker_json("container", "inspect", "--format", "{{json .State}}", container)
+    except (DockerError, ValueError):
+        state = {}
+    status, code = state.get("Status", "?"), state.get("ExitCode", "?")
+    oom, error = state.get("OOMKilled", False), state.get("Error", "")
+    logs = docker("logs", "--tail", str(log_lines), container, check=False, timeout=30)
+    text = (logs.stdout + logs.stderr).rstrip()
+    lines = [f"testbed host {name}: the container exited during {during} "
+             f"(status {status}, exit code {code}{', OOM-killed' if oom else ''}"
+             f"{', ' + error if error else ''})"]
+    headroom = inotify_headroom([init])
+    problem = headroom.problem(f"another {init} host")
+    if _EXHAUSTED.search(text) or problem:
+        lines.append("the inotify headroom is exhausted"
+                     + (f": {problem}" if problem else
+                        f" (its log says so; now {headroom.summary()}); {_RAISE_HINT}"))
+    else:
+        lines.append(f"({headroom.summary()})")
+    lines.append(f"--- last {log_lines} lines of docker logs {container} ---")
+    lines.append(text or "(empty)")
+    return "\n".join(lines)
 
 
 def _sh_quote(value: str) -> str:
