@@ -1,12 +1,15 @@
 """The ``regwiz`` command: the TUI, or headless commands that drive the same engine.
 
-    regwiz [--profile P]                          the wizard
+    regwiz                                        the wizard
+    regwiz --profile P                            P's health dashboard (the wizard beneath it)
     regwiz diagnose --profile P [--yes] [--json]  check the registry host (--yes applies fixes)
     regwiz deploy   --profile P [--yes] [--json]  diagnose, fix, deploy and prove the registry
     regwiz clients  --profile P [--yes] [--json]  configure and prove the profile's clients
     regwiz setup    --profile P [--yes] [--json]  deploy, then clients, in one run
-    regwiz onboard FILE [--host H] [--yes] [--json]   this machine (or H) joins a team's registry
-    regwiz export-team-profile --profile P [-o FILE]  the shareable part of a profile
+    regwiz onboard FILE [--host H] [--password-env VAR] [--ssh-password-env VAR] [--yes] [--json]
+                                                  this machine (or H) joins a team's registry
+    regwiz export-team-profile --profile P [-o FILE] [--password-env VAR]
+                                                  the shareable part of a profile
 
 Textual is imported only when the TUI starts, so headless use and ``--help``
 stay fast and never need a terminal.
@@ -45,7 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
         "by SSH, then configure the machines that push and pull from it.",
     )
     parser.add_argument("--version", action="version", version=f"regwiz {__version__}")
-    parser.add_argument("--profile", metavar="NAME_OR_PATH", help="open the wizard with this profile")
+    parser.add_argument("--profile", metavar="NAME_OR_PATH",
+                        help="open this profile's health dashboard, which re-checks the host, the registry "
+                             "and every client (the wizard is beneath it)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _common(sub.add_parser("diagnose", help="check the registry host (with --yes: apply the recommended fixes)",
                            description="Check the registry host: Docker, the route conflict, port, disk, clock, "
@@ -62,12 +67,19 @@ def build_parser() -> argparse.ArgumentParser:
                                          "login, and a pull that proves it.")
     onboard.add_argument("file", metavar="FILE", help="the team profile (regwiz export-team-profile)")
     onboard.add_argument("--host", metavar="[USER@]HOST[:PORT]", help="onboard this host over SSH instead")
-    onboard.add_argument("--password-env", metavar="VAR", help="the variable holding --host's SSH password")
+    onboard.add_argument("--password-env", metavar="VAR",
+                         help="the environment variable holding the registry user's password (overrides the "
+                              "team profile's password_env; without either, a terminal asks for it)")
+    onboard.add_argument("--ssh-password-env", metavar="VAR",
+                         help="the environment variable holding --host's SSH password (default: SSH agent/keys)")
     _common(onboard, profile=False)
     export = sub.add_parser("export-team-profile", help="write the shareable part of a profile",
                             description="Write a team profile: the registry address, its CA and mode; no secrets.")
     export.add_argument("--profile", required=True, metavar="NAME_OR_PATH")
     export.add_argument("-o", "--output", metavar="FILE", help="where to write it (default: stdout)")
+    export.add_argument("--password-env", metavar="VAR",
+                        help="the variable teammates keep the registry password in, written as password_env "
+                             "(default: the registry user's password_env in the profile)")
     return parser
 
 
@@ -86,8 +98,20 @@ def main(argv: list[str] | None = None) -> int:
 
 def _wizard(profile: str | None) -> int:
     if not sys.stdin.isatty() or not sys.stdout.isatty():
-        print("regwiz: the wizard needs a terminal (run it in one), or use a command: regwiz --help",
-              file=sys.stderr)
+        if profile is None:
+            print("regwiz: the wizard needs a terminal (run it in one), or use a command: regwiz --help",
+                  file=sys.stderr)
+            return USAGE
+        from app.profiles import ProfileError
+        from app.session import SetupError, load_named_profile
+
+        try:  # a bad profile is worth saying first: it would fail in the terminal too
+            load_named_profile(profile)
+        except (ProfileError, SetupError) as exc:
+            print(f"regwiz: {exc}", file=sys.stderr)
+            return USAGE
+        print("regwiz: the health dashboard needs a terminal (run it in one); without one, re-check with "
+              "regwiz diagnose --profile NAME", file=sys.stderr)
         return USAGE
     _run_tui(profile)
     return OK
@@ -124,11 +148,50 @@ def run_headless(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(_dispatch(args))
     except (ProfileError, SetupError) as exc:
-        print(f"regwiz: {exc}", file=sys.stderr)
-        return USAGE
+        return _fail(args, str(exc), USAGE)
     except KeyboardInterrupt:
-        print("regwiz: interrupted", file=sys.stderr)
-        return FAILED
+        return _fail(args, "interrupted", FAILED)
+    except Exception as exc:  # noqa: BLE001 - a headless run ends in one line, never a traceback
+        return _fail(args, failure_message(exc), FAILED)
+
+
+def failure_message(exc: BaseException) -> str:
+    """What failed, in one line, with what to do about it (the engine's errors already say the cause)."""
+    from app.headless import HeadlessFailure
+    from app.registry.client import RegistryAuthError, RegistryError, RegistryTLSError
+    from app.transport import TransportError
+
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, HeadlessFailure):
+        return text
+    if isinstance(exc, RegistryAuthError):
+        return f"{text}: check the registry user's name and password"
+    if isinstance(exc, RegistryTLSError):
+        return f"{text}: check the team profile's ca_pem and tls, or deploy the registry again"
+    if isinstance(exc, RegistryError):
+        return f"{text} (to re-check the registry and its host: regwiz diagnose --profile NAME)"
+    if isinstance(exc, TransportError):
+        return text
+    if type(exc).__module__.startswith("asyncssh"):  # asyncssh is not imported here: --help stays fast
+        reason = getattr(exc, "reason", "") or text
+        return f"SSH failed: {reason}: check the host, its port and the credentials"
+    if isinstance(exc, TimeoutError):
+        return "a host did not answer in time: check the address, and that firewalls let the port in"
+    if isinstance(exc, OSError):
+        where = f" ({str(exc.filename)[:80]})" if exc.filename else ""
+        return f"{exc.strerror or text}{where}: check the path or the address and try again"
+    return (f"unexpected error ({type(exc).__name__}: {text}); the run's logs are under regwiz's state "
+            f"folder (logs/): please report it with them")
+
+
+def _fail(args: argparse.Namespace, message: str, code: int) -> int:
+    """One line on stderr (and, with --json, an error object on stdout for the machine reading it)."""
+    if getattr(args, "json", False):
+        import json
+
+        print(json.dumps({"type": "error", "status": "failure", "exit": code, "message": message}), flush=True)
+    print(f"regwiz: {message}", file=sys.stderr, flush=True)
+    return code
 
 
 async def _dispatch(args: argparse.Namespace) -> int:

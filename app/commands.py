@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 from pathlib import Path
 
@@ -11,12 +12,15 @@ from app import pki
 from app.clients.configure import ClientSpec, configure_clients
 from app.clients.model import RegistryTarget
 from app.clients.testimage import ensure_test_image
-from app.headless import FAILED, OK, Output, Run, worst
-from app.profiles import Profile, load_profile, parse_profile, render_profile, team_profile_from
+from app.headless import FAILED, OK, HeadlessFailure, Output, Run, worst
+from app.profiles import Profile, TeamProfile, load_profile, render_profile, secret_from_env, team_profile_from
+from app.redact import Secret
+from app.registry.client import RegistryAuthError
 from app.registry.deploy import DeployChoices, DeployRegistryStep
 from app.registry.health import registry_answers, wait_for_registry
 from app.registry.prove import prove
-from app.session import SetupError, client_kind, deploy_choices, host_form, registry_target, team_target
+from app.session import (SetupError, client_kind, deploy_choices, host_form, load_named_profile,
+                         missing_registry_password, registry_target, team_registry_address, team_target)
 from app.steps import Plan, Status
 from app.targets import HostForm, parse_number
 from app.transport import Transport, TransportError
@@ -30,7 +34,8 @@ def _server(profile: Profile, run: Run):  # type: ignore[no-untyped-def]
     form = host_form(profile.server, run.bus.redactor)
     problems = form.errors() if not form.local else {}
     if problems:
-        raise SetupError("the profile's [server] is not usable: " + "; ".join(f"{k}: {v}" for k, v in problems.items()))
+        raise SetupError("the profile's [server] is not usable: " + "; ".join(f"{k}: {v}" for k, v in problems.items())
+                         + ": fix it in the profile")
     return form, form.transport(), (profile.server.host or "this machine")
 
 
@@ -49,7 +54,7 @@ async def _on_server(args: argparse.Namespace, profile: Profile, run: Run, work)
 
 
 async def diagnose(args: argparse.Namespace) -> int:
-    profile = load_profile(args.profile)
+    profile = load_named_profile(args.profile)
     run = _run(args)
 
     async def work(transport, host: str) -> int:  # type: ignore[no-untyped-def]
@@ -84,7 +89,7 @@ async def _prove(run: Run, choices: DeployChoices, host: str) -> int:
 
 
 async def deploy(args: argparse.Namespace) -> int:
-    profile = load_profile(args.profile)
+    profile = load_named_profile(args.profile)
     run = _run(args)
     choices = deploy_choices(profile, run.bus.redactor)
 
@@ -97,7 +102,7 @@ async def deploy(args: argparse.Namespace) -> int:
 
 async def setup(args: argparse.Namespace) -> int:
     """Everything, in one run: diagnose and fix, deploy, then prove it while every client is configured."""
-    profile = load_profile(args.profile)
+    profile = load_named_profile(args.profile)
     run = _run(args)
     choices = deploy_choices(profile, run.bus.redactor)
     specs = _client_specs(profile, run)  # their secrets are checked before anything changes
@@ -109,7 +114,8 @@ async def setup(args: argparse.Namespace) -> int:
         if not specs:
             return await _prove(run, choices, host)
         codes = await asyncio.gather(_prove(run, choices, host),
-                                     _configure(run, specs, registry_target(profile, run.bus.redactor)))
+                                     _configure(run, specs, registry_target(profile, run.bus.redactor),
+                                                _profile_password_from(profile)))
         return FAILED if FAILED in codes else OK
 
     return await _on_server(args, profile, run, work)
@@ -120,11 +126,19 @@ def _client_specs(profile: Profile, run: Run) -> list[ClientSpec]:
     for entry in profile.clients:
         form = host_form(entry, run.bus.redactor)
         name = "this machine" if form.local else f"{entry.user}@{entry.host}"
+        problems = form.errors()  # before any host is touched: the whole list is checked first
+        if problems:
+            raise SetupError(f"the profile's client {name!r} is not usable: "
+                             + "; ".join(f"{k}: {v}" for k, v in problems.items()) + ": fix its [[clients]] entry")
         specs.append(ClientSpec(name, form.transport, client_kind(entry)))
     return specs
 
 
-async def _configure(run: Run, specs: list[ClientSpec], registry: RegistryTarget) -> int:
+async def _configure(run: Run, specs: list[ClientSpec], registry: RegistryTarget,
+                     password_from: str | None = None, login_hint: str | None = None) -> int:
+    """Configure every client; ``password_from`` says where the registry password came from
+    ("in $VAR", "you typed"),
+    ``login_hint`` what to do when a client refuses an SSH login."""
     async def confirm_all(plans: list[tuple[str, Plan]]) -> bool:
         for name, plan in plans:
             run.out.record("plan", client=name, summary=plan.summary, actions=plan.actions, diff=plan.diff(),
@@ -134,27 +148,43 @@ async def _configure(run: Run, specs: list[ClientSpec], registry: RegistryTarget
     async def accept_key(name: str, unknown) -> bool:  # type: ignore[no-untyped-def]
         return run.trust_fingerprint == unknown.fingerprint
 
-    await ensure_test_image(registry)
+    try:
+        await ensure_test_image(registry)  # the first request that logs in: a wrong password shows here
+    except RegistryAuthError as exc:
+        if registry.username and registry.password and password_from and "refused" in str(exc):
+            raise HeadlessFailure(f"the registry refused user {registry.username}: check the password "
+                                  f"{password_from}") from None
+        raise
     results = await configure_clients(specs, registry, run.bus, confirm_all, accept_key=accept_key)
     for result in results:
+        message = result.message
+        if login_hint and result.status is Status.FAILURE and "refused the login" in message:
+            message = f"{message}; {login_hint}"
         run.out.record("client", client=result.name, kind=result.kind.value if result.kind else None,
-                       status=result.status.value, message=result.message, pull_seconds=result.pull_seconds)
+                       status=result.status.value, message=message, pull_seconds=result.pull_seconds)
     bad = [r for r in results if r.status is Status.FAILURE or (run.yes and r.status is not Status.OK)]
     return FAILED if bad else OK
 
 
+def _profile_password_from(profile: Profile) -> str | None:
+    """Where the registry password of a full profile comes from (its first user's variable)."""
+    users = profile.registry.users
+    return f"in ${users[0].password_env}" if users and users[0].password_env else None
+
+
 async def clients(args: argparse.Namespace) -> int:
-    profile = load_profile(args.profile)
+    profile = load_named_profile(args.profile)
     run = _run(args)
     if not profile.clients:
-        run.out.record("error", status="failure", message="the profile lists no [[clients]]")
+        run.out.record("error", status="failure", message="the profile lists no [[clients]]: add one per machine "
+                       "to configure (or, for this machine alone, use regwiz onboard)")
         return FAILED
     registry = registry_target(profile, run.bus.redactor)
     specs = _client_specs(profile, run)
     try:
         if not await _registry_ready(profile, run, registry):
             return FAILED
-        return await _configure(run, specs, registry)
+        return await _configure(run, specs, registry, _profile_password_from(profile))
     finally:
         run.finish()
 
@@ -182,49 +212,124 @@ async def _registry_ready(profile: Profile, run: Run, registry: RegistryTarget) 
     return False
 
 
-def _parse_host(text: str) -> tuple[str, str, int]:
-    user, _, rest = text.rpartition("@")
-    host, _, port = rest.partition(":")
-    if port and parse_number(port) is None:
-        raise SetupError(f"--host: the port must be a number (found {port!r})")
-    return user or "root", host, int(port or 22)
+def _parse_host(text: str) -> HostForm:
+    """``[USER@]HOST[:PORT]`` (``[v6]:PORT`` for an IPv6 address), checked like the TUI's form."""
+    user, _, rest = text.strip().rpartition("@")
+    if rest.startswith("["):
+        host, _, after = rest[1:].partition("]")
+        port = after[1:] if after.startswith(":") else after
+    else:
+        host, _, port = rest.partition(":")
+    number = parse_number(port) if port else 22
+    if number is None:
+        raise SetupError(f"--host: the port must be a number (found {port[:40]!r}): use USER@HOST:PORT")
+    form = HostForm(host=host.strip(), port=number, user=user.strip() or "root", auth="agent")
+    problems = form.errors()
+    if problems:
+        raise SetupError("--host: " + "; ".join(f"the {k}: {v}" for k, v in problems.items())
+                         + ": use [USER@]HOST[:PORT]")
+    return form
+
+
+def _load_team(file: str) -> TeamProfile:
+    try:
+        path = Path(file).expanduser()
+        exists = path.is_file()
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+        raise SetupError(f"{file[:80]!r} is not a usable path ({exc.__class__.__name__}): give the team "
+                         "profile's file") from None
+    if not exists:
+        raise SetupError(f"no team profile at {path}: give the file regwiz export-team-profile wrote")
+    team = load_profile(str(path)).team
+    if team is None:
+        raise SetupError(f"{path} has no [team] table: make one with regwiz export-team-profile --profile NAME")
+    return team
+
+
+def _registry_password(args: argparse.Namespace, team: TeamProfile) -> tuple[Secret | None, str | None]:
+    """The registry user's password and where it came from: --password-env, the team's
+    password_env, or typed at a terminal. Without a way to get it: exit 2 naming both ways."""
+    if not team.username:
+        return None, None  # a registry without login
+    var = args.password_env or team.password_env
+    password = secret_from_env(var)
+    if password is not None:
+        return password, f"in ${var}"
+    if args.password_env:
+        raise SetupError(f"--password-env {args.password_env}: that environment variable is not set (or empty): "
+                         f"set it to the password of registry user {team.username}")
+    if sys.stdin.isatty():
+        import getpass
+
+        try:  # getpass never echoes; the value stays in memory, wrapped in a Secret
+            typed = getpass.getpass(f"password of registry user {team.username} at {team.registry}: ")
+        except EOFError:
+            typed = ""
+        if typed:
+            return Secret(typed), "you typed"
+    raise SetupError(missing_registry_password(team))
 
 
 async def onboard(args: argparse.Namespace) -> int:
-    path = Path(args.file).expanduser()
-    if not path.is_file():
-        raise SetupError(f"no team profile at {path}")
-    team = parse_profile(path.read_text(), path).team
-    if team is None:
-        raise SetupError(f"{path} has no [team] table: make one with regwiz export-team-profile")
-    run = _run(args)
-    registry = team_target(team, run.bus.redactor)
+    team = _load_team(args.file)
+    # Every bad input is found before a password is asked for.
+    team_registry_address(team)
+    form, login_hint = None, None
     if args.host:
-        user, host, port = _parse_host(args.host)
-        from app.profiles import secret_from_env
-
-        password = secret_from_env(args.password_env) if args.password_env else None
-        if args.password_env and password is None:
-            raise SetupError(f"set the environment variable {args.password_env}")
-        run.bus.redactor.add(password)
-        form = HostForm(host=host, port=port, user=user, auth="password" if password else "agent",
-                        password=password, sudo_password=password if user != "root" else None)
-        spec = ClientSpec(f"{user}@{host}", form.transport)
-    else:
-        spec = ClientSpec("this machine", HostForm(local=True).transport)
+        form = _parse_host(args.host)
+        ssh_password = secret_from_env(args.ssh_password_env) if args.ssh_password_env else None
+        if args.ssh_password_env and ssh_password is None:
+            raise SetupError(f"--ssh-password-env {args.ssh_password_env}: that environment variable is not set "
+                             f"(or empty): set it to the SSH password of {form.user}@{form.host}")
+        if ssh_password:
+            form.auth, form.password = "password", ssh_password
+            form.sudo_password = ssh_password if form.user != "root" else None
+        else:  # agent or keys: when refused, the user may simply have meant a password
+            login_hint = ("to log in with a password instead, put it in an environment variable and pass "
+                          "--ssh-password-env VAR")
+    password, password_from = _registry_password(args, team)
+    run = _run(args)
+    if form is not None:
+        form.register_secrets(run.bus.redactor)
+    registry = team_target(team, run.bus.redactor, password=password)
+    spec = ClientSpec(f"{form.user}@{form.host}", form.transport) if form is not None else \
+        ClientSpec("this machine", HostForm(local=True).transport)
     try:
-        return await _configure(run, [spec], registry)
+        return await _configure(run, [spec], registry, password_from, login_hint)
     finally:
         run.finish()
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # as profiles accept in *_env keys
+
+
 async def export_team_profile(args: argparse.Namespace) -> int:
-    profile = load_profile(args.profile)
+    profile = load_named_profile(args.profile)
+    if args.password_env is not None and not _ENV_NAME.fullmatch(args.password_env):
+        raise SetupError(f"--password-env {args.password_env[:40]!r}: give the NAME of an environment variable "
+                         "(letters, digits and '_'), not the password itself")
     ca_pem = pki.load_or_create_ca().cert_pem.decode() if profile.registry.tls == "own-ca" else None
-    text = render_profile(team_profile_from(profile, ca_pem))
+    shared = team_profile_from(profile, ca_pem)
+    team = shared.team
+    assert team is not None
+    if args.password_env:
+        if not team.username:
+            raise SetupError("--password-env: this registry has no login (auth = \"none\"), so teammates need "
+                             "no password: leave --password-env out")
+        team.password_env = args.password_env
+    text = render_profile(shared)
     if args.output:
-        Path(args.output).expanduser().write_text(text)
+        try:
+            Path(args.output).expanduser().write_text(text)
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or exc.__class__.__name__
+            raise SetupError(f"cannot write {args.output[:80]!r} ({reason}): give -o a file in a folder you "
+                             "can write to") from None
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
+    if team.username and not team.password_env:
+        print(f"note: registry user {team.username} has no password_env: teammates give the password with "
+              f"regwiz onboard FILE --password-env VAR (or type it when asked); export with --password-env VAR "
+              f"to write the variable's name into the team profile", file=sys.stderr)
     return OK

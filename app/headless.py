@@ -23,6 +23,10 @@ from app.transport.hostkeys import HostKeyUnknown
 OK, FAILED, USAGE = 0, 1, 2
 
 
+class HeadlessFailure(Exception):
+    """A run failed for a reason already worded for the user, with what to do (exit code 1)."""
+
+
 @dataclass
 class Output:
     """Where a headless run writes: JSON lines, or live text."""
@@ -42,10 +46,12 @@ class Output:
             print(json.dumps({"type": record_type, **data}, default=str), file=self.stream, flush=True)
         else:
             text = data.get("summary") or data.get("message") or data.get("detail") or ""
+            if record_type == "report":  # where to look afterwards: the report and the per-step logs
+                text = f"{data.get('path')} (the logs of every step: {data.get('logs')})"
             status = data.get("status") or data.get("outcome") or ""
             title = data.get("title") or data.get("step") or data.get("name") or data.get("client") or ""
-            print(f"== {record_type}{' ' + title if title else ''}: {status} {text}".rstrip(),
-                  file=self.stream, flush=True)
+            body = " ".join(str(part) for part in (status, text) if part)
+            print(f"== {record_type}{' ' + title if title else ''}: {body}".rstrip(), file=self.stream, flush=True)
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """From a profile to the engine's objects: transports, deploy choices, the registry as clients see it.
 
-Secrets come from environment variables whose names the profile holds; a
-missing one is a clear error (exit 2), never a prompt in headless use.
+Secrets come from environment variables whose names the profile holds, or
+(onboarding) from the user; a missing one is a clear error (exit 2) naming the
+variable or flag that gives it.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ import os
 from pathlib import Path
 
 from app.clients.model import ClientKind, RegistryTarget
-from app.profiles import ClientProfile, Profile, ServerProfile, TeamProfile, secret_from_env
+from app.profiles import ClientProfile, Profile, ProfileError, ServerProfile, TeamProfile, secret_from_env
 from app.redact import Redactor, Secret
 from app.registry import config as regconfig
 from app.registry.deploy import DeployChoices
 from app.registry.image import DOCKER_HUB_PROBE, REGISTRY_IMAGE, ImageSource
-from app.targets import HostForm, parse_number
+from app.targets import HostForm, parse_number, validate_host
 
 # Advanced knobs for unusual set-ups (and the testbed): which local image to
 # upload, and where to probe for Docker Hub.
@@ -27,12 +28,27 @@ class SetupError(Exception):
     """Something the user must set before regwiz can run (exit code 2)."""
 
 
+def load_named_profile(name_or_path: str) -> Profile:
+    """``--profile``'s profile; a name no file system can hold is bad input (exit 2), not a crash."""
+    from app.profiles import load_profile
+
+    try:
+        return load_profile(name_or_path)
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, ProfileError):
+            raise
+        reason = getattr(exc, "strerror", None) or exc.__class__.__name__
+        raise SetupError(f"--profile {name_or_path[:60]!r}{'...' if len(name_or_path) > 60 else ''}: not a "
+                         f"usable name or path ({reason}): give a saved profile's name or a profile file") from None
+
+
 def _secret(var: str | None, what: str, redactor: Redactor | None, required: bool = False) -> Secret | None:
     secret = secret_from_env(var)
     if var and secret is None and required:
         raise SetupError(f"{what}: set the environment variable {var} (the profile names it)")
     if var and secret is None:
-        raise SetupError(f"{what}: the environment variable {var} is not set")
+        raise SetupError(f"{what}: the environment variable {var} is not set: set it, or take the key that "
+                         f"names it out of the profile")
     if redactor is not None and secret is not None:
         redactor.add(secret)
     return secret
@@ -92,14 +108,47 @@ def registry_target(profile: Profile, redactor: Redactor | None) -> RegistryTarg
     return client_target(deploy_choices(profile, redactor))
 
 
-def team_target(team: TeamProfile, redactor: Redactor | None) -> RegistryTarget:
-    host, _, port = team.registry.rpartition(":")
-    if not host or parse_number(port) is None:
-        raise SetupError(f"the team profile's registry must be HOST:PORT (found {team.registry!r})")
-    password = _secret(team.password_env, f"password of registry user {team.username}", redactor,
-                       required=bool(team.username))
-    return RegistryTarget(host.strip("[]"), int(port), team.tls, team.ca_pem.encode() if team.ca_pem else None,
+def team_target(team: TeamProfile, redactor: Redactor | None, password: Secret | None = None) -> RegistryTarget:
+    """The registry a team profile describes, as this machine's clients will use it.
+
+    ``password`` (typed by the user) wins over the team profile's ``password_env``;
+    either way it is added to ``redactor`` before anything can log it.
+    """
+    host, number = team_registry_address(team)
+    if not team.username:
+        password = None  # no login: nothing to send
+    elif password:
+        if redactor is not None:
+            redactor.add(password)
+    else:
+        password = secret_from_env(team.password_env)
+        if password is None:
+            raise SetupError(missing_registry_password(team))
+        if redactor is not None:
+            redactor.add(password)
+    return RegistryTarget(host, number, team.tls, team.ca_pem.encode() if team.ca_pem else None,
                           team.username, password, cache=team.mode == "cache")
+
+
+def team_registry_address(team: TeamProfile) -> tuple[str, int]:
+    """The team's registry host (without IPv6 brackets) and port, checked: bad input is a SetupError."""
+    host, _, port = team.registry.rpartition(":")
+    number = parse_number(port)
+    if not host.strip("[]") or number is None or not 1 <= number <= 65535:
+        raise SetupError(f"the team profile's registry must be HOST:PORT with a port of 1 to 65535 "
+                         f"(found {team.registry!r}): fix [team] registry, or export the team profile again")
+    # The address ends up in client paths and commands: only an address or a host name.
+    problem = validate_host(host.strip("[]"))
+    if problem:
+        raise SetupError(f"the team profile's registry host {host!r}: {problem}: fix [team] registry")
+    return host.strip("[]"), number
+
+
+def missing_registry_password(team: TeamProfile) -> str:
+    """What to do when the team's registry user has no password: both ways to give one."""
+    named = f" (its password_env, {team.password_env}, is not set)" if team.password_env else ""
+    return (f"the registry user {team.username} needs a password{named}: put it in an environment variable "
+            f"and pass --password-env VAR, or name that variable as password_env in the team profile's [team]")
 
 
 # -- what the wizard learned, into the profile (no secret: only what to ask again) --------

@@ -78,22 +78,43 @@ password_env = "REGISTRY_CI_PASSWORD"
     assert exported.returncode == 0, exported.stderr
     team_text = team.read_text()
     assert "[team]" in team_text and "BEGIN CERTIFICATE" in team_text
+    assert 'password_env = "REGISTRY_CI_PASSWORD"' in team_text  # the profile's user's variable, by default
     assert "[server]" not in team_text and server.root_password not in team_text
+    # A profile whose registry user names no variable (as the wizard saves it): the team profile has
+    # the user name and no password_env, and onboarding must ask for the password or say how to give it.
+    bare_profile = regwiz_home / "ecs-no-password-env.toml"
+    bare_profile.write_text(profile.read_text().replace('password_env = "REGISTRY_CI_PASSWORD"\n', ""))
+    bare_team = regwiz_home / "team-no-password-env.toml"
+    exported_bare = regwiz("export-team-profile", "--profile", str(bare_profile), "-o", str(bare_team), env=cli_env)
+    assert exported_bare.returncode == 0, exported_bare.stderr
+    assert 'username = "ci"' in bare_team.read_text() and "password_env" not in bare_team.read_text()
+    assert "--password-env VAR" in exported_bare.stderr
     laptop: TestHost = fresh_host("linux_client")
     trust(laptop, regwiz_home)
     cli_env["LAPTOP_PASSWORD"] = laptop.root_password
-    joined = regwiz("onboard", str(team), "--host", f"root@{laptop.address}", "--password-env", "LAPTOP_PASSWORD",
-                    "--yes", "--json", env=cli_env)
+    host_args = ("--host", f"root@{laptop.address}", "--ssh-password-env", "LAPTOP_PASSWORD", "--yes", "--json")
+    refused = regwiz("onboard", str(bare_team), *host_args, env=cli_env)  # stdin is not a terminal
+    assert refused.returncode == 2, refused.stdout[-3000:] + refused.stderr
+    assert "Traceback" not in refused.stdout + refused.stderr
+    assert refused.stderr.startswith("regwiz: ") and "--password-env VAR" in refused.stderr
+    assert "password_env" in refused.stderr and "[team]" in refused.stderr
+    assert laptop.exec("test", "-e", f"/etc/docker/certs.d/{server.address}:5000", check=False).returncode != 0
+    joined = regwiz("onboard", str(bare_team), *host_args, "--password-env", "REGISTRY_CI_PASSWORD", env=cli_env)
     assert joined.returncode == 0, joined.stdout[-3000:] + joined.stderr
-    client = next(o for o in json_lines(joined.stdout) if o["type"] == "client")
+    objects = json_lines(joined.stdout)
+    client = next(o for o in objects if o["type"] == "client")
+    assert client["client"] == f"root@{laptop.address}"
     assert client["status"] == "ok" and client["pull_seconds"] > 0
+    assert Path(next(o for o in objects if o["type"] == "report")["path"]).is_file()
+    assert laptop.exec("test", "-f", f"/etc/docker/certs.d/{server.address}:5000/ca.crt",
+                       check=False).returncode == 0
 
     # No password anywhere regwiz writes.
     for secret in (server.root_password, cli_env["REGISTRY_CI_PASSWORD"], laptop.root_password):
         for path in regwiz_home.rglob("*"):
             if path.is_file():
                 assert secret not in path.read_text(errors="replace"), path
-        for output in (before, deployed, after, joined, exported):
+        for output in (before, deployed, after, joined, exported, exported_bare, refused):
             assert secret not in output.stdout + output.stderr
 
 
