@@ -7,7 +7,6 @@ variable or flag that gives it.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from app.clients.model import ClientKind, RegistryTarget
@@ -15,13 +14,9 @@ from app.profiles import ClientProfile, Profile, ProfileError, ServerProfile, Te
 from app.redact import Redactor, Secret
 from app.registry import config as regconfig
 from app.registry.deploy import DeployChoices
-from app.registry.image import DOCKER_HUB_PROBE, REGISTRY_IMAGE, ImageSource
+from app.registry.image import ImageSource
 from app.targets import HostForm, parse_number, validate_host
 
-# Advanced knobs for unusual set-ups (and the testbed): which local image to
-# upload, and where to probe for Docker Hub.
-UPLOAD_IMAGE_ENV = "REGWIZ_UPLOAD_IMAGE"
-HUB_PROBE_ENV = "REGWIZ_HUB_PROBE_URL"
 
 
 class SetupError(Exception):
@@ -94,9 +89,7 @@ def deploy_choices(profile: Profile, redactor: Redactor | None) -> DeployChoices
                                           mode=reg.mode, proxy_remote_url=reg.remote_url)
     return DeployChoices(
         settings=settings, names=[address, *reg.names], users=users,
-        image=ImageSource(kind=reg.image_source, mirror=reg.mirror,
-                          local_image=os.environ.get(UPLOAD_IMAGE_ENV, REGISTRY_IMAGE),
-                          probe_url=os.environ.get(HUB_PROBE_ENV, DOCKER_HUB_PROBE)),
+        image=ImageSource.from_environment(kind=reg.image_source, mirror=reg.mirror),
         provided_cert=Path(reg.cert_file).expanduser() if reg.cert_file else None,
         provided_key=Path(reg.key_file).expanduser() if reg.key_file else None,
     )
