@@ -1,0 +1,231 @@
+"""The end of the wizard: what was set up, what changed where, and how to use it from here.
+
+``build_summary`` gathers it from the run (the deploy choices, each client's result,
+the files the run changed) without touching any host; ``export_team_profile`` writes
+the team profile a teammate onboards with. It says only what is true: a client is
+listed as done only when its result is OK.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.clients.configure import ClientResult
+from app.profiles import (Profile, ProfileError, RegistryUser, ServerProfile, load_profile, render_profile,
+                          team_profile_from)
+from app.registry.deploy import DeployChoices
+from app.runlog import FileChangeRecord
+from app.steps import Status
+
+DEFAULT_TEAM_FILE = "team.toml"
+NEW_FILE = "new file"
+
+_LOOPBACK = ("localhost", "::1")
+
+
+@dataclass
+class ClientLine:
+    name: str
+    kind: str  # "?" when it was never detected
+    status: Status
+    seconds: float | None  # the proving pull's time, when it pulled
+    message: str
+
+    @property
+    def done(self) -> bool:
+        return self.status is Status.OK
+
+
+@dataclass
+class ChangeLine:
+    host: str  # "this machine" for the local one
+    path: str
+    backup: str  # the backup's path, or NEW_FILE (delete the file to undo)
+
+
+@dataclass
+class SetupSummary:
+    deployed: bool  # a registry was deployed in this run
+    address: str = ""  # HOST:PORT as clients reach it
+    url: str = ""  # https://HOST:PORT, or http:// without TLS
+    tls: str = "none"  # own-ca | provided | none
+    auth: str = "none"  # htpasswd | none
+    mode: str = "private"  # private | cache
+    ca_file: Path | None = None
+    ca_fingerprint: str | None = None  # SHA256, as openssl x509 -fingerprint -sha256 shows it
+    ca_pem: str | None = None
+    users: list[str] = field(default_factory=list)
+    clients: list[ClientLine] = field(default_factory=list)
+    changes: list[ChangeLine] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)  # how to use the registry, ready to paste
+    actions: list[str] = field(default_factory=list)  # what to do from here
+    profile_path: Path | None = None  # the saved profile (the dashboard opens it)
+    team: Profile | None = None  # the team profile made from this set-up
+    team_problem: str | None = None  # why there is none
+
+    @property
+    def clients_done(self) -> list[ClientLine]:
+        return [c for c in self.clients if c.done]
+
+    def lines(self) -> list[str]:
+        """The whole summary as plain text (the headless output and the tests read it)."""
+        out = [f"Registry: {self.url}" if self.deployed else "Registry: not deployed in this run"]
+        if self.ca_file:
+            out += [f"CA certificate: {self.ca_file}", f"  SHA256 fingerprint {self.ca_fingerprint}"]
+        out.append(f"Users: {', '.join(self.users)}" if self.users else "Users: none (no login)")
+        out.append(f"Clients ({len(self.clients_done)} of {len(self.clients)} done):")
+        out += [f"  {client_text(c)}" for c in self.clients] or ["  none configured in this run"]
+        out.append("Files changed:")
+        out += [f"  {c.host}: {c.path} (backup: {c.backup})" for c in self.changes] or ["  none"]
+        out += ["Use it:"] + [f"  {c}" for c in self.commands]
+        out += ["From here:"] + [f"  {a}" for a in self.actions]
+        return out
+
+
+def client_text(client: ClientLine) -> str:
+    mark = "✓ done" if client.done else f"✗ {client.status.value}"
+    timing = f", pull {client.seconds:.1f} s" if client.seconds is not None else ""
+    return f"{client.name} ({client.kind}): {mark}{timing}: {client.message}"
+
+
+def _loopback(host: str) -> bool:
+    return host in _LOOPBACK or host.startswith("127.")
+
+
+def _saved_profile(path: Path | None) -> Profile | None:
+    if path is None:
+        return None
+    try:
+        return load_profile(str(path))
+    except ProfileError:
+        return None  # the summary still shows what this run did; the export names no variables
+
+
+def _team_profile(choices: DeployChoices, ca_pem: str | None, saved: Profile | None) -> tuple[Profile | None,
+                                                                                                 str | None]:
+    """The team profile of this registry, from what was deployed (not from how its host was reached)."""
+    from app.session import record_registry
+
+    first = choices.names[0] if choices.names else ""
+    local = _loopback(first)
+    profile = Profile(server=ServerProfile(host="" if local else first, local=local))
+    record_registry(profile, choices)
+    if saved is not None:  # the variables the saved profile names for the users' passwords
+        envs = {u.name: u.password_env for u in saved.registry.users}
+        profile.registry.users = [RegistryUser(u.name, envs.get(u.name)) for u in profile.registry.users]
+    try:
+        return team_profile_from(profile, ca_pem), None
+    except ProfileError as exc:
+        return None, (f"{exc.message} (the registry runs on this machine at {first}: deploy it with an address "
+                      f"teammates reach as an extra name)")
+
+
+def _commands(address: str, tls: str, auth: str, mode: str, user: str | None) -> list[str]:
+    lines = []
+    if auth == "htpasswd":
+        lines.append(f"docker login {address} -u {user or 'USER'}")
+    if mode == "cache":
+        lines += [f"docker pull {address}/library/alpine:latest   # through the cache",
+                  f'daemon.json: "registry-mirrors": ["{"http" if tls == "none" else "https"}://{address}"]']
+    else:
+        lines += [f"docker tag IMAGE {address}/NAME:TAG",
+                  f"docker push {address}/NAME:TAG",
+                  f"docker pull {address}/NAME:TAG"]
+    lines.append("regwiz onboard team.toml   # on a teammate's machine (or --host USER@HOST)")
+    return lines
+
+
+def build_summary(choices: DeployChoices | None, client_results: list[ClientResult],
+                  changes: list[FileChangeRecord], profile_path: Path | None) -> SetupSummary:
+    """What this run set up, from its own records (no host is asked)."""
+    summary = SetupSummary(deployed=choices is not None, profile_path=profile_path)
+    summary.clients = [ClientLine(r.name, r.kind.value if r.kind else "?", r.status, r.pull_seconds,
+                                  r.message) for r in client_results]
+    summary.changes = [ChangeLine(c.host or "this machine", c.path, c.backup or NEW_FILE) for c in changes]
+    if choices is not None:
+        settings = choices.settings
+        summary.address = choices.address
+        summary.url = f"{'http' if settings.tls == 'none' else 'https'}://{choices.address}"
+        summary.tls, summary.auth, summary.mode = settings.tls, settings.auth, settings.mode
+        summary.users = list(choices.users) if settings.auth == "htpasswd" else []
+        if settings.tls == "own-ca":
+            from app import pki
+
+            ca = pki.load_or_create_ca()
+            summary.ca_file, summary.ca_fingerprint = ca.cert_path, ca.fingerprint_sha256
+            summary.ca_pem = ca.cert_pem.decode()
+        summary.commands = _commands(choices.address, settings.tls, settings.auth, settings.mode,
+                                     summary.users[0] if summary.users else None)
+        summary.team, summary.team_problem = _team_profile(choices, summary.ca_pem, _saved_profile(profile_path))
+    else:
+        summary.team_problem = "no registry was deployed in this run: deploy one first"
+    summary.actions = _actions(summary)
+    return summary
+
+
+def _actions(summary: SetupSummary) -> list[str]:
+    actions = []
+    if summary.profile_path is not None:
+        actions.append(f"Check its health any time: regwiz --profile {summary.profile_path.stem} "
+                       f"(the dashboard)")
+    else:
+        actions.append("The dashboard needs a saved profile: none was saved in this run")
+    if summary.team is not None:
+        actions.append("Share it: export the team profile; teammates run regwiz onboard FILE")
+    failed = [c.name for c in summary.clients if not c.done]
+    if failed:
+        actions.append(f"Not done: {', '.join(failed)}: go back to Clients (Escape) to see why and retry")
+    actions.append("Onboard another machine from here")
+    return actions
+
+
+class ExportError(Exception):
+    """The team profile could not be written; the message says what to do."""
+
+
+class ExportExists(ExportError):
+    """The file exists: it is overwritten only when the user says so."""
+
+
+def default_export_path(cwd: Path | None = None) -> Path:
+    return (cwd or Path.cwd()) / DEFAULT_TEAM_FILE
+
+
+def export_team_profile(summary: SetupSummary, given: str, overwrite: bool = False) -> Path:
+    """Write the team profile (with the CA when own-ca) to ``given``; return the path written."""
+    if summary.team is None:
+        raise ExportError(summary.team_problem or "there is no team profile to export")
+    if not given.strip():
+        raise ExportError("give the file to write the team profile to")
+    try:
+        path = Path(given.strip()).expanduser().absolute()
+        exists, is_dir = path.exists(), path.is_dir()
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise ExportError(f"{given[:80]!r} is not a usable path ({exc.__class__.__name__}): give a file "
+                          f"name such as {DEFAULT_TEAM_FILE}") from None
+    if is_dir:
+        raise ExportError(f"{path} is a folder: give a file name in it, e.g. {path / DEFAULT_TEAM_FILE}")
+    if exists and not overwrite:
+        raise ExportExists(f"{path} exists already")
+    text = render_profile(summary.team)
+    try:
+        # Atomic: a teammate never reads half a file. No secret in it, so readable by others.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(text)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+    except OSError as exc:
+        raise ExportError(f"cannot write {path} ({exc.strerror or exc}): give a file in a folder you can "
+                          f"write to") from None
+    return path

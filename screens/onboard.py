@@ -1,0 +1,331 @@
+"""Guided onboarding: a team profile, this machine or a host, the registry password, a proven pull.
+
+The TUI face of ``regwiz onboard team.toml [--host]``: the same engine (app.onboarding,
+app.clients.configure), with the plan and the host key shown in their modals.
+"""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Header, Input, Label, RadioButton, RadioSet, Static, TextArea
+
+from app.clients.configure import ClientResult, ClientSpec, configure_clients
+from app.clients.model import RegistryTarget
+from app.events import EventBus, LogEvent
+from app.onboarding import (HostAnswers, ca_fingerprint, OnboardError, host_form, host_problems, host_spec, local_spec,
+                            needs_password, outcome_of, password_from_env, registry_for, team_from_file,
+                            team_from_text)
+from app.profiles import TeamProfile
+from app.redact import Secret
+from app.remote_files import FileChange
+from app.steps import Plan
+from app.transport.hostkeys import HostKeyUnknown
+from screens.footer import Footer
+from screens.hostkey import HostKeyScreen
+from screens.livelog import CopiesLog, LiveLog
+from screens.plan import PlanScreen
+from screens.wizard import FormKeys
+
+# The fields of the details form, in the order Enter moves through them (hidden ones are skipped).
+HOST_FIELDS = ("host", "port", "user", "password", "identity-file", "passphrase")
+
+
+class OnboardScreen(FormKeys, CopiesLog, Screen[None]):
+    """Onboard this machine or a host onto the registry a team profile describes."""
+
+    DEFAULT_CSS = """
+    #onboard-main { padding: 0 2; }
+    #onboard-main .onboard-title { text-style: bold; margin-bottom: 1; }
+    #onboard-main .onboard-head { text-style: bold; color: $accent; margin-top: 1; }
+    #team-form { height: auto; }
+    #team-text { height: 5; margin-bottom: 1; }
+    #team-info { height: auto; color: $success; }
+    #team-info.missing { color: $text-muted; }
+    #details, #host-fields, #key-fields, #registry-fields { height: auto; }
+    #onboard-buttons { height: auto; margin: 1 0; }
+    #onboard-buttons Button { margin-right: 2; }
+    #onboard-status { height: auto; }
+    #onboard-status.ok { color: $success; }
+    #onboard-status.error { color: $error; }
+    #onboard-status.busy { color: $warning; }
+    #onboard-main #log { height: 12; min-height: 6; }
+    """
+    BINDINGS = [Binding("escape", "back", "Back"), Binding("ctrl+r", "primary", "See what will change"),
+                Binding("ctrl+y", "copy_log", "Copy log")]
+
+    def __init__(self, bus: EventBus, team: TeamProfile | None = None) -> None:
+        super().__init__()
+        self.bus = bus
+        self.team = team
+        self.results: list[ClientResult] = []
+        self.done = False  # the pull on the machine worked
+        self._unsubscribe = None
+
+    # -- layout ---------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="onboard-main"):
+            yield Label("Onboard a machine onto your team's registry", classes="onboard-title")
+            # Enter in the file's field reads it; pasted text is read with the button below it.
+            with Vertical(id="team-form", classes="form form-action-load-team"):
+                yield self._field("team-file", "Team profile file (from regwiz export-team-profile)",
+                                  "e.g. team.toml")
+                yield Label("or paste its text here, then press the button below:", classes="field-label")
+                yield TextArea(id="team-text", soft_wrap=True, show_line_numbers=False, compact=True)
+                yield Button("Read the pasted text", id="load-pasted", compact=True)
+            yield Static("", id="team-info", markup=False)
+            yield Label("Which machine?", classes="onboard-head")
+            with RadioSet(id="machine", compact=True):
+                yield RadioButton("This machine", id="machine-local", value=True)
+                yield RadioButton("A host over SSH", id="machine-host")
+            # One form: Enter goes from field to field, and after the last one shows the plan.
+            with Vertical(id="details", classes="form form-action-primary"):
+                with Vertical(id="host-fields"):
+                    with Horizontal(classes="row"):
+                        yield self._field("host", "Address or ~/.ssh/config alias", "e.g. 198.51.100.7")
+                        yield self._field("port", "Port", "", value="22", narrow=True)
+                    yield self._field("user", "User", "", value="root")
+                    yield Label("Log in with", classes="field-label")
+                    with RadioSet(id="auth", compact=True):
+                        yield RadioButton("Password", id="auth-password", value=True)
+                        yield RadioButton("Key file", id="auth-key")
+                        yield RadioButton("ssh-agent", id="auth-agent")
+                    yield self._field("password", "SSH password", "", password=True)
+                    with Vertical(id="key-fields"):
+                        yield self._field("identity-file", "Private key file", "e.g. ~/.ssh/id_ed25519")
+                        yield self._field("passphrase", "Its passphrase (empty: none)", "", password=True)
+                with Vertical(id="registry-fields"):
+                    yield self._field("registry-password", "Registry password", "", password=True)
+            with Horizontal(id="onboard-buttons"):
+                yield Button("See what will change", id="review", variant="primary", compact=True)
+            yield Static("", id="onboard-status", markup=False)
+            yield LiveLog(id="log", highlight=False)
+        yield Footer()
+
+    def _field(self, name: str, label: str, placeholder: str, *, value: str = "", password: bool = False,
+               narrow: bool = False) -> Vertical:
+        return Vertical(Label(label, classes="field-label", id=f"{name}-label"),
+                        Input(value=value, placeholder=placeholder, password=password, id=name, compact=True),
+                        Static("", id=f"{name}-error", classes="field-error", markup=False),
+                        classes="field narrow" if narrow else "field", id=f"field-{name}")
+
+    def on_mount(self) -> None:
+        for line in self.query(".field-error"):
+            line.display = False  # shown when there is something to say
+        self._unsubscribe = self.bus.subscribe(self._on_event)
+        if self.team is not None:  # given by the summary: nothing to open
+            self.query_one("#team-form").display = False
+            self._show_team(self.team)
+            self.query_one("#machine", RadioSet).focus()
+        else:
+            self._show_team(None)
+            self.query_one("#team-file", Input).focus()
+        self._refresh_fields()
+
+    def on_unmount(self) -> None:
+        if self._unsubscribe:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def _on_event(self, event: LogEvent) -> None:
+        if not self.is_attached:
+            return  # the screen is gone; the run's log files keep the events
+        if event.source.startswith("client.") or event.source == "onboard":
+            self.query_one("#log", LiveLog).write_lines(event.render_lines())
+
+    # -- the team profile ---------------------------------------------------------------
+    def action_load_team(self) -> None:
+        try:
+            team, _ = team_from_file(self.query_one("#team-file", Input).value)
+        except OnboardError as exc:
+            self._error("team-file", str(exc))
+            return
+        self._use_team(team)
+
+    @on(Button.Pressed, "#load-pasted")
+    def _load_pasted(self) -> None:
+        try:
+            team = team_from_text(self.query_one("#team-text", TextArea).text)
+        except OnboardError as exc:
+            self._error("team-file", str(exc))
+            return
+        self._use_team(team)
+
+    def _use_team(self, team: TeamProfile) -> None:
+        self.team = team
+        self._error("team-file", "")
+        self._show_team(team)
+        self._refresh_fields()
+        self.query_one("#machine", RadioSet).focus()  # the next question
+
+    def _show_team(self, team: TeamProfile | None) -> None:
+        info = self.query_one("#team-info", Static)
+        if team is None:
+            info.update("No team profile read yet.")
+            info.set_class(True, "missing")
+            return
+        info.set_class(False, "missing")
+        lines = [f"Registry {'https' if team.tls else 'http'}://{team.registry} ({team.mode})"]
+        if team.ca_pem:
+            lines.append(f"CA certificate SHA256 {ca_fingerprint(team.ca_pem)}")
+        lines.append(f"Registry user: {team.username}" if team.username else "No login (no registry password)")
+        info.update("\n".join(lines))
+        field = self.query_one("#registry-password", Input)
+        if needs_password(team):
+            self.query_one("#registry-password-label", Label).update(
+                f"Password of registry user {team.username}"
+                + (f" (or set {team.password_env})" if team.password_env else ""))
+            from_env = password_from_env(team)
+            if from_env and not field.value:
+                self.bus.redactor.add(from_env)
+                field.value = from_env.reveal()  # in memory only, shown as dots
+                self.query_one("#registry-password-label", Label).update(
+                    f"Password of registry user {team.username} (filled from ${team.password_env})")
+
+    # -- which fields are shown ---------------------------------------------------------
+    @on(RadioSet.Changed)
+    def _choice_changed(self, event: RadioSet.Changed) -> None:
+        self._refresh_fields()
+        if event.radio_set.id == "machine":
+            # The next thing to type: the host's address, or the registry password.
+            first = self._shown_fields()
+            if first:
+                first[0].focus()
+
+    def _remote(self) -> bool:
+        return self.query_one("#machine-host", RadioButton).value
+
+    def _auth(self) -> str:
+        if self.query_one("#auth-key", RadioButton).value:
+            return "key"
+        return "agent" if self.query_one("#auth-agent", RadioButton).value else "password"
+
+    def _refresh_fields(self) -> None:
+        remote = self._remote()
+        self.query_one("#host-fields").display = remote
+        self.query_one("#field-password").display = remote and self._auth() == "password"
+        self.query_one("#key-fields").display = remote and self._auth() == "key"
+        self.query_one("#registry-fields").display = self.team is not None and needs_password(self.team)
+
+    def _shown_fields(self) -> list[Input]:
+        from screens.wizard import is_shown
+
+        details = self.query_one("#details")
+        return [i for i in details.query(Input) if is_shown(i, details)]
+
+    # -- errors and status --------------------------------------------------------------
+    def _error(self, name: str, text: str) -> None:
+        line = self.query_one(f"#{name}-error", Static)
+        line.update(text)
+        line.display = bool(text)
+
+    def _status(self, text: str, kind: str) -> None:
+        status = self.query_one("#onboard-status", Static)
+        status.update(text)
+        status.set_classes(kind)
+
+    def _answers(self) -> HostAnswers:
+        value = lambda name: self.query_one(f"#{name}", Input).value  # noqa: E731
+        return HostAnswers(host=value("host").strip(), port=value("port").strip() or "22",
+                           user=value("user").strip() or "root", auth=self._auth(),
+                           password=Secret(value("password")) if value("password") else None,
+                           identity_file=value("identity-file"),
+                           passphrase=Secret(value("passphrase")) if value("passphrase") else None)
+
+    # -- see what will change, configure, prove ---------------------------------------------
+    @on(Button.Pressed, "#review")
+    async def action_primary(self) -> None:
+        if self.query_one("#review", Button).disabled:
+            return  # one run at a time: a second ctrl+r would cancel the first one mid-change
+        for name in (*HOST_FIELDS, "registry-password"):
+            self._error(name, "")
+        if self.team is None:
+            self._error("team-file", "read a team profile first: give its file and press Enter, or paste it")
+            self.query_one("#team-file", Input).focus()
+            return
+        if self._remote():
+            answers = self._answers()
+            problems = host_problems(answers)
+            if problems:
+                for name, problem in problems.items():
+                    self._error(name.replace("_", "-"), problem)
+                self.query_one(f"#{next(iter(problems)).replace('_', '-')}", Input).focus()
+                return
+            spec = host_spec(host_form(answers, self.bus.redactor))
+        else:
+            spec = local_spec()
+        typed = self.query_one("#registry-password", Input).value
+        try:
+            registry = registry_for(self.team, self.bus.redactor, Secret(typed) if typed else None)
+        except OnboardError as exc:
+            self._error("registry-password", str(exc))
+            self.query_one("#registry-password", Input).focus()
+            return
+        self.onboard(spec, registry)
+
+    @work(exclusive=True, group="onboard")
+    async def onboard(self, spec: ClientSpec, registry: RegistryTarget) -> None:
+        from app.clients.testimage import ensure_test_image
+        from app.registry.client import RegistryAuthError, RegistryError
+
+        self.done = False
+        self.query_one("#review", Button).disabled = True
+        emit = self.bus.scoped(source="onboard", host=spec.name)
+        try:
+            self._status(f"Checking the registry at {registry.address} from this machine…", "busy")
+            emit.info(f"logging in to {registry.address} and pushing the small test image every client pulls")
+            try:
+                await ensure_test_image(registry)  # the first request that logs in: a wrong password shows here
+            except RegistryAuthError as exc:
+                if registry.username and "refused" in str(exc):
+                    self._password_refused(registry)
+                else:
+                    self._status(f"{exc}: check the team profile's registry and user.", "error")
+                return
+            except (RegistryError, OSError) as exc:
+                self._status(f"The registry at {registry.address} cannot be used from this machine: {exc}. "
+                             f"Nothing was changed.", "error")
+                return
+            self._status(f"Connecting to {spec.name} and planning its changes…", "busy")
+            self.results = await configure_clients([spec], registry, self.bus, self._confirm_all,
+                                                   on_update=self._update, accept_key=self._accept_key)
+            outcome = outcome_of(self.results[0], registry)
+            if outcome.password_refused:
+                self._password_refused(registry)
+                return
+            self.done = outcome.done
+            self._status(outcome.message, "ok" if outcome.done else "error")
+        finally:
+            self.query_one("#review", Button).disabled = False
+
+    def _password_refused(self, registry: RegistryTarget) -> None:
+        self._status(f"The registry refused the password of user {registry.username}: nothing was changed. "
+                     f"Retype it and press ctrl+r.", "error")
+        self._error("registry-password", "refused by the registry: retype it")
+        field = self.query_one("#registry-password", Input)
+        field.value = ""
+        field.focus()
+
+    def _update(self, result: ClientResult) -> None:
+        kind = f" ({result.kind.value})" if result.kind else ""
+        self._status(f"{result.name}{kind}: {result.status.value}{': ' + result.message if result.message else ''}",
+                     "busy")
+
+    async def _confirm_all(self, plans: list[tuple[str, Plan]]) -> bool:
+        changes = [FileChange(f"{name}: {c.path}", c.old, c.new, c.mode, c.sensitive)
+                   for name, plan in plans for c in plan.changes]
+        actions = [f"{name}: {a}" for name, plan in plans for a in plan.actions]
+        combined = Plan(f"Make {plans[0][0]} trust the team's registry", changes=changes, actions=actions)
+        return bool(await self.app.push_screen_wait(PlanScreen(combined)))
+
+    async def _accept_key(self, name: str, unknown: HostKeyUnknown) -> bool:
+        return bool(await self.app.push_screen_wait(HostKeyScreen(name, unknown.key_type, unknown.fingerprint)))
+
+    def action_back(self) -> None:
+        if len(self.app.screen_stack) > 2:
+            self.app.pop_screen()
+
