@@ -1,13 +1,16 @@
 """Every run's logs, one file per step and host, and a Markdown report of what changed.
 
-Logs live under the state directory (``logs/<run stamp>/``), mode 0600, and
-hold only what passed the run's redactor. The report lists every file changed on
+Logs live under the state directory (``logs/<time>-<pid>-<random>/``), mode 0600,
+and hold only what passed the run's redactor. The folder is created exclusively:
+two runs started in the same second each get their own logs and report. The report lists every file changed on
 every host with the path of its backup, so a person can undo by hand.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +27,21 @@ def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._@-]+", "_", text).strip("_") or "local"
 
 
+def new_run_directory(root: Path | None = None) -> Path:
+    """A folder no other run has: the time (sortable), this process's id and a random part, made with
+    an exclusive mkdir, so two regwiz runs never share a log file or a report."""
+    root = root or paths.log_dir()
+    paths.ensure_private_dir(root)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    while True:
+        candidate = root / f"{stamp}-{os.getpid()}-{secrets.token_hex(3)}"
+        try:
+            candidate.mkdir(mode=0o700)  # fails if it exists: never two runs in one folder
+        except FileExistsError:
+            continue
+        return candidate
+
+
 @dataclass
 class FileChangeRecord:
     host: str
@@ -36,7 +54,7 @@ class FileChangeRecord:
 class RunLogs:
     """An event sink: appends each event to its step's and host's log file."""
 
-    directory: Path = field(default_factory=lambda: paths.log_dir() / time.strftime("%Y%m%d-%H%M%S"))
+    directory: Path = field(default_factory=new_run_directory)
     changes: list[FileChangeRecord] = field(default_factory=list)
     outcomes: list[str] = field(default_factory=list)
     _open: dict[Path, TextIO] = field(default_factory=dict, repr=False)  # each log file, opened once
@@ -83,7 +101,8 @@ class RunLogs:
         for out in self._open.values():  # the run is over: its logs are complete
             out.close()
         self._open.clear()
-        lines = ["# regwiz run report", "", f"Logs: `{self.directory}`", ""]
+        lines = ["# regwiz run report", "", f"Run: regwiz pid {os.getpid()} (each run has its own folder and report)", "",
+                 f"Logs: `{self.directory}`", ""]
         lines += ["## Files changed", ""]
         if not self.changes:
             lines.append("No file was changed.")

@@ -23,3 +23,25 @@ def test_logs_per_step_and_host_redacted_and_private(regwiz_home) -> None:  # ty
     report = logs.write_report().read_text()
     assert "`/etc/docker/daemon.json` | `/var/backups/regwiz/x/etc/docker/daemon.json`" in report
     assert "`/etc/docker/certs.d/a/ca.crt` | none: the file was new" in report
+
+
+def test_two_runs_in_one_second_get_folders_and_reports_of_their_own(regwiz_home, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import app.runlog as runlog
+
+    monkeypatch.setattr(runlog.time, "strftime", lambda fmt, *a: "20250101-120000" if "Y" in fmt else "12:00:00")
+    # The random part collides once: the exclusive mkdir must notice and pick another name.
+    parts = iter(["aaaaaa", "aaaaaa", "bbbbbb"])
+    monkeypatch.setattr(runlog.secrets, "token_hex", lambda n: next(parts))
+    first, second = RunLogs(), RunLogs()
+    assert first.directory != second.directory
+    assert first.directory.name.startswith("20250101-120000-") and first.directory.name.endswith("-aaaaaa")
+    assert second.directory.name.endswith("-bbbbbb")
+    assert all(d.stat().st_mode & 0o777 == 0o700 for d in (first.directory, second.directory))
+    for logs, word in ((first, "first-run-line"), (second, "second-run-line")):
+        bus = EventBus()
+        bus.subscribe(logs)
+        bus.scoped(source="deploy", host="10.0.0.5").info(word)
+    assert "second-run-line" not in first.log_text("deploy", "10.0.0.5")
+    assert "first-run-line" not in second.log_text("deploy", "10.0.0.5")
+    reports = {first.write_report(), second.write_report()}
+    assert len(reports) == 2 and all(r.is_file() for r in reports)
