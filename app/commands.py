@@ -317,17 +317,17 @@ async def export_team_profile(args: argparse.Namespace) -> int:
             raise SetupError("--password-env: this registry has no login (auth = \"none\"), so teammates need "
                              "no password: leave --password-env out")
         team.password_env = args.password_env
-    text = render_profile(shared)
     if args.output:
+        from app.summary import ExportError, write_team_profile
+
         try:
-            Path(args.output).expanduser().write_text(text)
-        except (OSError, ValueError) as exc:
-            reason = getattr(exc, "strerror", None) or exc.__class__.__name__
-            raise SetupError(f"cannot write {args.output[:80]!r} ({reason}): give -o a file in a folder you "
-                             "can write to") from None
-        print(f"wrote {args.output}", file=sys.stderr)
+            written = write_team_profile(shared, args.output, overwrite=True)  # -o names the file to write
+        except ExportError as exc:
+            # (the writer's advice speaks of "a file": here the file is what -o names)
+            raise SetupError(str(exc).replace("give a file", "give -o a file")) from None
+        print(f"wrote {written}", file=sys.stderr)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(render_profile(shared))
     if team.username and not team.password_env:
         print(f"note: registry user {team.username} has no password_env: teammates give the password with "
               f"regwiz onboard FILE --password-env VAR (or type it when asked); export with --password-env VAR "

@@ -195,9 +195,14 @@ def default_export_path(cwd: Path | None = None) -> Path:
 
 
 def export_team_profile(summary: SetupSummary, given: str, overwrite: bool = False) -> Path:
-    """Write the team profile (with the CA when own-ca) to ``given``; return the path written."""
+    """Write the set-up's team profile (with the CA when own-ca) to ``given``; return the path written."""
     if summary.team is None:
         raise ExportError(summary.team_problem or "there is no team profile to export")
+    return write_team_profile(summary.team, given, overwrite)
+
+
+def write_team_profile(team: Profile, given: str, overwrite: bool = False) -> Path:
+    """Write a team profile to the file ``given``, atomically; an existing file only when ``overwrite``."""
     if not given.strip():
         raise ExportError("give the file to write the team profile to")
     try:
@@ -210,7 +215,7 @@ def export_team_profile(summary: SetupSummary, given: str, overwrite: bool = Fal
         raise ExportError(f"{path} is a folder: give a file name in it, e.g. {path / DEFAULT_TEAM_FILE}")
     if exists and not overwrite:
         raise ExportExists(f"{path} exists already")
-    text = render_profile(summary.team)
+    text = render_profile(team)
     try:
         # Atomic: a teammate never reads half a file. No secret in it, so readable by others.
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

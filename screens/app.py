@@ -208,11 +208,42 @@ class RegwizApp(App[None]):
                             self.action_write_report)
         if self.transport is not None:
             yield SystemCommand("Re-run diagnostics", "Check the registry host again", self.show_diagnosis)
+        yield SystemCommand("Onboard a machine", "Join a team's registry from its team profile: this machine "
+                            "or a host", self.show_onboarding)
+        if self.profile is not None and self.profile.path is not None:
+            yield SystemCommand("Export the team profile", "What teammates need (address, CA; no secret), "
+                                "into the working directory", self.action_export_team_profile)
         from app.profiles import list_profiles
 
         for name in list_profiles():
             yield SystemCommand(f"Switch profile: {name}", "Open this saved set-up's dashboard",
                                 lambda name=name: self.open_profile(name))
+
+    def show_onboarding(self) -> None:
+        from screens.onboard import OnboardScreen
+
+        self.push_screen(OnboardScreen(self.bus))
+
+    def action_export_team_profile(self) -> None:
+        """The palette's export: the profile in use, as a team profile in the working directory."""
+        from app import pki
+        from app.profiles import ProfileError, team_profile_from
+        from app.summary import ExportError, ExportExists, default_export_path, write_team_profile
+
+        assert self.profile is not None
+        target = default_export_path()
+        try:
+            ca_pem = pki.load_or_create_ca().cert_pem.decode() if self.profile.registry.tls == "own-ca" else None
+            written = write_team_profile(team_profile_from(self.profile, ca_pem), str(target))
+        except ExportExists:
+            self.notify(f"{target} exists already: nothing written. Export from the summary step to choose "
+                        f"another file, or: regwiz export-team-profile --profile {self.profile.path} -o FILE",
+                        severity="warning", timeout=12)
+            return
+        except (ExportError, ProfileError, OSError) as exc:
+            self.notify(f"The team profile was not written: {exc}", severity="error", timeout=12)
+            return
+        self.notify(f"Team profile written: {written}", timeout=10)
 
     def action_open_logs(self) -> None:
         folder = self.run_logs.directory

@@ -180,3 +180,35 @@ async def test_diagnose_footer_keys_and_fix_greyed_without_a_fix() -> None:
         screen.complete()
         assert screen.check_action("next_step", ()) is True
         assert isinstance(screen.query_one("#next", Button), Button)
+
+
+async def test_the_palette_offers_onboarding_and_the_team_profile_export(regwiz_home: Path, tmp_path: Path,
+                                                                        monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from app.profiles import profiles_dir
+    from screens.onboard import OnboardScreen
+
+    monkeypatch.chdir(tmp_path)
+    profile = Profile(server=ServerProfile(host="203.0.113.9"), registry=RegistryProfile(
+        users=[RegistryUser("ci", "CI_PASSWORD")]), clients=[])
+    saved = save_profile(profile, profiles_dir() / "team-src.toml")
+    app = RegwizApp()
+    async with app.run_test(size=(100, 34)) as pilot:
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Onboard a machine" in titles and "Export the team profile" not in titles  # no profile yet
+        from app.profiles import load_profile
+
+        app.profile = load_profile(str(saved))
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Export the team profile" in titles
+        app.action_export_team_profile()
+        written = tmp_path / "team.toml"
+        from app.profiles import parse_profile
+
+        team = parse_profile(written.read_text(), written).team
+        assert team is not None and team.registry == "203.0.113.9:5000" and team.username == "ci"
+        app.action_export_team_profile()  # a second time: the file is kept, and it says so
+        await pilot.pause()
+        assert any("exists already" in str(n.message) for n in app._notifications)
+        app.show_onboarding()
+        await pilot.pause()
+        assert isinstance(app.screen, OnboardScreen)
