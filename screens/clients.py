@@ -2,33 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Log, Select, Static
+from textual.message import Message
+from textual.widgets import Button, DataTable, Header, Input, Label, Log, Select, Static
 
-from app.clients.configure import ClientResult, ClientSpec, configure_clients, summary_table
+from app.clients.configure import ClientResult, ClientSpec, configure_clients
 from app.clients.model import ClientKind, RegistryTarget
 from app.clients.testimage import ensure_test_image
-from app.registry.health import RegistryDown, wait_for_registry
+from app.clients.tunnel import Tunnel, open_client_tunnel
 from app.events import EventBus, LogEvent
+from app.profiles import ClientProfile
 from app.redact import Secret
+from app.registry.client import RegistryError
+from app.registry.health import RegistryDown, wait_for_registry
 from app.remote_files import FileChange
 from app.steps import Plan, Status
-from app.targets import HostForm, parse_number, validate_host
-from app.clients.tunnel import Tunnel, open_client_tunnel
+from app.targets import HostForm, parse_number, validate_host, validate_port, validate_user
 from app.transport import Transport, TransportError
 from app.transport.hostkeys import HostKeyUnknown
+from screens.footer import Footer
 from screens.hostkey import HostKeyScreen
-from screens.livelog import CopiesLog, LiveLog
+from screens.livelog import LiveLog
 from screens.plan import PlanScreen
 from screens.steps import StepsPanel
+from screens.wizard import WizardStep
 
 KIND_OPTIONS = [("detect", "detect")] + [(k.value, k.value) for k in ClientKind if k is not ClientKind.UNKNOWN]
+PASSWORD_NEEDED = "password needed: select it and enter the password"
+NO_ADDRESS = "enter the client's address or ~/.ssh/config alias"
 
 
 def ssh_config_hosts(path: Path | None = None) -> list[str]:
@@ -49,61 +57,165 @@ def hosts_from_text(text: str) -> list[str]:
     return [line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip()]
 
 
-class ClientsScreen(CopiesLog, Screen[None]):
-    BINDINGS = [Binding("ctrl+y", "copy_log", "Copy log"), Binding("ctrl+r", "configure", "Configure all"), Binding("escape", "back", "Back")]
+def check_host(value: str) -> str | None:
+    """validate_host, worded for a client (its own message speaks of the server)."""
+    return NO_ADDRESS if not value.strip() else validate_host(value)
 
-    def __init__(self, bus: EventBus, registry: RegistryTarget) -> None:
+
+FIELD_CHECKS: dict[str, Callable[[str], str | None]] = {
+    "client-host": lambda value: check_host(value.rpartition("@")[2]) or
+    (validate_user(value.rpartition("@")[0]) if "@" in value else None),
+    "client-user": validate_user,
+    "client-port": validate_port,
+}
+
+
+def client_name(form: HostForm) -> str:
+    return "this machine" if form.local else (f"{form.user}@{form.host}" if form.user else form.host)
+
+
+@dataclass
+class Row:
+    """What the table shows of a client (kept to redraw the table when its columns change)."""
+
+    kind: str
+    status: str
+    detail: str
+
+
+class ClientsTable(DataTable[str]):
+    """The clients table; tells the screen its width so the detail column takes the space left."""
+
+    class WidthChanged(Message):
+        def __init__(self, width: int) -> None:
+            super().__init__()
+            self.width = width
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.post_message(self.WidthChanged(self.outer_size.width))
+
+
+class ClientDetail(Static):
+    """The selected client in full, under the table; kept in view while the table has the focus."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        # (its new height is known only now: a longer detail may reach below the view)
+        if isinstance(self.screen.focused, DataTable):
+            self.scroll_visible(animate=False)
+
+
+class ClientsScreen(WizardStep):
+    STEP = 3
+    HAS_PRIMARY = True
+    BINDINGS = [Binding("ctrl+n", "next_step", "Next: Summary"), Binding("ctrl+r", "primary", "Configure all")]
+    AUTO_FOCUS = "#client-host"
+    # Above this width the two rows of fields become one.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+
+    # regwiz.tcss wins over these rules where both set a property: the ids and classes here
+    # are ones it does not style (or styles the same way).
+    DEFAULT_CSS = """
+    ClientsScreen #clients-main { scrollbar-size-vertical: 1; }
+    ClientsScreen #add-client-form, ClientsScreen #client-fields { height: auto; layout: vertical; }
+    ClientsScreen.-wide #client-fields { layout: horizontal; }
+    ClientsScreen.-wide #client-fields > .client-row { width: 1fr; }
+    ClientsScreen .client-row { height: auto; width: 1fr; }
+    ClientsScreen .client-row > .field { padding-right: 1; height: auto; }  /* (its margin is regwiz.tcss's) */
+    ClientsScreen #field-client-host, ClientsScreen #field-client-password { width: 1fr; }
+    ClientsScreen #field-client-user { width: 16; }
+    ClientsScreen.-wide #field-client-user { width: 12; }
+    ClientsScreen #field-client-port { width: 12; }
+    ClientsScreen #field-client-kind { width: 16; }
+    ClientsScreen #client-kind { width: 1fr; }
+    ClientsScreen .field-error { display: none; }
+    ClientsScreen .field-error.shown { display: block; }
+    ClientsScreen #client-form-hint { height: auto; margin-bottom: 1; }
+    ClientsScreen #client-buttons { margin: 0 0 1 0; }
+    ClientsScreen #hosts-file-form { height: auto; margin-bottom: 1; }
+    ClientsScreen #hosts-file-row { height: auto; }
+    ClientsScreen #hosts-file-path { width: 1fr; margin-right: 1; }
+    ClientsScreen #clients { overflow-x: hidden; scrollbar-size-vertical: 1; }
+    ClientsScreen #client-detail { height: auto; margin-top: 1; color: $text-muted; }
+    ClientsScreen #clients-actions Button { margin-right: 1; }
+    ClientsScreen Button { min-width: 0; }  /* (16 by default: the three Add buttons would not fit at 80 columns) */
+    ClientsScreen #clients-summary { height: auto; }
+    """
+
+    def __init__(self, bus: EventBus, registry: RegistryTarget, saved: list[ClientProfile] | None = None) -> None:
         super().__init__()
         self.bus, self.registry = bus, registry
+        self.saved = list(saved or [])
         self.forms: dict[str, HostForm] = {}
         self.kinds: dict[str, ClientKind | None] = {}
+        self.rows: dict[str, Row] = {}
+        self.needs_password: set[str] = set()
         self.logs: dict[str, list[str]] = {}
         self.selected: str | None = None
         self.results: list[ClientResult] = []
         self.tunnels: dict[str, tuple[Transport, Tunnel]] = {}
-        self._unsubscribe = None
+        self.running = False
+        self._columns: tuple[tuple[str, int], ...] = ()
+        self._unsubscribe: Callable[[], None] | None = None
 
+    # -- layout -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal():
             yield StepsPanel(current=3, done=3, id="steps")
             with VerticalScroll(id="clients-main"):
                 yield Label(f"Clients of {self.registry.url}", classes="question", markup=False)
-                with Horizontal(classes="row"):
-                    for name, label, placeholder, narrow in (
-                            ("client-host", "Address or alias", "198.51.100.7", False),
-                            ("client-user", "User", "root", True), ("client-port", "Port", "22", True)):
-                        yield Vertical(Label(label, classes="field-label"),
-                                       Input(placeholder=placeholder, id=name, compact=True,
-                                             value="root" if name == "client-user" else "22" if name == "client-port" else ""),
-                                       classes="field narrow" if narrow else "field")
-                    yield Vertical(Label("Password (empty: key or agent)", classes="field-label"),
-                                   Input(id="client-password", password=True, compact=True), classes="field")
-                    yield Vertical(Label("Kind", classes="field-label"),
-                                   Select(KIND_OPTIONS, value="detect", id="client-kind", allow_blank=False,
-                                          compact=True), classes="field narrow")
-                with Horizontal(id="client-buttons"):
-                    yield Button("Add", id="add-client", compact=True)
-                    yield Button("Add this machine", id="add-local", compact=True)
-                    yield Button("Add ~/.ssh/config hosts", id="add-ssh-config", compact=True)
-                    yield Input(placeholder="or a file with one host per line", id="hosts-file", compact=True)
-                    yield Button("Add from file", id="add-file", compact=True)
-                yield DataTable(id="clients", cursor_type="row")
+                # Enter moves host → user → port → password; Enter in the password adds the client.
+                with Vertical(id="add-client-form", classes="form form-action-add-client"):
+                    with Vertical(id="client-fields"):
+                        with Horizontal(classes="client-row"):
+                            # Placeholders read as hints; defaults are real values.
+                            yield self._field("client-host", "Address or ~/.ssh/config alias",
+                                              placeholder="e.g. 198.51.100.7")
+                            yield self._field("client-user", "User", value="root")
+                        with Horizontal(classes="client-row"):
+                            yield self._field("client-port", "Port", value="22")
+                            yield self._field("client-password", "Password", password=True)
+                            yield Vertical(Label("Kind", classes="field-label"),
+                                           Select(KIND_OPTIONS, value="detect", id="client-kind",
+                                                  allow_blank=False, compact=True),
+                                           classes="field", id="field-client-kind")
+                    yield Static("No password: ssh-agent or your SSH keys log in. Enter goes to the next "
+                                 "field; Enter in Password adds the client.", id="client-form-hint",
+                                 classes="hint")
+                    with Horizontal(id="client-buttons"):
+                        yield Button("Add", id="add-client", compact=True)
+                        yield Button("Add this machine", id="add-local", compact=True)
+                        yield Button("Add ~/.ssh/config hosts", id="add-ssh-config", compact=True)
+                with Vertical(id="hosts-file-form", classes="form form-action-add-file"):
+                    yield Label("Or from a file, one user@host:port a line", classes="field-label")
+                    with Horizontal(id="hosts-file-row"):
+                        yield Input(placeholder="e.g. ~/hosts.txt", id="hosts-file-path", compact=True)
+                        yield Button("Add from file", id="add-file", compact=True)
+                    yield Static("", id="hosts-file-path-error", classes="field-error", markup=False)
+                yield ClientsTable(id="clients", cursor_type="row")
+                yield ClientDetail("", id="client-detail", markup=False)
                 with Horizontal(id="clients-actions"):
                     yield Button("Configure all", id="configure", variant="primary", compact=True)
                     yield Button("Tunnel for the selected client", id="tunnel", compact=True)
-                yield Static("", id="clients-status")
+                yield Static("", id="clients-status", markup=False)
                 yield Static("", id="clients-summary", markup=False)
                 yield LiveLog(id="log", highlight=False)
         yield Footer()
 
+    def _field(self, name: str, label: str, *, value: str = "", placeholder: str = "",
+               password: bool = False) -> Vertical:
+        """A label over an input over its error line (``#NAME-error``, shown when there is one)."""
+        return Vertical(Label(label, classes="field-label"),
+                        Input(value=value, placeholder=placeholder, password=password, id=name, compact=True),
+                        Static("", id=f"{name}-error", classes="field-error", markup=False),
+                        classes="field", id=f"field-{name}")
+
     def on_mount(self) -> None:
-        table = self.query_one("#clients", DataTable)
-        table.add_column("client", key="client", width=28)
-        table.add_column("kind", key="kind", width=12)
-        table.add_column("status", key="status", width=9)
-        table.add_column("detail", key="detail", width=60)
+        self._fit_columns(80)
         self._unsubscribe = self.bus.subscribe(self._on_event)
+        for entry in self.saved:
+            self._add_saved(entry)
+        self._show_detail()
 
     async def on_unmount(self) -> None:
         if self._unsubscribe:
@@ -111,6 +223,59 @@ class ClientsScreen(CopiesLog, Screen[None]):
         for transport, tunnel in self.tunnels.values():
             tunnel.close()
             await transport.close()
+
+    @on(ClientsTable.WidthChanged)
+    def _table_resized(self, event: ClientsTable.WidthChanged) -> None:
+        self._fit_columns(event.width)
+
+    def _fit_columns(self, width: int) -> None:
+        """The detail column takes what the others leave; narrow tables show the kind below instead."""
+        table = self.query_one("#clients", DataTable)
+        usable = width - 1 - 2 * table.cell_padding * 4  # (a scrollbar's column, each column's padding)
+        if usable >= 64:
+            columns: tuple[tuple[str, int], ...] = (("client", 24), ("kind", 11), ("status", 9))
+        else:
+            columns = (("client", 18), ("status", 9))
+            usable += 2 * table.cell_padding  # (one column fewer)
+        columns += (("detail", max(8, usable - sum(w for _, w in columns))),)
+        if columns == self._columns:
+            return
+        self._columns = columns
+        table.clear(columns=True)
+        for key, column_width in columns:
+            table.add_column(key, key=key, width=column_width)
+        for name in self.rows:
+            table.add_row(*self._cells(name), key=name)
+        if self.selected in self.rows:
+            table.move_cursor(row=table.get_row_index(self.selected), animate=False)
+
+    def _cells(self, name: str) -> list[str]:
+        row = self.rows[name]
+        values = {"client": name, "kind": row.kind, "status": row.status, "detail": row.detail}
+        return [values[key] for key, _ in self._columns]
+
+    def _set_row(self, name: str, row: Row) -> None:
+        table = self.query_one("#clients", DataTable)
+        if name in self.rows:
+            self.rows[name] = row
+            for (key, _), value in zip(self._columns, self._cells(name)):
+                table.update_cell(name, key, value)
+        else:
+            self.rows[name] = row
+            table.add_row(*self._cells(name), key=name)
+        if self.selected is None:
+            self.selected = name
+        if name == self.selected:
+            self._show_detail()
+
+    def _show_detail(self) -> None:
+        """The selected client in full (the table crops long details), wrapped."""
+        row = self.rows.get(self.selected or "")
+        if row is None:
+            text = "No clients yet: add them above, then configure all (ctrl+r)." if not self.rows else ""
+        else:
+            text = f"{self.selected} ({row.kind}) · {row.status}" + (f": {row.detail}" if row.detail else "")
+        self.query_one("#client-detail", Static).update(text)
 
     def _on_event(self, event: LogEvent) -> None:
         if not self.is_attached:
@@ -124,39 +289,88 @@ class ClientsScreen(CopiesLog, Screen[None]):
             self.query_one("#log", Log).write_lines(lines)
 
     # -- the list ---------------------------------------------------------------
-    def add_client(self, form: HostForm, kind: ClientKind | None) -> str | None:
-        name = "this machine" if form.local else (f"{form.user}@{form.host}" if form.user else form.host)
-        if name in self.forms:
-            return None
+    def add_client(self, form: HostForm, kind: ClientKind | None, detail: str = "") -> str | None:
+        """Add a client, or replace the one with the same user@host (a corrected password, port, kind)."""
+        name = client_name(form)
+        replaced = name in self.forms
         form.register_secrets(self.bus.redactor)
         self.forms[name], self.kinds[name] = form, kind
-        self.query_one("#clients", DataTable).add_row(name, kind.value if kind else "detect", "pending", "",
-                                                      key=name)
-        if self.selected is None:
-            self.selected = name
+        if detail != PASSWORD_NEEDED:
+            self.needs_password.discard(name)
+        self._set_row(name, Row(kind.value if kind else "detect", f"{Status.PENDING.icon} pending", detail))
+        if replaced:
+            self._status(f"{name} was in the list already: its password, port and kind are now the ones "
+                         "just entered.", "ok")
         return name
+
+    def _add_saved(self, entry: ClientProfile) -> None:
+        """A client from the profile; a secret its variable does not hold is asked for in the row."""
+        from app.session import SetupError, client_kind, host_form
+
+        try:
+            kind = client_kind(entry)
+        except ValueError:
+            kind = None  # (an unknown kind in a hand-edited profile: detected instead)
+        detail = ""
+        try:
+            form = host_form(entry, self.bus.redactor)
+        except SetupError as exc:
+            local = entry.kind == "local"
+            form = HostForm(local=local, host=entry.host, port=entry.port, user=entry.user,
+                            auth="key" if entry.identity_file else "agent", identity_file=entry.identity_file or "")
+            detail = str(exc) if local or entry.identity_file else PASSWORD_NEEDED
+        if not form.local and form.auth == "agent" and not entry.identity_file:
+            detail = PASSWORD_NEEDED  # no variable names one: ssh-agent is tried unless one is entered
+        name = self.add_client(form, kind, detail)
+        if name and detail == PASSWORD_NEEDED:
+            self.needs_password.add(name)
 
     def _kind(self) -> ClientKind | None:
         value = self.query_one("#client-kind", Select).value
         return None if value == "detect" else ClientKind(str(value))
 
+    def _show_error(self, field: str, error: str | None) -> None:
+        label = self.query_one(f"#{field}-error", Static)
+        label.update(error or "")
+        label.set_class(bool(error), "shown")
+
+    @on(Input.Changed)
+    def _validate_field(self, event: Input.Changed) -> None:
+        """A field's error shows as it is typed (an empty field is told off only when adding)."""
+        if event.input.id == "hosts-file-path":
+            self._show_error("hosts-file-path", None)  # (checked when added: a path half typed is no error)
+        check = FIELD_CHECKS.get(event.input.id or "")
+        if check is not None:
+            self._show_error(event.input.id or "", check(event.value) if event.value.strip() else None)
+
     @on(Button.Pressed, "#add-client")
-    def _add_typed(self) -> None:
-        host = self.query_one("#client-host", Input).value.strip()
-        error = validate_host(host.split("@")[-1])
-        if error:
-            self._status(error, "error")
+    def action_add_client(self) -> None:
+        """The typed client, once every field is right; the focus goes back to the address."""
+        values = {name: self.query_one(f"#{name}", Input).value for name in FIELD_CHECKS}
+        errors = {name: check(values[name]) for name, check in FIELD_CHECKS.items()}
+        for name, error in errors.items():
+            self._show_error(name, error)
+        wrong = [name for name, error in errors.items() if error]
+        if wrong:
+            field = self.query_one(f"#{wrong[0]}", Input)
+            field.focus()
+            self.query_one(f"#field-{wrong[0]}").scroll_visible(animate=False)
+            self._status("Nothing added: fix the fields marked in red, then press Enter in Password.", "error")
             return
-        user = self.query_one("#client-user", Input).value.strip() or "root"
-        port = self.query_one("#client-port", Input).value.strip() or "22"
+        user, _, host = values["client-host"].strip().rpartition("@")
+        user = user or values["client-user"].strip()
         password = self.query_one("#client-password", Input).value
-        form = HostForm(host=host, port=parse_number(port) or 22, user=user,
-                        auth="password" if password else "agent",
-                        password=Secret(password) if password else None,
-                        sudo_password=Secret(password) if password and user != "root" else None)
-        self.add_client(form, self._kind())
+        secret = Secret(password) if password else None
+        form = HostForm(host=host, port=parse_number(values["client-port"]) or 22, user=user,
+                        auth="password" if secret else "agent", password=secret,
+                        sudo_password=secret if user != "root" else None)
+        replacing = client_name(form) in self.forms
+        name = self.add_client(form, self._kind())  # (a replaced client says so itself)
+        if not replacing:
+            self._status(f"Added {name}. Add another, or configure all (ctrl+r).", "ok")
         self.query_one("#client-host", Input).value = ""
         self.query_one("#client-password", Input).value = ""
+        self.query_one("#client-host", Input).focus()
 
     @on(Button.Pressed, "#add-local")
     def _add_local(self) -> None:
@@ -167,27 +381,76 @@ class ClientsScreen(CopiesLog, Screen[None]):
         names = ssh_config_hosts()
         for name in names:
             self.add_client(HostForm(host=name, auth="agent"), None)
-        self._status(f"added {len(names)} hosts from ~/.ssh/config" if names else "no hosts in ~/.ssh/config", "ok")
+        self._status(f"Added {len(names)} hosts from ~/.ssh/config." if names else
+                     "No hosts in ~/.ssh/config: add them by address above.", "ok" if names else "error")
 
     @on(Button.Pressed, "#add-file")
-    def _add_file(self) -> None:
-        path = Path(self.query_one("#hosts-file", Input).value.strip()).expanduser()
-        if not path.is_file():
-            self._status(f"no file at {path}", "error")
+    def action_add_file(self) -> None:
+        """Each line of the file a client; lines that are not user@host:port are named, not guessed."""
+        field = self.query_one("#hosts-file-path", Input)
+        typed = field.value.strip()
+        error: str | None = None
+        path = Path(typed).expanduser() if typed else None
+        try:
+            if path is None:
+                error = "enter the path of a file with one user@host:port a line"
+            elif not path.is_file():
+                error = f"no file at {path}: check the path"
+        except (OSError, ValueError) as exc:
+            error = f"not a usable path ({exc.__class__.__name__}): check it"
+        self._show_error("hosts-file-path", error)
+        if error or path is None:
+            field.focus()
+            self._status("Nothing added from a file: " + (error or ""), "error")
             return
-        for entry in hosts_from_text(path.read_text(errors="replace")):
+        try:
+            text = path.read_text(errors="replace")
+        except OSError as exc:
+            self._show_error("hosts-file-path", f"cannot read {path}: {exc.strerror or exc}")
+            return
+        added, skipped = 0, []
+        for number, entry in enumerate(hosts_from_text(text), 1):
             user, _, rest = entry.rpartition("@")
             host, _, port = rest.partition(":")
-            if validate_host(host) is None:
-                self.add_client(HostForm(host=host, user=user or "root", port=parse_number(port) or 22,
-                                         auth="agent"), None)
+            user, port = user or "root", port or "22"
+            if check_host(host) or validate_port(port) or validate_user(user):
+                skipped.append(str(number))
+                continue
+            self.add_client(HostForm(host=host, user=user, port=parse_number(port) or 22, auth="agent"), None)
+            added += 1
+        message = f"Added {added} clients from {path.name}."
+        if skipped:
+            message += (f" Skipped entries {', '.join(skipped)} (not user@host:port): fix them in the file "
+                        "and add it again.")
+        self._status(message, "error" if skipped else "ok")
 
     @on(DataTable.RowHighlighted, "#clients")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.selected = event.row_key.value
+        self._show_detail()
+        if event.data_table.has_focus:  # (moving through the rows: the detail below stays in view)
+            self.query_one("#client-detail").scroll_visible(animate=False)
         log = self.query_one("#log", Log)
         log.clear()
         log.write_lines(self.logs.get(self.selected or "", []))
+
+    @on(DataTable.RowSelected, "#clients")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        """A saved client without its password: the form is filled in for the password to be typed."""
+        name = event.row_key.value
+        if name not in self.needs_password:
+            return
+        form = self.forms[name]
+        self.query_one("#client-host", Input).value = form.host
+        self.query_one("#client-user", Input).value = form.user
+        self.query_one("#client-port", Input).value = str(form.port)
+        kind = self.kinds.get(name)
+        self.query_one("#client-kind", Select).value = kind.value if kind else "detect"
+        self.query_one("#client-password", Input).focus()
+        self._status(f"Enter the password of {name}, then press Enter: it replaces the row.", "busy")
+
+    def status_text(self) -> str:
+        return str(self.query_one("#clients-status", Static).render())
 
     def _status(self, text: str, kind: str) -> None:
         status = self.query_one("#clients-status", Static)
@@ -195,20 +458,16 @@ class ClientsScreen(CopiesLog, Screen[None]):
         status.set_classes(kind)
 
     def _update_row(self, result: ClientResult) -> None:
-        table = self.query_one("#clients", DataTable)
-        table.update_cell(result.name, "kind", result.kind.value if result.kind else "?")
-        table.update_cell(result.name, "status", f"{result.status.icon} {result.status.value}")
-        table.update_cell(result.name, "detail", result.message)
-
-    def action_back(self) -> None:
-        self.app.pop_screen()
+        self._set_row(result.name, Row(result.kind.value if result.kind else "?",
+                                       f"{result.status.icon} {result.status.value}", result.message))
 
     # -- tunnel mode ------------------------------------------------------------------
     @on(Button.Pressed, "#tunnel")
     def _tunnel(self) -> None:
         name = self.selected
         if name is None or name not in self.forms or self.forms[name].local:
-            self._status("select a remote client first (this machine pulls through its own forward)", "error")
+            self._status("Select a remote client in the table first (this machine pulls through its own "
+                         "forward).", "error")
             return
         self.open_tunnel(name)
 
@@ -234,17 +493,38 @@ class ClientsScreen(CopiesLog, Screen[None]):
     @on(Button.Pressed, "#configure")
     def action_configure(self) -> None:
         if not self.forms:
-            self._status("add at least one client first", "error")
+            self._status("Add at least one client first: its address, then Enter through the fields.", "error")
+            self.query_one("#client-host", Input).focus()
+            return
+        if self.running:
+            self._status("Configuring is under way: wait for it to finish.", "busy")
             return
         self.run_clients()
 
+    async def action_primary(self) -> None:
+        self.action_configure()
+
     @work(exclusive=True, group="clients")
     async def run_clients(self) -> None:
+        self.running = True
+        try:
+            await self._run_clients()
+        finally:
+            self.running = False
+
+    async def _run_clients(self) -> None:
         self._status(f"Checking that {self.registry.address} answers…", "busy")
         if not await self._registry_ready():
             return
         self._status("Preparing the test image…", "busy")
-        await ensure_test_image(self.registry)
+        try:
+            await ensure_test_image(self.registry)
+        except (RegistryError, TransportError, OSError) as exc:
+            self._status(f"The test image could not be pushed to {self.registry.address}: {exc}. Nothing was "
+                         "changed on the clients. Fix the registry (see its dashboard), then configure again "
+                         "(ctrl+r).", "error")
+            self.query_one("#clients-status").scroll_visible(top=True, animate=False)
+            return
         specs = [ClientSpec(name, form.transport, self.kinds[name]) for name, form in self.forms.items()]
 
         async def confirm_all(plans: list[tuple[str, Plan]]) -> bool:
@@ -260,19 +540,32 @@ class ClientsScreen(CopiesLog, Screen[None]):
                 HostKeyScreen(name, unknown.key_type, unknown.fingerprint)))
 
         self._status("Configuring…", "busy")
-        self.results = await configure_clients(specs, self.registry, self.bus, confirm_all,
-                                               on_update=self._update_row, accept_key=accept_key)
-        ok = sum(r.status is Status.OK for r in self.results)
-        self._status(f"{ok} of {len(self.results)} clients pull from the registry.",
-                     "ok" if ok == len(self.results) else "error")
-        self.query_one("#clients-summary", Static).update("\n".join(summary_table(self.results)))
-        if ok == len(self.results):
-            self.query_one(StepsPanel).mark_done(4)
+        results = await configure_clients(specs, self.registry, self.bus, confirm_all,
+                                          on_update=self._update_row, accept_key=accept_key)
+        self.show_results(results)
         from app.session import record_clients
 
         remember = getattr(self.app, "remember", None)
         if remember is not None:
             remember(record_clients, {n: (f, self.kinds[n]) for n, f in self.forms.items()})
+
+    def show_results(self, results: list[ClientResult]) -> None:
+        """The outcome, wrapped and scrolled into view; the step is done when every client pulls."""
+        self.results = results
+        ok = sum(r.status is Status.OK for r in results)
+        if results and ok == len(results):
+            text, kind = f"{ok} of {len(results)} clients pull from the registry. Next: Summary (ctrl+n).", "ok"
+        else:
+            text, kind = (f"{ok} of {len(results)} clients pull from the registry. Select a client in the "
+                          "table for its log; fix it, then configure again (ctrl+r)."), "error"
+        self._status(text, kind)
+        lines = [f"{r.status.icon} {r.name} ({r.kind.value if r.kind else '?'}): {r.status.value}"
+                 + (f", {r.message}" if r.message else "") for r in results]
+        self.query_one("#clients-summary", Static).update("\n".join(lines))
+        # The status at the top of the view, the summary under it.
+        self.query_one("#clients-status").scroll_visible(top=True, animate=False)
+        if results and ok == len(results):
+            self.complete()
 
     async def _registry_ready(self) -> bool:
         """The registry answers, or the registry host (when connected) says why not; no client is touched."""
@@ -286,5 +579,5 @@ class ClientsScreen(CopiesLog, Screen[None]):
             return True
         self._status(f"The registry at {self.registry.address} does not answer: {down.cause}. "
                      f"Nothing was changed on the clients. Fix: {down.fix}", "error")
+        self.query_one("#clients-status").scroll_visible(top=True, animate=False)
         return False
-
