@@ -68,6 +68,7 @@ class Run:
 
     async def connect(self, transport: Transport, name: str) -> None:
         """Connect; an unknown key is accepted only when its fingerprint was given."""
+        transport.keep_host_lock = True  # the run's first change takes the host's lock; close() lets it go
         try:
             await transport.connect()
         except HostKeyUnknown as unknown:
@@ -88,6 +89,8 @@ class Run:
         result = await run_step(step, StepContext(transport, self.bus.scoped(source=source, host=host)),
                                 self.confirm)
         self.out.record("step", step=step.title, outcome=result.outcome.value, message=result.message)
+        if result.busy:  # another run changes this host: nothing more of this run may touch it
+            raise HeadlessFailure(result.message)
         return result.outcome in (Outcome.APPLIED, Outcome.NOTHING_TO_DO) or \
             (result.outcome is Outcome.DECLINED and not self.yes)
 

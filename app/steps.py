@@ -1,20 +1,26 @@
 """The one shape of every step: check, plan (as a diff), apply, verify, roll back.
 
 ``run_step`` drives a step the same way for the TUI, the CLI and the tests:
-nothing is applied without a plan shown and confirmed, and a step whose verify
-fails is rolled back automatically.
+nothing is applied without a plan shown and confirmed; no change starts before
+this run holds the host's lock (app/hostlock.py: one run at a time changes a
+host); a step whose verify fails is rolled back automatically, and the rollback
+is reported as done only once it is checked: the files are the backups again,
+and a daemon the step restarts answers as it did before.
 """
 
 from __future__ import annotations
 
 import abc
 import enum
+import shlex
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
+from app import hostlock
+from app.dockerd import DockerService
 from app.events import EventKind, ScopedEmitter
 from app.remote_files import FileChange, RemoteFiles
-from app.transport import Transport, TransportError
+from app.transport import Transport, TransportError, shell
 
 
 class Status(enum.Enum):
@@ -80,6 +86,8 @@ class Outcome(enum.Enum):
 class StepResult:
     outcome: Outcome
     message: str
+    #: Another regwiz run holds the host: nothing was changed, and the rest of this run stops too.
+    busy: bool = False
 
 
 class Step(abc.ABC):
@@ -101,6 +109,60 @@ class Step(abc.ABC):
         """Restore every file this step changed (steps with other effects add to it)."""
         await ctx.files.restore_all()
 
+    async def verify_rollback(self, ctx: StepContext, plan: Plan) -> str | None:
+        """None when the rollback left the host as it was, else what state it is in and what to do.
+
+        By default: every file the plan changed is byte-identical to its backup again (or gone, if it
+        was new). ``run_step`` then checks the daemon of ``restarted_service`` answers if it did before.
+        """
+        return await files_restored(ctx, plan)
+
+    def restarted_service(self) -> DockerService | None:
+        """The daemon this step restarts, if any (by default its ``service`` attribute, when it has one)."""
+        service = getattr(self, "service", None)
+        return service if isinstance(service, DockerService) else None
+
+
+# For each (path, backup) pair: a backup of "" means the file was new and must be gone again.
+_RESTORED = (
+    'if command -v cmp >/dev/null 2>&1; then same() { cmp -s -- "$1" "$2"; }; '
+    'else same() { [ "$(cksum < "$1")" = "$(cksum < "$2")" ]; }; fi; '
+    'while [ $# -ge 2 ]; do p=$1; b=$2; shift 2; '
+    'if [ -z "$b" ]; then if [ -e "$p" ]; then echo "still there: $p"; fi; '
+    'elif [ ! -e "$p" ]; then echo "missing: $p"; '
+    'elif ! same "$b" "$p"; then echo "differs: $p"; fi; done'
+)
+
+
+async def files_restored(ctx: StepContext, plan: Plan) -> str | None:
+    """Every file the plan changed is its backup again, byte for byte; else which ones are not."""
+    first: dict[str, str] = {}
+    for backup in ctx.files.backups:  # the first backup of a path holds what was there before the step
+        first.setdefault(backup.path, backup.backup_path or "")
+    pairs = [(c.path, first[c.path]) for c in plan.changes if c.changes_anything and c.path in first]
+    if not pairs:
+        return None
+    result = await ctx.transport.run(shell(_RESTORED, *(x for pair in pairs for x in pair)),
+                                     sudo=ctx.files.sudo, check=True)
+    wrong = [line for line in result.stdout.splitlines() if line.strip()]
+    if not wrong:
+        return None
+    undo = "; ".join(f"cp -a {shlex.quote(b)} {shlex.quote(p)}" if b else f"rm {shlex.quote(p)}" for p, b in pairs
+                     if any(line.endswith(f": {p}") for line in wrong))
+    return (f"the rollback did not restore every file on {ctx.transport.label} ({', '.join(wrong)}): "
+            f"put them back by hand ({undo})")
+
+
+def service_down(service: DockerService, host: str, cause: str | None = None, fix: str | None = None) -> str:
+    """What a host whose dockerd is down after a rollback needs from the user."""
+    log = {"systemd": "`journalctl -u docker`", "boot2docker": "`/var/lib/boot2docker/docker.log`"}.get(
+        service.init, "`/var/log/docker.log`")
+    start = service._control("start").line()  # the init's own way, as DockerService restarts it
+    because = f" ({cause})" if cause else ""
+    then = f"{fix}, then start it" if fix else "fix what it says, then start it"
+    return (f"rolled back the files, but dockerd does not run with them either: it is down on {host}{because}; "
+            f"see {log}, {then} with `sudo {start}`")
+
 
 Confirm = Callable[[Plan], Awaitable[bool]]
 
@@ -108,22 +170,58 @@ Confirm = Callable[[Plan], Awaitable[bool]]
 async def run_step(step: Step, ctx: StepContext, confirm: Confirm) -> StepResult:
     emit = ctx.emit
     emit(EventKind.STATUS, f"{step.title}: planning")
+    confirmed: list[str] | None = None
+    took_lock = False
     try:
-        plan = await step.plan(ctx)
-    except TransportError as exc:
-        message = f"{exc}. Nothing was changed; run the step again once the host answers."
-        emit.error(message)
-        return StepResult(Outcome.FAILED, message)
-    if plan.refused:
-        emit.error(plan.refused)
-        return StepResult(Outcome.REFUSED, plan.refused)
-    if plan.empty:
-        emit.info(f"{step.title}: nothing to do")
-        return StepResult(Outcome.NOTHING_TO_DO, "already as it should be; nothing changed")
-    emit(EventKind.INFO, plan.describe())
-    if not await confirm(plan):
-        emit.info("not confirmed; nothing was changed")
-        return StepResult(Outcome.DECLINED, "not confirmed; nothing was changed")
+        for _ in range(2):  # a second time only when another run changed the host while this one waited
+            try:
+                plan = await step.plan(ctx)
+            except TransportError as exc:
+                message = f"{exc}. Nothing was changed; run the step again once the host answers."
+                emit.error(message)
+                return StepResult(Outcome.FAILED, message)
+            if plan.refused:
+                emit.error(plan.refused)
+                return StepResult(Outcome.REFUSED, plan.refused)
+            if plan.empty:
+                emit.info(f"{step.title}: nothing to do")
+                return StepResult(Outcome.NOTHING_TO_DO, "already as it should be; nothing changed")
+            if plan.describe() != confirmed:  # a plan that changed while waiting is confirmed again
+                emit(EventKind.INFO, plan.describe())
+                if not await confirm(plan):
+                    emit.info("not confirmed; nothing was changed")
+                    return StepResult(Outcome.DECLINED, "not confirmed; nothing was changed")
+                confirmed = plan.describe()
+            # Before the first change, never while planning: one regwiz run at a time changes a host.
+            had_lock = ctx.transport.host_lock is not None and ctx.transport.host_lock.held
+            try:
+                waited = await hostlock.hold(ctx.transport, emit, sudo=ctx.files.sudo)
+            except hostlock.HostBusy as exc:
+                emit.error(str(exc))
+                return StepResult(Outcome.FAILED, str(exc), busy=True)
+            except TransportError as exc:
+                message = f"{exc}. Nothing was changed; run the step again once the host answers."
+                emit.error(message)
+                return StepResult(Outcome.FAILED, message)
+            took_lock = took_lock or not had_lock
+            if not waited:
+                break
+            emit.info(f"{step.title}: another run changed the host while this one waited: planning again")
+        return await _apply(step, ctx, plan)
+    finally:
+        if took_lock and not ctx.transport.keep_host_lock:
+            await ctx.transport.release_host_lock()
+
+
+async def _apply(step: Step, ctx: StepContext, plan: Plan) -> StepResult:
+    emit = ctx.emit
+    service = step.restarted_service()
+    answered_before = False
+    if service is not None:
+        try:
+            answered_before = await service.answers(ctx.transport)
+        except TransportError:
+            answered_before = False
     emit(EventKind.STATUS, f"{step.title}: applying")
     problem: str | None
     try:
@@ -135,12 +233,30 @@ async def run_step(step: Step, ctx: StepContext, confirm: Confirm) -> StepResult
         emit(EventKind.STATUS, f"{step.title}: done")
         return StepResult(Outcome.APPLIED, "applied and verified")
     emit.error(f"{step.title} did not verify: {problem}; rolling back")
+    left: str | None
     try:
+        # A dropped connection takes the lock with it: take it again, and never roll back over the
+        # changes of a run that held the host meanwhile.
+        if await hostlock.hold(ctx.transport, emit, sudo=ctx.files.sudo):
+            message = (f"{problem}. Not rolled back: another regwiz run changed {ctx.transport.label} while this "
+                       f"one had lost its connection; check the host, and its backups: {_backups(ctx)}")
+            emit.error(message)
+            return StepResult(Outcome.FAILED, message)
         await step.rollback(ctx)
+        left = await step.verify_rollback(ctx, plan)
+        if left is None and service is not None and answered_before \
+                and not await service.wait_until_answering(ctx.transport, 30):
+            left = service_down(service, ctx.transport.label)
     except TransportError as exc:
-        backups = ", ".join(b.backup_path or f"{b.path} (new)" for b in ctx.files.backups)
-        message = f"{problem}. Rolling back failed too ({exc}); backups: {backups}"
+        message = f"{problem}. Rolling back failed too ({exc}); backups: {_backups(ctx)}"
         emit.error(message)
         return StepResult(Outcome.FAILED, message)
-    emit.warning("rolled back: the host is as it was before")
+    if left is not None:
+        emit.error(f"not as it was before: {left}")
+        return StepResult(Outcome.FAILED, f"{problem}. {left}")
+    emit.warning("rolled back and checked: the host is as it was before")
     return StepResult(Outcome.ROLLED_BACK, f"{problem}. Rolled back: the host is as it was before.")
+
+
+def _backups(ctx: StepContext) -> str:
+    return ", ".join(b.backup_path or f"{b.path} (new)" for b in ctx.files.backups) or "none"

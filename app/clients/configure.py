@@ -95,6 +95,7 @@ async def _prepare(job: _Job, registry: RegistryTarget, accept_key: AcceptKey | 
     emit = job.emit
     job.result.status = Status.RUNNING
     job.transport = job.spec.connect()
+    job.transport.keep_host_lock = True  # the trust change, login and pull are one change: locked until closed
     while True:
         try:
             await job.transport.connect()

@@ -18,7 +18,7 @@ from app.clients import edits
 from app.clients.model import ClientKind, RegistryTarget
 from app.dockerd import DockerService, explain_failure
 from app.remote_files import FileChange
-from app.steps import Plan, Step, StepContext
+from app.steps import Plan, Step, StepContext, service_down
 from app.transport import Command, shell
 
 FLAG_FILES = {
@@ -41,6 +41,7 @@ class DockerTrustStep(Step):
         self.title = f"Trust {registry.address} ({kind.value})"
         self.needs = "nothing"
         self.service: DockerService | None = None
+        self._rollback_failure: str | None = None  # what the rollback's own restart found, for verify_rollback
 
     async def _docker_dir(self, ctx: StepContext) -> str:
         """/etc/docker, or ~/.docker for Docker Desktop (the user's own files: no sudo)."""
@@ -140,10 +141,23 @@ class DockerTrustStep(Step):
 
     async def rollback(self, ctx: StepContext) -> None:
         assert self.service is not None
+        self._rollback_failure = None
         await ctx.files.restore_all()
         if self.needs == "restart":
             if not await self.service.restart(ctx.transport, ctx.emit):
                 ctx.emit.error("dockerd did not come back with the old settings either: see its log")
+                cause = explain_failure(await self.service.recent_log(ctx.transport, ctx.emit))
+                # Not "as it was before": run_step reports this as the state the host is left in.
+                self._rollback_failure = service_down(self.service, ctx.transport.label,
+                                                      cause.cause if cause else None, cause.fix if cause else None)
         elif self.needs == "reload":
             await ctx.transport.run(shell("kill -HUP $(pidof dockerd)"), sudo=True, emit=ctx.emit)
+
+    async def verify_rollback(self, ctx: StepContext, plan: Plan) -> str | None:
+        files = await super().verify_rollback(ctx, plan)
+        return "; ".join(p for p in (files, self._rollback_failure) if p) or None
+
+    def restarted_service(self) -> DockerService | None:
+        """Only a restart or a reload touches dockerd: a CA-only change needs no check of it."""
+        return self.service if self.needs in ("restart", "reload") else None
 

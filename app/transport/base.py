@@ -18,10 +18,13 @@ import codecs
 import shlex
 import time
 from dataclasses import dataclass
-from typing import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 
 from app.events import EventKind, ScopedEmitter
 from app.redact import Secret
+
+if TYPE_CHECKING:
+    from app.hostlock import HostLock
 
 #: The most one read takes from a command's output. asyncssh hands over whatever it holds, up to
 #: this; a large read means few batches (each costs an event and a log write) when output floods in.
@@ -167,6 +170,11 @@ class Transport(abc.ABC):
         self.sudo_password = sudo_password
         self._is_root: bool | None = None
         self._sudo_needs_password: bool | None = None
+        #: app.hostlock's lock on this host, once a change took it.
+        self.host_lock: HostLock | None = None
+        #: True: a run of several steps holds the lock until close(); else each step releases it (the TUI
+        #: keeps its connection open between steps, and must not block other runs meanwhile).
+        self.keep_host_lock = False
 
     # -- what each transport provides ---------------------------------------
     @abc.abstractmethod
@@ -178,7 +186,16 @@ class Transport(abc.ABC):
         """Open the connection (a no-op on this machine)."""
 
     async def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (and let go of the host's lock)."""
+        await self.release_host_lock()
+
+    async def release_host_lock(self) -> None:
+        if self.host_lock is not None:
+            await self.host_lock.release()
+
+    def origin(self) -> str:
+        """This machine's address as the host sees it, when there is one (the lock's info file says it)."""
+        return ""
 
     async def __aenter__(self) -> "Transport":
         await self.connect()

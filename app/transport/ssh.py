@@ -164,7 +164,12 @@ class SSHTransport(Transport):
             return TransportError(f"SSH to {where} failed: {exc.reason}")
         return TransportError(f"SSH to {where} failed: {exc}")
 
+    def origin(self) -> str:
+        address = self._conn.get_extra_info("sockname") if self._conn is not None else None
+        return str(address[0]) if address else ""  # this machine's address, as the host sees it
+
     async def close(self) -> None:
+        await self.release_host_lock()
         if self._conn is not None:
             self._conn.close()
             await self._conn.wait_closed()
