@@ -9,22 +9,47 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.events import ScopedEmitter
 from app.transport import Command, CommandResult, Transport, shell
 
-# Known causes of a daemon that will not start: (pattern in its log, cause, fix).
+_POOLS_CAUSE = ("no free address range for docker0: routes (or nameservers) on this host cover every "
+                "address pool dockerd tries")
+_POOLS_FIX = ("set bip and default-address-pools to free ranges in /etc/docker/daemon.json (the route "
+              "conflict check offers it; no route is touched)")
+
+# The "no free pool" failure, era by era (moby source at the tags named; REFERENCE.md):
+# (pattern, era). Journal lines may hold logrus' escaped quotes (\"docker0\"), hence \\?.
+POOL_FAILURES: tuple[tuple[str, str], ...] = (
+    # v1.6.2 daemon/networkdriver/bridge/driver.go configureBridge
+    (r"Could not find a free IP address range for interface", "1.6"),
+    # v1.7.1 and v1.8.3 vendor/src/github.com/docker/libnetwork/drivers/bridge/errors.go IPv4AddrRangeError
+    (r"can't find an address range for interface \\?\"docker0", "1.7-1.8"),
+    # v19.03.0 .. v23.0.3 libnetwork netutils/utils_linux.go ElectInterfaceAddresses (errors.Wrapf)
+    (r"PredefinedLocalScopeDefaultNetworks List: \[[^\]]*\]: no available network", "19.03-23.0.3"),
+    # v1.13.0 .. v18.09.9 daemon/daemon_unix.go initBridgeDriver
+    (r"list bridge addresses failed: no available network", "1.13-18.09"),
+    # v23.0.4 .. v26.1.5 libnetwork/ipam/allocator.go ("Error creating" capitalised before v25.0.0)
+    (r"(?i:error creating default \\?\"bridge\\?\" network): could not find an available, non-overlapping "
+     r"IPv4 address pool", "23.0.4-26.x"),
+    # v27.0.1 .. docker-v29 libnetwork/ipamapi/contract.go ErrNoMoreSubnets
+    (r"all predefined address pools have been fully subnetted", "27+"),
+    (r"no available network", "unknown"),
+)
+
+# Other known causes of a daemon that will not start: (pattern in its log, cause, fix).
 FAILURE_CAUSES: tuple[tuple[str, str, str], ...] = (
-    (r"no available network",
-     "no free address range for docker0: routes on this host cover every default Docker pool",
-     "set bip and default-address-pools in /etc/docker/daemon.json (the network check offers it)"),
-    (r"Could not find a free IP address range",
-     "no free address range for docker0 (an old daemon counts every route)",
-     "set the bridge address (--bip) to a free range"),
     (r"directives are specified both as a flag and in the configuration file",
      "an option is set both on the daemon's command line and in daemon.json",
      "remove it from one of the two (DOCKER_OPTS or /etc/docker/daemon.json)"),
+    (r"don't match any configuration option",
+     "daemon.json holds a key this dockerd does not know (default-address-pools needs Docker 18.06+)",
+     "remove the key or upgrade Docker"),
+    (r"You specified -b & --bip",
+     "both -b (bridge) and --bip are set: dockerd takes only one", "remove one of them"),
+    (r"IPv6 is enabled for the default bridge, but no subnet is configured",
+     '"ipv6": true without "fixed-cidr-v6"', 'add "fixed-cidr-v6" (a /64 of yours) or drop "ipv6"'),
     (r"unable to configure the Docker daemon with file|invalid character .* looking for beginning",
      "/etc/docker/daemon.json is not valid JSON", "fix the file's syntax or restore its backup"),
     (r"address already in use",
@@ -37,17 +62,37 @@ FAILURE_CAUSES: tuple[tuple[str, str, str], ...] = (
      "the daemon was given an option it does not know", "remove the unknown flag from its options"),
 )
 
+_POOL_LIST = re.compile(r"PredefinedLocalScopeDefaultNetworks List: \[([^\]]*)\]")
+
 
 @dataclass(frozen=True)
 class FailureCause:
     cause: str
     fix: str
-    evidence: str
+    evidence: str  # the daemon's own log line, as logged (the last 400 characters)
+    kind: str = "other"  # "address-pools" for the route conflict
+    era: str | None = None  # which Docker releases log this wording
+    pools: tuple[str, ...] = ()  # the pools the daemon says it tried, when it lists them
+
+
+def _pool_failure(lines: list[str]) -> FailureCause | None:
+    for pattern, era in POOL_FAILURES:
+        for line in reversed(lines):
+            if re.search(pattern, line):
+                listed = _POOL_LIST.search(line)
+                pools = tuple(listed.group(1).split()) if listed else ()
+                return FailureCause(_POOLS_CAUSE, _POOLS_FIX, line.strip()[-400:], "address-pools", era, pools)
+    return None
 
 
 def explain_failure(log_text: str) -> FailureCause | None:
+    """The known cause of a failed start, from the daemon's own log lines; None when none matches."""
+    lines = log_text.splitlines()
+    found = _pool_failure(lines)
+    if found is not None:
+        return found
     for pattern, cause, fix in FAILURE_CAUSES:
-        for line in reversed(log_text.splitlines()):
+        for line in reversed(lines):
             if re.search(pattern, line):
                 return FailureCause(cause, fix, line.strip()[-400:])
     return None
@@ -58,6 +103,8 @@ class DockerService:
     """How this host runs dockerd: 'systemd', 'sysv', 'boot2docker', 'openrc' or 'none'."""
 
     init: str
+    # The log text recent_log last read, so later checks can quote the daemon's own words.
+    last_log: str | None = field(default=None, compare=False)
 
     @classmethod
     async def detect(cls, transport: Transport) -> "DockerService":
@@ -126,4 +173,5 @@ class DockerService:
             cmd = shell('for f in /var/log/docker.log /var/log/upstart/docker.log /var/log/messages; do '
                         '[ -f "$f" ] && tail -n "$1" "$f" && exit 0; done; exit 0', str(lines))
         result = await transport.run(cmd, sudo=True, emit=emit)
+        self.last_log = result.stdout
         return result.stdout

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from app import netmodel
 from app.diagnose.base import Check, CheckResult, DiagnosisContext
+from app.dockerd import FailureCause, explain_failure
 from app.events import ScopedEmitter
 from app.remote_files import RemoteFiles
 from app.steps import Status
@@ -46,7 +47,29 @@ def without_docker(net: netmodel.HostNetwork) -> netmodel.HostNetwork:
         nameservers=net.nameservers,
         docker_networks=(),
         docker0=None,
+        resolved_nameservers=net.resolved_nameservers,
+        stub_resolver_only=net.stub_resolver_only,
     )
+
+
+def logged_failure(ctx: DiagnosisContext) -> FailureCause | None:
+    """The failure the daemon itself logged, from the log the Docker check read (None if it read none)."""
+    if ctx.facts.get("docker_running"):
+        return None  # a running daemon's log was not read, and any old failure is over
+    service = ctx.facts.get("service")
+    log = getattr(service, "last_log", None)
+    return explain_failure(log) if log else None
+
+
+def _nameserver_note(facts: NetworkFacts, rules: netmodel.BridgeRules) -> str | None:
+    net = facts.net
+    if not net.stub_resolver_only:
+        return None
+    if rules.reads_resolved_file:
+        found = ", ".join(str(n) for n in net.resolved_nameservers or ()) or "none"
+        return (f"/etc/resolv.conf names only {netmodel.RESOLVED_STUB}: dockerd {rules.version} checks the "
+                f"nameservers of {netmodel.RESOLVED_RESOLV_CONF} instead ({found})")
+    return f"/etc/resolv.conf names only {netmodel.RESOLVED_STUB}: dockerd {rules.version} reads it as is"
 
 
 def _env_value(text: str, name: str) -> str:
@@ -96,6 +119,14 @@ async def gather(ctx: DiagnosisContext, emit: ScopedEmitter) -> NetworkFacts:
     addresses = netmodel.parse_ip_json_addresses(addrs.stdout) if addrs.ok else []
     resolv = await t.run(Command("cat", "/etc/resolv.conf"), emit=emit)
     nameservers = netmodel.parse_resolv_conf(resolv.stdout)
+    # With only systemd-resolved's stub listed, dockerd 19.03+ reads the resolved file instead
+    # (moby v19.03.0 libnetwork/resolvconf Path()): gather it too, so the prediction can use
+    # the nameservers the installed version really checks; a missing file means none.
+    stub_only = netmodel.names_only_resolved_stub(resolv.stdout)
+    resolved: tuple[ipaddress.IPv4Address, ...] | None = None
+    if stub_only:
+        resolved_text = await files.read(netmodel.RESOLVED_RESOLV_CONF)
+        resolved = tuple(netmodel.parse_resolv_conf(resolved_text or ""))
     docker_networks: list[tuple[str, ipaddress.IPv4Network]] = []
     if ctx.facts.get("docker_running"):
         listing = await t.run(Command("sh", "-c", "docker network inspect $(docker network ls -q)"),
@@ -108,7 +139,7 @@ async def gather(ctx: DiagnosisContext, emit: ScopedEmitter) -> NetworkFacts:
                         docker_networks.append((network.get("Name", "?"), ipaddress.ip_network(subnet)))
     docker0 = next((a.interface for a in addresses if a.dev == "docker0"), None)
     net = netmodel.HostNetwork(tuple(routes), tuple(addresses), tuple(nameservers),
-                               tuple(docker_networks), docker0)
+                               tuple(docker_networks), docker0, resolved, stub_only)
     daemon_json = await files.read(DAEMON_JSON)
     flags, flag_source = await daemon_flags(t, files, ctx.facts.get("init", "none"))
     kv = await files.read_bytes(LOCAL_KV)
@@ -162,37 +193,66 @@ class NetworkCheck(Check):
                                evidence=[f"flags from {facts.flag_source}: {facts.flags}",
                                          "dockerd refuses to start when an option is given both ways "
                                          "(docker/for-linux#327): keep one"], data=data)
-        # Predict from the host's own network: Docker's devices follow from its choice.
-        prediction = netmodel.predict_bridge(
-            netmodel.HostNetwork(facts.host_net.routes, facts.host_net.addresses, facts.net.nameservers,
-                                 (), facts.net.docker0),
-            facts.options, facts.docker_version)
+        # Predict from everything the daemon sees: existing networks and their br-* routes block
+        # pools too (docker0's own route is left out by the rules: it is rebuilt with docker0).
+        prediction = netmodel.predict_bridge(facts.net, facts.options, facts.docker_version)
+        logged = logged_failure(ctx)
         shadowing = netmodel.find_shadowing(
             netmodel.HostNetwork(facts.host_net.routes, facts.host_net.addresses, facts.net.nameservers,
                                  facts.net.docker_networks, facts.net.docker0),
             prediction.subnet)
+        note = _nameserver_note(facts, prediction.rules)
         picture = netmodel.render_picture(facts.net, facts.options, prediction)
         data.update(predicted_subnet=str(prediction.subnet) if prediction.subnet else None,
                     prediction_source=prediction.source,
                     blamed_routes=[r.describe() for r in prediction.blamed_routes],
-                    shadowing=[s.message for s in shadowing])
+                    shadowing=[s.message for s in shadowing],
+                    rules_version=str(prediction.rules.version),
+                    daemon_logged=logged.evidence if logged else None)
         evidence.append(prediction.message)
+        if note:
+            evidence.append(note)
         for pool, why in prediction.skipped[:3]:
             evidence.append(f"pool {pool} skipped: {why}")
         if len(prediction.skipped) > 3:
             evidence.append(f"… and {len(prediction.skipped) - 3} more pools skipped (see the picture)")
         network_fix = DaemonNetworkFix(facts)
-        if prediction.subnet is None:
+        if prediction.source == "none":
             blamed = ", ".join(r.describe() for r in prediction.blamed_routes) or "none"
             evidence.insert(0, f"routes to blame: {blamed}")
-            evidence.append(f"dockerd's own words: {prediction.error}")
-            fixes = [network_fix] + [RouteDeleteFix(route, facts) for route in prediction.blamed_routes]
-            return self.result(Status.FAILURE, "dockerd gets no address range: \"no available network\"",
-                               evidence=evidence, fixes=fixes, picture=picture, data=data)
+            evidence += _failure_words(prediction, logged, "address-pools",
+                                       "dockerd will fail to find a free address pool")
+            seen = logged is not None and logged.kind == "address-pools"
+            summary = ("dockerd found no available network for docker0 (its log says so)" if seen else
+                       "dockerd will find no available network for docker0 (predicted)")
+            # Routes of Docker's own bridges are no host routes to delete.
+            host_routes = [r for r in prediction.blamed_routes if not (r.dev and DOCKER_DEVICES.match(r.dev))]
+            fixes = [network_fix] + [RouteDeleteFix(route, facts) for route in host_routes]
+            return self.result(Status.FAILURE, summary, evidence=evidence, fixes=fixes, picture=picture, data=data)
+        if prediction.source == "refused":
+            evidence += _failure_words(prediction, logged, "other", "dockerd will refuse these options")
+            return self.result(Status.FAILURE, prediction.message, evidence=evidence, picture=picture, data=data)
+        if logged is not None and logged.kind == "address-pools":
+            evidence.append(f"its log holds an earlier failure, in dockerd's own words: {logged.evidence} "
+                            "(the settings read now predict a start)")
+        if prediction.subnet is None:  # -b none, or a bridge of the user's: nothing of docker0 to check
+            return self.result(Status.OK, prediction.message, evidence=evidence, picture=picture, data=data)
         if shadowing:
             evidence = [s.message for s in shadowing] + evidence
             return self.result(Status.WARNING, f"Docker's {shadowing[0].docker_subnet} shadows part of "
                                f"{shadowing[0].route.dest}, routed via {shadowing[0].route.gateway}",
                                evidence=evidence, fixes=[network_fix], picture=picture, data=data)
-        return self.result(Status.OK, f"docker0 {'has' if prediction.source != 'pool' else 'will take'} "
+        return self.result(Status.OK, f"docker0 {'will take' if prediction.source == 'pool' else 'has'} "
                            f"{prediction.subnet}; no route conflict", evidence=evidence, picture=picture, data=data)
+
+
+def _failure_words(prediction: netmodel.BridgePrediction, logged: FailureCause | None, kind: str,
+                   predicted: str) -> list[str]:
+    """Evidence for a failure: the daemon's own line when its log holds one, else a plain prediction."""
+    if logged is not None and logged.kind == kind:
+        return [f"dockerd's own words (from its log): {logged.evidence}"]
+    lines = [f"predicted: {predicted} (not seen in its log)"]
+    if prediction.expected_error:
+        lines.append(f"dockerd {prediction.rules.version} reports this as \"{prediction.expected_error}\" "
+                     "(wording taken from moby's source, not from this host's log)")
+    return lines
