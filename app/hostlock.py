@@ -44,7 +44,8 @@ HELD, BUSY, CLEARED, DONE = "regwiz-lock: held", "regwiz-lock: busy", "regwiz-lo
 ANSWER_TIMEOUT = 30.0
 
 # $1: the holder's info (key=value lines); $2: "flock", or "mkdir" to use the fallback even where flock exists;
-# $3: the lock's folder ("": /run/lock for root, else the user's state folder).
+# $3: the lock's folder, else $4 says whose: "system" (through sudo: /run/lock) or "user" (steps that change
+# only the user's own files, as Docker Desktop's: the user's state folder, like their backups).
 # Prints HELD once the lock is ours, then waits for stdin to close; prints BUSY and the holder's info (exit 3)
 # when another run has it; always ends with DONE (regwiz then closes stdin, which it otherwise keeps open). fd 9 is closed for `cat`, so the lock lives exactly as long as this shell.
 LOCK_SCRIPT = r'''
@@ -52,7 +53,7 @@ set -u
 trap 'echo "regwiz-lock: done"' EXIT
 if [ -n "$3" ]; then
   d="$3"; mkdir -p "$d" || exit 4
-elif [ "$(id -u)" = 0 ]; then
+elif [ "$4" = system ] && [ "$(id -u)" = 0 ]; then
   for d in /run/lock /var/lock /run /tmp; do [ -d "$d" ] && [ -w "$d" ] && break; done
 else
   d="${HOME:-/tmp}/.local/state/regwiz"; mkdir -p "$d" || exit 4
@@ -212,7 +213,7 @@ class HostLock:
 
         info = Holder.me(self.transport.origin()).encode()
         task = asyncio.ensure_future(self.transport.run(
-            shell(LOCK_SCRIPT, info, self.method, self.directory), sudo=self.sudo, stdin=self._stdin(), on_lines=on_lines))
+            shell(LOCK_SCRIPT, info, self.method, self.directory, "system" if self.sudo else "user"), sudo=self.sudo, stdin=self._stdin(), on_lines=on_lines))
         done, _ = await asyncio.wait({task, held}, timeout=ANSWER_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
         if not done:
             release.set()
