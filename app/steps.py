@@ -253,7 +253,7 @@ async def _apply(step: Step, ctx: StepContext, plan: Plan) -> StepResult:
         return StepResult(Outcome.FAILED, message)
     if left is not None:
         emit.error(f"not as it was before: {left}")
-        return StepResult(Outcome.FAILED, f"{problem}. {left}")
+        return StepResult(Outcome.FAILED, f"{problem}. {left[:1].upper()}{left[1:]}")
     emit.warning("rolled back and checked: the host is as it was before")
     return StepResult(Outcome.ROLLED_BACK, f"{problem}. Rolled back: the host is as it was before.")
 
