@@ -50,14 +50,17 @@ async def accept_host_key(pilot: Pilot) -> None:
     await pilot.press("enter")
 
 
-async def apply_plan(pilot: Pilot, seconds: float = 120) -> PlanScreen:
+async def apply_plan(pilot: Pilot, seconds: float = 120) -> str:
+    """Review the plan, apply it by keys; returns the diff that was shown."""
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, PlanScreen), seconds, "the plan to review")
     plan = pilot.app.screen
     assert isinstance(plan, PlanScreen)
+    await pilot.pause()
+    shown = str(plan.query_one("#plan-diff", Static).render())
     await tab_to(pilot, "apply")
     await pilot.press("enter")
     await wait_for(pilot, lambda: not isinstance(pilot.app.screen, PlanScreen), 10, "the plan to close")
-    return plan
+    return shown
 
 
 async def credentials_by_keys(pilot: Pilot, host: TestHost) -> TargetScreen:
@@ -119,8 +122,43 @@ async def test_the_whole_wizard_by_keyboard(fresh_host, testbed: Testbed, regwiz
         assert app.focused is deploy.query_one("#to-clients")
         await pilot.press("ctrl+n")
 
-        # 4. Clients and 5. Summary: continued in test_whole_wizard_clients_and_summary (below).
+        # 4. Clients and 5. Summary.
         await walk_clients_and_summary(pilot, client)
+
+        # Later: the dashboard of the profile the wizard saved on the way, opened from the summary.
+        await dashboard_from_the_saved_profile(pilot, server, client, registry_password="walk-Pass-42")
+
+
+async def dashboard_from_the_saved_profile(pilot: Pilot, server: TestHost, client: TestHost,
+                                           registry_password: str) -> None:
+    from screens.dashboard import DashboardScreen
+    from screens.secrets import SecretsScreen
+    from app.steps import Status
+
+    app = pilot.app
+    await pilot.press("d")
+    await wait_for(pilot, lambda: isinstance(app.screen, SecretsScreen), 10, "the dashboard to ask for secrets")
+    secrets = app.screen
+    assert isinstance(secrets, SecretsScreen)
+    for index, needed in enumerate(secrets.needed):  # the profile holds no secret: each is typed
+        assert app.focused is secrets.query_one(f"#secret-{index}", Input), (index, app.focused)
+        label = needed.label
+        typed = (registry_password if "registry user" in label else
+                 server.root_password if server.address in label else
+                 client.root_password if client.address in label else None)
+        assert typed is not None, label
+        await pilot.press(*typed, "enter")  # Enter in the last field starts the checks
+    await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen), 10, "the dashboard")
+    dashboard = app.screen
+    assert isinstance(dashboard, DashboardScreen)
+    client_row = next((key for key in dashboard.rows if client.address in key), None)
+    await wait_for(pilot, lambda: dashboard.rows and all(r.status not in (Status.PENDING, Status.RUNNING)
+                                                         for r in dashboard.rows.values()), 240, "every row")
+    assert client_row is not None, list(dashboard.rows)
+    bad = {k: (r.status.value, r.detail) for k, r in dashboard.rows.items() if r.status is not Status.OK}
+    assert not bad, bad
+    await pilot.press("escape")  # back to the summary
+    await wait_for(pilot, lambda: not isinstance(app.screen, DashboardScreen), 5, "Escape to leave the dashboard")
 
 
 async def walk_clients_and_summary(pilot: Pilot, client: TestHost) -> None:
@@ -141,8 +179,8 @@ async def walk_clients_and_summary(pilot: Pilot, client: TestHost) -> None:
     await wait_for(pilot, lambda: len(clients.forms) == 1, 5, "the client in the list")
     await pilot.press("ctrl+r")
     await accept_host_key(pilot)
-    plan = await apply_plan(pilot, 120)
-    assert "ca.crt" in str(plan.query_one("#plan-diff", Static).render())
+    diff = await apply_plan(pilot, 120)
+    assert "ca.crt" in diff, diff
     await wait_for(pilot, lambda: clients.step_complete or "0 of 1" in text_of(clients, "#clients-status"),
                    300, "the client's pull")
     assert text_of(clients, "#clients-status").startswith("1 of 1 clients pull"), text_of(clients, "#clients-status")
