@@ -10,6 +10,8 @@
                                                   this machine (or H) joins a team's registry
     regwiz export-team-profile --profile P [-o FILE] [--password-env VAR]
                                                   the shareable part of a profile
+    regwiz registry ls|prune|users --profile P ...  the registry's tags, pruning, users
+    regwiz cert renew --profile P [--yes]         a new server certificate from the same CA
 
 Textual is imported only when the TUI starts, so headless use and ``--help``
 stay fast and never need a terminal.
@@ -80,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--password-env", metavar="VAR",
                         help="the variable teammates keep the registry password in, written as password_env "
                              "(default: the registry user's password_env in the profile)")
+    from app import registry_commands  # argparse only at its top: --help stays fast
+
+    registry_commands.add_parsers(sub)
     return parser
 
 
@@ -195,6 +200,10 @@ def _fail(args: argparse.Namespace, message: str, code: int) -> int:
 
 
 async def _dispatch(args: argparse.Namespace) -> int:
+    if args.command in ("registry", "cert"):
+        from app import registry_commands
+
+        return await {"registry": registry_commands.registry, "cert": registry_commands.cert}[args.command](args)
     from app import commands
 
     handler = {"diagnose": commands.diagnose, "deploy": commands.deploy, "clients": commands.clients,

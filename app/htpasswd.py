@@ -108,3 +108,39 @@ def reconcile(existing_text: str | None, wanted: Mapping[str, str], rounds: int 
         else:
             result[user] = hash_password(wanted[user], rounds)
     return render(result)
+
+
+# --- one user at a time (regwiz registry users) -------------------------------
+
+
+def add_user(text: str | None, user: str, password: str, rounds: int = 10) -> str:
+    """The file with ``user`` added at the end; an existing user is refused (rotate changes a password)."""
+    validate_username(user)
+    entries = parse(text or "")
+    if user in entries:
+        raise HtpasswdError(f"the registry user {user!r} exists already: rotate changes its password")
+    entries[user] = hash_password(password, rounds)
+    return render(entries)
+
+
+def set_password(text: str | None, user: str, password: str, rounds: int = 10) -> str:
+    """The file with ``user``'s password replaced (a new salt, so the old hash stops working at once)."""
+    validate_username(user)
+    entries = parse(text or "")
+    if user not in entries:
+        raise HtpasswdError(f"there is no registry user {user!r} to rotate: add it first")
+    entries[user] = hash_password(password, rounds)
+    return render(entries)
+
+
+def remove_user(text: str | None, user: str) -> str:
+    """The file without ``user``; refusing to remove the last one (the registry would refuse everyone)."""
+    validate_username(user)
+    entries = parse(text or "")
+    if user not in entries:
+        raise HtpasswdError(f"there is no registry user {user!r} to remove")
+    if len(entries) == 1:
+        raise HtpasswdError(f"{user!r} is the registry's only user: removing it would lock everyone out; "
+                            "add another user first")
+    del entries[user]
+    return render(entries)

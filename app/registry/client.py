@@ -29,6 +29,13 @@ from urllib.parse import quote, urljoin, urlsplit
 SCHEMA2 = "application/vnd.docker.distribution.manifest.v2+json"
 CONFIG_MEDIA = "application/vnd.docker.container.image.v1+json"
 LAYER_MEDIA = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+#: Every manifest kind regwiz understands: without the list/index types in Accept, the registry would
+#: answer a multi-platform tag with a converted (or refused) manifest and another digest.
+MANIFEST_ACCEPT = ", ".join((SCHEMA2, MANIFEST_LIST, OCI_MANIFEST, OCI_INDEX))
+INDEX_MEDIA = (MANIFEST_LIST, OCI_INDEX)
 
 # The distribution spec's repository name grammar: checked here so a bad name
 # gets a clear message instead of a puzzling 404 or 400 from the registry.
@@ -84,6 +91,13 @@ class RegistryEndpoint:
     @property
     def has_credentials(self) -> bool:
         return bool(self.username)
+
+
+@dataclass(frozen=True)
+class ManifestHead:
+    digest: str
+    media_type: str
+    size: int  # the manifest's own bytes
 
 
 @dataclass
@@ -195,6 +209,21 @@ class RegistryClient:
             _verify_digest(response.body, reference, f"manifest {repository}@{reference}")
         return response.body, stated or _sha256(response.body)
 
+    def head_manifest(self, repository: str, reference: str, accept: str = MANIFEST_ACCEPT) -> "ManifestHead | None":
+        """HEAD a manifest: its digest, media type and size, or None when the registry has no such manifest."""
+        path = f"/v2/{_checked_repository(repository)}/manifests/{_checked_reference(reference)}"
+        response = self._request("HEAD", path, headers={"Accept": accept})
+        if response.status == 404:
+            return None
+        if response.status != 200:
+            raise self._http_error(response, f"look up manifest {repository}:{reference}")
+        digest = response.header("Docker-Content-Digest") or (reference if reference.startswith("sha256:") else "")
+        if not digest:
+            raise RegistryError(f"the registry gave no digest for {repository}:{reference} (no "
+                                "Docker-Content-Digest header)", status=200)
+        return ManifestHead(digest, (response.header("Content-Type") or "").split(";")[0].strip(),
+                            int(response.header("Content-Length") or 0))
+
     def get_blob(self, repository: str, digest: str) -> bytes:
         """GET a blob, following a storage redirect, and check it hashes to its digest."""
         response = self._request("GET", f"/v2/{_checked_repository(repository)}/blobs/{digest}", follow=True)
@@ -221,6 +250,15 @@ class RegistryClient:
 
     def tags(self, repository: str) -> list[str]:
         return self._paged(f"/v2/{_checked_repository(repository)}/tags/list", "tags", f"list tags of {repository}")
+
+    def tags_or_none(self, repository: str) -> list[str]:
+        """The tags, or [] for a repository the registry no longer knows (all its tags deleted: 404)."""
+        try:
+            return self.tags(repository)
+        except RegistryError as exc:
+            if exc.status == 404:
+                return []
+            raise
 
     # --- requests ------------------------------------------------------------------
 
@@ -410,6 +448,10 @@ def _basic_auth(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
 
 
+def is_valid_repository(repository: str) -> bool:
+    return bool(_REPOSITORY.match(repository))
+
+
 def _checked_repository(repository: str) -> str:
     if not _REPOSITORY.match(repository):
         raise RegistryError(f"{repository!r} is not a valid repository name: lower-case letters, digits and "
@@ -481,6 +523,7 @@ def _describe_certificate(tls: ssl.SSLSocket) -> dict:
         "subject": _distinguished_name(cert.get("subject", ())),
         "issuer": _distinguished_name(cert.get("issuer", ())),
         "not_after": _iso_time(cert.get("notAfter")),
+        "serial": cert.get("serialNumber", ""),  # hex, as OpenSSL prints it
         "sans": [f"{'IP' if kind == 'IP Address' else kind}:{value}" for kind, value in
                  cert.get("subjectAltName", ())],
     }

@@ -9,6 +9,7 @@ distribution uses) and YAML 1.2 read back exactly.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from dataclasses import dataclass, field
 from typing import Union
@@ -272,3 +273,48 @@ def render_config(settings: RegistrySettings) -> str:
 def config_digest(text: str) -> str:
     """sha256 of the rendered config: a container label that shows when choices changed."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --- maintenance -------------------------------------------------------------
+
+
+class ConfigShapeError(ValueError):
+    """The host's config.yml is not shaped as regwiz writes it, so regwiz will not edit it."""
+
+
+def with_read_only(text: str) -> str:
+    """The same config.yml with ``storage.maintenance.readonly.enabled: true``: pulls served, pushes refused.
+
+    Garbage collection must not race a push (a blob uploaded during the mark phase would be swept),
+    so it runs while the registry is read-only. The host's own file is edited, not one rendered again
+    from the profile: it may hold keys (OSS) the profile only names. Only regwiz's block style is
+    understood: a top-level ``storage:`` line with its children indented below it.
+    """
+    lines = text.splitlines(keepends=True)
+    try:
+        at = lines.index("storage:\n")
+    except ValueError:
+        raise ConfigShapeError("config.yml has no top-level 'storage:' block as regwiz writes it") from None
+    child = lines[at + 1] if at + 1 < len(lines) else ""
+    indent = len(child) - len(child.lstrip(" "))
+    if indent == 0:
+        raise ConfigShapeError("config.yml's storage block is empty or not indented as regwiz writes it")
+    pad = " " * indent
+    block = list(itertools.takewhile(lambda line: line.startswith(" ") or not line.strip(), lines[at + 1:]))
+    if any(line.startswith(f"{pad}maintenance:") for line in block):
+        raise ConfigShapeError("config.yml already sets storage.maintenance: regwiz leaves such a file alone")
+    inserted = [f"{pad}maintenance:\n", f"{pad}{pad}readonly:\n", f"{pad}{pad}{pad}enabled: true\n"]
+    return "".join(lines[:at + 1] + inserted + lines[at + 1:])
+
+
+def delete_enabled(text: str) -> bool:
+    """Whether a regwiz config.yml turns deletes on (``storage.delete.enabled: true``)."""
+    lines = text.splitlines(keepends=True)
+    if "storage:\n" not in lines:
+        return False
+    block = list(itertools.takewhile(lambda line: line.startswith(" ") or not line.strip(),
+                                     lines[lines.index("storage:\n") + 1:]))
+    for number, line in enumerate(block[:-1]):
+        if line.strip() == "delete:" and block[number + 1].strip() == "enabled: true":
+            return True
+    return False

@@ -1,0 +1,456 @@
+"""The registry after day one: what it holds, pruning, its users, its certificate.
+
+The registry's HTTP API (regwiz's own client) says which tags exist, what they point to and how big
+they are; the host (over SSH) says when each tag was pushed (the mtime of its link file, which only
+filesystem storage keeps) and how many bytes the storage takes (``du -sb``). Space comes back only
+from the registry's garbage collection, run inside its container while it is read-only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable
+
+from app import htpasswd, pki
+from app.redact import Secret
+from app.registry import config as regconfig
+from app.registry.client import INDEX_MEDIA, MANIFEST_ACCEPT, RegistryClient, RegistryError
+from app.registry.deploy import CONTAINER, HOST_DIR, DeployRegistryStep
+from app.remote_files import FileChange
+from app.steps import Plan, Step, StepContext
+from app.transport import Command, Transport, TransportError, shell
+
+CONFIG_PATH = f"{HOST_DIR}/config.yml"
+HTPASSWD_PATH = f"{HOST_DIR}/auth/htpasswd"
+CERT_PATH, KEY_PATH = f"{HOST_DIR}/certs/server.crt", f"{HOST_DIR}/certs/server.key"
+#: Where distribution's filesystem driver keeps repositories, under its root directory.
+REPOSITORIES = "docker/registry/v2/repositories"
+GC_COMMAND = ("/bin/registry", "garbage-collect", regconfig.CONTAINER_CONFIG_PATH)
+#: Below this, a tag's share of the freed bytes is "about nothing": its manifest and config only.
+ABOUT_NOTHING = 64 * 1024
+
+
+class OpsError(Exception):
+    """An operation that cannot be done as asked, worded for the user (exit code 1)."""
+
+
+# --- what the registry holds ---------------------------------------------------------
+
+
+@dataclass
+class TagInfo:
+    repository: str
+    tag: str
+    digest: str
+    media_type: str
+    size: int  # config and layers, as stored (compressed); for an index, over all its platforms
+    blobs: dict[str, int] = field(default_factory=dict)  # every blob the tag holds -> its size
+    pushed: float | None = None  # seconds since the epoch; None when the storage does not say
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.repository, self.tag)
+
+    def record(self) -> dict:
+        return {"type": "tag", "repository": self.repository, "tag": self.tag, "digest": self.digest,
+                "size": self.size, "pushed": iso_time(self.pushed), "media_type": self.media_type}
+
+
+def iso_time(seconds: float | None) -> str | None:
+    return None if seconds is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def _descriptor(item: object, what: str) -> tuple[str, int]:
+    if not isinstance(item, dict) or not isinstance(item.get("digest"), str):
+        raise RegistryError(f"{what}: a descriptor without a digest")
+    size = item.get("size")
+    return item["digest"], size if isinstance(size, int) and not isinstance(size, bool) else 0
+
+
+def manifest_blobs(body: bytes, what: str) -> tuple[str, dict[str, int], list[tuple[str, int]]]:
+    """(media type, {config and layer digest: size}, [child manifests of an index]) of one manifest."""
+    try:
+        manifest = json.loads(body)
+    except ValueError as exc:
+        raise RegistryError(f"{what}: the manifest is not JSON") from exc
+    if not isinstance(manifest, dict):
+        raise RegistryError(f"{what}: the manifest is not a JSON object")
+    media = str(manifest.get("mediaType") or "")
+    if media in INDEX_MEDIA or "manifests" in manifest:
+        return media, {}, [_descriptor(m, what) for m in manifest.get("manifests") or []]
+    blobs: dict[str, int] = {}
+    if manifest.get("config") is not None:
+        digest, size = _descriptor(manifest["config"], what)
+        blobs[digest] = size
+    for layer in manifest.get("layers") or []:
+        digest, size = _descriptor(layer, what)
+        blobs[digest] = size
+    return media, blobs, []
+
+
+def read_tag(client: RegistryClient, repository: str, tag: str) -> TagInfo:
+    """One tag: its manifest's digest, and every blob it holds with the sizes its manifests state."""
+    body, digest = client.get_manifest(repository, tag, accept=MANIFEST_ACCEPT)
+    media, blobs, children = manifest_blobs(body, f"{repository}:{tag}")
+    size = sum(blobs.values())
+    held = {digest: len(body), **blobs}
+    for child, child_size in children:  # an index: every platform's manifest, config and layers
+        child_body, _ = client.get_manifest(repository, child, accept=MANIFEST_ACCEPT)
+        _, child_blobs, _ = manifest_blobs(child_body, f"{repository}@{child}")
+        held[child] = child_size or len(child_body)
+        for blob, blob_size in child_blobs.items():
+            if blob not in held:
+                size += blob_size
+            held[blob] = blob_size
+    return TagInfo(repository, tag, digest, media, size, held)
+
+
+def list_tags(client: RegistryClient, repository: str | None = None) -> list[TagInfo]:
+    """Every tag of every repository (or of one), read a few at a time (each request costs the registry
+    a bcrypt check)."""
+    repositories = client.catalog() if repository is None else [repository]
+    pairs = [(repo, tag) for repo in repositories for tag in sorted(client.tags_or_none(repo))]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(lambda pair: read_tag(client, *pair), pairs))
+
+
+# --- what the host says --------------------------------------------------------------
+
+_PUSHED = ('root="$1/' + REPOSITORIES + '"; [ -d "$root" ] || exit 0; '
+           'cd "$root" && find . -path "*/_manifests/tags/*/current/link" -printf "%T@ %P\\n"')
+
+
+async def pushed_times(transport: Transport, storage: str) -> dict[tuple[str, str], float]:
+    """When each tag was last pushed: the mtime of its ``current/link`` file (rewritten by each push)."""
+    result = await transport.run(shell(_PUSHED, storage), sudo=True)
+    if not result.ok:
+        raise TransportError(f"cannot read the push times under {storage}: {result.stderr.strip()[-300:]}")
+    return parse_pushed(result.stdout)
+
+
+def parse_pushed(text: str) -> dict[tuple[str, str], float]:
+    found: dict[tuple[str, str], float] = {}
+    for line in text.splitlines():
+        stamp, _, path = line.partition(" ")
+        repo, sep, rest = path.partition("/_manifests/tags/")
+        tag = rest.split("/", 1)[0]
+        try:
+            seconds = float(stamp)
+        except ValueError:
+            continue
+        if sep and repo and tag:
+            found[(repo, tag)] = seconds
+    return found
+
+
+async def storage_usage(transport: Transport, storage: str) -> int:
+    """Bytes the storage directory takes on the host (apparent sizes, as ``du -sb`` counts them)."""
+    result = await transport.run(Command("du", "-sb", "--", storage), sudo=True)
+    first = result.stdout.split()[:1]
+    if not result.ok or not first or not first[0].isdigit():
+        raise TransportError(f"cannot measure {storage} on the host (`du -sb` said: "
+                             f"{(result.stderr or result.stdout).strip()[-200:]})")
+    return int(first[0])
+
+
+async def attach_push_times(transport: Transport, storage: str | None, tags: list[TagInfo]) -> None:
+    if storage is None:
+        return
+    times = await pushed_times(transport, storage)
+    for info in tags:
+        info.pushed = times.get(info.key)
+
+
+# --- the prune plan ------------------------------------------------------------------
+
+
+@dataclass
+class PlannedTag:
+    info: TagInfo
+    frees: int  # what deleting it gives back, beyond what kept tags (and tags before it) hold
+    note: str = ""
+
+
+@dataclass
+class PrunePlan:
+    delete: list[PlannedTag]
+    kept: list[TagInfo]
+    spared: list[tuple[TagInfo, str]]  # chosen by the rule, but kept: deleting would touch a kept tag
+
+    @property
+    def freed_bytes(self) -> int:
+        return sum(p.frees for p in self.delete)
+
+    @property
+    def manifests(self) -> list[tuple[str, str]]:
+        """(repository, digest) to delete, each once: two tags of one manifest go with one delete."""
+        return list(dict.fromkeys((p.info.repository, p.info.digest) for p in self.delete))
+
+
+def plan_prune(tags: list[TagInfo], keep: int | None = None, older_than_days: float | None = None,
+               repository: str | None = None, now: float | None = None) -> PrunePlan:
+    """Which tags go: all but the ``keep`` newest of each repository, or those pushed over
+    ``older_than_days`` ago. Tags outside ``repository`` are kept, and their blobs count as kept."""
+    if (keep is None) == (older_than_days is None):
+        raise ValueError("give exactly one of keep and older_than_days")
+    now = time.time() if now is None else now
+    scope = [t for t in tags if repository is None or t.repository == repository]
+    unknown = [t for t in scope if t.pushed is None]
+    if unknown:
+        raise OpsError(f"the registry's storage does not say when {unknown[0].repository}:{unknown[0].tag} was "
+                       "pushed (only filesystem storage on the host keeps push times): nothing was pruned")
+    chosen: list[TagInfo] = []
+    if keep is not None:
+        by_repo: dict[str, list[TagInfo]] = {}
+        for info in scope:
+            by_repo.setdefault(info.repository, []).append(info)
+        for infos in by_repo.values():
+            # Newest first; the tag name breaks a tie so the same storage always plans the same.
+            infos.sort(key=lambda t: (t.pushed or 0.0, t.tag), reverse=True)
+            chosen += infos[keep:]
+    else:
+        cutoff = now - float(older_than_days or 0) * 86400
+        chosen = [t for t in scope if (t.pushed or 0.0) < cutoff]
+    chosen_keys = {t.key for t in chosen}
+    kept = [t for t in tags if t.key not in chosen_keys]
+    # A manifest is deleted by digest, and that removes every tag pointing at it: a chosen tag
+    # sharing its manifest with a kept one must stay (distribution 2.8 cannot delete a tag alone).
+    kept_manifests = {(t.repository, t.digest): t for t in kept}
+    spared = [(t, f"it is the same manifest ({t.digest}) as the kept tag {t.repository}:"
+                  f"{kept_manifests[(t.repository, t.digest)].tag}; deleting it would delete that tag too")
+              for t in chosen if (t.repository, t.digest) in kept_manifests]
+    spared_keys = {t.key for t, _ in spared}
+    kept += [t for t, _ in spared]
+    kept_blobs = {blob for t in kept for blob in t.blobs}
+    counted: set[str] = set()
+    delete: list[PlannedTag] = []
+    for info in sorted((t for t in chosen if t.key not in spared_keys), key=lambda t: (t.repository, t.pushed or 0)):
+        own = {b: s for b, s in info.blobs.items() if b not in kept_blobs and b not in counted}
+        counted |= set(own)
+        frees = sum(own.values())
+        layers = [b for b in info.blobs if b != info.digest]
+        note = ""
+        if frees < ABOUT_NOTHING:
+            shared = [b for b in layers if b in kept_blobs]
+            note = (f"frees about nothing ({frees} bytes): {len(shared)} of its {len(layers)} blobs are used by "
+                    "kept tags" if shared else f"frees about nothing ({frees} bytes)")
+        delete.append(PlannedTag(info, frees, note))
+    return PrunePlan(delete, kept, spared)
+
+
+# --- pushes held off, garbage collected ----------------------------------------------
+
+
+async def registry_answers_on_host(transport: Transport, port: int, tls: bool, seconds: float = 30) -> bool:
+    """The registry answers on the host itself (200 or 401 on /v2/) within ``seconds``."""
+    url = f"{'https' if tls else 'http'}://127.0.0.1:{port}/v2/"
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        answer = await transport.run(shell('curl -sk -o /dev/null -m 2 -w "%{http_code}" "$1"', url))
+        if answer.stdout.strip() in ("200", "401"):
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def restart_registry(ctx: StepContext, port: int, tls: bool) -> None:
+    """Restart the container (the registry reads its config and certificate only when it starts)."""
+    await ctx.transport.run(Command("docker", "restart", "-t", "10", CONTAINER), sudo=True, emit=ctx.emit,
+                            check=True)
+    if not await registry_answers_on_host(ctx.transport, port, tls):
+        raise TransportError(f"the registry did not answer on port {port} within 30 s of its restart")
+
+
+@dataclass
+class PruneResult:
+    deleted: list[TagInfo] = field(default_factory=list)
+    usage_before: int | None = None
+    usage_after: int | None = None
+
+    @property
+    def freed_bytes(self) -> int | None:
+        if self.usage_before is None or self.usage_after is None:
+            return None
+        return self.usage_before - self.usage_after
+
+
+class PruneStep(Step):
+    """Delete the planned manifests by digest, then garbage-collect with pushes held off."""
+
+    title = "Prune the registry"
+
+    def __init__(self, client: RegistryClient, storage: str | None, port: int, tls: bool, *,
+                 keep: int | None = None, older_than_days: float | None = None, repository: str | None = None,
+                 on_plan: Callable[[PrunePlan], None] | None = None) -> None:
+        self.client, self.storage, self.port, self.tls = client, storage, port, tls
+        self.keep, self.older_than_days, self.repository = keep, older_than_days, repository
+        self.on_plan = on_plan
+        self.prune: PrunePlan | None = None
+        self.result = PruneResult()
+
+    async def plan(self, ctx: StepContext) -> Plan:
+        if self.storage is None:
+            return Plan(self.title, refused="pruning needs the registry's storage on the host (filesystem "
+                                            "storage): with OSS, neither push times nor the space used can be read")
+        config = await ctx.files.read(CONFIG_PATH)
+        if config is None:
+            return Plan(self.title, refused=f"{CONFIG_PATH} is missing on the host: deploy the registry first")
+        if not regconfig.delete_enabled(config):
+            return Plan(self.title, refused="the registry refuses deletes (storage.delete.enabled is not true in "
+                                            f"{CONFIG_PATH}): deploy it again with regwiz, which turns it on")
+        try:
+            regconfig.with_read_only(config)
+        except regconfig.ConfigShapeError as exc:
+            return Plan(self.title, refused=f"{exc}: pushes cannot be held off for the garbage collection")
+        tags = await asyncio.to_thread(list_tags, self.client, None)
+        await attach_push_times(ctx.transport, self.storage, tags)
+        try:
+            self.prune = plan_prune(tags, self.keep, self.older_than_days, self.repository)
+        except OpsError as exc:
+            return Plan(self.title, refused=str(exc))
+        if self.on_plan is not None:
+            self.on_plan(self.prune)
+        if not self.prune.delete:
+            return Plan("no tag to prune")
+        actions = [f"delete {p.info.repository}:{p.info.tag} ({p.info.digest}, {p.info.size} bytes; frees "
+                   f"{p.frees} bytes{'; ' + p.note if p.note else ''})" for p in self.prune.delete]
+        actions += ["hold pushes off: config.yml read-only (storage.maintenance.readonly) and a restart; "
+                    "pulls keep working",
+                    f"garbage-collect inside the container ({' '.join(GC_COMMAND)})",
+                    "config.yml back as it is now, and a restart"]
+        return Plan(f"prune {len(self.prune.delete)} tags, about {self.prune.freed_bytes} bytes back",
+                    actions=actions)
+
+    async def apply(self, ctx: StepContext, plan: Plan) -> None:
+        assert self.prune is not None and self.storage is not None
+        self.result.usage_before = await storage_usage(ctx.transport, self.storage)
+        kept = {(t.repository, t.digest) for t in self.prune.kept}
+        for repository, digest in self.prune.manifests:
+            assert (repository, digest) not in kept  # plan_prune spares these; never delete a kept manifest
+            ctx.emit.info(f"delete {repository}@{digest}")
+            try:
+                await asyncio.to_thread(self.client.delete_manifest, repository, digest)
+            except RegistryError as exc:
+                if exc.status != 404:  # already gone (another prune): nothing to do
+                    raise TransportError(f"deleting {repository}@{digest} failed: {exc}") from exc
+        self.result.deleted = [p.info for p in self.prune.delete]
+        await self._collect_garbage(ctx)
+        self.result.usage_after = await storage_usage(ctx.transport, self.storage)
+
+    async def _collect_garbage(self, ctx: StepContext) -> None:
+        config = await ctx.files.read(CONFIG_PATH)
+        assert config is not None
+        await ctx.files.write(FileChange(CONFIG_PATH, config, regconfig.with_read_only(config), mode=0o600))
+        try:
+            await restart_registry(ctx, self.port, self.tls)
+            ctx.emit.info("the registry is read-only: pulls are served, pushes refused")
+            await ctx.transport.run(Command("docker", "exec", CONTAINER, *GC_COMMAND), sudo=True, emit=ctx.emit,
+                                    check=True)
+        finally:
+            # Back to the file as it was, byte for byte: a later deploy still plans nothing. The restart
+            # also empties the registry's in-memory blob cache, which would still list swept blobs.
+            await ctx.files.restore_all()
+            await restart_registry(ctx, self.port, self.tls)
+
+    async def verify(self, ctx: StepContext) -> str | None:
+        assert self.prune is not None
+        if not await registry_answers_on_host(ctx.transport, self.port, self.tls):
+            return "the registry does not answer after the garbage collection"
+        for info in self.prune.kept:
+            head = await asyncio.to_thread(self.client.head_manifest, info.repository, info.digest)
+            if head is None:
+                return f"the kept tag {info.repository}:{info.tag} ({info.digest}) is gone"
+        for repository, digest in self.prune.manifests:
+            if await asyncio.to_thread(self.client.head_manifest, repository, digest) is not None:
+                return f"{repository}@{digest} is still there after its delete"
+        return None
+
+    async def rollback(self, ctx: StepContext) -> None:
+        # Deleted manifests cannot come back; what can is the config as it was, and a registry that answers.
+        await ctx.files.restore_all()
+        await ctx.transport.run(Command("docker", "restart", "-t", "10", CONTAINER), sudo=True, emit=ctx.emit)
+
+
+# --- users ---------------------------------------------------------------------------
+
+
+class UsersStep(Step):
+    """Add a user, change a password, or remove a user, in htpasswd alone: the registry re-reads it."""
+
+    def __init__(self, action: str, name: str, password: Secret | None, client: RegistryClient) -> None:
+        self.action, self.name, self.password, self.client = action, name, password, client
+        self.title = {"add": f"Add the registry user {name}", "rotate": f"Change the password of {name}",
+                      "remove": f"Remove the registry user {name}"}[action]
+        self.new_text = ""
+
+    async def plan(self, ctx: StepContext) -> Plan:
+        old = await ctx.files.read(HTPASSWD_PATH)
+        if old is None:
+            return Plan(self.title, refused=f"{HTPASSWD_PATH} is missing: the registry has no htpasswd auth "
+                                            "(deploy it with auth = \"htpasswd\")")
+        try:
+            if self.action == "remove":
+                self.new_text = htpasswd.remove_user(old, self.name)
+            else:
+                assert self.password is not None
+                change = htpasswd.add_user if self.action == "add" else htpasswd.set_password
+                self.new_text = change(old, self.name, self.password.reveal())
+        except htpasswd.HtpasswdError as exc:
+            return Plan(self.title, refused=str(exc))
+        return Plan(f"{self.title} (htpasswd only: the registry re-reads it, no restart)",
+                    changes=[FileChange(HTPASSWD_PATH, old, self.new_text, mode=0o600, sensitive=True)])
+
+    async def apply(self, ctx: StepContext, plan: Plan) -> None:
+        for change in plan.changes:
+            await ctx.files.write(change)
+
+    async def verify(self, ctx: StepContext) -> str | None:
+        now = await ctx.files.read(HTPASSWD_PATH)
+        if now != self.new_text:
+            return f"{HTPASSWD_PATH} does not hold what was written"
+        if self.action == "remove" or self.password is None:
+            return None
+        try:
+            await asyncio.to_thread(self.client.login)
+        except RegistryError as exc:
+            return f"the registry does not accept {self.name}'s new password yet: {exc}"
+        return None
+
+
+# --- the certificate -----------------------------------------------------------------
+
+
+def serial_of(cert_pem: str | bytes | None) -> int | None:
+    if not cert_pem:
+        return None
+    from cryptography import x509
+
+    data = cert_pem.encode() if isinstance(cert_pem, str) else cert_pem
+    try:
+        return x509.load_pem_x509_certificate(data).serial_number
+    except ValueError:
+        return None
+
+
+class RenewCertificateStep(DeployRegistryStep):
+    """The deploy step with a new certificate from the same CA: the container is recreated by the
+    deploy's own safe path (the old one kept until the new one answers), and its label then matches,
+    so a later deploy plans nothing. Users are left alone."""
+
+    title = "Renew the registry's certificate"
+    old_serial: int | None = None
+    new_serial: int | None = None
+
+    async def _certificate_files(self, ctx: StepContext) -> list[FileChange]:
+        old_cert, old_key = await ctx.files.read(CERT_PATH), await ctx.files.read(KEY_PATH)
+        issued = pki.issue_server_certificate(pki.load_or_create_ca(), self.choices.names)
+        self.old_serial, self.new_serial = serial_of(old_cert), serial_of(issued.cert_pem)
+        return [FileChange(CERT_PATH, old_cert, issued.cert_pem.decode(), mode=0o644),
+                FileChange(KEY_PATH, old_key, issued.key_pem.decode(), mode=0o600, sensitive=True)]
+
+    async def _htpasswd_file(self, ctx: StepContext) -> list[FileChange]:
+        return []
