@@ -1,8 +1,10 @@
-"""python -m tests.testbed build | clean-stale | up FLAVOUR... | headroom [FLAVOUR...]
+"""python -m tests.testbed build [RELEASE...] | clean-stale | up FLAVOUR[@RELEASE]... | headroom [FLAVOUR[@RELEASE]...]
 
-(manual and ./dev use) headroom: this machine's inotify instances, used and
-allowed, against what hosts of these flavours (default: all) need; exits 1
-when they would not fit.
+(manual and ./dev use) build: the images of these releases (default: bookworm,
+trixie and sid). up: hosts of these flavours, each on its own release when
+given (linux_client@sid), else the flavour's. headroom: this machine's inotify
+instances, used and allowed, against what hosts of these flavours (default:
+the shared ones) need; exits 1 when they would not fit.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ import sys
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else ""
     if command == "build":
-        from tests.testbed.images import ensure_images
+        from tests.testbed.images import RELEASES, ensure_images
 
-        print(f"[testbed] images ready: {ensure_images()}", file=sys.stderr)
+        print(f"[testbed] images ready: {ensure_images(releases=argv[1:] or RELEASES)}", file=sys.stderr)
         return 0
     if command == "clean-stale":
         from tests.testbed.hosts import remove_stale
@@ -26,17 +28,17 @@ def main(argv: list[str]) -> int:
         return 0
     if command == "headroom":
         from tests.testbed.docker_cli import image_exists
-        from tests.testbed.hosts import FLAVOURS, inotify_headroom
+        from tests.testbed.hosts import ALL_FLAVOURS, FLAVOURS, inotify_headroom, inotify_kinds, parse_spec
         from tests.testbed.images import image_refs
 
         names = argv[1:] or list(FLAVOURS)
-        unknown = [name for name in names if name not in FLAVOURS]
-        if unknown:
-            print(f"[testbed] unknown flavour(s): {' '.join(unknown)}; known: {' '.join(FLAVOURS)}",
-                  file=sys.stderr)
+        try:
+            specs = [parse_spec(name) for name in names]
+        except ValueError as exc:
+            print(f"[testbed] {exc}", file=sys.stderr)
             return 2
         image = image_refs().host  # counts root's instances when this user cannot
-        headroom = inotify_headroom((FLAVOURS[name].init for name in names),
+        headroom = inotify_headroom([k for name, rel in specs for k in inotify_kinds(ALL_FLAVOURS[name], rel)],
                                     image if image_exists(image) else None)
         problem = headroom.problem(f"{len(names)} testbed hosts ({' '.join(names)})")
         print(f"[testbed] {headroom.summary()}{': ' + problem if problem else ': enough'}", file=sys.stderr)
@@ -46,7 +48,7 @@ def main(argv: list[str]) -> int:
 
         with Testbed() as bed:
             for host in bed.start(*argv[1:]):
-                print(f"{host.name}: ssh root@{host.address} (password {host.root_password}); "
+                print(f"{host.name} ({host.release}, {host.init}): ssh root@{host.address} (password {host.root_password}); "
                       f"{host.sudo_user}/{host.sudo_password}; key {host.client_key.path}")
             input("testbed is up; press Enter to remove it ")
         return 0

@@ -23,7 +23,7 @@ from typing import Callable, Iterable
 from pathlib import Path
 
 from tests.testbed.docker_cli import LABEL, OWNER_LABEL, PREFIX, DockerError, docker, docker_json, ids
-from tests.testbed.images import Images, ensure_images
+from tests.testbed.images import DEFAULT_RELEASE, RELEASES, Images, ensure_images
 
 # Every default Docker address pool, as link-scope routes (REFERENCE.md).
 ALL_DEFAULT_POOLS = ("172.16.0.0/12", "192.168.0.0/16")
@@ -32,13 +32,16 @@ ALL_DEFAULT_POOLS = ("172.16.0.0/12", "192.168.0.0/16")
 @dataclass(frozen=True)
 class Flavour:
     name: str
-    init: str  # "systemd" or "sysv"
+    init: str  # "systemd" or "sysv": what it runs where systemd can boot (see init_on)
     bare: bool = False
     link_routes: tuple[str, ...] = ()
     gateway_routes: tuple[str, ...] = ()
     docker_running: bool = False  # does dockerd run once the host is up?
+    containerd_running: bool = False  # containerd as a service of its own (a Kubernetes node)
+    release: str = DEFAULT_RELEASE  # the release it starts on unless told otherwise
 
 
+#: The flavours every session shares (the `testbed_hosts` fixture starts them all).
 FLAVOURS: dict[str, Flavour] = {f.name: f for f in (
     Flavour("ecs", "systemd"),
     Flavour("ecs_conflict", "systemd", link_routes=ALL_DEFAULT_POOLS),
@@ -48,6 +51,42 @@ FLAVOURS: dict[str, Flavour] = {f.name: f for f in (
     Flavour("boot2docker", "sysv", docker_running=True),
     Flavour("bare", "systemd", bare=True),
 )}
+#: Today's runtimes, started by the tests that need them (Testbed.start or fresh_host).
+RUNTIME_FLAVOURS: dict[str, Flavour] = {f.name: f for f in (
+    # containerd alone, its own `containerd config default` as config.toml; docker installed, disabled.
+    Flavour("containerd_node", "systemd", containerd_running=True),
+    # Docker 28 with the containerd image store (daemon.json features.containerd-snapshotter).
+    Flavour("docker_containerd_store", "systemd", docker_running=True, release="sid"),
+    # Ubuntu's systemd-resolved layout: /etc/resolv.conf names only 127.0.0.53.
+    Flavour("ubuntu_resolved", "systemd"),
+    # podman only: docker and containerd installed, disabled (bookworm's image has no podman).
+    Flavour("podman_client", "systemd", release="trixie"),
+)}
+ALL_FLAVOURS: dict[str, Flavour] = {**FLAVOURS, **RUNTIME_FLAVOURS}
+
+# sid's systemd 262 dropped cgroup v1 (systemd 258) and exits at once on this
+# machine's cgroup v1: its hosts run `docker run --init` (a reaping PID 1), then
+# sshd and the SysV scripts (Debian's /etc/init.d/docker, the testbed's
+# /etc/init.d/containerd), as the sysv flavours do everywhere.
+NO_SYSTEMD_RELEASES = frozenset({"sid"})
+#: Upstream nameservers of ubuntu_resolved: Aliyun's resolvers, as on an Ubuntu ECS instance.
+RESOLVED_UPSTREAMS = ("100.100.2.136", "100.100.2.138")
+
+
+def parse_spec(spec: str, release: str | None = None) -> tuple[str, str]:
+    """("linux_client", "sid") from "linux_client@sid"; else the given or the flavour's own release."""
+    name, _, own = spec.partition("@")
+    if name not in ALL_FLAVOURS:
+        raise ValueError(f"unknown flavour {name!r}; known: {', '.join(ALL_FLAVOURS)}")
+    chosen = own or release or ALL_FLAVOURS[name].release
+    if chosen not in RELEASES:
+        raise ValueError(f"unknown release {chosen!r}; the testbed has {', '.join(RELEASES)}")
+    return name, chosen
+
+
+def init_on(flavour: Flavour, release: str) -> str:
+    """The init a host of this flavour runs on this release."""
+    return "sysv" if release in NO_SYSTEMD_RELEASES else flavour.init
 
 SYSTEMD_FLAGS = [
     "--tmpfs", "/run", "--tmpfs", "/run/lock", "-e", "container=docker",
@@ -94,12 +133,18 @@ class TestHost:
     boot2docker_password: str = "tcuser"
     port: int = 22
     host_keys: list[str] = field(default_factory=list)
+    release: str = DEFAULT_RELEASE
 
     __test__ = False  # not a pytest test class
 
     @property
     def name(self) -> str:
         return self.flavour.name
+
+    @property
+    def init(self) -> str:
+        """"systemd" (PID 1) or "sysv" (docker's --init, then SysV scripts)."""
+        return init_on(self.flavour, self.release)
 
     def exec(self, *argv: str, check: bool = True, input: str | None = None,
              timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -126,7 +171,7 @@ class TestHost:
     def regenerate_host_keys(self) -> None:
         """Give the host new SSH host keys: a man in the middle, as a client sees it."""
         self.sh("rm -f /etc/ssh/ssh_host_* && ssh-keygen -A -q")
-        if self.flavour.init == "systemd":
+        if self.init == "systemd":
             self.sh("systemctl reload ssh")
         else:
             self.sh("pkill -HUP -x sshd")
@@ -148,7 +193,7 @@ class TestHost:
         docker("restart", "--time", "10", self.container, timeout=120)
         info = docker_json("container", "inspect", self.container)[0]
         if not info["State"]["Running"]:
-            raise HostDied(death_report(self.name, self.container, self.flavour.init, "restart"))
+            raise HostDied(death_report(self.name, self.container, self.init, "restart"))
         address = next(iter(info["NetworkSettings"]["Networks"].values()))["IPAddress"]
         if address != self.address:  # certificates and profiles name the old one
             raise DockerError(f"{self.name} came back as {address}, not {self.address}")
@@ -156,7 +201,7 @@ class TestHost:
             try:
                 _wait_for_ssh_banner(self.address, self.port, time.monotonic() + 120, self.running)
             except ContainerExited:
-                raise HostDied(death_report(self.name, self.container, self.flavour.init, "restart")) from None
+                raise HostDied(death_report(self.name, self.container, self.init, "restart")) from None
 
     def running(self) -> bool:
         state = docker("container", "inspect", "--format", "{{.State.Running}}", self.container, check=False)
@@ -165,7 +210,7 @@ class TestHost:
     def wait_ready(self, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
         _wait_for_ssh_banner(self.address, self.port, deadline, self.running)
-        if self.flavour.init == "systemd":
+        if self.init == "systemd":
             # Any state but starting/initializing means boot is over
             # ("degraded" is fine: ecs_conflict may leave a failed unit).
             while time.monotonic() < deadline:
@@ -177,15 +222,18 @@ class TestHost:
                 if not state and not self.running():
                     raise ContainerExited("the container exited")
                 time.sleep(0.3)
-        if self.flavour.docker_running:
+        waits = [("dockerd", ("docker", "info", "--format", "{{.ID}}"))] if self.flavour.docker_running else []
+        if self.flavour.containerd_running:
+            waits.append(("containerd", ("ctr", "version")))
+        for daemon, probe in waits:
             while time.monotonic() < deadline:
-                if self.exec("docker", "info", "--format", "{{.ID}}", check=False).returncode == 0:
+                if self.exec(*probe, check=False).returncode == 0:
                     break
                 if not self.running():
                     raise ContainerExited("the container exited")
                 time.sleep(0.3)
             else:
-                raise TimeoutError(f"dockerd on {self.name} did not answer in {timeout} s")
+                raise TimeoutError(f"{daemon} on {self.name} did not answer in {timeout} s")
         if time.monotonic() >= deadline:
             raise TimeoutError(f"testbed host {self.name} was not ready in {timeout} s")
         self.read_host_keys()
@@ -194,7 +242,7 @@ class TestHost:
         """A systemd that could not get inotify instances boots on, degraded, with units missing."""
         out = self.sh("journalctl -b -q --no-pager 2>/dev/null | grep -m 5 -i 'inotify'", check=False).stdout
         if out.strip():
-            headroom = inotify_headroom([self.flavour.init])
+            headroom = inotify_headroom([self.init])
             raise HostDied(f"testbed host {self.name} booted degraded: its systemd could not create "
                            f"inotify objects, the inotify headroom is exhausted ({headroom.summary()}); "
                            f"{_RAISE_HINT}\n--- journalctl -b | grep inotify ---\n{out.rstrip()}")
@@ -290,6 +338,7 @@ class Testbed:
         self.hosts: list[TestHost] = []
         self.client_key: ClientKey | None = None
         self._counter = 0
+        self._releases_ready: set[str] = set()
 
     def __enter__(self) -> "Testbed":
         self.open()
@@ -300,7 +349,9 @@ class Testbed:
 
     def open(self) -> None:
         remove_stale()
-        self.images = ensure_images()
+        # The default release now; others on their first start (build makes all three ahead).
+        self.images = ensure_images(releases=[DEFAULT_RELEASE])
+        self._releases_ready = {DEFAULT_RELEASE}
         self.client_key = ClientKey.generate(self.work_dir)
         self.network = f"{PREFIX}-{self.run_id}"
         # Another run (a second terminal, a benchmark) may take the same free /24
@@ -316,36 +367,56 @@ class Testbed:
                     raise
                 time.sleep(0.2 + 0.3 * random.random())
 
-    def start(self, *flavours: str) -> list[TestHost]:
+    def start(self, *flavours: str, release: str | None = None) -> list[TestHost]:
         """Start hosts of these flavours in parallel; return them ready for SSH.
 
+        `release` (bookworm, trixie, sid) is the Debian release of every one;
+        by default each flavour's own (bookworm but for docker_containerd_store
+        and podman_client). A flavour given as "NAME@RELEASE" names its own.
+        A release's images are built on first use when `build` has not made them.
         Refuses (InotifyHeadroomError) when this machine has too few inotify
         instances left for them: such hosts would die at boot.
         """
-        check_inotify_headroom((FLAVOURS[name].init for name in flavours),
-                               self.images.host if self.images else None)
+        specs = [parse_spec(spec, release) for spec in flavours]
+        flavours = tuple(name for name, _ in specs)
+        releases = [rel for _, rel in specs]
+        check_inotify_headroom([k for name, rel in specs for k in inotify_kinds(ALL_FLAVOURS[name], rel)],
+                               self.images.host if self.images else None, hosts=len(specs))
+        missing = [r for r in dict.fromkeys(releases) if r not in self._releases_ready]
+        if missing:
+            self.images = ensure_images(releases=missing)
+            self._releases_ready.update(missing)
         with ThreadPoolExecutor(max_workers=max(1, len(flavours))) as pool:
-            return list(pool.map(self._start_one, flavours))
+            return list(pool.map(self._start_one, flavours, releases))
 
-    def _start_one(self, flavour_name: str) -> TestHost:
+    def _start_one(self, flavour_name: str, release: str = DEFAULT_RELEASE) -> TestHost:
         assert self.images and self.network and self.client_key, "Testbed.open() first"
-        flavour = FLAVOURS[flavour_name]
+        flavour = ALL_FLAVOURS[flavour_name]
+        init = init_on(flavour, release)
         self._counter += 1
-        container = f"{PREFIX}-{self.run_id}-{flavour.name.replace('_', '-')}-{self._counter}"
-        image = self.images.bare if flavour.bare else self.images.host
+        tail = "" if release == DEFAULT_RELEASE else f"-{release}"
+        container = f"{PREFIX}-{self.run_id}-{flavour.name.replace('_', '-')}{tail}-{self._counter}"
+        image = self.images.bare_for(release) if flavour.bare else self.images.host_for(release)
         args = ["create", "--name", container, "--hostname", flavour.name.replace("_", "-"),
                 "--label", f"{LABEL}=1", "--label", f"{OWNER_LABEL}={self.owner}",
-                "--network", self.network, *CONTAINER_FLAGS,
-                "--mount", f"type=volume,dst=/var/lib/docker,volume-label={LABEL}=1"]
-        args += SYSTEMD_FLAGS if flavour.init == "systemd" else ["--init"]
+                "--network", self.network, *CONTAINER_FLAGS]
+        # Image stores on a volume: overlayfs (containerd's and podman's default) cannot stack on
+        # the container's own overlay root.
+        for store in ("/var/lib/docker", "/var/lib/containerd", "/var/lib/containers"):
+            args += ["--mount", f"type=volume,dst={store},volume-label={LABEL}=1"]
+        args += SYSTEMD_FLAGS if init == "systemd" else ["--init"]
         docker(*args, image)
         host = TestHost(
             flavour=flavour, container=container, address="", client_key=self.client_key,
             root_password=secrets.token_urlsafe(12), sudo_password=secrets.token_urlsafe(12),
+            release=release,
         )
         self.hosts.append(host)
         env = {
-            "FLAVOUR": flavour.name, "INIT": flavour.init,
+            "FLAVOUR": flavour.name, "INIT": init, "RELEASE": release,
+            "DOCKER_AT_BOOT": "yes" if flavour.docker_running else "no",
+            "CONTAINERD_AT_BOOT": "yes" if flavour.containerd_running else "no",
+            "RESOLVED_UPSTREAMS": " ".join(RESOLVED_UPSTREAMS),
             "ROOT_PASSWORD": host.root_password, "SUDO_USER": host.sudo_user,
             "SUDO_PASSWORD": host.sudo_password, "KEY_USER": host.key_user,
             "BOOT2DOCKER_PASSWORD": host.boot2docker_password,
@@ -364,7 +435,7 @@ class Testbed:
         try:
             host.wait_ready()
         except ContainerExited:
-            raise HostDied(death_report(flavour.name, container, flavour.init, "boot")) from None
+            raise HostDied(death_report(flavour.name, container, init, "boot")) from None
         except HostDied:
             raise
         except TimeoutError as exc:
@@ -408,8 +479,13 @@ class InotifyHeadroomError(RuntimeError):
 # moment (units and `systemctl` calls open their own). The five systemd
 # flavours booting together peaked at 51, steady 34. A sysv host holds none
 # (0, boot included). So: 10 per systemd host plus 8 for one boot's peak, and 1
-# per sysv host for what a `docker exec` may open.
-INOTIFY_PER_HOST = {"systemd": 10, "sysv": 1}
+# per sysv host for what a `docker exec` may open. The three releases, seen
+# here once up (2026-12-01): systemd hosts 6-8 (trixie's systemd 257 as
+# bookworm's 252: linux_client 7, podman_client 6, containerd_node@bookworm 8),
+# sysv hosts 0-1 (sid's Docker 28: 1), and a containerd that its SysV script
+# started (containerd_node@sid) 1 more: "containerd" below, counted on top of
+# a sysv host (under systemd it is within the 10). See inotify_kinds.
+INOTIFY_PER_HOST = {"systemd": 10, "sysv": 1, "containerd": 1}
 INOTIFY_BOOT_PEAK = 8
 INOTIFY_RECOMMENDED = 1024  # what tests/testbed/prepare.sh raises the limit to
 INOTIFY_LIMIT_FILE = Path("/proc/sys/fs/inotify/max_user_instances")
@@ -417,8 +493,14 @@ _RAISE_HINT = (f"raise the limit as root: sysctl -w fs.inotify.max_user_instance
                "(./dev test does this when run as root), or stop other systemd containers")
 
 
+def inotify_kinds(flavour: Flavour, release: str) -> list[str]:
+    """What a host of this flavour on this release is counted as (keys of INOTIFY_PER_HOST)."""
+    init = init_on(flavour, release)
+    return [init, "containerd"] if flavour.containerd_running and init == "sysv" else [init]
+
+
 def inotify_needed(inits: Iterable[str]) -> int:
-    """inotify instances that hosts of these inits ("systemd"/"sysv") take to boot and run."""
+    """inotify instances that hosts of these inits ("systemd"/"sysv", "containerd" extra) take to boot and run."""
     inits = list(inits)
     if not inits:
         return 0
@@ -533,11 +615,13 @@ def inotify_headroom(inits: Iterable[str] = (), image: str | None = None) -> Ino
     return InotifyHeadroom(uid, used, unreadable, inotify_limit(), inotify_needed(inits))
 
 
-def check_inotify_headroom(inits: Iterable[str], image: str | None = None) -> InotifyHeadroom:
+def check_inotify_headroom(inits: Iterable[str], image: str | None = None,
+                           hosts: int | None = None) -> InotifyHeadroom:
     """Raise InotifyHeadroomError when hosts of these inits would not fit; else the figures."""
     inits = list(inits)
     headroom = inotify_headroom(inits, image)
-    problem = headroom.problem(f"{len(inits)} testbed host{'s' if len(inits) != 1 else ''}")
+    count = len(inits) if hosts is None else hosts
+    problem = headroom.problem(f"{count} testbed host{'s' if count != 1 else ''}")
     if problem:
         raise InotifyHeadroomError(problem)
     return headroom

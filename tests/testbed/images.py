@@ -1,12 +1,16 @@
 """Builds the testbed's images once and reuses them until their recipe changes.
 
 - ``regwiz-testbed/host:<hash>``: Debian bookworm from debootstrap, with sshd,
-  sudo, iproute2, docker.io and systemd (recipes/host).
-- ``regwiz-testbed/host-bare:<hash>``: the same with Docker purged.
+  sudo, iproute2, docker.io, containerd, podman and systemd (recipes/host);
+  ``regwiz-testbed/host-trixie:<hash>`` and ``host-sid:<hash>`` the same from
+  those releases (RELEASES).
+- ``regwiz-testbed/host-bare:<hash>`` (``host-bare-trixie``, ...): the same
+  with Docker, containerd and podman purged.
 - ``regwiz-testbed/registry:<hash>``: the equivalent of Docker Hub's
   ``registry:2``, from Debian's docker-registry binary (recipes/registry).
 
-The tag is a hash of the recipe's files (and, for the registry, of the binary),
+The tag is a hash of the recipe's files and the release (and, for the
+registry, of the binary),
 so a changed recipe builds a new image and an unchanged one is reused. Images of
 this prefix with another hash are removed as stale; nothing else is touched.
 """
@@ -21,8 +25,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Iterable
 
 from tests.testbed.docker_cli import LABEL, OWNER_LABEL, PREFIX, docker, image_exists
 
@@ -30,6 +36,9 @@ RECIPES = Path(__file__).parent / "recipes"
 LOCK_PATH = Path(tempfile.gettempdir()) / "regwiz-testbed-images.lock"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 HOST_CMD = '["/usr/local/sbin/testbed-init"]'
+#: Debian releases a host can run (Testbed.start(..., release=...)); the first is the default.
+RELEASES = ("bookworm", "trixie", "sid")
+DEFAULT_RELEASE = RELEASES[0]
 
 
 def _hash_files(paths: list[Path], extra: bytes = b"") -> str:
@@ -67,21 +76,37 @@ def apt_mirror() -> str:
 
 @dataclass(frozen=True)
 class Images:
-    host: str
+    host: str  # bookworm's, the default release
     bare: str
     registry: str
+    by_release: dict[str, tuple[str, str]] = field(default_factory=dict)  # release: (host, bare)
+
+    def host_for(self, release: str = DEFAULT_RELEASE) -> str:
+        return self._pair(release)[0]
+
+    def bare_for(self, release: str = DEFAULT_RELEASE) -> str:
+        return self._pair(release)[1]
+
+    def _pair(self, release: str) -> tuple[str, str]:
+        if release not in self.by_release:
+            raise ValueError(f"unknown release {release!r}; the testbed has {', '.join(RELEASES)}")
+        return self.by_release[release]
+
+    def all_refs(self) -> set[str]:
+        return {self.registry, *(ref for pair in self.by_release.values() for ref in pair)}
 
 
 def image_refs() -> Images:
-    host_hash = _hash_files(_recipe_files("host"))
+    by_release: dict[str, tuple[str, str]] = {}
+    for release in RELEASES:
+        tag = _hash_files(_recipe_files("host"), release.encode())
+        suffix = "" if release == DEFAULT_RELEASE else f"-{release}"
+        by_release[release] = (f"{PREFIX}/host{suffix}:{tag}", f"{PREFIX}/host-bare{suffix}:{tag}")
     registry_binary = Path("/usr/bin/docker-registry")
     registry_extra = registry_binary.read_bytes()[:1 << 20] if registry_binary.exists() else b""
     registry_hash = _hash_files(_recipe_files("registry"), hashlib.sha256(registry_extra).digest())
-    return Images(
-        host=f"{PREFIX}/host:{host_hash}",
-        bare=f"{PREFIX}/host-bare:{host_hash}",
-        registry=f"{PREFIX}/registry:{registry_hash}",
-    )
+    host, bare = by_release[DEFAULT_RELEASE]
+    return Images(host=host, bare=bare, registry=f"{PREFIX}/registry:{registry_hash}", by_release=by_release)
 
 
 def _log(message: str) -> None:
@@ -106,20 +131,29 @@ def _import_rootfs(rootfs: Path, ref: str, changes: list[str]) -> None:
         raise RuntimeError(f"docker import {ref} failed: {imp.stderr}")
 
 
-def _build_host(ref: str) -> None:
-    with tempfile.TemporaryDirectory(prefix="regwiz-testbed-host-", dir="/var/tmp") as tmp:
+def _build_host(ref: str, release: str = DEFAULT_RELEASE) -> None:
+    with tempfile.TemporaryDirectory(prefix=f"regwiz-testbed-host-{release}-", dir="/var/tmp") as tmp:
         rootfs = Path(tmp) / "rootfs"
-        _run(["bash", str(RECIPES / "host" / "build-rootfs.sh"), str(rootfs), apt_mirror()])
+        _run(["bash", str(RECIPES / "host" / "build-rootfs.sh"), str(rootfs), apt_mirror(), release])
         _import_rootfs(rootfs, ref, [f"CMD {HOST_CMD}"])
 
 
+# Every container runtime a release's image has; each is purged only if installed
+# (docker-cli is a package of its own from trixie on).
+_RUNTIME_PACKAGES = "docker.io docker-cli containerd runc tini podman"
+_PURGE_RUNTIMES = (
+    f"pkgs=$(dpkg-query -W -f '${{Package}}\\n' {_RUNTIME_PACKAGES} 2>/dev/null) || true; "
+    "DEBIAN_FRONTEND=noninteractive apt-get purge -y -q --auto-remove $pkgs"
+    " && rm -rf /etc/docker /var/lib/docker /etc/default/docker /etc/containerd /etc/init.d/containerd"
+    " /etc/containers /var/lib/containers")
+
+
 def _build_bare(host_ref: str, ref: str) -> None:
-    name = f"{PREFIX}-build-bare-{os.getpid()}"
+    name = f"{PREFIX}-build-bare-{os.getpid()}-{ref.rsplit('/', 1)[-1].replace(':', '-')}"
     docker("rm", "-f", name, check=False)
     try:
         docker("run", "--name", name, "--label", f"{LABEL}=1", "--label", f"{OWNER_LABEL}={os.getpid()}", host_ref, "/bin/sh", "-c",
-               "DEBIAN_FRONTEND=noninteractive apt-get purge -y -q --auto-remove docker.io containerd runc tini"
-               " && rm -rf /etc/docker /var/lib/docker /etc/default/docker", timeout=600)
+               _PURGE_RUNTIMES, timeout=600)
         docker("commit", "--change", f"CMD {HOST_CMD}", name, ref)
     finally:
         docker("rm", "-f", name, check=False)
@@ -137,33 +171,52 @@ def _build_registry(ref: str) -> None:
 
 
 def _remove_stale(current: Images) -> None:
-    keep = {current.host, current.bare, current.registry}
+    keep = current.all_refs()
     listing = docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
     for ref in listing:
         if ref.startswith(f"{PREFIX}/") and ref not in keep:
             docker("image", "rm", ref, check=False)
 
 
-def ensure_images(verbose: bool = True) -> Images:
-    """Build whichever image is missing; reuse the rest. Safe across processes."""
+def _timed(ref: str, build: Callable[[], None], verbose: bool) -> None:
+    if image_exists(ref):
+        return
+    if verbose:
+        _log(f"building {ref} (once; reused until its recipe changes)")
+    started = time.monotonic()
+    build()
+    if verbose:
+        _log(f"built {ref} in {time.monotonic() - started:.0f} s")
+
+
+def _ensure_release(refs: Images, release: str, verbose: bool) -> None:
+    host, bare = refs.host_for(release), refs.bare_for(release)
+    _timed(host, lambda: _build_host(host, release), verbose)
+    _timed(bare, lambda: _build_bare(host, bare), verbose)
+
+
+def ensure_images(verbose: bool = True, releases: Iterable[str] = RELEASES) -> Images:
+    """Build whichever image of these releases is missing; reuse the rest. Safe across processes.
+
+    Releases build side by side: debootstrap mostly waits on the mirror and
+    dpkg, so two or three at once take little longer than the slowest alone.
+    """
     refs = image_refs()
+    releases = list(dict.fromkeys(releases))
+    for release in releases:
+        refs.host_for(release)  # an unknown release fails before anything is built
     LOCK_PATH.touch(exist_ok=True)
     with LOCK_PATH.open("r") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        steps = [
-            (refs.host, lambda: _build_host(refs.host)),
-            (refs.bare, lambda: _build_bare(refs.host, refs.bare)),
-            (refs.registry, lambda: _build_registry(refs.registry)),
-        ]
-        for ref, build in steps:
-            if image_exists(ref):
-                continue
-            if verbose:
-                _log(f"building {ref} (once; reused until its recipe changes)")
+        _timed(refs.registry, lambda: _build_registry(refs.registry), verbose)
+        missing = [r for r in releases if not (image_exists(refs.host_for(r)) and image_exists(refs.bare_for(r)))]
+        if missing:
             started = time.monotonic()
-            build()
-            if verbose:
-                _log(f"built {ref} in {time.monotonic() - started:.0f} s")
+            with ThreadPoolExecutor(max_workers=len(missing)) as pool:
+                for future in [pool.submit(_ensure_release, refs, r, verbose) for r in missing]:
+                    future.result()
+            if verbose and len(missing) > 1:
+                _log(f"built the images of {', '.join(missing)} in {time.monotonic() - started:.0f} s")
         _remove_stale(refs)
     return refs
 

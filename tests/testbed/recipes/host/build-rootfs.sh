@@ -1,21 +1,38 @@
 #!/bin/bash
-# Builds the testbed host's root file system: Debian bookworm, as a fresh cloud
-# server would have it, plus docker.io (the flavours turn it off or remove it).
-# Usage: build-rootfs.sh ROOTFS MIRROR   (as root; takes about a minute)
+# Builds the testbed host's root file system: a Debian release (bookworm,
+# trixie or sid), as a fresh cloud server would have it, plus docker.io,
+# containerd and (trixie, sid) podman; the flavours turn them off or remove them.
+# Usage: build-rootfs.sh ROOTFS MIRROR [RELEASE]   (as root; 1-2 minutes)
 set -euo pipefail
 rootfs=$1
 mirror=$2
+release=${3:-bookworm}
 here=$(cd "$(dirname "$0")" && pwd)
 
-debootstrap --variant=minbase \
-  --include=openssh-server,sudo,iproute2,docker.io,ca-certificates,procps,curl,systemd-sysv,dbus,iptables,less,netcat-openbsd \
-  bookworm "$rootfs" "$mirror"
+base=openssh-server,sudo,iproute2,ca-certificates,procps,curl,systemd-sysv,dbus,iptables,less,netcat-openbsd
+case "$release" in
+  # bookworm's podman 4.3 does not configure inside debootstrap (golang-github-containers-common).
+  bookworm) runtimes=docker.io,containerd ;;
+  # From trixie on, the docker CLI is a package of its own (docker-cli).
+  trixie|sid) runtimes=docker.io,docker-cli,containerd,podman ;;
+  *) echo "build-rootfs.sh: unknown release $release" >&2; exit 2 ;;
+esac
+# debootstrap does not check the Release file's Valid-Until (sid's on the
+# mirror here is past it); apt inside the root does, so sid's is told not to.
+debootstrap --variant=minbase --include="$base,$runtimes" "$release" "$rootfs" "$mirror"
+if [ "$release" = sid ]; then
+  echo 'Acquire::Check-Valid-Until "false";' > "$rootfs/etc/apt/apt.conf.d/99regwiz-testbed-valid-until"
+fi
 
 # Every container makes its own host keys at start, so a test can swap them.
 rm -f "$rootfs"/etc/ssh/ssh_host_*
 install -D -m 0644 "$here/sshd-testbed.conf" "$rootfs/etc/ssh/sshd_config.d/regwiz-testbed.conf"
 install -D -m 0755 "$here/testbed-init" "$rootfs/usr/local/sbin/testbed-init"
 install -D -m 0755 "$here/boot2docker-init.d-docker" "$rootfs/usr/local/share/regwiz-testbed/boot2docker-init.d-docker"
+# Debian's containerd has only a systemd unit: hosts that cannot boot systemd
+# (sid here) start and restart it with this SysV script.
+[ -e "$rootfs/etc/init.d/containerd" ] || install -m 0755 "$here/containerd-init.d" "$rootfs/etc/init.d/containerd"
+echo "$release" > "$rootfs/etc/regwiz-testbed-release"
 install -d -m 0700 "$rootfs/etc/regwiz-testbed"
 
 # Debian's SysV script sets ulimits a container may not raise (no

@@ -1,0 +1,150 @@
+"""The testbed's three releases and today's runtime flavours are what they claim, seen through regwiz's SSH.
+
+One batch of hosts, started together (a module fixture): trixie and sid
+clients, containerd nodes on bookworm and sid, Docker 28 with the containerd
+image store, an Ubuntu-style resolver. What each runs was seen here on 2026-12-01.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from app.transport import Command, shell
+from tests.sshutil import root_by_password
+from tests.testbed.docker_cli import docker
+from tests.testbed.hosts import (
+    ALL_FLAVOURS, INOTIFY_PER_HOST, RESOLVED_UPSTREAMS, Testbed, TestHost, init_on, inotify_kinds, inotify_needed,
+    parse_spec,
+)
+
+BATCH = ("linux_client@trixie", "linux_client@sid", "containerd_node@bookworm", "containerd_node@sid",
+         "docker_containerd_store", "ubuntu_resolved", "podman_client@sid")
+
+# release: (dockerd, containerd, podman) versions as Debian ships them
+VERSIONS = {"bookworm": ("20.10.24", "1.6.", None), "trixie": ("26.1.5", "1.7.24", "5.4.2"),
+            "sid": ("28.5.2", "2.1.9", "5.8.6")}
+
+
+@pytest.fixture(scope="module")
+def batch(testbed: Testbed) -> Iterator[dict[str, TestHost]]:
+    hosts = testbed.start(*BATCH)
+    try:
+        yield {spec: host for spec, host in zip(BATCH, hosts)}
+    finally:
+        for host in hosts:
+            testbed.remove(host)
+
+
+def test_specs_and_inits_by_release() -> None:
+    assert parse_spec("linux_client@sid") == ("linux_client", "sid")
+    assert parse_spec("linux_client") == ("linux_client", "bookworm")
+    assert parse_spec("linux_client", "trixie") == ("linux_client", "trixie")
+    assert parse_spec("docker_containerd_store") == ("docker_containerd_store", "sid")
+    with pytest.raises(ValueError, match="unknown release"):
+        parse_spec("ecs@buster")
+    with pytest.raises(ValueError, match="unknown flavour"):
+        parse_spec("nope")
+    # sid's systemd 262 cannot boot on cgroup v1: every flavour runs SysV-style there
+    assert {init_on(f, "sid") for f in ALL_FLAVOURS.values()} == {"sysv"}
+    assert init_on(ALL_FLAVOURS["linux_client"], "trixie") == "systemd"
+    assert init_on(ALL_FLAVOURS["sysv_client"], "trixie") == "sysv"
+    # containerd started by its SysV script holds an instance of its own (seen: 2 on containerd_node@sid)
+    assert inotify_kinds(ALL_FLAVOURS["containerd_node"], "sid") == ["sysv", "containerd"]
+    assert inotify_kinds(ALL_FLAVOURS["containerd_node"], "trixie") == ["systemd"]
+    assert inotify_needed(["sysv", "containerd"]) == 2
+
+
+async def test_each_release_runs_its_own_runtimes_and_init(batch: dict[str, TestHost], tmp_path: Path) -> None:
+    for spec in ("linux_client@trixie", "linux_client@sid"):
+        host = batch[spec]
+        dockerd, containerd, podman = VERSIONS[host.release]
+        async with root_by_password(host, tmp_path) as t:
+            os_release = (await t.run(Command("cat", "/etc/os-release"), check=True)).stdout
+            assert ("trixie" if host.release == "trixie" else "sid") in os_release
+            pid1 = (await t.run(Command("ps", "-p", "1", "-o", "comm="))).stdout.strip()
+            assert (pid1 == "systemd") == (host.init == "systemd"), (spec, pid1)
+            server = await t.run(Command("docker", "version", "--format", "{{.Server.Version}}"), check=True)
+            assert server.stdout.startswith(dockerd)
+            assert containerd in (await t.run(Command("containerd", "--version"), check=True)).stdout
+            assert podman in (await t.run(Command("podman", "--version"), check=True)).stdout
+            labels = await t.run(Command("docker", "info", "--format", "{{json .Labels}}"), check=True)
+            assert json.loads(labels.stdout) == ["io.regwiz.flavour=linux_client"]  # daemon.json, any init
+    assert batch["linux_client@trixie"].init == "systemd" and batch["linux_client@sid"].init == "sysv"
+
+
+async def test_containerd_node_runs_containerd_alone_with_its_default_config(
+        batch: dict[str, TestHost], tmp_path: Path) -> None:
+    for spec, version in (("containerd_node@bookworm", 2), ("containerd_node@sid", 3)):
+        host = batch[spec]
+        async with root_by_password(host, tmp_path) as t:
+            running = await t.run(shell("for f in /proc/[0-9]*/comm; do cat \"$f\"; done 2>/dev/null"))
+            comms = set(running.stdout.split())
+            assert "containerd" in comms and "dockerd" not in comms, (spec, comms)
+            assert (await t.run(shell("command -v dockerd"))).ok  # installed, stopped
+            config = (await t.run(Command("cat", "/etc/containerd/config.toml"), check=True)).stdout
+            default = (await t.run(Command("containerd", "config", "default"), check=True)).stdout
+            assert config.strip() == default.strip()
+            assert f"version = {version}" in config
+            assert (await t.run(Command("ctr", "version"), check=True)).ok
+
+
+async def test_docker_28_with_the_containerd_image_store(batch: dict[str, TestHost], tmp_path: Path) -> None:
+    host = batch["docker_containerd_store"]
+    assert host.release == "sid" and host.init == "sysv"
+    async with root_by_password(host, tmp_path) as t:
+        status = await t.run(Command("docker", "info", "--format", "{{json .DriverStatus}}"), check=True)
+        assert "io.containerd.snapshotter.v1" in status.stdout, status.stdout
+        version = await t.run(Command("docker", "version", "--format", "{{.Server.Version}}"), check=True)
+        assert version.stdout.startswith("28.")
+
+
+async def test_ubuntu_resolved_lists_only_the_stub(batch: dict[str, TestHost], tmp_path: Path) -> None:
+    host = batch["ubuntu_resolved"]
+    async with root_by_password(host, tmp_path) as t:
+        resolv = (await t.run(Command("cat", "/etc/resolv.conf"), check=True)).stdout
+        assert [line for line in resolv.splitlines() if line.startswith("nameserver")] == ["nameserver 127.0.0.53"]
+        real = (await t.run(Command("cat", "/run/systemd/resolve/resolv.conf"), check=True)).stdout
+        assert [line.split()[1] for line in real.splitlines() if line.startswith("nameserver")] == \
+            list(RESOLVED_UPSTREAMS)
+        assert (await t.run(Command("systemctl", "is-active", "docker"))).stdout.strip() == "inactive"
+
+
+async def test_podman_client_has_podman_and_no_daemon_running(batch: dict[str, TestHost], tmp_path: Path) -> None:
+    host = batch["podman_client@sid"]
+    async with root_by_password(host, tmp_path) as t:
+        assert "5.8" in (await t.run(Command("podman", "--version"), check=True)).stdout
+        comms = set((await t.run(shell("for f in /proc/[0-9]*/comm; do cat \"$f\"; done 2>/dev/null"))).stdout.split())
+        assert not comms & {"dockerd", "containerd"}
+
+
+def _inotify_of(container: str) -> int:
+    """inotify instances held by a container's processes, as this machine counts them."""
+    top = docker("top", container, "-eo", "pid").stdout.split()[1:]
+    count = 0
+    for pid in top:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                count += os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:inotify"
+            except OSError:
+                pass
+    return count
+
+
+def test_hosts_of_every_release_fit_the_inotify_figures(batch: dict[str, TestHost]) -> None:
+    # The headroom check counts INOTIFY_PER_HOST per host by its init; trixie's systemd 257
+    # and the sid hosts (no systemd) must fit those figures as bookworm's do.
+    if os.getuid() != 0:
+        pytest.skip("reading the containers' processes' fds needs root")
+    for spec, host in batch.items():
+        used = _inotify_of(host.container)
+        kinds = inotify_kinds(host.flavour, host.release)
+        assert used <= sum(INOTIFY_PER_HOST[k] for k in kinds), (spec, kinds, used)
