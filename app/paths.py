@@ -7,6 +7,7 @@ never touches the user's real configuration).
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import platformdirs
@@ -43,3 +44,23 @@ def ensure_private_dir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     path.chmod(0o700)
     return path
+
+
+def write_atomic(path: Path, data: bytes, mode: int) -> None:
+    """Write via a temp file in the same folder: a crash never leaves half a file.
+
+    The temp file has its final mode before any byte is written (mkstemp makes it
+    0600, then fchmod), so a secret is never readable by others, not for a moment,
+    and the umask never decides the mode.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

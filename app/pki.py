@@ -12,9 +12,7 @@ Everything is done with ``cryptography``; nothing shells out to openssl.
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -27,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from app.paths import ensure_private_dir, state_dir
+from app.paths import ensure_private_dir, state_dir, write_atomic
 
 CA_CERT_NAME = "ca.crt"
 CA_KEY_NAME = "ca.key"
@@ -99,25 +97,6 @@ def _public_der(public_key: object) -> bytes:
 
 def _key_matches(cert: x509.Certificate, key: PrivateKeyTypes) -> bool:
     return _public_der(cert.public_key()) == _public_der(key.public_key())
-
-
-def _write_atomic(path: Path, data: bytes, mode: int) -> None:
-    """Write via a temp file in the same folder: a crash never leaves half a key.
-
-    The temp file is created with its final mode, so a key is never readable
-    by others, not even for a moment.
-    """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mkstemp makes it 0600
-    try:
-        os.fchmod(fd, mode)  # explicit: the umask must not decide a cert's mode
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # --- certificate authority ---------------------------------------------------
@@ -201,8 +180,8 @@ def _create_ca(directory: Path, cert_path: Path, key_path: Path, common_name: st
     )
     cert_pem, key_pem = cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
     ensure_private_dir(directory)
-    _write_atomic(key_path, key_pem, 0o600)  # key first: a cert without its key is useless
-    _write_atomic(cert_path, cert_pem, 0o644)
+    write_atomic(key_path, key_pem, 0o600)  # key first: a cert without its key is useless
+    write_atomic(cert_path, cert_pem, 0o644)
     return CertificateAuthority(cert_pem, key_pem, cert_path, key_path)
 
 

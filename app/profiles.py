@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
@@ -41,7 +40,7 @@ import tomlkit
 from tomlkit.items import AoT, InlineTable, Table, Whitespace
 
 from app.htpasswd import USERNAME_RE
-from app.paths import config_dir, ensure_private_dir
+from app.paths import config_dir, ensure_private_dir, write_atomic
 from app.redact import Secret
 from app.registry.config import AUTH_CHOICES, MODE_CHOICES, TLS_CHOICES
 
@@ -248,20 +247,7 @@ def save_profile(profile: Profile, path: Path | None = None) -> Path:
     text = render_profile(profile)
     try:
         _make_private_parents(target.parent)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-                out.write(text)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, target)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_atomic(target, text.encode("utf-8"), 0o600)
     except OSError as exc:
         raise ProfileError(f"cannot write the profile: {exc.strerror or exc}", path=target) from exc
     profile.path = target

@@ -41,7 +41,5 @@ def save_setting(key: str, value: Any, path: Path | None = None) -> Path:
         document = tomlkit.document()
     document[key] = value
     paths.ensure_private_dir(path.parent)
-    temporary = path.with_suffix(".toml.tmp")
-    temporary.write_text(tomlkit.dumps(document), encoding="utf-8")
-    temporary.replace(path)  # atomic: a crash never leaves half a file
+    paths.write_atomic(path, tomlkit.dumps(document).encode("utf-8"), 0o600)
     return path

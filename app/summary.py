@@ -8,8 +8,6 @@ listed as done only when its result is OK.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from app.clients.configure import ClientResult
 from app.profiles import (Profile, ProfileError, RegistryUser, ServerProfile, load_profile, render_profile,
                           team_profile_from)
 from app.registry.deploy import DeployChoices
+from app.paths import write_atomic
 from app.runlog import FileChangeRecord
 from app.steps import Status
 
@@ -218,18 +217,7 @@ def write_team_profile(team: Profile, given: str, overwrite: bool = False) -> Pa
     text = render_profile(team)
     try:
         # Atomic: a teammate never reads half a file. No secret in it, so readable by others.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(text)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_atomic(path, text.encode("utf-8"), 0o644)
     except OSError as exc:
         raise ExportError(f"cannot write {path} ({exc.strerror or exc}): give a file in a folder you can "
                           f"write to") from None
