@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
+from typing import Iterator
 
+import pytest
 
 from app.clients.configure import ClientSpec, configure_clients, login, prove_pull, summary_table
 from app.clients.docker_trust import DockerTrustStep
@@ -205,3 +207,85 @@ async def test_a_client_that_disappears_mid_run_fails_alone(testbed: Testbed, tl
     finally:
         for host in hosts:
             testbed.remove(host)
+
+
+# -- clients of today: the new releases and runtimes, each proven by a real pull ---------------
+
+# Which kinds run on which release: the Docker clients of both inits on the releases that
+# changed them (trixie's systemd 257 and Docker 26; sid's Docker 28 started by SysV), podman 5
+# on both, containerd alone in both config layouts (1.6's version 2, 2.1's version 3).
+TODAY = [
+    ("linux_client@trixie", ClientKind.LINUX),
+    ("linux_client@sid", ClientKind.SYSV),
+    ("podman_client@trixie", ClientKind.PODMAN),
+    ("podman_client@sid", ClientKind.PODMAN),
+    ("containerd_node@bookworm", ClientKind.CONTAINERD),
+    ("containerd_node@sid", ClientKind.CONTAINERD),
+]
+
+
+@pytest.fixture(scope="module")
+def todays_clients(testbed: Testbed) -> Iterator[dict[str, TestHost]]:
+    """One host per case, booted together."""
+    hosts = testbed.start(*(name for name, _ in TODAY))
+    try:
+        yield {name: host for (name, _), host in zip(TODAY, hosts)}
+    finally:
+        for host in hosts:
+            testbed.remove(host)
+
+
+@pytest.mark.parametrize("name, kind", TODAY, ids=[name for name, _ in TODAY])
+async def test_clients_of_today_are_detected_configured_and_pull(
+        todays_clients: dict[str, TestHost], tls_registry: RegistryTarget, tmp_path: Path,
+        name: str, kind: ClientKind) -> None:
+    host = todays_clients[name]
+    results, confirmed, sink = await run_all([spec(host, tmp_path)], tls_registry)
+    result = results[0]
+    assert (result.status, result.kind) == (Status.OK, kind), summary_table(results)
+    assert result.pull_seconds and result.pull_seconds > 0
+    log = "\n".join(sink.lines())
+    assert tls_registry.password and tls_registry.password.reveal() not in log
+    assert "(detected; running:" in log  # the probe said what it found
+    if kind is ClientKind.CONTAINERD:
+        dump = tomllib.loads(host.exec("containerd", "config", "dump").stdout)
+        table = "io.containerd.cri.v1.images" if host.release == "sid" else "io.containerd.grpc.v1.cri"
+        assert dump["plugins"][table]["registry"]["config_path"] == "/etc/containerd/certs.d"
+        assert "ctr images pull" in log
+        images = host.exec("ctr", "images", "ls", "-q").stdout.split()
+        assert tls_registry.image_ref() in images
+        # nothing left with the password: no argv held it, no file was written for it
+        found = host.exec("sh", "-c", "grep -rlF -f - /etc /run /tmp /var/log /root 2>/dev/null",
+                          input=tls_registry.password.reveal() + "\n", check=False)  # pattern on stdin, not argv
+        assert not found.stdout.strip(), found.stdout
+    if kind is ClientKind.PODMAN:
+        assert tls_registry.image_ref() in host.exec("podman", "images", "--format",
+                                                     "{{.Repository}}:{{.Tag}}").stdout
+    # Again: nothing to change, and it still pulls.
+    again, confirmed_again, _ = await run_all([spec(host, tmp_path)], tls_registry)
+    assert again[0].status is Status.OK and confirmed_again == [], summary_table(again)
+
+
+async def test_docker_containerd_store_pulls_from_an_insecure_registry(
+        fresh_host, insecure_registry: RegistryTarget, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    host: TestHost = fresh_host("docker_containerd_store")  # Docker 28.5.2 on sid, SysV-started
+    address = insecure_registry.address
+    emit = EventBus().scoped(source="client")
+
+    async def yes(plan: Plan) -> bool:
+        return True
+
+    async with root_by_password(host, tmp_path) as t:
+        # Seen here: for a pull, 28.5.2's store does take insecure-registries when no hosts.toml
+        # exists (moby v28.5.2 daemon/hosts.go mergeLegacyConfig), unlike what docker/cli#6748
+        # reports; regwiz writes the hosts.toml anyway, which that store reads first.
+        outcome = await run_step(DockerTrustStep(ClientKind.SYSV, insecure_registry), StepContext(t, emit), yes)
+        assert outcome.outcome is Outcome.APPLIED, outcome.message
+        assert await prove_pull(t, ClientKind.SYSV, insecure_registry, emit) > 0
+    results, confirmed, _ = await run_all([spec(host, tmp_path)], insecure_registry)
+    assert (results[0].status, results[0].kind) == (Status.OK, ClientKind.SYSV), summary_table(results)
+    written = [change.path for _, plan in confirmed[0] for change in plan.changes if change.changes_anything]
+    assert written == [f"/etc/docker/certs.d/{address}/hosts.toml"]
+    hosts = tomllib.loads(host.exec("cat", f"/etc/docker/certs.d/{address}/hosts.toml").stdout)
+    assert hosts["server"] == f"http://{address}"
+    assert "io.containerd.snapshotter.v1" in host.exec("docker", "info", "--format", "{{json .DriverStatus}}").stdout

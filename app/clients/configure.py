@@ -12,11 +12,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
-from app.clients.detect import detect_kind
+from app.clients.detect import detect
 from app.clients.docker_trust import DockerTrustStep
 from app.clients.errors import explain_pull_error
 from app.clients.model import ClientKind, RegistryTarget
-from app.clients.runtimes import ContainerdTrustStep, PodmanTrustStep
+from app.clients.runtimes import ContainerdTrustStep, DockerStoreHostsStep, PodmanTrustStep, prove_pull_ctr
 from app.events import EventBus, ScopedEmitter
 from app.steps import Outcome, Plan, Status, Step, StepContext, run_step
 from app.transport import Command, Transport, TransportError
@@ -51,7 +51,9 @@ class _Job:
 
 def steps_for(kind: ClientKind, registry: RegistryTarget) -> list[Step]:
     if kind.uses_docker:
-        return [DockerTrustStep(kind, registry)]
+        # The containerd image store reads hosts.toml files, not insecure-registries (runtimes.py).
+        store = [] if kind is ClientKind.DESKTOP else [DockerStoreHostsStep(registry)]
+        return [DockerTrustStep(kind, registry), *store]
     if kind is ClientKind.CONTAINERD:
         return [ContainerdTrustStep(registry)]
     if kind is ClientKind.PODMAN:
@@ -104,9 +106,11 @@ async def _prepare(job: _Job, registry: RegistryTarget, accept_key: AcceptKey | 
             if accept_key is None or not await accept_key(job.spec.name, unknown):
                 raise TransportError(f"the host key of {job.spec.name} was not accepted") from None
             await job.transport.accept_host_key(unknown.key)  # type: ignore[attr-defined]
-    kind = job.spec.kind or await detect_kind(job.transport, emit)
+    detection = None if job.spec.kind else await detect(job.transport, emit)
+    kind = job.spec.kind or detection.kind  # type: ignore[union-attr]
     job.result.kind = kind
-    emit.info(f"{job.spec.name}: {kind.value}" + (" (as you chose)" if job.spec.kind else " (detected)"))
+    emit.info(f"{job.spec.name}: {kind.value}" + (" (as you chose)" if detection is None else
+                                                  f" (detected; {detection.evidence})"))
     if kind is ClientKind.UNKNOWN:
         raise TransportError("no Docker, containerd or podman found: install a container runtime first")
     job.steps = steps_for(kind, registry)
@@ -128,8 +132,10 @@ async def _execute(job: _Job, registry: RegistryTarget) -> None:
         outcome = await run_step(step, StepContext(job.transport, emit), yes)
         if outcome.outcome not in (Outcome.APPLIED, Outcome.NOTHING_TO_DO):
             raise TransportError(f"{step.title}: {outcome.message}")
-    if kind in (ClientKind.CONTAINERD,):
-        job.result.message = "trust files written (containerd: pull with ctr or crictl)"
+    if kind is ClientKind.CONTAINERD:
+        step = next(s for s in job.steps if isinstance(s, ContainerdTrustStep))
+        job.result.pull_seconds = await prove_pull_ctr(job.transport, registry, emit, step.certs_dir)
+        job.result.message = f"pulled {registry.image_ref()} with ctr in {job.result.pull_seconds:.1f} s"
         return
     await login(job.transport, kind, registry, emit)
     job.result.pull_seconds = await prove_pull(job.transport, kind, registry, emit)
