@@ -212,3 +212,24 @@ async def test_the_palette_offers_onboarding_and_the_team_profile_export(regwiz_
         app.show_onboarding()
         await pilot.pause()
         assert isinstance(app.screen, OnboardScreen)
+
+
+async def test_a_click_on_an_earlier_step_in_the_panel_goes_back_to_it() -> None:
+    app = RegwizApp()
+    async with app.run_test(size=(100, 34)) as pilot:
+        target = app.screen
+        target.complete()
+        app.transport = LocalTransport()
+        await app.push_screen(DiagnoseScreen(app.bus, app.transport, "this machine", autorun=False))
+        await pilot.pause()
+        diagnose = app.screen
+        panel = diagnose.query_one(StepsPanel)
+        # Line 3 of the panel's content (after its padding) is step 1, Credentials; step 4 is not reached.
+        await pilot.click(StepsPanel, offset=(3, 1 + 2 + 3))
+        await pilot.pause()
+        assert app.screen is diagnose, "a step not reached yet opened"
+        assert any("comes later" in str(n.message) for n in app._notifications)
+        await pilot.click(StepsPanel, offset=(3, 1 + 2 + 0))
+        await pilot.pause()
+        assert app.screen is target
+        assert panel.step_text(0).startswith("✓")
