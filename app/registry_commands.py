@@ -66,7 +66,7 @@ def add_parsers(sub: Any) -> None:
                              description="Change the registry's htpasswd: the registry re-reads it, no restart. "
                                          "The profile records the user and its password variable, never the "
                                          "password.")
-    _options(users, yes=False)
+    _options(users, yes=True)  # --yes accepted (scripts pass it everywhere); the change is applied as asked
     actions = users.add_subparsers(dest="users_command", metavar="add|remove|rotate", required=True)
     for name, text in (("add", "add a user"), ("rotate", "give a user a new password"),
                        ("remove", "remove a user")):
@@ -75,7 +75,7 @@ def add_parsers(sub: Any) -> None:
         if name != "remove":
             action.add_argument("--password-env", metavar="VAR", required=True,
                                 help="the environment variable holding the password")
-        _options(action, yes=False, nested=True)
+        _options(action, yes=True, nested=True)
 
     cert = sub.add_parser("cert", help="the registry's TLS certificate", description="The registry's certificate.")
     cert_verbs = cert.add_subparsers(dest="cert_command", metavar="ACTION", required=True)
