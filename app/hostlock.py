@@ -47,7 +47,8 @@ ANSWER_TIMEOUT = 30.0
 # $3: the lock's folder, else $4 says whose: "system" (through sudo: /run/lock) or "user" (steps that change
 # only the user's own files, as Docker Desktop's: the user's state folder, like their backups).
 # Prints HELD once the lock is ours, then waits for stdin to close; prints BUSY and the holder's info (exit 3)
-# when another run has it; always ends with DONE (regwiz then closes stdin, which it otherwise keeps open). fd 9 is closed for `cat`, so the lock lives exactly as long as this shell.
+# when another run has it; always ends with DONE (regwiz then closes stdin, which it otherwise keeps open).
+# fd 9 is closed for `cat`, so the lock lives exactly as long as this shell.
 LOCK_SCRIPT = r'''
 set -u
 trap 'echo "regwiz-lock: done"' EXIT
@@ -195,9 +196,7 @@ class HostLock:
     async def _try(self, emit: ScopedEmitter | None) -> tuple[bool, Holder | None]:
         """One attempt: (True, None) once held, else (False, the holder)."""
         held: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._release = asyncio.Event()
-
-        release = self._release
+        release = self._release = asyncio.Event()
 
         def on_lines(stream: str, lines: list[str]) -> None:
             for line in lines:
@@ -212,8 +211,9 @@ class HostLock:
                     emit.info(line.removeprefix("regwiz-lock: "))
 
         info = Holder.me(self.transport.origin()).encode()
-        task = asyncio.ensure_future(self.transport.run(
-            shell(LOCK_SCRIPT, info, self.method, self.directory, "system" if self.sudo else "user"), sudo=self.sudo, stdin=self._stdin(), on_lines=on_lines))
+        script = shell(LOCK_SCRIPT, info, self.method, self.directory, "system" if self.sudo else "user")
+        task = asyncio.ensure_future(self.transport.run(script, sudo=self.sudo, stdin=self._stdin(),
+                                                        on_lines=on_lines))
         done, _ = await asyncio.wait({task, held}, timeout=ANSWER_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
         if not done:
             release.set()
