@@ -121,6 +121,28 @@ CASES = [
     # moby v27.5.0 same function: `!route.Dst.IP.IsUnspecified()`
     ("27.5.0 ignores it", host("0.0.0.0/1 dev tun0 scope link"),
      DaemonNetworkOptions(default_address_pools=pools(("10.10.0.0/16", 24))), "27.5.0", "10.10.0.0/24", "pool"),
+    # Seen on trixie (Debian's 26.1.5+dfsg1, built with Debian's netlink 1.3, tests/test_differential_testbed.py):
+    # 0.0.0.0/1 and 0.0.0.0/4 link routes left 10.169.0.0/16 free; upstream 26.1.5 still counts them.
+    ("Debian 26.1.5+dfsg1 ignores it", host("0.0.0.0/1 dev eth0 scope link"),
+     DaemonNetworkOptions(default_address_pools=pools(("10.169.0.0/16", 20))),
+     "Docker version 26.1.5+dfsg1, build 411e817", "10.169.0.0/20", "pool"),
+    ("upstream 26.1.5 counts it", host("0.0.0.0/1 dev eth0 scope link"),
+     DaemonNetworkOptions(default_address_pools=pools(("10.169.0.0/16", 20))), "26.1.5", None, "none"),
+    # Seen on bookworm (Debian's 20.10.24+dfsg1, Debian's netlink 1.1): the route blocks the pool.
+    ("Debian 20.10.24+dfsg1 counts it", host("0.0.0.0/1 dev eth0 scope link"),
+     DaemonNetworkOptions(default_address_pools=pools(("10.169.0.0/16", 20))),
+     "Docker version 20.10.24+dfsg1, build 5d6db84", None, "none"),
+    # --- bip before the election (1.13 .. 23.0.3) ------------------------------------------------------
+    # moby v20.10.24 daemon/daemon_unix.go initBridgeDriver: ElectInterfaceAddresses runs before bip is
+    # read. Seen on bookworm (20.10.24): every pool under link routes, "bip": 10.163.47.1/24, no docker0:
+    # "list bridge addresses failed: PredefinedLocalScopeDefaultNetworks List: [...]: no available network".
+    ("20.10.24 bip with no free pool and no docker0", host(ALL_LINK),
+     DaemonNetworkOptions(bip=IPv4Interface("10.163.47.1/24")), "20.10.24", None, "none"),
+    ("20.10.24 bip with docker0's address kept", host(ALL_LINK, docker0="172.17.0.1/16"),
+     DaemonNetworkOptions(bip=IPv4Interface("10.163.47.1/24")), "20.10.24", "10.163.47.0/24", "bip"),
+    # moby v23.0.4 daemon/daemon_unix.go: IPAM takes bip as the PreferredPool, no election; seen on trixie
+    ("26.1.5 bip with no free pool", host(ALL_LINK),
+     DaemonNetworkOptions(bip=IPv4Interface("10.163.47.1/24")), "26.1.5", "10.163.47.0/24", "bip"),
     # --- nameservers ------------------------------------------------------------------------------------
     # moby v19.03.0 vendor/github.com/docker/libnetwork/resolvconf/resolvconf.go Path(); seen on a real host
     # with 26.1.5 (libnetwork/netutils/utils_linux.go FindAvailableNetwork reads resolvconf.Path()).

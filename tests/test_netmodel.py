@@ -41,6 +41,7 @@ MODERN = "Docker version 20.10.24+dfsg1, build 297e128"
 # Counts every route (moby v17.03.2-ce vendor/.../libnetwork/netutils/utils_linux.go CheckRouteOverlaps)
 # and tries the 1.9+ default pools.
 OLD = "Docker version 17.03.2-ce, build f5ec1e2"
+TRIXIE = "Docker version 26.1.5+dfsg1, build 411e817"
 DOCKER_1_6 = "1.6.2"
 
 # ---------------------------------------------------------------------------
@@ -291,7 +292,16 @@ PREDICTIONS = [
     ("nameserver inside 172.17", host(nameservers=("172.17.0.1",)), DaemonNetworkOptions(), MODERN,
      "172.18.0.0/16", "pool"),
     ("explicit bip wins over routes", host("10.1.0.0/16 dev eth0 scope link\n" + ALL_LINK),
+     DaemonNetworkOptions(bip=I("10.1.0.1/24")), TRIXIE, "10.1.0.0/24", "bip"),
+    # Seen on bookworm (20.10.24, tests/test_differential_testbed.py): with every pool under a link
+    # route and no docker0, "bip" alone does not start dockerd: it elects a pool before reading bip.
+    ("20.10.24: bip does not help when no pool is free", host("10.1.0.0/16 dev eth0 scope link\n" + ALL_LINK),
+     DaemonNetworkOptions(bip=I("10.1.0.1/24")), MODERN, None, "none"),
+    ("20.10.24: bip is fine once docker0 has an address", host(ALL_LINK, docker0="172.17.0.1/16"),
      DaemonNetworkOptions(bip=I("10.1.0.1/24")), MODERN, "10.1.0.0/24", "bip"),
+    ("20.10.24: bip is fine when configured pools are free", host(ALL_LINK),
+     DaemonNetworkOptions(bip=I("10.200.0.1/24"), default_address_pools=((N("10.201.0.0/16"), 24),)), MODERN,
+     "10.200.0.0/24", "bip"),
     ("configured pools split in order", host("10.10.0.0/24 dev eth0 scope link"), POOLS_10_10, MODERN,
      "10.10.1.0/24", "pool"),
     ("remembered subnet wins over default pools", host(ALL_LINK),
@@ -734,8 +744,8 @@ def test_picture_shows_a_10_block_only_when_something_is_there() -> None:
 @pytest.mark.parametrize("width", [80, 72, 64, 40, 30])
 def test_picture_lines_fit_the_width(width: int) -> None:
     net = host(ALIYUN_IP_ROUTE, nameservers=("100.100.2.136",), docker_networks=(("app", "172.18.0.0/16"),))
-    options = DaemonNetworkOptions(bip=I("10.200.0.1/24"))
-    lines = render_picture(net, options, predict_bridge(net, options, MODERN), width=width)
+    options = DaemonNetworkOptions(bip=I("10.200.0.1/24"))  # 26.1.5 takes bip with every pool routed
+    lines = render_picture(net, options, predict_bridge(net, options, TRIXIE), width=width)
     assert lines and all(len(line) <= width for line in lines)
     assert sum(line.startswith("docker0 (predicted)") for line in lines) >= 2
     if width >= 40:  # narrow cells still show every mark

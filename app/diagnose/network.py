@@ -7,6 +7,7 @@ docker0 silently shadow part of the VPC. See REFERENCE.md.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import re
@@ -153,8 +154,8 @@ async def gather(ctx: DiagnosisContext, emit: ScopedEmitter) -> NetworkFacts:
     if kv:
         remembered = netmodel.remembered_subnet_from_local_kv(kv)
         if remembered is not None:
-            options = netmodel.DaemonNetworkOptions(options.bip, options.default_address_pools,
-                                                    remembered, options.fixed_cidr)
+            # Keep every other option: live-restore, -b, ipv6 and whether pools were set decide too.
+            options = dataclasses.replace(options, remembered_subnet=remembered)
     version = ctx.facts.get("docker_version") or MODERN_DOCKER
     return NetworkFacts(net, without_docker(net), options, daemon_json, flags, flag_source, version,
                         options_error)

@@ -6,7 +6,7 @@ them in dockerd's order of choice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 from app.netmodel.model import DaemonNetworkOptions, HostNetwork, Route
@@ -132,7 +132,15 @@ def _refusal(options: DaemonNetworkOptions, rules: BridgeRules) -> BridgePredict
     return None
 
 
-def _with_bip(bip: IPv4Interface, net: HostNetwork, rules: BridgeRules) -> BridgePrediction:
+def _with_bip(bip: IPv4Interface, net: HostNetwork, options: DaemonNetworkOptions,
+              rules: BridgeRules) -> BridgePrediction:
+    if rules.bip_needs_free_pool and _known_address(net, options, rules) is None:
+        # Before 23.0.4 the election runs first, bip or not: with no pool free dockerd stops there.
+        elected = _elect_pool(net, options, rules)
+        if elected.fails:
+            return replace(elected, message=elected.message + f' ("bip" {bip} does not help: dockerd '
+                           f'{rules.version} looks for a free pool before it reads "bip" when docker0 has '
+                           'no address)')
     for name, subnet in user_networks(net):
         if subnet.overlaps(bip.network):
             return _refused(rules, f'"bip" {bip} overlaps the docker network {name} ({subnet})',
@@ -182,7 +190,7 @@ def predict_bridge(net: HostNetwork, options: DaemonNetworkOptions, docker_versi
         return _result(rules, None, "user-bridge",
                        f"dockerd will use the bridge {options.bridge} as is; regwiz does not predict its address")
     if options.bip is not None:
-        return _with_bip(options.bip, net, rules)
+        return _with_bip(options.bip, net, options, rules)
     known = _known_address(net, options, rules)
     fixed = options.fixed_cidr
     if known is not None:

@@ -82,10 +82,21 @@ class BridgeRules:
     # v20.10.0 .. v27.5.1 daemon/daemon_unix.go: "IPv6 is enabled for the default bridge, but no subnet
     # is configured"; v28.0.0 daemon/daemon_unix.go getDefaultBridgeIPAMConf allocates a ULA prefix.
     ipv6_needs_fixed_cidr_v6: bool
+    # v20.10.24 daemon/daemon_unix.go initBridgeDriver calls netutils.ElectInterfaceAddresses before it
+    # looks at config.BridgeConfig.IP: when docker0 has no address a free pool is needed even with
+    # "bip". Seen on bookworm (20.10.24): link routes over every pool plus "bip": 10.163.47.1/24 made
+    # dockerd exit with "list bridge addresses failed: ... no available network". v23.0.4 moved the
+    # choice to IPAM, which never runs the election when bip gives the pool.
+    bip_needs_free_pool: bool = False
 
     @property
     def link_scope_only(self) -> bool:
         return not self.every_route_blocks
+
+
+def _debian_build(version: DockerVersion | str) -> bool:
+    """Debian's docker.io ("+dfsg"), built against Debian's Go libraries instead of moby's vendor/."""
+    return isinstance(version, str) and "+dfsg" in version
 
 
 def rules_for(version: DockerVersion | str) -> BridgeRules:
@@ -93,7 +104,10 @@ def rules_for(version: DockerVersion | str) -> BridgeRules:
     return BridgeRules(
         version=v,
         every_route_blocks=v < (20, 10, 15),
-        unspecified_link_routes_ignored=v >= (27, 5, 0),
+        # Debian's 26.1.5+dfsg1 (trixie) links Debian's netlink 1.3 instead of the vendored one and
+        # ignores them already: seen on trixie, 0.0.0.0/1 and 0.0.0.0/4 link routes left the pool
+        # 10.169.0.0/16 free, a 10.169.0.0/16 link route did not. Bookworm's 20.10.24+dfsg1 counts them.
+        unspecified_link_routes_ignored=v >= (27, 5, 0) or (_debian_build(version) and v >= (26, 1, 5)),
         pool_era="1.6" if v < (1, 8, 0) else "1.8" if v < (1, 9, 0) else "1.9",
         knows_address_pools=v >= (18, 6, 0),
         sorts_configured_pools=v >= (27, 0, 0),
@@ -104,6 +118,7 @@ def rules_for(version: DockerVersion | str) -> BridgeRules:
         select_bip=v >= (28, 0, 0),
         bip_must_match_docker0=v < (1, 9, 0),
         ipv6_needs_fixed_cidr_v6=(20, 10, 0) <= v < (28, 0, 0),
+        bip_needs_free_pool=(1, 13, 0) <= v < (23, 0, 4),
     )
 
 
