@@ -12,6 +12,7 @@
                                                   the shareable part of a profile
     regwiz registry ls|prune|users --profile P ...  the registry's tags, pruning, users
     regwiz cert renew --profile P [--yes]         a new server certificate from the same CA
+    regwiz ca rotate --profile P [--resume] [--yes]  a new CA, trusted by every client, the old one removed
 
 Textual is imported only when the TUI starts, so headless use and ``--help``
 stay fast and never need a terminal.
@@ -200,10 +201,11 @@ def _fail(args: argparse.Namespace, message: str, code: int) -> int:
 
 
 async def _dispatch(args: argparse.Namespace) -> int:
-    if args.command in ("registry", "cert"):
+    if args.command in ("registry", "cert", "ca"):
         from app import registry_commands
 
-        return await {"registry": registry_commands.registry, "cert": registry_commands.cert}[args.command](args)
+        return await {"registry": registry_commands.registry, "cert": registry_commands.cert,
+                      "ca": registry_commands.ca}[args.command](args)
     from app import commands
 
     handler = {"diagnose": commands.diagnose, "deploy": commands.deploy, "clients": commands.clients,

@@ -12,6 +12,7 @@ Everything is done with ``cryptography``; nothing shells out to openssl.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -372,3 +373,81 @@ def days_left(cert_pem: bytes) -> int:
     except ValueError as exc:
         raise PKIError(f"Certificate cannot be read: {exc}") from exc
     return (cert.not_valid_after_utc - _now()).days
+
+
+# --- rotating the CA ---------------------------------------------------------
+# A new CA is made beside the old one: the old is kept in ``ca_dir()/ca-previous`` until every
+# client trusts the new one alone, so a rotation that stops half-way can be finished later.
+
+PREVIOUS_DIR_NAME = "ca-previous"
+_NEXT_DIR_NAME = ".ca-next"  # the new CA, complete, before it replaces the current one
+
+
+def previous_ca_dir() -> Path:
+    return ca_dir() / PREVIOUS_DIR_NAME
+
+
+def previous_ca() -> CertificateAuthority | None:
+    """The CA a rotation in progress moves away from, or None."""
+    directory = previous_ca_dir()
+    if not (directory / CA_CERT_NAME).exists():
+        return None
+    return _load_ca(directory / CA_CERT_NAME, directory / CA_KEY_NAME)
+
+
+def start_rotation(common_name: str = "regwiz registry CA") -> tuple[CertificateAuthority, CertificateAuthority]:
+    """(old, new): the current CA kept as the previous one, a new CA made the current one.
+
+    Each file is written whole before the next step (the old CA copied first, the new one made in a
+    folder of its own, then renamed over the current files), so a crash leaves one CA that works.
+    A rotation already started is not started again: its two CAs are returned.
+    """
+    old_kept = previous_ca()
+    current = load_or_create_ca()
+    if old_kept is not None:
+        if old_kept.cert_pem != current.cert_pem:
+            return old_kept, current
+        old = old_kept  # crashed after the copy: make the new CA now
+    else:
+        ensure_private_dir(previous_ca_dir())
+        write_atomic(previous_ca_dir() / CA_KEY_NAME, current.key_pem, 0o600)
+        write_atomic(previous_ca_dir() / CA_CERT_NAME, current.cert_pem, 0o644)
+        old = current
+    staging = ca_dir() / _NEXT_DIR_NAME
+    for name in (CA_CERT_NAME, CA_KEY_NAME):
+        (staging / name).unlink(missing_ok=True)
+    made = _create_ca(staging, staging / CA_CERT_NAME, staging / CA_KEY_NAME, common_name)
+    os.replace(staging / CA_KEY_NAME, ca_dir() / CA_KEY_NAME)
+    os.replace(staging / CA_CERT_NAME, ca_dir() / CA_CERT_NAME)
+    staging.rmdir()
+    return old, CertificateAuthority(made.cert_pem, made.key_pem, ca_dir() / CA_CERT_NAME, ca_dir() / CA_KEY_NAME)
+
+
+def finish_rotation() -> None:
+    """Forget the previous CA: no client trusts it any more."""
+    directory = previous_ca_dir()
+    for name in (CA_CERT_NAME, CA_KEY_NAME):
+        (directory / name).unlink(missing_ok=True)
+    if directory.exists():
+        directory.rmdir()
+
+
+def trust_bundle(*cert_pems: bytes) -> bytes:
+    """Several CA certificates in one PEM file, each once: Docker, containerd and podman trust every
+    certificate in a ca.crt (moby daemon/pkg/registry/registry.go loadTLSConfig: AppendCertsFromPEM)."""
+    seen: list[bytes] = []
+    for pem in cert_pems:
+        for cert in x509.load_pem_x509_certificates(pem):
+            block = cert.public_bytes(serialization.Encoding.PEM)
+            if block not in seen:
+                seen.append(block)
+    return b"".join(seen)
+
+
+def fingerprints(cert_pems: bytes) -> list[str]:
+    """SHA-256 fingerprints of every certificate in a PEM text (a ca.crt may hold several)."""
+    try:
+        certs = x509.load_pem_x509_certificates(cert_pems)
+    except ValueError:
+        return []
+    return [":".join(f"{b:02X}" for b in c.fingerprint(hashes.SHA256())) for c in certs]

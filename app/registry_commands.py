@@ -1,4 +1,4 @@
-"""``regwiz registry ls|prune|users`` and ``regwiz cert renew``: the registry after day one.
+"""``regwiz registry ls|prune|users``, ``regwiz cert renew`` and ``regwiz ca rotate``: the registry after day one.
 
 Only argparse is imported at the top: building the parser must stay cheap (``regwiz --help``); the
 engine is imported when a command runs. Exit codes as every headless command: 0 all is well, 1 a
@@ -86,6 +86,18 @@ def add_parsers(sub: Any) -> None:
                                               "they trust the CA, not the certificate.")
     _options(renew, yes=True)
 
+    ca = sub.add_parser("ca", help="regwiz's certificate authority", description="regwiz's own CA.")
+    ca_verbs = ca.add_subparsers(dest="ca_command", metavar="ACTION", required=True)
+    rotate = ca_verbs.add_parser(
+        "rotate", help="a new CA: every client trusts it, the registry moves to it, the old CA goes",
+        description="Make a new CA beside the old one; make every client of the profile trust both; give "
+                    "the registry a certificate from the new CA; prove a pull on each client; then remove "
+                    "the old CA from them. A client that cannot be reached is listed (exit 1): finish it "
+                    "later with --resume.")
+    _options(rotate, yes=True)
+    rotate.add_argument("--resume", action="store_true",
+                        help="finish the rotation in progress (the clients it could not reach)")
+
 
 # --- from the profile ----------------------------------------------------------------
 
@@ -119,7 +131,9 @@ def _ca_pem(profile: Profile) -> bytes | None:
     if not (pki.ca_dir() / pki.CA_CERT_NAME).exists():
         raise _setup_error(f"regwiz's CA is not in {pki.ca_dir()}: run this where the registry was deployed "
                            "(or copy that CA folder here)")
-    return pki.load_or_create_ca().cert_pem
+    current = pki.load_or_create_ca().cert_pem
+    previous = pki.previous_ca()  # a rotation in progress: the registry may still show the old CA's certificate
+    return pki.trust_bundle(current, previous.cert_pem) if previous else current
 
 
 def _registry_host(profile: Profile) -> str:
@@ -431,3 +445,265 @@ async def _cert_renew(args: argparse.Namespace) -> int:
 
 def _hex(serial: int | None) -> str | None:
     return None if serial is None else f"{serial:X}"
+
+
+# --- ca rotate -----------------------------------------------------------------------
+
+ROTATION_FILE = "rotation.json"
+
+
+def _rotation_path() -> Any:
+    from app import pki
+
+    return pki.ca_dir() / ROTATION_FILE
+
+
+def _load_rotation() -> dict | None:
+    """The rotation in progress (state dir's ca/rotation.json), or None."""
+    import json
+
+    path = _rotation_path()
+    if not path.exists():
+        return None
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise _setup_error(f"{path} cannot be read ({exc}): fix or remove it (it records which clients of a CA "
+                           "rotation are done)") from None
+    if not isinstance(state, dict) or not isinstance(state.get("clients"), dict):
+        raise _setup_error(f"{path} is not a rotation record: remove it and run regwiz ca rotate again")
+    return state
+
+
+def _save_rotation(state: dict) -> None:
+    import json
+
+    from app.paths import write_atomic
+
+    write_atomic(_rotation_path(), (json.dumps(state, indent=2) + "\n").encode(), 0o600)
+
+
+def _profile_key(profile: Profile) -> str:
+    return str(profile.path.resolve()) if profile.path else ""
+
+
+def _rotate_step(choices: Any) -> Any:
+    """cert renew's step from the new CA (defined here: the engine is imported only when the command runs)."""
+    from app import pki
+    from app.registry.ops import CERT_PATH, KEY_PATH, RenewCertificateStep, serial_of
+    from app.remote_files import FileChange
+
+    class RotateCertificateStep(RenewCertificateStep):
+        """cert renew from the new CA; a certificate already from it is kept (a second run plans nothing)."""
+
+        title = "Move the registry to a certificate from the new CA"
+
+        async def _certificate_files(self, ctx: Any) -> list[FileChange]:
+            old_cert, old_key = await ctx.files.read(CERT_PATH), await ctx.files.read(KEY_PATH)
+            ca = pki.load_or_create_ca()
+            if old_cert and old_key and pki.certificate_matches(old_cert.encode(), old_key.encode(), ca,
+                                                                self.choices.names):
+                self.old_serial = self.new_serial = serial_of(old_cert)
+                return [FileChange(CERT_PATH, old_cert, old_cert, mode=0o644),
+                        FileChange(KEY_PATH, old_key, old_key, mode=0o600, sensitive=True)]
+            return await super()._certificate_files(ctx)
+
+    return RotateCertificateStep(choices)
+
+
+async def ca(args: argparse.Namespace) -> int:
+    return await {"rotate": _ca_rotate}[args.ca_command](args)
+
+
+def _rotation_plan(run: Run, profile: Profile, names: list[str], state: dict | None, address: str) -> None:
+    from app import pki
+
+    done = {n for n, s in (state or {}).get("clients", {}).items() if s == "done"}
+    todo = [n for n in names if n not in done]
+    where = pki.ca_dir()
+    steps = [] if state else [f"make a new CA in {where} (the old one kept in {pki.previous_ca_dir()} until the end)"]
+    if not (state or {}).get("registry"):
+        steps.append(f"make the clients trust both CAs: their ca.crt for {address} holds both certificates "
+                     f"({', '.join(todo) or 'none'})")
+        steps.append("give the registry a certificate from the new CA and recreate its container by the deploy's "
+                     "path (the old container kept until the new one answers), then prove it from here")
+    steps.append(f"on each client: ca.crt with the new CA alone, then a pull that proves it ({', '.join(todo) or 'none'})")
+    steps.append("forget the old CA here once every client is done")
+    for step in steps:
+        run.out.record("plan", summary=step, status="applying" if run.yes else "not applied (run again with --yes)")
+    if not state:
+        run.out.record("note", summary="only the profile's [[clients]] are changed: a machine onboarded from a team "
+                                       "profile trusts the old CA alone and fails once the registry moves; after "
+                                       "the rotation, export the team profile again and onboard it with that. "
+                                       "regwiz's CA is shared by every profile of this state folder: a registry of "
+                                       "another profile keeps its certificate from the old CA (its clients keep "
+                                       "working) until its next `cert renew`, which issues from the new CA")
+
+
+async def _ca_rotate(args: argparse.Namespace) -> int:
+    from app import commands, pki
+
+    profile = _profile(args)
+    if profile.registry.tls != "own-ca":
+        raise _setup_error(f"the registry's TLS is {profile.registry.tls!r}: ca rotate rotates regwiz's own CA "
+                           "(tls = \"own-ca\")")
+    _ca_pem(profile)
+    state = _load_rotation()
+    name = args.profile
+    if state is not None and state.get("profile") != _profile_key(profile):
+        raise _setup_error(f"a CA rotation started with another profile ({state.get('profile')}) is not finished: "
+                           "finish it with that profile and --resume first")
+    if state is not None and not args.resume:
+        raise _setup_error(f"a CA rotation started at {state.get('started')} is not finished: finish it with "
+                           f"regwiz ca rotate --profile {name} --resume --yes")
+    if state is None and args.resume:
+        raise _setup_error("no CA rotation is in progress: start one with regwiz ca rotate --profile "
+                           f"{name} --yes")
+    run = _run(args, yes=args.yes)
+    specs = commands._client_specs(profile, run)  # every client's secrets are checked before any change
+    choices = _choices_for_renewal(profile, run.bus.redactor)
+    address = f"{_registry_host(profile)}:{profile.registry.port}"
+    _rotation_plan(run, profile, [s.name for s in specs], state, address)
+    if not run.yes:
+        return OK
+    try:
+        return await _rotate(run, profile, specs, choices, state, name)
+    except pki.PKIError as exc:  # a CA file that cannot be read or written: said, never a traceback
+        raise _headless_failure(f"{exc} (the rotation record is {_rotation_path()})") from None
+    finally:
+        run.finish()
+
+
+async def _rotate(run: Run, profile: Profile, specs: list[Any], choices: Any, state: dict | None,
+                  name: str) -> int:
+    import dataclasses
+    import time
+
+    from app import pki
+    from app.registry.prove import client_target
+
+    if state is None:
+        old, new = pki.start_rotation()
+        state = {"profile": _profile_key(profile), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                 "old_fingerprint": old.fingerprint_sha256, "new_fingerprint": new.fingerprint_sha256,
+                 "registry": False, "clients": {}}
+        _save_rotation(state)
+        run.out.record("ca", old_fingerprint=old.fingerprint_sha256, new_fingerprint=new.fingerprint_sha256,
+                       summary=f"new CA {new.fingerprint_sha256} made; the old {old.fingerprint_sha256} is kept in "
+                               f"{pki.previous_ca_dir()} until every client is done")
+    else:
+        new, old = pki.load_or_create_ca(), pki.previous_ca()
+        if old is None or new.fingerprint_sha256 != state.get("new_fingerprint"):
+            raise _setup_error(f"the CA files in {pki.ca_dir()} are not those of the rotation in progress "
+                               f"({_rotation_path()}): restore them, or remove that file to start over")
+        run.out.record("ca", old_fingerprint=old.fingerprint_sha256, new_fingerprint=new.fingerprint_sha256,
+                       summary=f"resuming the rotation to {new.fingerprint_sha256} started at {state['started']}")
+    base = client_target(choices)  # the new CA: pki's current one
+    both = dataclasses.replace(base, ca_pem=pki.trust_bundle(new.cert_pem, old.cert_pem))
+    new_only = dataclasses.replace(base, ca_pem=new.cert_pem)
+    clients: dict[str, str] = state["clients"]
+
+    if not state["registry"]:
+        pending = [s for s in specs if s.name not in clients]
+        for result in await _clients_phase(run, pending, both, "trust-both"):
+            if result.status.value == "ok":
+                clients[result.name] = "both"
+        _save_rotation(state)
+        if not await _registry_phase(run, profile, choices, new_only):
+            unready = [s.name for s in specs if clients.get(s.name) is None]
+            raise _headless_failure(
+                "the registry is still on its certificate from the old CA (see the step above); every client "
+                f"still trusts the old CA{' (but ' + ', '.join(unready) + ')' if unready else ''}, so nothing "
+                f"pulls worse than before. Fix it, then: regwiz ca rotate --profile {name} --resume --yes")
+        state["registry"] = True
+        _save_rotation(state)
+
+    pending = [s for s in specs if clients.get(s.name) != "done"]
+    for result in await _clients_phase(run, pending, new_only, "new-ca-only"):
+        if result.status.value == "ok":
+            clients[result.name] = "done"
+    _save_rotation(state)
+    left = [s.name for s in specs if clients.get(s.name) != "done"]
+    if left:
+        behind = [n for n in left if clients.get(n) is None]
+        both_still = [n for n in left if clients.get(n) == "both"]
+        parts = []
+        if behind:
+            parts.append(f"{', '.join(behind)} could not be changed and trust only the old CA: since the registry "
+                         "now shows a certificate from the new CA, their pulls fail (x509: certificate signed by "
+                         "unknown authority) until this is finished")
+        if both_still:
+            parts.append(f"{', '.join(both_still)} still trust both CAs (they pull; the old CA is still there)")
+        run.out.record("rotation", status="failure", unfinished=left, old_ca_kept=str(pki.previous_ca_dir()),
+                       summary="; ".join(parts) + f". When they answer again: regwiz ca rotate --profile {name} "
+                                                  "--resume --yes")
+        return FAILED
+    pki.finish_rotation()
+    _rotation_path().unlink(missing_ok=True)
+    run.out.record("rotation", status="ok", new_fingerprint=new.fingerprint_sha256, clients=[s.name for s in specs],
+                   summary=f"every client trusts only the new CA {new.fingerprint_sha256} and pulled; the old CA "
+                           f"is forgotten here. Teammates: export the team profile again (regwiz "
+                           f"export-team-profile --profile {name}), it carries the new CA")
+    return OK
+
+
+def _headless_failure(message: str) -> Exception:
+    from app.headless import HeadlessFailure
+
+    return HeadlessFailure(message)
+
+
+async def _clients_phase(run: Run, specs: list[Any], registry: Any, phase: str) -> list[Any]:
+    """Configure and prove these clients with ``registry``'s CA bundle; a client's failure is its own."""
+    from app.clients.configure import configure_clients
+    from app.clients.testimage import ensure_test_image
+
+    if not specs:
+        return []
+
+    async def confirm_all(plans: list[Any]) -> bool:
+        for client, plan in plans:
+            run.out.record("plan", client=client, phase=phase, summary=plan.summary, actions=plan.actions,
+                           diff=plan.diff(), status="applying")
+        return True
+
+    async def accept_key(client: str, unknown: Any) -> bool:
+        return run.trust_fingerprint == unknown.fingerprint
+
+    await ensure_test_image(registry)
+    results = await configure_clients(specs, registry, run.bus, confirm_all, accept_key=accept_key)
+    for result in results:
+        run.out.record("client", client=result.name, phase=phase, kind=result.kind.value if result.kind else None,
+                       status=result.status.value, message=result.message, pull_seconds=result.pull_seconds)
+    return results
+
+
+async def _registry_phase(run: Run, profile: Profile, choices: Any, new_only: Any) -> bool:
+    """The registry on a certificate from the new CA, shown to a client that trusts only that CA."""
+    import asyncio
+
+    from app.registry.client import RegistryClient, RegistryError
+    from app.registry.prove import prove
+
+    step = _rotate_step(choices)
+
+    async def work(transport: Transport, host: str) -> int:
+        if not await run.step(step, transport, "cert", host):
+            return FAILED
+        try:
+            served = await asyncio.to_thread(RegistryClient(new_only.endpoint()).tls_handshake)
+        except RegistryError as exc:
+            run.out.record("error", status="failure", message=f"the registry does not show a certificate from the "
+                                                              f"new CA: {exc}")
+            return FAILED
+        run.out.record("certificate", served_serial=f"{int(served.get('serial') or '0', 16):X}",
+                       sans=served["sans"], not_after=served["not_after"],
+                       summary="the registry shows a certificate from the new CA, valid until "
+                               f"{served['not_after']}, for {', '.join(served['sans'])}")
+        proofs = await prove(choices, run.bus.scoped(source="prove", host=host))
+        for proof in proofs:
+            run.out.record("proof", name=proof.name, status="ok" if proof.ok else "failure", detail=proof.detail,
+                           seconds=round(proof.seconds, 3))
+        return OK if all(p.ok for p in proofs) else FAILED
+
+    return await _on_server(profile, run, work, report=False) == OK
