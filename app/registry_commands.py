@@ -12,6 +12,8 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from app.headless import Run
     from app.profiles import Profile
     from app.redact import Redactor
@@ -452,7 +454,7 @@ def _hex(serial: int | None) -> str | None:
 ROTATION_FILE = "rotation.json"
 
 
-def _rotation_path() -> Any:
+def _rotation_path() -> Path:
     from app import pki
 
     return pki.ca_dir() / ROTATION_FILE
@@ -541,6 +543,8 @@ def _rotation_plan(run: Run, profile: Profile, names: list[str], state: dict | N
 
 
 async def _ca_rotate(args: argparse.Namespace) -> int:
+    import shlex
+
     from app import commands, pki
 
     profile = _profile(args)
@@ -549,7 +553,7 @@ async def _ca_rotate(args: argparse.Namespace) -> int:
                            "(tls = \"own-ca\")")
     _ca_pem(profile)
     state = _load_rotation()
-    name = args.profile
+    name = shlex.quote(args.profile)  # printed in commands to run: pasted into a shell
     if state is not None and state.get("profile") != _profile_key(profile):
         raise _setup_error(f"a CA rotation started with another profile ({state.get('profile')}) is not finished: "
                            "finish it with that profile and --resume first")
@@ -629,11 +633,12 @@ async def _rotate(run: Run, profile: Profile, specs: list[Any], choices: Any, st
         both_still = [n for n in left if clients.get(n) == "both"]
         parts = []
         if behind:
-            parts.append(f"{', '.join(behind)} could not be changed and trust only the old CA: since the registry "
-                         "now shows a certificate from the new CA, their pulls fail (x509: certificate signed by "
+            parts.append(f"not reached: {', '.join(behind)}, still trusting only the old CA; since the registry "
+                         "now shows a certificate from the new CA, pulls there fail (x509: certificate signed by "
                          "unknown authority) until this is finished")
         if both_still:
-            parts.append(f"{', '.join(both_still)} still trust both CAs (they pull; the old CA is still there)")
+            parts.append(f"not proven with the new CA alone: {', '.join(both_still)} (they trust both; ca.crt "
+                         "may still hold the old CA)")
         run.out.record("rotation", status="failure", unfinished=left, old_ca_kept=str(pki.previous_ca_dir()),
                        summary="; ".join(parts) + f". When they answer again: regwiz ca rotate --profile {name} "
                                                   "--resume --yes")

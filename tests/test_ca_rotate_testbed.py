@@ -189,6 +189,9 @@ def test_ca_rotate_every_client_then_one_that_dies_and_resume(testbed: Testbed, 
         outcome = next(o for o in records if o["type"] == "rotation")
         victim_name = f"root@{victim.address}"
         assert outcome["status"] == "failure" and outcome["unfinished"] == [victim_name], outcome
+        lost = [o for o in records if o["type"] == "client" and o["client"] == victim_name]
+        assert lost and all(o["status"] == "failure" for o in lost), lost
+        print("\nthe dead client:", *(f"{o['phase']}: {o['message']}" for o in lost), outcome["summary"], sep="\n  ")
         assert "pulls fail" in outcome["summary"] and "--resume --yes" in outcome["summary"]
         assert "Traceback" not in stderr
         for host in clients:
