@@ -134,7 +134,10 @@ def _ca_pem(profile: Profile) -> bytes | None:
         raise _setup_error(f"regwiz's CA is not in {pki.ca_dir()}: run this where the registry was deployed "
                            "(or copy that CA folder here)")
     current = pki.load_or_create_ca().cert_pem
-    previous = pki.previous_ca()  # a rotation in progress: the registry may still show the old CA's certificate
+    try:
+        previous = pki.previous_ca()  # a rotation in progress: the registry may still show the old CA's certificate
+    except pki.PKIError as exc:
+        raise _setup_error(f"{exc} (kept by an unfinished regwiz ca rotate)") from None
     return pki.trust_bundle(current, previous.cert_pem) if previous else current
 
 
