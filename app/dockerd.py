@@ -145,11 +145,20 @@ class DockerService:
         return await transport.run(self._control("stop"), sudo=True, emit=emit, timeout=90)
 
     async def restart(self, transport: Transport, emit: ScopedEmitter | None, wait: float = 40) -> bool:
-        """Restart (or start) the daemon; True once it answers within ``wait`` seconds."""
+        """Restart (or start) the daemon; True once it answers within ``wait`` seconds.
+
+        Debian's /etc/init.d/docker (the same script from bookworm's 20.10.24 to sid's 28.5.2) runs
+        under `set -e` and its `restart` reads the pid file with `cat`: with dockerd stopped that cat
+        fails and the script exits 1 without starting anything (seen here on sid). So a SysV daemon
+        that is down is started, not restarted.
+        """
+        action = "restart"
         if self.init == "systemd":
             # A daemon that failed several times is held by systemd's start limit.
             await transport.run(Command("systemctl", "reset-failed", "docker"), sudo=True)
-        result = await transport.run(self._control("restart"), sudo=True, emit=emit, timeout=120)
+        elif not await self.answers(transport):
+            action = "start"
+        result = await transport.run(self._control(action), sudo=True, emit=emit, timeout=120)
         if not result.ok and self.init == "systemd":
             return False
         return await self.wait_until_answering(transport, wait)

@@ -84,8 +84,9 @@ async def test_tui_connects_to_a_testbed_host_through_the_fingerprint_modal(ecs_
     async with app.run_test(size=(100, 40)) as pilot:
         screen = await fill_remote_form(app, host, pilot)
         await pilot.press("ctrl+t")
-        await _wait_for(pilot, lambda: isinstance(app.screen, HostKeyScreen))
-        await pilot.pause(0.2)  # let the modal compose before clicking in it
+        # (until the modal's widgets are mounted: the safe choice has the focus)
+        await _wait_for(pilot, lambda: isinstance(app.screen, HostKeyScreen) and app.focused is not None
+                        and app.focused.id == "cancel")
         modal = app.screen
         shown = str(modal.query_one("#fingerprint", Static).render())
         key_type, fingerprint = shown.splitlines()
@@ -107,8 +108,9 @@ async def test_tui_cancelled_fingerprint_does_nothing(ecs_conflict: TestHost) ->
     async with app.run_test(size=(100, 40)) as pilot:
         screen = await fill_remote_form(app, ecs_conflict, pilot)
         await pilot.press("ctrl+t")
-        await _wait_for(pilot, lambda: isinstance(app.screen, HostKeyScreen))
-        await pilot.pause(0.2)  # let the modal compose before clicking in it
+        # (until the modal's widgets are mounted: the safe choice has the focus)
+        await _wait_for(pilot, lambda: isinstance(app.screen, HostKeyScreen) and app.focused is not None
+                        and app.focused.id == "cancel")
         await pilot.press("escape")
         await app.workers.wait_for_complete()
         await pilot.pause()

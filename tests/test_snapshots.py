@@ -15,9 +15,19 @@ from screens.hostkey import HostKeyScreen
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 
 
+async def steady(pilot) -> None:  # type: ignore[no-untyped-def]
+    """No blinking cursor: whether it is drawn would depend on the moment the picture is taken."""
+    from textual.widgets import Input
+
+    for screen in pilot.app.screen_stack:
+        for field in screen.query(Input):
+            field.cursor_blink = False
+    await pilot.pause()
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_first_screen(snap_compare, size) -> None:  # type: ignore[no-untyped-def]
-    assert snap_compare(RegwizApp(), terminal_size=size)
+    assert snap_compare(RegwizApp(), terminal_size=size, run_before=steady)
 
 
 def test_first_screen_with_key_auth_and_errors(snap_compare) -> None:  # type: ignore[no-untyped-def]
@@ -25,7 +35,7 @@ def test_first_screen_with_key_auth_and_errors(snap_compare) -> None:  # type: i
         await pilot.click("#auth-key")
         pilot.app.screen.query_one("#host").focus()
         await pilot.press(*"bad host!")
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(RegwizApp(), terminal_size=(80, 24), run_before=setup)
 
@@ -35,7 +45,7 @@ def test_host_key_modal(snap_compare, size) -> None:  # type: ignore[no-untyped-
     async def setup(pilot) -> None:  # type: ignore[no-untyped-def]
         pilot.app.push_screen(HostKeyScreen(
             "root@203.0.113.10", "ssh-ed25519", "SHA256:q8tqWKBvbRSKxMZ9mJ0kI5vQ0PVrR3s0PW9wJ3Wkf2E"))
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(RegwizApp(), terminal_size=size, run_before=setup)
 
@@ -66,7 +76,7 @@ def test_diagnosis_screen_with_results(snap_compare, size) -> None:  # type: ign
             screen.record_result(result)
         table = screen.query_one("#checks")
         table.move_cursor(row=2)
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(RegwizApp(), terminal_size=size, run_before=setup)
 
@@ -84,7 +94,7 @@ def test_plan_modal_with_typed_confirmation(snap_compare, size) -> None:  # type
 
     async def setup(pilot) -> None:  # type: ignore[no-untyped-def]
         pilot.app.push_screen(PlanScreen(plan))
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(RegwizApp(), terminal_size=size, run_before=setup)
 
@@ -100,7 +110,7 @@ def _deploy_screen(app):  # type: ignore[no-untyped-def]
 def test_deploy_screen(snap_compare, size) -> None:  # type: ignore[no-untyped-def]
     async def setup(pilot) -> None:  # type: ignore[no-untyped-def]
         await pilot.app.push_screen(_deploy_screen(pilot.app))
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(RegwizApp(), terminal_size=size, run_before=setup)
 
@@ -111,7 +121,7 @@ def test_deploy_screen_insecure_choice_light_theme(snap_compare) -> None:  # typ
         screen = _deploy_screen(pilot.app)
         await pilot.app.push_screen(screen)
         screen.query_one("#tls-none").value = True
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(RegwizApp(), terminal_size=(120, 40), run_before=setup)
 
@@ -124,6 +134,6 @@ def test_choose_fix_modal(snap_compare, size) -> None:  # type: ignore[no-untype
         pilot.app.push_screen(ChooseFixScreen([
             "Give Docker free address ranges (daemon.json bip and default-address-pools)",
             "Delete the route 172.16.0.0/12 dev eth0 scope link (the seed's way)"]))
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(RegwizApp(), terminal_size=size, run_before=setup)

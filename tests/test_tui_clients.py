@@ -390,7 +390,9 @@ async def test_configure_two_clients_by_keys(testbed: Testbed, tls_registry: Reg
             await pilot.press("shift+tab")
             await wait_until(pilot, lambda: app.focused is modal.query_one("#accept"), "Accept focused")
             await pilot.press("enter")
-            await wait_until(pilot, lambda: isinstance(app.screen, PlanScreen), "the plan modal", timeout=180)
+            # (the modal is the screen a moment before its widgets are mounted: wait for the diff itself)
+            await wait_until(pilot, lambda: isinstance(app.screen, PlanScreen) and bool(app.screen.query("#plan-diff")),
+                             "the plan modal", timeout=180)
             plan = app.screen
             assert "ca.crt" in text_of(plan.query_one("#plan-diff", Static))
             await wait_until(pilot, lambda: app.focused is plan.query_one("#cancel"), "Cancel focused")

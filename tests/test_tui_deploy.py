@@ -63,12 +63,11 @@ async def test_deploy_in_the_tui_on_a_testbed_host(fresh_host, testbed: Testbed,
             screen.query_one("#user", Input).value = "ci"
             screen.query_one("#user-password", Input).value = "a-Fine-password-9"
             await pilot.press("ctrl+r")
-            for _ in range(300):
-                if isinstance(app.screen, PlanScreen):
+            for _ in range(300):  # (until the modal's widgets are mounted, not only the modal pushed)
+                if isinstance(app.screen, PlanScreen) and app.screen.query("#apply"):
                     break
                 await pilot.pause(0.1)
             assert isinstance(app.screen, PlanScreen)
-            await pilot.pause(0.2)
             await pilot.click("#apply")
             for _ in range(1200):
                 if "works" in str(screen.query_one("#deploy-status", Static).render()) or \

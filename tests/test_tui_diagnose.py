@@ -41,8 +41,7 @@ async def test_diagnose_and_fix_the_conflict_in_the_tui(fresh_host, tmp_path: Pa
         await pilot.press("ctrl+t")
         await wait_for(pilot, lambda: not target.query_one("#next", Button).disabled)
         await pilot.click("#next")
-        await wait_for(pilot, lambda: isinstance(app.screen, DiagnoseScreen))
-        await pilot.pause(0.2)  # let the modal compose before clicking in it
+        await wait_for(pilot, lambda: isinstance(app.screen, DiagnoseScreen) and bool(app.screen.query("#checks")))
         screen = app.screen
         assert isinstance(screen, DiagnoseScreen)
         await wait_for(pilot, lambda: "firewall" in screen.results)
@@ -56,11 +55,11 @@ async def test_diagnose_and_fix_the_conflict_in_the_tui(fresh_host, tmp_path: Pa
         assert "pools" in str(screen.query_one("#picture", Static).render())
         assert any(line.startswith("$ ip -j -4 route") for line in screen.query_one("#log", Log).lines)
         await pilot.press("f")
-        await wait_for(pilot, lambda: isinstance(app.screen, ChooseFixScreen))
-        await pilot.pause(0.2)  # let the modal compose before clicking in it
+        # Each modal is waited for until its widgets are mounted (it is the screen a moment before).
+        await wait_for(pilot, lambda: isinstance(app.screen, ChooseFixScreen) and app.focused is not None
+                       and app.focused.id == "fixes")
         await pilot.press("enter")  # the first: recommended
-        await wait_for(pilot, lambda: isinstance(app.screen, PlanScreen))
-        await pilot.pause(0.2)  # let the modal compose before clicking in it
+        await wait_for(pilot, lambda: isinstance(app.screen, PlanScreen) and bool(app.screen.query("#plan-diff")))
         diff = str(app.screen.query_one("#plan-diff", Static).render())
         assert '"bip": "10.200.0.1/24"' in diff
         await pilot.click("#apply")

@@ -189,10 +189,12 @@ async def test_onboard_a_host_in_the_tui(testbed: Testbed, tls_registry: Registr
         await pilot.press(*tls_registry.password.reveal(), "enter")  # the last field: see what will change
         assert await _wait_for(pilot, lambda: isinstance(app.screen, (HostKeyScreen, PlanScreen))), status()
         assert isinstance(app.screen, HostKeyScreen)
-        await pilot.pause(0.2)
+        modal = app.screen
+        assert await _wait_for(pilot, lambda: app.focused is not None and app.focused is modal.query_one("#cancel"))
         await pilot.press("shift+tab", "enter")  # from Cancel (the safe focus) to Accept
-        assert await _wait_for(pilot, lambda: isinstance(app.screen, PlanScreen)), status()
-        await pilot.pause(0.2)
+        # (until the plan's widgets are mounted and Cancel has the focus, not only the modal pushed)
+        assert await _wait_for(pilot, lambda: isinstance(app.screen, PlanScreen) and app.focused is not None
+                               and app.focused.id == "cancel"), status()
         assert "ca.crt" in str(app.screen.query_one("#plan-diff", Static).render())
         await pilot.press("shift+tab", "enter")  # Apply
         assert await _wait_for(pilot, lambda: app.screen is screen and status().startswith(("Done", "root@")) and

@@ -52,10 +52,11 @@ async def accept_host_key(pilot: Pilot) -> None:
 
 async def apply_plan(pilot: Pilot, seconds: float = 120) -> str:
     """Review the plan, apply it by keys; returns the diff that was shown."""
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, PlanScreen), seconds, "the plan to review")
+    # (the modal is the screen a moment before its widgets are mounted: wait for the diff itself)
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, PlanScreen) and bool(pilot.app.screen.query("#plan-diff")),
+                   seconds, "the plan to review")
     plan = pilot.app.screen
     assert isinstance(plan, PlanScreen)
-    await pilot.pause()
     shown = str(plan.query_one("#plan-diff", Static).render())
     await tab_to(pilot, "apply")
     await pilot.press("enter")

@@ -15,25 +15,10 @@ import re
 from app import netmodel
 from app.diagnose.network import DAEMON_JSON, LOCAL_KV, NetworkFacts
 from app.dockerd import DockerService, explain_failure
-from app.events import ScopedEmitter
 from app.remote_files import FileChange
 from app.steps import Plan, Step, StepContext
-from app.transport import Command, Transport, shell
+from app.transport import Command, shell
 from app.transport.local import LocalTransport
-
-
-async def _bring_up(service: DockerService, transport: Transport, emit: ScopedEmitter | None) -> bool:
-    """Restart dockerd, or start it when it is down; True once it answers.
-
-    Debian's /etc/init.d/docker (the same script from bookworm's 20.10.24 to sid's 28.5.2) runs
-    under `set -e` and its `restart` reads the pid file with `cat`: with dockerd stopped that cat
-    fails and the script exits 1 without starting anything (seen here on sid). So a SysV daemon
-    that is down is started, not restarted.
-    """
-    if service.init == "systemd" or await service.answers(transport):
-        return await service.restart(transport, emit)
-    await transport.run(service._control("start"), sudo=True, emit=emit, timeout=120)
-    return await service.wait_until_answering(transport, 40)
 
 
 def _configured_ranges_are_clean(facts: NetworkFacts) -> bool:
@@ -122,7 +107,7 @@ class DaemonNetworkFix(Step):
             await ctx.files.backup(LOCAL_KV)
         if self._was_enabled is False:
             await self.service.enable(ctx.transport, ctx.emit)
-        await _bring_up(self.service, ctx.transport, ctx.emit)
+        await self.service.restart(ctx.transport, ctx.emit)
 
     async def verify(self, ctx: StepContext) -> str | None:
         assert self.service is not None and self.address_plan is not None
@@ -143,7 +128,7 @@ class DaemonNetworkFix(Step):
         await ctx.files.restore_all()
         if self._was_enabled is False:
             await ctx.transport.run(Command("systemctl", "disable", "docker"), sudo=True, emit=ctx.emit)
-        if self._was_running and not await _bring_up(self.service, ctx.transport, ctx.emit):
+        if self._was_running and not await self.service.restart(ctx.transport, ctx.emit):
             ctx.emit.error("docker did not come back after the rollback either: see its log above")
         if not self._was_running and not self._had_docker0:
             # A dockerd that started during the step left its bridge behind; with
@@ -236,7 +221,7 @@ class RouteDeleteFix(Step):
         for change in plan.changes:
             await ctx.files.write(change)
         if self.service is not None:
-            await _bring_up(self.service, ctx.transport, ctx.emit)
+            await self.service.restart(ctx.transport, ctx.emit)
 
     async def verify(self, ctx: StepContext) -> str | None:
         shown = await ctx.transport.run(Command("ip", "-4", "route", "show", str(self.route.dest)), emit=ctx.emit)
