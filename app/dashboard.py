@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Awaitable, Callable, Mapping
 
 from app.clients.configure import login, prove_pull
 from app.clients.detect import detect_kind
@@ -35,8 +35,15 @@ from app.steps import Status
 from app.targets import HostForm
 from app.transport import TransportError
 
+if TYPE_CHECKING:
+    from app.registry.ops import RegistrySource
+
 # What fixes a failing row: the wizard step to open (the TUI) or the command to run.
 FIX_DIAGNOSE, FIX_DEPLOY, FIX_CLIENTS = "diagnose", "deploy", "clients"
+# What a row offers whatever its status: the registry screen (storage), a new certificate (TLS).
+ACTION_REGISTRY, ACTION_RENEW = "registry", "renew"
+#: The storage row warns below this share of the disk free and this many bytes (a big disk's 10% is plenty).
+LOW_FREE, LOW_FREE_BYTES = 0.10, 2_000_000_000
 
 SKIPPED_PREFIX = "skipped: "
 REGISTRY_PASSWORD = "registry.password"
@@ -49,6 +56,7 @@ class HealthRow:
     status: Status = Status.PENDING
     detail: str = ""
     fix: str | None = None  # FIX_* when failing
+    action: str | None = None  # ACTION_*: offered whatever the status
 
 
 OnRow = Callable[[HealthRow], None]
@@ -159,6 +167,16 @@ def registry_target_for(profile: Profile, secrets: Mapping[str, Secret]) -> Regi
         cache=reg.mode == "cache")
 
 
+def registry_source_for(profile: Profile, secrets: Mapping[str, Secret]) -> "RegistrySource":
+    """What the registry screen and the storage row need: the client, and the storage on the host."""
+    from app.registry.ops import RegistrySource
+
+    target = registry_target_for(profile, secrets)
+    reg = profile.registry
+    return RegistrySource(RegistryClient(target.endpoint()), None if reg.oss is not None else reg.storage,
+                          reg.port, reg.tls != "none", target.url)
+
+
 def deploy_choices_for(profile: Profile, secrets: Mapping[str, Secret], redactor: Redactor | None) -> DeployChoices:
     """The deploy step's choices (as ``session.deploy_choices``), the checked user's password from ``secrets``."""
     from copy import deepcopy
@@ -245,7 +263,11 @@ async def check_health(profile: Profile, bus: EventBus, on_row: OnRow,
     server_name = profile.server.host or "this machine"
     rows = {key: HealthRow(key, title) for key, title in (
         ("host", f"{server_name} reachable"), ("docker", "Docker healthy"), ("bridge", "No bridge conflict"),
-        ("registry", "Registry up"), ("tls", "TLS certificate"), ("auth", "Auth working"))}
+        ("registry", "Registry up"), ("tls", "TLS certificate"), ("auth", "Auth working"),
+        ("storage", "Registry storage"))}
+    rows["storage"].action = ACTION_REGISTRY
+    if profile.registry.tls == "own-ca":
+        rows["tls"].action = ACTION_RENEW  # regwiz's CA issues the new one
     client_rows: list[tuple[HealthRow, ClientProfile, str]] = []
     for index, entry in enumerate(profile.clients):
         name = _client_name(entry)
@@ -341,9 +363,29 @@ async def check_health(profile: Profile, bus: EventBus, on_row: OnRow,
             return Status.FAILURE, "the registry lets anonymous clients in"
         return Status.OK, f"{registry.username} logs in; anonymous access refused"
 
+    async def storage() -> tuple[Status, str]:
+        from app.registry.ops import DEFAULT_KEEP, human_size, storage_facts
+
+        source = registry_source_for(profile, given)
+        if source.storage is None:
+            return Status.OK, "OSS storage: not on the host (neither measured nor pruned here)"
+        skip = _missing_for(registry_needs, given) if registry.username else None
+        await on_host()
+        if skip:
+            raise _Skipped(skip)
+        facts = await storage_facts(source, transport)
+        total = facts.used + facts.free
+        low_free = total and facts.free < LOW_FREE * total and facts.free < LOW_FREE_BYTES
+        status = Status.WARNING if low_free else Status.OK
+        low = "; little room left: prune (press f)" if status is Status.WARNING else ""
+        return status, (f"{human_size(facts.used)} used, {human_size(facts.free)} free, {facts.tags} tags; keeping "
+                        f"the {DEFAULT_KEEP} newest of each repository frees {human_size(facts.default_frees)} "
+                        f"({facts.default_deletes} tags){low}")
+
     checks = [(rows["host"], host, FIX_DIAGNOSE), (rows["docker"], docker, FIX_DIAGNOSE),
               (rows["bridge"], bridge, FIX_DIAGNOSE), (rows["registry"], up, FIX_DEPLOY),
-              (rows["tls"], tls, FIX_DEPLOY), (rows["auth"], auth, FIX_DEPLOY)]
+              (rows["tls"], tls, FIX_DEPLOY), (rows["auth"], auth, FIX_DEPLOY),
+              (rows["storage"], storage, ACTION_REGISTRY)]
 
     def pulls(row: HealthRow, entry: ClientProfile, prefix: str) -> Callable[[], Awaitable[tuple[Status, str]]]:
         form = host_form_for(entry, prefix, given)

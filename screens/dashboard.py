@@ -2,7 +2,8 @@
 
 Before checking, it asks (one modal) for every secret the rows need that the
 profile's variables do not give; Escape there skips the rows that need them.
-Keys: Escape back, r re-check, f the selected row's fix, ctrl+y copy the log.
+Keys: Escape back, r re-check, f the selected row's fix (or its action: the storage row opens the
+registry screen, the certificate row renews it), g the registry screen, ctrl+y copy the log.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Header, Input, Label, Log, Static
 
-from app.dashboard import FIX_CLIENTS, FIX_DEPLOY, HealthRow, check_health, missing_secrets
+from app.dashboard import (ACTION_REGISTRY, ACTION_RENEW, FIX_CLIENTS, FIX_DEPLOY, HealthRow, check_health,
+                           missing_secrets)
 from app.events import EventBus, LogEvent
 from app.profiles import Profile
 from app.redact import Secret
@@ -28,7 +30,8 @@ from screens.footer import Footer
 from screens.livelog import CopiesLog, LiveLog
 from screens.wizard import close_keys_panel
 
-FIX_LABELS = {"diagnose": "Open the diagnosis", "deploy": "Deploy again", "clients": "Configure the clients"}
+FIX_LABELS = {"diagnose": "Open the diagnosis", "deploy": "Deploy again", "clients": "Configure the clients",
+              "registry": "Open the registry", "renew": "Renew the certificate"}
 CHECK_WIDTH = (16, 34)  # the check column: at least, at most (the result column takes the rest)
 
 
@@ -42,7 +45,8 @@ class DashboardScreen(CopiesLog, Screen[None]):
     """
 
     BINDINGS = [Binding("escape", "back", "Back"), Binding("r", "recheck", "Re-check"),
-                Binding("f", "fix", "Fix"), Binding("ctrl+y", "copy_log", "Copy log")]
+                Binding("f", "fix", "Fix"), Binding("g", "registry", "Registry"),
+                Binding("ctrl+y", "copy_log", "Copy log")]
     AUTO_FOCUS = "#health"
 
     def __init__(self, bus: EventBus, profile: Profile, autorun: bool = True) -> None:
@@ -67,6 +71,7 @@ class DashboardScreen(CopiesLog, Screen[None]):
             with Horizontal(id="dash-bar"):
                 yield Button("Re-check", id="recheck", compact=True)
                 yield Button("Fix the selected row", id="fix", variant="warning", compact=True, disabled=True)
+                yield Button("Registry", id="open-registry", compact=True)
             yield LiveLog(id="log", highlight=False)
         yield Footer()
 
@@ -149,13 +154,14 @@ class DashboardScreen(CopiesLog, Screen[None]):
     def _update_selection(self) -> None:
         row = self._selected()
         button = self.query_one("#fix", Button)
-        button.disabled = not (row and row.fix)
-        button.label = FIX_LABELS.get(row.fix or "", "Fix the selected row") if row else "Fix the selected row"
+        wanted = _wanted(row)
+        button.disabled = wanted is None
+        button.label = FIX_LABELS.get(wanted or "", "Fix the selected row")
         detail = self.query_one("#row-detail", Static)
         if row is None:
             detail.update("")
         else:
-            fix = f"\nFix: {FIX_LABELS[row.fix]} (press f)" if row.fix in FIX_LABELS else ""
+            fix = f"\n{'Fix' if row.fix else 'Action'}: {FIX_LABELS[wanted]} (press f)" if wanted in FIX_LABELS else ""
             detail.update(f"{row.title}: {row.detail or row.status.value}{fix}")
         self.refresh_bindings()
 
@@ -166,9 +172,11 @@ class DashboardScreen(CopiesLog, Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("recheck", "fix") and isinstance(self.focused, Input):
             return False  # (a single letter typed in a field is text, not a command)
+        if action == "registry" and isinstance(self.focused, Input):
+            return False
         if action == "fix":
             row = self._selected() if self.is_mounted else None
-            return True if row and row.fix else None  # shown greyed out until a row has a fix
+            return True if _wanted(row) else None  # shown greyed out until a row has a fix
         if action == "back":
             return len(self.app.screen_stack) > 2  # (beneath the first screen there is nothing to go to)
         return True
@@ -228,9 +236,13 @@ class DashboardScreen(CopiesLog, Screen[None]):
     # -- fixing -----------------------------------------------------------------------
     @on(Button.Pressed, "#fix")
     def action_fix(self) -> None:
-        row = self._selected()
-        if row and row.fix:
-            self.open_fix(row.fix)
+        wanted = _wanted(self._selected())
+        if wanted:
+            self.open_fix(wanted)
+
+    @on(Button.Pressed, "#open-registry")
+    def action_registry(self) -> None:
+        self.open_fix(ACTION_REGISTRY)
 
     @work(exclusive=True, group="dashboard-fix")
     async def open_fix(self, fix: str) -> None:
@@ -250,8 +262,17 @@ class DashboardScreen(CopiesLog, Screen[None]):
                 return
             transport = host_form_for(self.profile.server, "server", secrets).transport()
             await transport.connect()
-            app.adopt_transport(transport, self.profile.server.host or "this machine")  # type: ignore[attr-defined]
-            if fix == FIX_DEPLOY:
+            host = self.profile.server.host or "this machine"
+            app.adopt_transport(transport, host)  # type: ignore[attr-defined]
+            if fix == ACTION_REGISTRY:
+                from app.dashboard import registry_source_for
+                from screens.registry import RegistryScreen
+
+                await app.push_screen(RegistryScreen(self.bus, registry_source_for(self.profile, secrets),
+                                                     transport, host))
+            elif fix == ACTION_RENEW:
+                await self._renew(transport, host, secrets)
+            elif fix == FIX_DEPLOY:
                 app.registry_choices = deploy_choices_for(  # type: ignore[attr-defined]
                     self.profile, secrets, self.bus.redactor)
                 app.show_deploy()  # type: ignore[attr-defined]
@@ -259,6 +280,49 @@ class DashboardScreen(CopiesLog, Screen[None]):
                 app.show_diagnosis()  # type: ignore[attr-defined]
         except (TransportError, SetupError) as exc:
             self.notify(str(exc), severity="error", timeout=10)
+
+
+    async def _renew(self, transport, host: str, secrets) -> None:  # type: ignore[no-untyped-def]
+        """The engine's cert renew, its plan shown first; the result (the served serial) in the status."""
+        import asyncio
+
+        from app.dashboard import deploy_choices_for
+        from app.registry.client import RegistryClient, RegistryError
+        from app.registry.ops import RenewCertificateStep
+        from app.registry.prove import endpoint_for
+        from app.steps import Outcome, Plan, StepContext, run_step
+        from screens.plan import PlanScreen
+
+        status = self.query_one("#dashboard-status", Static)
+        choices = deploy_choices_for(self.profile, secrets, self.bus.redactor)
+        step = RenewCertificateStep(choices)
+
+        async def confirm(plan: Plan) -> bool:
+            return bool(await self.app.push_screen_wait(PlanScreen(plan)))
+
+        status.update("Renewing the certificate: planning…")
+        result = await run_step(step, StepContext(transport, self.bus.scoped(source="dashboard", host=host)), confirm)
+        if result.outcome is not Outcome.APPLIED:
+            status.update(f"The certificate was not renewed ({result.outcome.value}): {result.message or 'cancelled'}")
+            return
+        try:
+            served = await asyncio.to_thread(RegistryClient(endpoint_for(choices)).tls_handshake)
+        except RegistryError as exc:
+            status.update(f"Renewed, but the registry's certificate cannot be read: {exc}. Press r to re-check.")
+            return
+        serial = int(served.get("serial") or "0", 16)
+        if serial != step.new_serial:
+            status.update(f"The registry still shows certificate {serial:X}, not the new one: restart its container "
+                          "(docker restart registry) and press r.")
+            return
+        status.update(f"Certificate renewed: the registry shows {serial:X}, valid until {served['not_after']}. "
+                      "Clients trust the CA: nothing to change on them.")
+        self.recheck()
+
+
+def _wanted(row: HealthRow | None) -> str | None:
+    """What f does on a row: its fix when it fails, else the action it always offers."""
+    return (row.fix or row.action) if row else None
 
 
 def _fit(text: str, width: int) -> str:

@@ -40,8 +40,8 @@ class SummaryScreen(WizardStep):
     #export-confirm Button { margin-right: 2; }
     #export-status { height: auto; color: $success; }
     """
-    BINDINGS = [Binding("d", "dashboard", "Dashboard"), Binding("e", "export", "Export team profile"),
-                Binding("o", "onboard", "Onboard a machine")]
+    BINDINGS = [Binding("d", "dashboard", "Dashboard"), Binding("g", "registry", "Registry"),
+                Binding("e", "export", "Export team profile"), Binding("o", "onboard", "Onboard a machine")]
     AUTO_FOCUS = None  # the first enabled action takes the focus (on_mount)
 
     def __init__(self, bus: EventBus, summary: SetupSummary) -> None:
@@ -61,6 +61,7 @@ class SummaryScreen(WizardStep):
                 with Horizontal(id="summary-actions"):
                     yield Button("Open the dashboard", id="dashboard", variant="primary", compact=True,
                                  disabled=s.profile_path is None)
+                    yield Button("Registry", id="registry", compact=True, disabled=not self._registry_reachable())
                     yield Button("Export the team profile", id="export", compact=True, disabled=s.team is None)
                     yield Button("Onboard another machine", id="onboard", compact=True, disabled=s.team is None)
                 yield Static("\n".join(self._reasons()), id="summary-reasons", markup=False)
@@ -99,7 +100,15 @@ class SummaryScreen(WizardStep):
             reasons.append("Dashboard: no profile was saved in this run (it opens a saved set-up).")
         if s.team is None:
             reasons.append(f"Export and onboard: {s.team_problem}.")
+        if not self._registry_reachable():
+            reasons.append("Registry: no registry was deployed (and connected to) in this run; open it from the "
+                           "dashboard of its profile.")
         return reasons
+
+    def _registry_reachable(self) -> bool:
+        """The registry screen needs what this run deployed and the connection to its host."""
+        return (self.summary.deployed and getattr(self.app, "registry_choices", None) is not None
+                and getattr(self.app, "transport", None) is not None)
 
     def _sections(self) -> ComposeResult:
         s = self.summary
@@ -142,6 +151,8 @@ class SummaryScreen(WizardStep):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "dashboard":
             return self.summary.profile_path is not None or None  # greyed out, with the reason shown
+        if action == "registry":
+            return self._registry_reachable() or None
         if action in ("export", "onboard"):
             return self.summary.team is not None or None
         if action == "copy_log":
@@ -153,6 +164,18 @@ class SummaryScreen(WizardStep):
     def action_dashboard(self) -> None:
         if self.summary.profile_path is not None:
             self.post_message(OpenDashboard(str(self.summary.profile_path)))
+
+    @on(Button.Pressed, "#registry")
+    def action_registry(self) -> None:
+        if not self._registry_reachable():
+            return
+        from app.registry.ops import source_from_choices
+        from screens.registry import RegistryScreen
+
+        app = self.app
+        source = source_from_choices(app.registry_choices)  # type: ignore[attr-defined]
+        app.push_screen(RegistryScreen(self.bus, source, app.transport,  # type: ignore[attr-defined]
+                                       getattr(app, "host_label", "") or source.url))
 
     @on(Button.Pressed, "#export")
     def action_export(self) -> None:

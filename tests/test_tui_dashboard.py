@@ -107,7 +107,7 @@ async def test_missing_secrets_are_asked_skipped_named_and_the_keys_work(
         assert isinstance(screen, DashboardScreen)
         assert app.focused is screen.query_one("#health", DataTable)
         rows = screen.rows
-        assert set(rows) == {"host", "docker", "bridge", "registry", "tls", "auth",
+        assert set(rows) == {"host", "docker", "bridge", "registry", "tls", "auth", "storage",
                              f"client:root@127.0.0.1:{profile.server.port}"}
         client = rows[f"client:root@127.0.0.1:{profile.server.port}"]
         assert client.title == f"root@127.0.0.1:{profile.server.port} pulls"

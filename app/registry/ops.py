@@ -13,13 +13,13 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 from app import htpasswd, pki
 from app.redact import Secret
 from app.registry import config as regconfig
 from app.registry.client import INDEX_MEDIA, MANIFEST_ACCEPT, RegistryClient, RegistryError
-from app.registry.deploy import CONTAINER, HOST_DIR, DeployRegistryStep
+from app.registry.deploy import CONTAINER, HOST_DIR, DeployChoices, DeployRegistryStep
 from app.remote_files import FileChange
 from app.steps import Plan, Step, StepContext
 from app.transport import Command, Transport, TransportError, shell
@@ -215,6 +215,11 @@ def plan_prune(tags: list[TagInfo], keep: int | None = None, older_than_days: fl
     else:
         cutoff = now - float(older_than_days or 0) * 86400
         chosen = [t for t in scope if (t.pushed or 0.0) < cutoff]
+    return plan_chosen(tags, chosen)
+
+
+def plan_chosen(tags: list[TagInfo], chosen: list[TagInfo]) -> PrunePlan:
+    """The plan that deletes ``chosen`` (tags picked by hand, or by a rule) and keeps the rest."""
     chosen_keys = {t.key for t in chosen}
     kept = [t for t in tags if t.key not in chosen_keys]
     # A manifest is deleted by digest, and that removes every tag pointing at it: a chosen tag
@@ -309,7 +314,7 @@ class PruneStep(Step):
         tags = await asyncio.to_thread(list_tags, self.client, None)
         await attach_push_times(ctx.transport, self.storage, tags)
         try:
-            self.prune = plan_prune(tags, self.keep, self.older_than_days, self.repository)
+            self.prune = self._choose(tags)
         except OpsError as exc:
             return Plan(self.title, refused=str(exc))
         if self.on_plan is not None:
@@ -324,6 +329,9 @@ class PruneStep(Step):
                     "config.yml back as it is now, and a restart"]
         return Plan(f"prune {len(self.prune.delete)} tags, about {self.prune.freed_bytes} bytes back",
                     actions=actions)
+
+    def _choose(self, tags: list[TagInfo]) -> PrunePlan:
+        return plan_prune(tags, self.keep, self.older_than_days, self.repository)
 
     async def apply(self, ctx: StepContext, plan: Plan) -> None:
         assert self.prune is not None and self.storage is not None
@@ -373,6 +381,105 @@ class PruneStep(Step):
         # Deleted manifests cannot come back; what can is the config as it was, and a registry that answers.
         await ctx.files.restore_all()
         await ctx.transport.run(Command("docker", "restart", "-t", "10", CONTAINER), sudo=True, emit=ctx.emit)
+
+
+class DeleteTagsStep(PruneStep):
+    """The prune step for tags picked by hand: the same plan shape, deletes and garbage collection."""
+
+    title = "Delete the marked tags"
+
+    def __init__(self, client: RegistryClient, storage: str | None, port: int, tls: bool,
+                 keys: list[tuple[str, str]], on_plan: Callable[[PrunePlan], None] | None = None) -> None:
+        super().__init__(client, storage, port, tls, keep=1, on_plan=on_plan)
+        self.keys = list(keys)
+
+    def _choose(self, tags: list[TagInfo]) -> PrunePlan:
+        by_key = {t.key: t for t in tags}
+        missing = [k for k in self.keys if k not in by_key]
+        if missing:  # listed on screen, gone since: say so rather than delete something else
+            raise OpsError(f"{missing[0][0]}:{missing[0][1]} is no longer in the registry: reload the list "
+                           "and mark again")
+        return plan_chosen(tags, [by_key[k] for k in self.keys])
+
+
+# --- the registry at a glance (the TUI's registry screen and dashboard) ---------------
+
+#: The policy the dashboard prices: keep this many newest tags of each repository.
+DEFAULT_KEEP = 10
+
+
+@dataclass
+class RegistrySource:
+    """Everything the registry operations need: the HTTP client, and the storage on the host."""
+
+    client: RegistryClient
+    storage: str | None  # the host directory; None for OSS storage
+    port: int
+    tls: bool
+    url: str = ""
+
+
+def source_from_choices(choices: DeployChoices) -> RegistrySource:
+    """The registry the wizard just deployed (the summary has these choices, not a profile)."""
+    from app.registry.prove import client_target
+
+    target = client_target(choices)
+    storage = choices.settings.storage
+    path = storage.host_path if isinstance(storage, regconfig.FilesystemStorage) else None
+    return RegistrySource(RegistryClient(target.endpoint()), path, target.port, target.tls, target.url)
+
+
+def tags_in_batches(client: RegistryClient, repository: str | None = None,
+                    batch: int = 200) -> Iterator[list[TagInfo]]:
+    """``list_tags`` a batch at a time, so that a screen can show the first tags while the rest load."""
+    repositories = client.catalog() if repository is None else [repository]
+    pairs = [(repo, tag) for repo in repositories for tag in sorted(client.tags_or_none(repo))]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for start in range(0, len(pairs), batch):
+            yield list(pool.map(lambda pair: read_tag(client, *pair), pairs[start:start + batch]))
+
+
+async def free_space(transport: Transport, storage: str) -> int:
+    """Bytes free on the filesystem holding the storage directory (``df``), for non-root users too."""
+    result = await transport.run(Command("df", "-B1", "--output=avail", "--", storage), sudo=True)
+    numbers = [word for word in result.stdout.split() if word.isdigit()]
+    if not result.ok or not numbers:
+        raise TransportError(f"cannot read the free space of {storage} on the host (`df` said: "
+                             f"{(result.stderr or result.stdout).strip()[-200:]})")
+    return int(numbers[-1])
+
+
+@dataclass
+class StorageFacts:
+    used: int
+    free: int
+    tags: int
+    default_frees: int  # what pruning by DEFAULT_KEEP would free
+    default_deletes: int
+
+
+async def storage_facts(source: RegistrySource, transport: Transport, keep: int = DEFAULT_KEEP) -> StorageFacts:
+    """Used, free and what the default policy would give back (the dashboard's storage row)."""
+    if source.storage is None:
+        raise OpsError("the registry stores its blobs in OSS: there is no storage on the host to measure")
+    used = await storage_usage(transport, source.storage)
+    free = await free_space(transport, source.storage)
+    tags = await asyncio.to_thread(list_tags, source.client, None)
+    await attach_push_times(transport, source.storage, tags)
+    plan = plan_prune(tags, keep=keep)
+    return StorageFacts(used, free, len(tags), plan.freed_bytes, len(plan.delete))
+
+
+def human_size(size: int | None) -> str:
+    """1000-based, as ``regwiz registry ls`` prints sizes."""
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"
 
 
 # --- users ---------------------------------------------------------------------------

@@ -1,0 +1,173 @@
+"""The registry screen on a real registry deployed by regwiz: browse a few hundred tags, mark two and
+delete them through the plan (they answer 404 after), prune by policy and see the bytes really freed.
+Keys only, as a user would; the unit tests below check the plan's wording without a host.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from textual.widgets import DataTable, Input, Static
+
+from app.registry.client import RegistryClient, RegistryError
+from app.registry.ops import DeleteTagsStep, RegistrySource, TagInfo, human_size, plan_chosen
+from screens.app import RegwizApp
+from screens.plan import PlanScreen
+from screens.registry import RegistryScreen
+from tests.test_registry_ops_testbed import Pushed, push_image
+
+MANY = 200  # tags of one manifest: the list must stay quick with hundreds of rows
+LAYER = 256 * 1024
+
+
+async def until(pilot, condition, seconds: float = 300, why=lambda: "") -> None:  # type: ignore[no-untyped-def]
+    for _ in range(int(seconds * 10)):
+        if condition():
+            return
+        await pilot.pause(0.1)
+    raise AssertionError(f"timed out waiting: {why()}")
+
+
+def status_of(screen: RegistryScreen) -> str:
+    return str(screen.query_one("#registry-status", Static).render())
+
+
+def gone(client: RegistryClient, image: Pushed) -> bool:
+    """The manifest answers 404, by tag and by digest."""
+    for reference in (image.tag, image.digest):
+        try:
+            client.get_manifest(image.repository, reference)
+            return False
+        except RegistryError as exc:
+            if exc.status != 404:
+                raise
+    return True
+
+
+def idle(screen: RegistryScreen) -> bool:
+    return not screen.loading and not screen.busy
+
+
+async def test_browse_mark_delete_and_prune_on_a_real_registry(testbed, fresh_host, tmp_path: Path  # type: ignore[no-untyped-def]
+                                                               ) -> None:
+    from tests.registry_helpers import deployed
+    from tests.sshutil import root_by_password
+
+    host = fresh_host("ecs")
+    target = await deployed(testbed, host, tmp_path)
+    client = RegistryClient(target.endpoint())
+    started = time.monotonic()
+    images = []
+    for number in range(6):  # oldest first: each push sets its tag's push time
+        images.append(push_image(client, "ops/app", f"v{number}", [secrets.token_bytes(LAYER)]))
+        time.sleep(0.05)
+    bulk = push_image(client, "bulk/same", "t0000", [secrets.token_bytes(1024)])
+    with ThreadPoolExecutor(max_workers=8) as pool:  # the same manifest under many tags: one PUT each
+        list(pool.map(lambda n: client.put_manifest("bulk/same", f"t{n:04d}", bulk.manifest,
+                                                    "application/vnd.docker.distribution.manifest.v2+json"),
+                      range(1, MANY)))
+    print(f"pushed {MANY + 6} tags in {time.monotonic() - started:.1f} s")
+
+    transport = root_by_password(host, tmp_path)
+    await transport.connect()
+    source = RegistrySource(client, "/var/lib/registry", target.port, target.tls, target.url)
+    app = RegwizApp()
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = RegistryScreen(app.bus, source, transport, host.address)
+            await app.push_screen(screen)
+            loaded = time.monotonic()
+            await until(pilot, lambda: idle(screen) and len(screen.tags) >= MANY + 6,
+                        why=lambda: status_of(screen))
+            print(f"listed {len(screen.tags)} tags in {time.monotonic() - loaded:.1f} s")
+            table = screen.query_one("#tags", DataTable)
+            assert app.focused is table and table.row_count == len(screen.tags)
+            assert "used" in str(screen.query_one("#reg-storage", Static).render()) and screen.usage
+            assert screen.free and screen.free > 0
+            assert screen.tags["ops/app:v0"].size == images[0].unique_bytes - len(images[0].manifest)
+
+            # Browse: to the bottom, then up to ops/app:v0 (near the end); space marks v0 and moves on to v1.
+            def at() -> str | None:
+                return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+            await pilot.press("ctrl+end")
+            assert table.cursor_row == table.row_count - 1
+            for _ in range(20):
+                if at() == "ops/app:v0":
+                    break
+                await pilot.press("up")
+            assert at() == "ops/app:v0"
+            assert "ops/app:v0" in str(screen.query_one("#tag-detail", Static).render())
+            await pilot.press("space", "space")
+            assert screen.marked == {"ops/app:v0", "ops/app:v1"}
+            await pilot.press("d")
+            await until(pilot, lambda: isinstance(app.screen, PlanScreen) and app.focused is not None)
+            plan_text = " ".join(str(w.render()) for w in app.screen.query(".plan-action").results(Static))
+            assert "ops/app:v0" in plan_text and "ops/app:v1" in plan_text and "ops/app:v2" not in plan_text
+            assert app.focused is app.screen.query_one("#cancel")  # the safe choice first
+            await pilot.press("shift+tab", "enter")  # Apply
+            await until(pilot, lambda: isinstance(app.screen, RegistryScreen) and idle(screen)
+                        and "Done" in status_of(screen) and "ops/app:v0" not in screen.tags,
+                        why=lambda: f"{app.screen}: {status_of(screen)}")
+            assert gone(client, images[0]) and gone(client, images[1])
+            assert client.head_manifest("ops/app", "v2") is not None
+            deleted_freed = screen.last_freed
+            assert deleted_freed is not None and deleted_freed >= 0.9 * 2 * LAYER, deleted_freed
+            assert human_size(deleted_freed) in status_of(screen)
+
+            # Prune by policy: keep the 2 newest of ops/app (v2 and v3 go), typed into the fields.
+            await pilot.press("tab")
+            assert app.focused is screen.query_one("#prune-keep", Input)
+            await pilot.press("2", "enter", "enter", *"ops/app", "enter")  # Enter in the last field prunes
+            await until(pilot, lambda: isinstance(app.screen, PlanScreen) and app.focused is not None)
+            plan = app.screen.plan
+            assert "prune 2 tags" in plan.summary
+            planned = next(int(a.split("frees ")[1].split()[0]) for a in plan.actions if "ops/app:v2" in a)
+            assert planned == images[2].unique_bytes
+            await pilot.press("shift+tab", "enter")
+            await until(pilot, lambda: isinstance(app.screen, RegistryScreen) and idle(screen)
+                        and "Done: 2 tags" in status_of(screen) and "ops/app:v2" not in screen.tags,
+                        why=lambda: f"{app.screen}: {status_of(screen)}")
+            assert gone(client, images[2]) and gone(client, images[3])
+            assert client.head_manifest("ops/app", "v5") is not None
+            assert client.head_manifest("bulk/same", f"t{MANY - 1:04d}") is not None  # other repositories kept
+            freed = screen.last_freed
+            assert freed is not None and freed >= 0.9 * 2 * LAYER, freed
+            assert f"{freed} bytes, measured on the host" in status_of(screen)
+            logs = "\n".join(screen.query_one("#log").lines)  # type: ignore[attr-defined]
+            assert "garbage-collect" in logs or "delete ops/app@" in logs, logs[-2000:]
+            assert target.password is not None and target.password.reveal() not in logs
+
+            await pilot.press("escape")
+            await pilot.pause()
+            assert not isinstance(app.screen, RegistryScreen)
+    finally:
+        await transport.close()
+
+
+def test_marked_tags_plan_their_own_bytes_and_spare_a_shared_manifest() -> None:
+    def tag(name: str, digest: str, blobs: dict[str, int]) -> TagInfo:
+        return TagInfo("r", name, digest, "", sum(blobs.values()), {digest: 500, **blobs}, pushed=1.0)
+
+    a = tag("a", "sha256:a", {"sha256:la": 1000, "sha256:shared": 7})
+    b = tag("b", "sha256:b", {"sha256:lb": 2000, "sha256:shared": 7})
+    twin = tag("twin", "sha256:b", {"sha256:lb": 2000, "sha256:shared": 7})
+    plan = plan_chosen([a, b, twin], [a, b])
+    assert [p.info.tag for p in plan.delete] == ["a"] and plan.freed_bytes == 1500
+    assert [t.tag for t, _ in plan.spared] == ["b"]  # deleting b's manifest would delete the kept twin
+
+
+def test_a_marked_tag_gone_since_the_list_is_refused() -> None:
+    from app.registry.client import RegistryEndpoint
+    from app.registry.ops import OpsError
+
+    step = DeleteTagsStep(RegistryClient(RegistryEndpoint("127.0.0.1", 1, False, None)), "/x", 1, False,
+                          [("r", "gone")])
+    try:
+        step._choose([TagInfo("r", "here", "sha256:h", "", 1, pushed=1.0)])
+        raise AssertionError("a tag no longer there was planned")
+    except OpsError as exc:
+        assert "reload" in str(exc)
