@@ -192,7 +192,8 @@ def test_ca_rotate_every_client_then_one_that_dies_and_resume(testbed: Testbed, 
         lost = [o for o in records if o["type"] == "client" and o["client"] == victim_name]
         assert lost and all(o["status"] == "failure" for o in lost), lost
         print("\nthe dead client:", *(f"{o['phase']}: {o['message']}" for o in lost), outcome["summary"], sep="\n  ")
-        assert "pulls fail" in outcome["summary"] and "--resume --yes" in outcome["summary"]
+        assert "still trusting only the old CA" in outcome["summary"] and "unknown authority" in outcome["summary"]
+        assert "--resume --yes" in outcome["summary"]
         assert "Traceback" not in stderr
         for host in clients:
             if host is not victim:
