@@ -31,7 +31,7 @@ class SummaryScreen(WizardStep):
     #summary-main .summary-bad { color: $error; }
     #summary-actions { height: auto; margin: 0 0 1 0; }
     #summary-actions Button { margin-right: 2; }
-    #summary-actions.narrow { layout: vertical; }  /* one action a line when three do not fit */
+    #summary-actions.narrow { layout: vertical; }  /* one action a line when four do not fit */
     #summary-reasons { color: $text-muted; height: auto; }
     #export-form { height: auto; margin: 1 0; border: round $panel; padding: 0 1; }
     #export-form Input { width: 1fr; }
@@ -41,7 +41,7 @@ class SummaryScreen(WizardStep):
     #export-status { height: auto; color: $success; }
     """
     BINDINGS = [Binding("d", "dashboard", "Dashboard"), Binding("g", "registry", "Registry"),
-                Binding("e", "export", "Export team profile"), Binding("o", "onboard", "Onboard a machine")]
+                Binding("e", "export", "Export"), Binding("o", "onboard", "Onboard")]  # (short: all fit at 80)
     AUTO_FOCUS = None  # the first enabled action takes the focus (on_mount)
 
     def __init__(self, bus: EventBus, summary: SetupSummary) -> None:
@@ -83,7 +83,7 @@ class SummaryScreen(WizardStep):
         return s.deployed and bool(s.clients) and len(s.clients_done) == len(s.clients)
 
     def on_resize(self, event: events.Resize) -> None:
-        self.query("#summary-actions").set_class(event.size.width < 100, "narrow")
+        self.query("#summary-actions").set_class(event.size.width < 130, "narrow")  # four buttons need ~125
 
     def _title(self) -> str:
         s = self.summary

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from app.registry.client import RegistryClient, RegistryEndpoint
 from app.registry.ops import RegistrySource, TagInfo
+from textual.widgets import Input
+
 from screens.app import RegwizApp
 
 PUSHED = 1_764_000_000.0  # a fixed time: the snapshot does not move with the clock
@@ -34,6 +36,8 @@ def _registry():  # type: ignore[no-untyped-def]
         screen.show_storage()
         await pilot.press("space", "space")  # the first two tags marked
         screen.status("2 marked: press d to see what deleting them frees.")
+        for field in screen.query(Input):
+            field.cursor_blink = False  # (whether a blinking cursor is drawn depends on the moment)
         await pilot.pause()
 
     return setup
