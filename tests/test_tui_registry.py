@@ -51,8 +51,8 @@ def idle(screen: RegistryScreen) -> bool:
     return not screen.loading and not screen.busy
 
 
-async def test_browse_mark_delete_and_prune_on_a_real_registry(testbed, fresh_host, tmp_path: Path  # type: ignore[no-untyped-def]
-                                                               ) -> None:
+async def test_browse_mark_delete_and_prune_on_a_real_registry(testbed, fresh_host, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                               monkeypatch) -> None:
     from tests.registry_helpers import deployed
     from tests.sshutil import root_by_password
 
@@ -146,6 +146,62 @@ async def test_browse_mark_delete_and_prune_on_a_real_registry(testbed, fresh_ho
             assert not isinstance(app.screen, RegistryScreen)
     finally:
         await transport.close()
+
+    # The dashboard of a profile for this host: its storage row prices the default policy, f on it opens
+    # the registry screen; f on the certificate row shows the renewal's plan (cancelled here).
+    await dashboard_offers_the_registry_and_a_renewal(testbed, host, target, monkeypatch)
+
+
+async def dashboard_offers_the_registry_and_a_renewal(testbed, host, target, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from app.dashboard import ACTION_REGISTRY, ACTION_RENEW
+    from app.paths import known_hosts_path
+    from app.profiles import Profile, RegistryUser, ServerProfile, profiles_dir, save_profile
+    from app.steps import Status
+    from screens.dashboard import DashboardScreen
+
+    from tests.registry_helpers import unreachable_probe
+
+    assert target.password is not None and testbed.images is not None
+    # The renewal plans a deploy: the registry image from the testbed, Docker Hub out of reach (as the CLI tests).
+    monkeypatch.setenv("REGWIZ_UPLOAD_IMAGE", testbed.images.registry)
+    monkeypatch.setenv("REGWIZ_HUB_PROBE_URL", unreachable_probe(testbed))
+    monkeypatch.setenv("RWT_SSH_PASSWORD", host.root_password)
+    monkeypatch.setenv("RWT_REGISTRY_PASSWORD", target.password.reveal())
+    known = known_hosts_path()
+    known.parent.mkdir(parents=True, exist_ok=True)
+    known.write_text("\n".join(host.known_hosts_lines()) + "\n")
+    profile = Profile(server=ServerProfile(host=host.address, user="root", password_env="RWT_SSH_PASSWORD"))
+    profile.registry.users = [RegistryUser("ci", "RWT_REGISTRY_PASSWORD")]
+    save_profile(profile, profiles_dir() / "ops.toml")
+    app = RegwizApp(profile="ops")
+    async with app.run_test(size=(80, 24)) as pilot:
+        def checked() -> bool:
+            screen = app.screen
+            return isinstance(screen, DashboardScreen) and "storage" in screen.rows and not screen.checking and all(
+                r.status not in (Status.PENDING, Status.RUNNING) for r in screen.rows.values())
+
+        await until(pilot, checked, why=lambda: str(getattr(app.screen, "rows", "")))
+        dashboard = app.screen
+        assert isinstance(dashboard, DashboardScreen)
+        storage = dashboard.rows["storage"]
+        assert storage.status is Status.OK, storage.detail
+        assert "used" in storage.detail and "free" in storage.detail and "keeping the 10 newest" in storage.detail
+        assert storage.action == ACTION_REGISTRY and dashboard.rows["tls"].action == ACTION_RENEW
+        await pilot.press(*["down"] * 4)  # the certificate row
+        assert "Renew the certificate (press f)" in str(dashboard.query_one("#row-detail", Static).render())
+        await pilot.press("f")
+        await until(pilot, lambda: isinstance(app.screen, PlanScreen) and app.focused is not None)
+        assert "certificate" in app.screen.plan.summary.lower() or any(
+            "server.crt" in c.path for c in app.screen.plan.changes)
+        await pilot.press("escape")  # cancelled: nothing renewed
+        await until(pilot, lambda: "not renewed" in str(dashboard.query_one("#dashboard-status", Static).render()))
+        await pilot.press("down", "down", "f")  # the storage row's action: the registry screen
+        await until(pilot, lambda: isinstance(app.screen, RegistryScreen) and idle(app.screen)
+                    and bool(app.screen.tags), why=lambda: str(app.screen))
+        assert "ops/app:v5" in app.screen.tags and "ops/app:v0" not in app.screen.tags
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is dashboard
 
 
 def test_marked_tags_plan_their_own_bytes_and_spare_a_shared_manifest() -> None:
