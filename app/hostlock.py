@@ -27,7 +27,7 @@ import socket
 import sys
 import time
 from dataclasses import dataclass
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 from app.events import ScopedEmitter
 from app.transport.base import CommandResult, Transport, TransportError, shell
@@ -214,10 +214,11 @@ class HostLock:
         script = shell(LOCK_SCRIPT, info, self.method, self.directory, "system" if self.sudo else "user")
         task = asyncio.ensure_future(self.transport.run(script, sudo=self.sudo, stdin=self._stdin(),
                                                         on_lines=on_lines))
-        done, _ = await asyncio.wait({task, held}, timeout=ANSWER_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+        either: set[asyncio.Future[Any]] = {task, held}
+        done, _ = await asyncio.wait(either, timeout=ANSWER_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
         if not done:
             release.set()
-            done, _ = await asyncio.wait({task, held}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(either, timeout=10, return_when=asyncio.FIRST_COMPLETED)
         if not done:
             task.cancel()
             held.cancel()

@@ -746,8 +746,9 @@ _CLIENT = {"host": "", "port": 22, "user": "root", "kind": "auto", "identity_fil
            "sudo_password_env": None}
 _TEAM = {"registry": _REQUIRED, "ca_pem": None, "mode": "private", "tls": True, "username": None,
          "password_env": None}
-_TOP = {"server": _Table(_SERVER, optional=False), "registry": _Table(_REGISTRY, optional=False),
-        "clients": _Tables(_CLIENT), "team": _Table(_TEAM, optional=True)}
+_TOP: dict[str, _Table | _Tables] = {
+    "server": _Table(_SERVER, optional=False), "registry": _Table(_REGISTRY, optional=False),
+    "clients": _Tables(_CLIENT), "team": _Table(_TEAM, optional=True)}
 
 # Written even when they hold their default, so a fresh profile shows them.
 _ALWAYS = {

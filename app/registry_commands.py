@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from app.headless import Run
     from app.profiles import Profile
     from app.redact import Redactor
-    from app.registry.client import RegistryClient, RegistryEndpoint
+    from app.registry.client import RegistryEndpoint
     from app.registry.ops import PrunePlan
     from app.transport import Transport
 
@@ -380,7 +380,8 @@ async def _users(args: argparse.Namespace) -> int:
         saved = save_profile(profile)
         run.out.record("user", user=name, action=action, password_env=variable, profile=str(saved),
                        restarted=False, summary=f"{name}: {action} done, no restart; the profile {saved} "
-                                                f"records it" + (f" with password_env = {variable}" if variable else ""))
+                                                "records it" +
+                                                (f" with password_env = {variable}" if variable else ""))
         return OK
 
     return await _on_server(profile, run, work)
@@ -532,7 +533,8 @@ def _rotation_plan(run: Run, profile: Profile, names: list[str], state: dict | N
                      f"({', '.join(todo) or 'none'})")
         steps.append("give the registry a certificate from the new CA and recreate its container by the deploy's "
                      "path (the old container kept until the new one answers), then prove it from here")
-    steps.append(f"on each client: ca.crt with the new CA alone, then a pull that proves it ({', '.join(todo) or 'none'})")
+    steps.append("on each client: ca.crt with the new CA alone, then a pull that proves it "
+                 f"({', '.join(todo) or 'none'})")
     steps.append("forget the old CA here once every client is done")
     for step in steps:
         run.out.record("plan", summary=step, status="applying" if run.yes else "not applied (run again with --yes)")
@@ -599,10 +601,11 @@ async def _rotate(run: Run, profile: Profile, specs: list[Any], choices: Any, st
                        summary=f"new CA {new.fingerprint_sha256} made; the old {old.fingerprint_sha256} is kept in "
                                f"{pki.previous_ca_dir()} until every client is done")
     else:
-        new, old = pki.load_or_create_ca(), pki.previous_ca()
-        if old is None or new.fingerprint_sha256 != state.get("new_fingerprint"):
+        new, previous = pki.load_or_create_ca(), pki.previous_ca()
+        if previous is None or new.fingerprint_sha256 != state.get("new_fingerprint"):
             raise _setup_error(f"the CA files in {pki.ca_dir()} are not those of the rotation in progress "
                                f"({_rotation_path()}): restore them, or remove that file to start over")
+        old = previous
         run.out.record("ca", old_fingerprint=old.fingerprint_sha256, new_fingerprint=new.fingerprint_sha256,
                        summary=f"resuming the rotation to {new.fingerprint_sha256} started at {state['started']}")
     base = client_target(choices)  # the new CA: pki's current one

@@ -101,7 +101,8 @@ class RunLogs:
         for out in self._open.values():  # the run is over: its logs are complete
             out.close()
         self._open.clear()
-        lines = ["# regwiz run report", "", f"Run: regwiz pid {os.getpid()} (each run has its own folder and report)", "",
+        lines = ["# regwiz run report", "",
+                 f"Run: regwiz pid {os.getpid()} (each run has its own folder and report)", "",
                  f"Logs: `{self.directory}`", ""]
         lines += ["## Files changed", ""]
         if not self.changes:

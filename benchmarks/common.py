@@ -61,12 +61,13 @@ def fmt(value: float, unit: str) -> str:
 def table(figures: list[Figure]) -> str:
     head = ("benchmark", "regwiz", "baseline", "ratio", "goal", "result")
     rows = [head] + [
-        (f.name, fmt(f.regwiz, f.unit), fmt(f.baseline, f.unit), fmt(f.ratio, "") if f.ratio != f.ratio else f"{f.ratio:.2f}x", f.goal,
+        (f.name, fmt(f.regwiz, f.unit), fmt(f.baseline, f.unit),
+         fmt(f.ratio, "") if f.ratio != f.ratio else f"{f.ratio:.2f}x", f.goal,
          "pass" if f.passed else "FAIL")
         for f in figures
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     for f in figures:
         lines += [f"  {f.name}: {note}" for note in f.notes]

@@ -26,7 +26,8 @@ from benchmarks.common import Figure, interleaved, median
 
 DEFAULT_REPEAT = 7
 ROOT = Path(__file__).resolve().parent.parent
-ANSI = re.compile(rb"\x1b(\[[0-9;?<>=]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[PX^_][^\x1b]*\x1b\\|[()][A-Z0-9]|[=>NOM78c])")
+ANSI = re.compile(rb"\x1b(\[[0-9;?<>=]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)"  # CSI, OSC
+                  rb"|[PX^_][^\x1b]*\x1b\\|[()][A-Z0-9]|[=>NOM78c])")  # DCS/PM/APC, charsets, the rest
 COLUMNS, LINES = 120, 40
 TIMEOUT = 30.0
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import shutil
 import subprocess
 import sys
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable, cast
 
 from textual.app import App, SystemCommand
 from textual.screen import Screen
@@ -19,6 +19,9 @@ from app.runlog import RunLogs
 from app.transport import Transport
 from screens.steps import STEPS, StepsPanel
 from screens.target import TargetScreen
+if TYPE_CHECKING:  # (imported when used: start-up time)
+    from app.profiles import Profile
+    from app.registry.deploy import DeployChoices
 from screens.wizard import GoToStep, OpenDashboard, ProfileChosen, StepDone, WizardStep
 
 class RegwizApp(App[None]):
@@ -31,13 +34,13 @@ class RegwizApp(App[None]):
         super().__init__()
         self.resume_gc = resume_gc  # the garbage collector waits for the first screen (app.cli)
         self.profile_name = profile
-        self.profile = None  # the Profile in use, once loaded
+        self.profile: Profile | None = None  # the Profile in use, once loaded
         self.bus = EventBus()
         self.run_logs = RunLogs()
         self.bus.subscribe(self.run_logs)
         self.transport: Transport | None = None
         self.host_label = ""
-        self.registry_choices = None  # DeployChoices once the registry is deployed
+        self.registry_choices: DeployChoices | None = None  # once the registry is deployed
         self.steps_done = 0  # how many wizard steps are done in this run (the steps panel's ticks)
         self._restore_theme()
 
@@ -114,7 +117,7 @@ class RegwizApp(App[None]):
         self.open_profile(message.profile)
 
     def on_profile_chosen(self, message: ProfileChosen) -> None:
-        self.profile = message.profile
+        self.profile = cast("Profile", message.profile)
 
     def startup_finished(self) -> None:
         """The first screen is drawn: what exists now lives on; the garbage collector resumes."""
@@ -178,7 +181,7 @@ class RegwizApp(App[None]):
         from screens.deploy import DeployScreen
 
         assert self.transport is not None
-        saved_users = [u.name for u in self.profile.registry.users] if self.profile is not None else []
+        saved_users: list[str] = [u.name for u in self.profile.registry.users] if self.profile is not None else []
         self.push_screen(DeployScreen(self.bus, self.transport, self.host_label, self.registry_address(),
                                       image=ImageSource.from_environment(), saved_users=saved_users))
 

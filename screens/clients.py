@@ -258,7 +258,7 @@ class ClientsScreen(WizardStep):
         table = self.query_one("#clients", DataTable)
         if name in self.rows:
             self.rows[name] = row
-            for (key, _), value in zip(self._columns, self._cells(name)):
+            for (key, _), value in zip(self._columns, self._cells(name), strict=True):
                 table.update_cell(name, key, value)
         else:
             self.rows[name] = row
@@ -357,17 +357,17 @@ class ClientsScreen(WizardStep):
             self.query_one(f"#field-{wrong[0]}").scroll_visible(animate=False)
             self._status("Nothing added: fix the fields marked in red, then press Enter in Password.", "error")
             return
-        user, _, host = values["client-host"].strip().rpartition("@")
-        user = user or values["client-user"].strip()
+        typed_user, _, host = values["client-host"].strip().rpartition("@")
+        user = typed_user or values["client-user"].strip()
         password = self.query_one("#client-password", Input).value
         secret = Secret(password) if password else None
         form = HostForm(host=host, port=parse_number(values["client-port"]) or 22, user=user,
                         auth="password" if secret else "agent", password=secret,
                         sudo_password=secret if user != "root" else None)
         replacing = client_name(form) in self.forms
-        name = self.add_client(form, self._kind())  # (a replaced client says so itself)
+        added = self.add_client(form, self._kind())  # (a replaced client says so itself)
         if not replacing:
-            self._status(f"Added {name}. Add another, or configure all (ctrl+r).", "ok")
+            self._status(f"Added {added}. Add another, or configure all (ctrl+r).", "ok")
         self.query_one("#client-host", Input).value = ""
         self.query_one("#client-password", Input).value = ""
         self.query_one("#client-host", Input).focus()
@@ -533,11 +533,11 @@ class ClientsScreen(WizardStep):
             actions = [f"{name}: {a}" for name, plan in plans for a in plan.actions]
             combined = Plan(f"Configure {len({n for n, _ in plans})} clients to trust {self.registry.address}",
                             changes=changes, actions=actions)
-            return bool(await self.app.push_screen_wait(PlanScreen(combined)))
+            return bool(await self.app.push_screen_wait(PlanScreen(combined)))  # type: ignore[arg-type]
 
         async def accept_key(name: str, unknown: HostKeyUnknown) -> bool:
             return bool(await self.app.push_screen_wait(
-                HostKeyScreen(name, unknown.key_type, unknown.fingerprint)))
+                HostKeyScreen(name, unknown.key_type, unknown.fingerprint)))  # type: ignore[arg-type]
 
         self._status("Configuring…", "busy")
         results = await configure_clients(specs, self.registry, self.bus, confirm_all,

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import re
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
-from textual.widgets import (Button, Checkbox, DataTable, Footer, Header, Input, Label, Log, ProgressBar,
+from textual.widgets import (Button, Checkbox, Footer, Header, Input, Label, Log, ProgressBar,
                              RadioButton, RadioSet, Static)
 
 from app.events import EventBus, LogEvent
@@ -54,7 +55,7 @@ class DeployScreen(WizardStep):
         # Users a saved profile names: their passwords are never saved, so each is asked again.
         self.saved_users = [name for name in saved_users or [] if name]
         self.choices: DeployChoices | None = None
-        self._unsubscribe = None
+        self._unsubscribe: Callable[[], None] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -275,7 +276,7 @@ class DeployScreen(WizardStep):
         step = DeployRegistryStep(choices, progress=self._progress)
 
         async def confirm(plan: Plan) -> bool:
-            return bool(await self.app.push_screen_wait(PlanScreen(plan)))
+            return bool(await self.app.push_screen_wait(PlanScreen(plan)))  # type: ignore[arg-type]
 
         result = await run_step(step, StepContext(self.transport, emit), confirm)
         if result.outcome not in (Outcome.APPLIED, Outcome.NOTHING_TO_DO):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
+from textual.notifications import SeverityLevel
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, Footer, Header, Label, Log, Static
 
 from app.diagnose import CheckResult, DiagnosisContext, default_checks, run_checks
@@ -45,7 +47,7 @@ class DiagnoseScreen(WizardStep):
         self.results: dict[str, CheckResult] = {}
         self.logs: dict[str, list[str]] = {c.check_id: [] for c in self.checks}
         self.selected = self.checks[0].check_id
-        self._unsubscribe = None
+        self._unsubscribe: Callable[[], None] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -193,10 +195,11 @@ class DiagnoseScreen(WizardStep):
         ctx = StepContext(self.transport, emit)
 
         async def confirm(plan: Plan) -> bool:
-            return bool(await self.app.push_screen_wait(PlanScreen(plan)))
+            return bool(await self.app.push_screen_wait(PlanScreen(plan)))  # type: ignore[arg-type]
 
         outcome = await run_step(step, ctx, confirm)
-        severity = "information" if outcome.outcome in (Outcome.APPLIED, Outcome.NOTHING_TO_DO) else "error"
+        severity: SeverityLevel = "information" if outcome.outcome in (Outcome.APPLIED, Outcome.NOTHING_TO_DO) \
+            else "error"
         self.notify(f"{step.title}: {outcome.message}", severity=severity, timeout=8)
         if outcome.outcome in (Outcome.APPLIED, Outcome.ROLLED_BACK):
             self.diagnose()

@@ -101,7 +101,7 @@ class LiveLog(Log):
         return max(len(line) if line.isascii() and line.isprintable() else cell_len(self._process_line(line))
                    for line in lines)
 
-    def _update_size(self, updates: int, lines: list[str]) -> None:
+    def _update_size(self, updates: int, lines: list[str]) -> None:  # type: ignore[override]  # (Textual's thread worker)
         """Textual's hook (a thread worker in ``Log``): the new lines' width, measured here at once."""
         if lines:
             self._update_maximum_width(updates, self._widest(lines))

@@ -6,6 +6,8 @@ app.clients.configure), with the plan and the host key shown in their modals.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -63,7 +65,7 @@ class OnboardScreen(FormKeys, CopiesLog, Screen[None]):
         self.team = team
         self.results: list[ClientResult] = []
         self.done = False  # the pull on the machine worked
-        self._unsubscribe = None
+        self._unsubscribe: Callable[[], None] | None = None
 
     # -- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -320,10 +322,10 @@ class OnboardScreen(FormKeys, CopiesLog, Screen[None]):
                    for name, plan in plans for c in plan.changes]
         actions = [f"{name}: {a}" for name, plan in plans for a in plan.actions]
         combined = Plan(f"Make {plans[0][0]} trust the team's registry", changes=changes, actions=actions)
-        return bool(await self.app.push_screen_wait(PlanScreen(combined)))
+        return bool(await self.app.push_screen_wait(PlanScreen(combined)))  # type: ignore[arg-type]
 
     async def _accept_key(self, name: str, unknown: HostKeyUnknown) -> bool:
-        return bool(await self.app.push_screen_wait(HostKeyScreen(name, unknown.key_type, unknown.fingerprint)))
+        return bool(await self.app.push_screen_wait(HostKeyScreen(name, unknown.key_type, unknown.fingerprint)))  # type: ignore[arg-type]
 
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 2:

@@ -229,7 +229,7 @@ def todays_clients(testbed: Testbed) -> Iterator[dict[str, TestHost]]:
     """One host per case, booted together."""
     hosts = testbed.start(*(name for name, _ in TODAY))
     try:
-        yield {name: host for (name, _), host in zip(TODAY, hosts)}
+        yield {name: host for (name, _), host in zip(TODAY, hosts, strict=True)}
     finally:
         for host in hosts:
             testbed.remove(host)

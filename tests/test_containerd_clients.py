@@ -100,7 +100,7 @@ def test_version_2_file_gets_the_grpc_cri_table_and_keeps_everything_else() -> N
         assert "io.containerd.cri.v1.images" not in doc["plugins"]
         assert doc["plugins"]["io.containerd.grpc.v1.cri"]["sandbox_image"] == "registry.k8s.io/pause:3.8"
         # one line changed, nothing else
-        changed = [(a, b) for a, b in zip(DEFAULT_1_7.splitlines(), new.splitlines()) if a != b]
+        changed = [(a, b) for a, b in zip(DEFAULT_1_7.splitlines(), new.splitlines(), strict=False) if a != b]
         assert changed == [('      config_path = ""', '      config_path = "/etc/containerd/certs.d"')]
 
 

@@ -151,7 +151,7 @@ def test_lone_surrogate_is_refused() -> None:
 def test_secret_with_special_characters_is_escaped_in_config() -> None:
     secret = 'a"b\\c\nd'
     text = render_config(RegistrySettings(storage=dataclasses.replace(OSS, access_key_secret=secret)))
-    line = next(l for l in text.splitlines() if "accesskeysecret" in l)
+    line = next(row for row in text.splitlines() if "accesskeysecret" in row)
     assert json.loads(line.split(": ", 1)[1]) == secret
 
 

@@ -34,7 +34,7 @@ VERSIONS = {"bookworm": ("20.10.24", "1.6.", None), "trixie": ("26.1.5", "1.7.24
 def batch(testbed: Testbed) -> Iterator[dict[str, TestHost]]:
     hosts = testbed.start(*BATCH)
     try:
-        yield {spec: host for spec, host in zip(BATCH, hosts)}
+        yield {spec: host for spec, host in zip(BATCH, hosts, strict=True)}
     finally:
         for host in hosts:
             testbed.remove(host)

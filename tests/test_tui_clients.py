@@ -231,7 +231,7 @@ async def test_the_form_fits(size: tuple[int, int]) -> None:
             rows.setdefault(label.region.y, []).append(label)
         for row in rows.values():
             row.sort(key=lambda label: label.region.x)
-            for left, right in zip(row, row[1:]):
+            for left, right in zip(row, row[1:], strict=False):
                 gap = right.region.x - (left.region.x + cell_len(str(left.render())))
                 assert gap >= 1, f"{left.render()!r} runs into {right.render()!r} at {size}"
         for button in screen.query(Button):
@@ -377,7 +377,7 @@ async def test_configure_two_clients_by_keys(testbed: Testbed, tls_registry: Reg
             table = screen.query_one("#clients", DataTable)
             for count, host in enumerate(hosts, 1):
                 await type_client(pilot, host.address, host.root_password)
-                await wait_until(pilot, lambda: table.row_count == count, f"client {count} added")
+                await wait_until(pilot, lambda count=count: table.row_count == count, f"client {count} added")
                 assert app.focused is screen.query_one("#client-host", Input)
             await pilot.press("ctrl+n")  # (not done yet: nothing happens)
             await pilot.press("ctrl+r")

@@ -97,9 +97,9 @@ async def daemon_flags(transport: Transport, files: RemoteFiles, init: str) -> t
         match = re.search(r"argv\[\]=(\S+)\s+([^;]*);", shown.stdout)
         return (match.group(2).strip() if match else ""), "docker.service ExecStart"
     for path, name in (("/etc/default/docker", "DOCKER_OPTS"), ("/etc/sysconfig/docker", "OPTIONS")):
-        text = await files.read(path)
-        if text is not None:
-            return _env_value(text, name), f"{path} {name}"
+        found = await files.read(path)
+        if found is not None:
+            return _env_value(found, name), f"{path} {name}"
     return "", "none"
 
 
@@ -137,7 +137,7 @@ async def gather(ctx: DiagnosisContext, emit: ScopedEmitter) -> NetworkFacts:
                 for cfg in (network.get("IPAM") or {}).get("Config") or []:
                     subnet = cfg.get("Subnet", "")
                     if subnet and ":" not in subnet:
-                        docker_networks.append((network.get("Name", "?"), ipaddress.ip_network(subnet)))
+                        docker_networks.append((network.get("Name", "?"), ipaddress.IPv4Network(subnet)))
     docker0 = next((a.interface for a in addresses if a.dev == "docker0"), None)
     net = netmodel.HostNetwork(tuple(routes), tuple(addresses), tuple(nameservers),
                                tuple(docker_networks), docker0, resolved, stub_only)

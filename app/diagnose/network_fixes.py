@@ -28,7 +28,7 @@ def _configured_ranges_are_clean(facts: NetworkFacts) -> bool:
         return False
     taken = [r.dest for r in facts.host_net.routes if not r.is_default]
     taken += [a.interface.network for a in facts.host_net.addresses]
-    taken += [ipaddress.ip_network(f"{n}/32") for n in facts.host_net.nameservers]
+    taken += [ipaddress.IPv4Network(f"{n}/32") for n in facts.host_net.nameservers]
     taken += [net for net, _ in netmodel.CLOUD_RESERVED]
     ranges = [options.bip.network] + [base for base, _ in options.default_address_pools]
     return not any(r.overlaps(t) for r in ranges for t in taken)

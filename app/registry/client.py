@@ -23,7 +23,7 @@ import tarfile
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Callable
+from typing import Any, Callable
 from urllib.parse import quote, urljoin, urlsplit
 
 SCHEMA2 = "application/vnd.docker.distribution.manifest.v2+json"
@@ -517,7 +517,7 @@ def _tls_error(exc: ssl.SSLError, address: str) -> RegistryTLSError:
 
 
 def _describe_certificate(tls: ssl.SSLSocket) -> dict:
-    cert = tls.getpeercert() or {}
+    cert: dict[str, Any] = dict(tls.getpeercert() or {})  # (typeshed's union of value types, read as Any)
     return {
         "protocol": tls.version(),
         "subject": _distinguished_name(cert.get("subject", ())),
@@ -551,6 +551,8 @@ def _names_in_certificate(target: _Target, timeout: float) -> list[str]:
         with socket.create_connection((target.host, target.port), timeout=timeout) as raw:
             with unchecked.wrap_socket(raw, server_hostname=target.host) as tls:
                 der = tls.getpeercert(binary_form=True)
+        if der is None:
+            return []  # (no certificate offered: nothing to read)
         sans = x509.load_der_x509_certificate(der).extensions.get_extension_for_class(x509.SubjectAlternativeName)
         names = [f"DNS:{n}" for n in sans.value.get_values_for_type(x509.DNSName)]
         return names + [f"IP:{ip}" for ip in sans.value.get_values_for_type(x509.IPAddress)]
@@ -685,7 +687,7 @@ def _anonymous_detail(client: RegistryClient) -> str:
 
 def _prove_push_pull(client: RegistryClient, repository: str, image: GeneratedImage, tag: str,
                      proof: _Proof) -> None:
-    pulled: dict[str, bytes | str] = {}
+    pulled: dict[str, Any] = {}  # the manifest (bytes) and its digest (str)
 
     def push(data: bytes, what: str) -> str:
         digest = client.push_blob(repository, data)

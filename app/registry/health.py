@@ -53,7 +53,7 @@ async def explain_registry_down(transport: Transport, port: int,
         elif starting:
             cause += " yet (it is starting)"
         if known:
-            cause += f": {known.summary}"
+            cause += f": {known.cause}"
         return RegistryDown(cause, "run `regwiz diagnose --yes` (starts Docker and enables it at boot)",
                             transient=starting or (recently and enabled is not False and not known))
     box = await container_state(transport, emit)

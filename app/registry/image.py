@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
-from typing import AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable
 
 from app.events import ScopedEmitter
 from app.transport import Command, Transport, TransportError, shell
@@ -34,7 +34,7 @@ class ImageSource:
     probe_seconds: float = 4.0
 
     @classmethod
-    def from_environment(cls, **choices: object) -> "ImageSource":
+    def from_environment(cls, **choices: Any) -> "ImageSource":
         """The defaults, with the knobs for unusual set-ups (and the testbed) read from the environment:
         which local image to upload (REGWIZ_UPLOAD_IMAGE), where to probe for Docker Hub
         (REGWIZ_HUB_PROBE_URL)."""

@@ -182,7 +182,7 @@ class Transport(abc.ABC):
                        keep_output: bool, timeout: float | None) -> tuple[int, list[str], list[str]]:
         """Run one shell command line; return (exit status, stdout, stderr lines)."""
 
-    async def connect(self) -> None:
+    async def connect(self) -> None:  # noqa: B027 (a no-op on purpose where there is nothing to open)
         """Open the connection (a no-op on this machine)."""
 
     async def close(self) -> None:

@@ -104,6 +104,7 @@ class SSHTransport(Transport):
         trusted = t.known_hosts.trusted_keys(t.host, t.port)
         if not trusted:
             key = await self._fetch_host_key()
+            assert key is not None  # (not quiet: no key at all raised already)
             raise HostKeyUnknown(t.host, t.port, key)
         try:
             self._conn = await asyncssh.connect(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import asyncssh
 
@@ -40,5 +41,6 @@ def resolve(alias: str, config_path: Path | None = None) -> ResolvedHost:
     port = config.get("Port")
     user = config.get("User")
     identity = config.get("IdentityFile") or []
-    return ResolvedHost(alias, options.host or alias, int(port) if port else None,
-                        str(user) if user else None, [str(i) for i in identity])
+    # (asyncssh's config values are untyped: a port is an int, identity files a list of paths)
+    return ResolvedHost(alias, options.host or alias, int(str(port)) if port else None,
+                        str(user) if user else None, [str(i) for i in cast(list, identity)])

@@ -69,7 +69,8 @@ if "registry" in host.groups:
     server.shell(
         name="Load it as registry:2",
         commands=[(f"docker image inspect registry:2 >/dev/null 2>&1 || {{ docker load -i /var/tmp/registry.tar"
-                   f" && docker tag {host.data.registry_image} registry:2 && docker rmi {host.data.registry_image}; }}")],
+                   f" && docker tag {host.data.registry_image} registry:2"
+                   f" && docker rmi {host.data.registry_image}; }}")],
     )
     docker.container(
         name="Run the registry with TLS and htpasswd auth",
@@ -96,6 +97,7 @@ if "clients" in host.groups:
     docker.login(name="Log in", server=REGISTRY, username=USER, password=PASSWORD)
     server.shell(
         name="Push a small test image (one file in one layer)",
-        commands=[f"tar -C /etc -cf - hostname | docker import - {image}", f"docker push {image}", f"docker rmi {image}"],
+        commands=[f"tar -C /etc -cf - hostname | docker import - {image}", f"docker push {image}",
+                  f"docker rmi {image}"],
     )
     server.shell(name="Pull it back", commands=[f"docker pull {image}"])
