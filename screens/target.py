@@ -6,7 +6,6 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Button, Header, Input, Label, Log, RadioButton, RadioSet, Select, Static
 
 from app.events import EventBus, EventKind, LogEvent
