@@ -11,18 +11,9 @@ import pytest
 
 from screens.app import RegwizApp
 from screens.hostkey import HostKeyScreen
+from tests.snapshot_helpers import steady
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
-
-
-async def steady(pilot) -> None:  # type: ignore[no-untyped-def]
-    """No blinking cursor: whether it is drawn would depend on the moment the picture is taken."""
-    from textual.widgets import Input
-
-    for screen in pilot.app.screen_stack:
-        for field in screen.query(Input):
-            field.cursor_blink = False
-    await pilot.pause()
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from textual.widgets import Input
 
 from app.clients.configure import ClientResult
 from app.clients.model import ClientKind, RegistryTarget
 from app.steps import Status
 from app.targets import HostForm
 from screens.app import RegwizApp
+from tests.snapshot_helpers import steady
 from screens.clients import ClientsScreen
 
 SIZES = [(80, 24), (120, 40)]
@@ -26,9 +26,7 @@ RESULTS = [
 async def _open(pilot) -> ClientsScreen:  # type: ignore[no-untyped-def]
     screen = ClientsScreen(pilot.app.bus, RegistryTarget("203.0.113.10", 5000, True, None))
     await pilot.app.push_screen(screen)
-    for field in screen.query(Input):
-        field.cursor_blink = False  # (a blinking cursor would be in the picture or not, by timing)
-    await pilot.pause()
+    await steady(pilot)
     return screen
 
 

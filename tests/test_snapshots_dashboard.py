@@ -9,6 +9,7 @@ from __future__ import annotations
 from app.dashboard import NeededSecret
 from app.steps import Status
 from screens.app import RegwizApp
+from tests.snapshot_helpers import steady
 
 LONG = ("nothing listens on 203.0.113.10:5000; the host restarted and Docker is not running: it is not "
         "enabled at boot. Fix: regwiz diagnose --yes enables and starts it")
@@ -63,5 +64,6 @@ def test_secrets_modal_80x24(snap_compare) -> None:  # type: ignore[no-untyped-d
         pilot.app.push_screen(SecretsScreen(needed))
         await pilot.pause()
         await pilot.press(*"hunter2")
+        await steady(pilot)
 
     assert snap_compare(RegwizApp(), terminal_size=(80, 24), run_before=setup)

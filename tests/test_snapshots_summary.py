@@ -12,6 +12,7 @@ from app.profiles import Profile, TeamProfile
 from app.steps import Status
 from app.summary import ChangeLine, ClientLine, SetupSummary
 from screens.app import RegwizApp
+from tests.snapshot_helpers import steady
 
 FINGERPRINT = ":".join(["3F", "A2", "9C", "01", "7D", "E4", "55", "B8"] * 4)
 TEAM = TeamProfile(registry="203.0.113.10:5000", ca_pem=None, username="ci", password_env="REGISTRY_CI_PASSWORD")
@@ -71,7 +72,7 @@ def test_onboard_80x24(snap_compare) -> None:  # type: ignore[no-untyped-def]
         from screens.onboard import OnboardScreen
 
         await pilot.app.push_screen(OnboardScreen(pilot.app.bus))
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(RegwizApp(), terminal_size=(80, 24), run_before=setup)
 
@@ -84,6 +85,6 @@ def test_onboard_host_120x40(snap_compare) -> None:  # type: ignore[no-untyped-d
         screen = OnboardScreen(pilot.app.bus, team=TEAM)
         await pilot.app.push_screen(screen)
         await pilot.press("down", "enter", *"bad host!", "enter", "enter", "enter", "enter", "enter")
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(RegwizApp(), terminal_size=(120, 40), run_before=setup)
