@@ -382,10 +382,11 @@ async def check_health(profile: Profile, bus: EventBus, on_row: OnRow,
                         f"the {DEFAULT_KEEP} newest of each repository frees {human_size(facts.default_frees)} "
                         f"({facts.default_deletes} tags){low}")
 
-    checks = [(rows["host"], host, FIX_DIAGNOSE), (rows["docker"], docker, FIX_DIAGNOSE),
-              (rows["bridge"], bridge, FIX_DIAGNOSE), (rows["registry"], up, FIX_DEPLOY),
-              (rows["tls"], tls, FIX_DEPLOY), (rows["auth"], auth, FIX_DEPLOY),
-              (rows["storage"], storage, ACTION_REGISTRY)]
+    checks: list[tuple[HealthRow, Callable[[], Awaitable[tuple[Status, str]]], str]] = [
+        (rows["host"], host, FIX_DIAGNOSE), (rows["docker"], docker, FIX_DIAGNOSE),
+        (rows["bridge"], bridge, FIX_DIAGNOSE), (rows["registry"], up, FIX_DEPLOY),
+        (rows["tls"], tls, FIX_DEPLOY), (rows["auth"], auth, FIX_DEPLOY),
+        (rows["storage"], storage, ACTION_REGISTRY)]
 
     def pulls(row: HealthRow, entry: ClientProfile, prefix: str) -> Callable[[], Awaitable[tuple[Status, str]]]:
         form = host_form_for(entry, prefix, given)

@@ -8,6 +8,8 @@ registry screen, the certificate row renews it), g the registry screen, ctrl+y c
 
 from __future__ import annotations
 
+from typing import Callable
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -57,7 +59,7 @@ class DashboardScreen(CopiesLog, Screen[None]):
         self.typed: dict[str, Secret] = {}  # secrets typed this session: memory only, offered again on r
         self.checking = False  # a check (or its secrets modal) is under way
         self._checker: object = None
-        self._unsubscribe = None
+        self._unsubscribe: Callable[[], None] | None = None
         self._widths = (0, 0)
 
     def compose(self) -> ComposeResult:

@@ -7,6 +7,8 @@ in the fields, r reloads, ctrl+y copies the log. The list loads in a worker, a b
 
 from __future__ import annotations
 
+from typing import Callable
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -65,7 +67,7 @@ class RegistryScreen(FormKeys, CopiesLog, Screen[None]):
         self.loading = False
         self.busy = False  # a delete or prune is under way
         self.last_freed: int | None = None  # the engine's measurement of the last delete or prune
-        self._unsubscribe = None
+        self._unsubscribe: Callable[[], None] | None = None
         self._name_width = 36
 
     def compose(self) -> ComposeResult:
