@@ -211,6 +211,9 @@ class RegwizApp(App[None]):
                             self.action_write_report)
         if self.transport is not None:
             yield SystemCommand("Re-run diagnostics", "Check the registry host again", self.show_diagnosis)
+        if self.transport is not None and self.registry_choices is not None:
+            yield SystemCommand("Open the registry", "Its tags and sizes, storage; delete and prune",
+                                self.show_registry)
         yield SystemCommand("Onboard a machine", "Join a team's registry from its team profile: this machine "
                             "or a host", self.show_onboarding)
         if self.profile is not None and self.profile.path is not None:
@@ -221,6 +224,14 @@ class RegwizApp(App[None]):
         for name in list_profiles():
             yield SystemCommand(f"Switch profile: {name}", "Open this saved set-up's dashboard",
                                 lambda name=name: self.open_profile(name))
+
+    def show_registry(self) -> None:
+        from app.registry.ops import source_from_choices
+        from screens.registry import RegistryScreen
+
+        assert self.transport is not None and self.registry_choices is not None
+        self.push_screen(RegistryScreen(self.bus, source_from_choices(self.registry_choices), self.transport,
+                                        self.host_label))
 
     def show_onboarding(self) -> None:
         from screens.onboard import OnboardScreen

@@ -300,7 +300,7 @@ class DashboardScreen(CopiesLog, Screen[None]):
         step = RenewCertificateStep(choices)
 
         async def confirm(plan: Plan) -> bool:
-            return bool(await self.app.push_screen_wait(PlanScreen(plan)))
+            return bool(await self.app.push_screen_wait(PlanScreen(plan)))  # type: ignore[arg-type]
 
         status.update("Renewing the certificate: planning…")
         result = await run_step(step, StepContext(transport, self.bus.scoped(source="dashboard", host=host)), confirm)

@@ -339,7 +339,7 @@ class RegistryScreen(FormKeys, CopiesLog, Screen[None]):
         self.status(f"Planning: {what}…")
 
         async def confirm(plan: Plan) -> bool:
-            return bool(await self.app.push_screen_wait(PlanScreen(plan)))
+            return bool(await self.app.push_screen_wait(PlanScreen(plan)))  # type: ignore[arg-type]
 
         emit = self.bus.scoped(source="registry", host=self.host_label)
         try:
