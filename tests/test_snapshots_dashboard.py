@@ -6,6 +6,8 @@ row's detail and the buttons must be in view at 80x24.
 
 from __future__ import annotations
 
+import pytest
+
 from app.dashboard import NeededSecret
 from app.steps import Status
 from screens.app import RegwizApp
@@ -53,7 +55,8 @@ def test_dashboard_120x40(snap_compare) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(RegwizApp(), terminal_size=(120, 40), run_before=_dashboard((120, 40)))
 
 
-def test_secrets_modal_80x24(snap_compare) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_secrets_modal(snap_compare, size) -> None:  # type: ignore[no-untyped-def]
     from screens.secrets import SecretsScreen
 
     needed = [NeededSecret("server.password", "SSH password of root@203.0.113.10", None, optional=True),
@@ -66,4 +69,4 @@ def test_secrets_modal_80x24(snap_compare) -> None:  # type: ignore[no-untyped-d
         await pilot.press(*"hunter2")
         await steady(pilot)
 
-    assert snap_compare(RegwizApp(), terminal_size=(80, 24), run_before=setup)
+    assert snap_compare(RegwizApp(), terminal_size=size, run_before=setup)
