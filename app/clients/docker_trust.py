@@ -6,16 +6,23 @@ no restart. Only for an insecure registry: `insecure-registries` in daemon.json
 OPTIONS (RHEL's /etc/sysconfig/docker) or EXTRA_ARGS (boot2docker), which need a
 restart. Never the same option both as a flag and in daemon.json: dockerd
 refuses to start then (docker/for-linux#327).
+
+Docker 29.10 on: an explicit `insecure-registries` list no longer makes loopback
+insecure-allowed for free (moby#53868). Where regwiz writes that list for such a
+daemon it also lists 127.0.0.0/8 and ::1/128, so a localhost tunnel keeps working
+(older daemons add them themselves: no entry, no diff).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 from dataclasses import dataclass
 
 from app.clients import edits
 from app.clients.model import ClientKind, RegistryTarget
+from app.clients.runtimes import DockerStore
 from app.dockerd import DockerService, explain_failure
 from app.remote_files import FileChange
 from app.steps import Plan, Step, StepContext, service_down
@@ -26,6 +33,32 @@ FLAG_FILES = {
     ClientKind.RHEL: ("/etc/sysconfig/docker", "OPTIONS"),
     ClientKind.BOOT2DOCKER: ("/var/lib/boot2docker/profile", "EXTRA_ARGS"),
 }
+
+
+# What dockerd itself appended before moby#53868: daemon/pkg/registry/config.go
+# loadInsecureRegistries at docker-v29.7.2 (and master b985e2313a): `registries = append(registries,
+# "::1/128", "127.0.0.0/8")`; the entries go through netip.ParsePrefix there, so CIDRs are accepted.
+# Commit 06ea9cd3bf removes that line (in 29.10, not yet on master in the mirror read here).
+LOOPBACK_INSECURE = ("127.0.0.0/8", "::1/128")
+
+
+def docker_version(text: str) -> tuple[int, int, int] | None:
+    """(29, 10, 0) from `docker version --format {{.Server.Version}}` ("29.10.0") or `dockerd --version`."""
+    match = re.search(r"(?<![\d.])(\d+)\.(\d+)\.(\d+)", text)
+    return (int(match[1]), int(match[2]), int(match[3])) if match else None
+
+
+def loopback_entries(version: tuple[int, int, int] | None) -> tuple[str, ...]:
+    """What an explicit insecure-registries list must also hold for a localhost tunnel on this Docker."""
+    return LOOPBACK_INSECURE if DockerStore(version, False).loopback_insecure_only_by_default else ()
+
+
+def with_insecure(daemon_json: str | None, address: str, version: tuple[int, int, int] | None) -> str:
+    """daemon.json with ``address`` (and, on Docker 29.10+, loopback) in insecure-registries."""
+    new = edits.add_to_json_list(daemon_json, "insecure-registries", address)
+    for entry in loopback_entries(version):
+        new = edits.add_to_json_list(new, "insecure-registries", entry)
+    return new
 
 
 @dataclass
@@ -50,6 +83,13 @@ class DockerTrustStep(Step):
         ctx.files.sudo = False
         home = (await ctx.transport.run(shell('printf %s "$HOME"'))).stdout.strip()
         return f"{home}/.docker"
+
+    async def _docker_version(self, ctx: StepContext) -> tuple[int, int, int] | None:
+        """The daemon's version; the installed dockerd's when the daemon does not answer."""
+        result = await ctx.transport.run(shell(
+            "docker version --format '{{.Server.Version}}' 2>/dev/null || dockerd --version 2>/dev/null"),
+            sudo=self.kind is not ClientKind.DESKTOP)
+        return docker_version(result.stdout)
 
     async def _changes(self, ctx: StepContext) -> list[_Change] | str:
         r = self.registry
@@ -78,7 +118,7 @@ class DockerTrustStep(Step):
                     if edits.flag_values(text, flag_file[1], "--insecure-registry"):
                         return (f"insecure registries are set both in {flag_file[0]} and {daemon_path}: "
                                 "dockerd refuses that; keep one")
-                new = edits.add_to_json_list(daemon_json, "insecure-registries", r.address)
+                new = with_insecure(daemon_json, r.address, await self._docker_version(ctx))
                 changes.append(_Change(FileChange(daemon_path, daemon_json, new), reload))
         if r.cache:
             base = next((c.file.new for c in changes if c.file.path == daemon_path), daemon_json)
