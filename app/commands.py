@@ -39,8 +39,8 @@ def _server(profile: Profile, run: Run):  # type: ignore[no-untyped-def]
     return form, form.transport(), (profile.server.host or "this machine")
 
 
-async def _on_server(args: argparse.Namespace, profile: Profile, run: Run, work) -> int:  # type: ignore[no-untyped-def]
-    """Connect to the profile's server, run ``work(transport, host)``, always close and report."""
+async def on_server(profile: Profile, run: Run, work, report: bool = True) -> int:  # type: ignore[no-untyped-def]
+    """Connect to the profile's server, run ``work(transport, host)``, always close (and write the report)."""
     _, transport, host = _server(profile, run)
     try:
         await run.connect(transport, host)
@@ -50,7 +50,8 @@ async def _on_server(args: argparse.Namespace, profile: Profile, run: Run, work)
         return FAILED
     finally:
         await transport.close()
-        run.finish()
+        if report:
+            run.finish()
 
 
 async def diagnose(args: argparse.Namespace) -> int:
@@ -60,7 +61,7 @@ async def diagnose(args: argparse.Namespace) -> int:
     async def work(transport, host: str) -> int:  # type: ignore[no-untyped-def]
         return worst(await run.diagnose(transport, host, fix=args.yes))
 
-    return await _on_server(args, profile, run, work)
+    return await on_server(profile, run, work)
 
 
 async def _deploy_on(run: Run, choices: DeployChoices, transport: Transport, host: str) -> int:
@@ -97,7 +98,7 @@ async def deploy(args: argparse.Namespace) -> int:
         deployed = await _deploy_on(run, choices, transport, host)
         return deployed if deployed != OK or not run.yes else await _prove(run, choices, host)
 
-    return await _on_server(args, profile, run, work)
+    return await on_server(profile, run, work)
 
 
 async def setup(args: argparse.Namespace) -> int:
@@ -118,7 +119,7 @@ async def setup(args: argparse.Namespace) -> int:
                                                 _profile_password_from(profile)))
         return FAILED if FAILED in codes else OK
 
-    return await _on_server(args, profile, run, work)
+    return await on_server(profile, run, work)
 
 
 def _client_specs(profile: Profile, run: Run) -> list[ClientSpec]:

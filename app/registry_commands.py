@@ -185,27 +185,10 @@ def _check_repo(name: str | None) -> None:
 
 
 async def _on_server(profile: Profile, run: Run, work: Any, report: bool = True) -> int:
-    """Connect to the profile's server, run ``work(transport, host)``, always close (and write the report)."""
-    from app.session import host_form
-    from app.transport import TransportError
+    """The headless commands' own frame: connect, ``work(transport, host)``, close (and report)."""
+    from app.commands import on_server
 
-    form = host_form(profile.server, run.bus.redactor)
-    problems = form.errors() if not form.local else {}
-    if problems:
-        raise _setup_error("the profile's [server] is not usable: "
-                           + "; ".join(f"{k}: {v}" for k, v in problems.items()) + ": fix it in the profile")
-    transport = form.transport()
-    host = profile.server.host or "this machine"
-    try:
-        await run.connect(transport, host)
-        return await work(transport, host)
-    except TransportError as exc:
-        run.out.record("error", message=str(exc), status="failure")
-        return FAILED
-    finally:
-        await transport.close()
-        if report:
-            run.finish()
+    return await on_server(profile, run, work, report)
 
 
 def _human_size(size: int | None) -> str:
