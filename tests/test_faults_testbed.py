@@ -212,3 +212,73 @@ async def test_a_restart_between_deploy_and_clients_is_waited_for_or_explained( 
     assert looping.returncode == 1
     error = next(o for o in json_lines(looping.stdout) if o["type"] == "error")["message"]
     assert "keeps restarting" in error and "last log lines" in error, error
+
+
+@pytest.mark.parametrize("release", ["trixie", "sid"])
+async def test_dockerd_not_returning_on_newer_releases(release: str, fresh_host,  # type: ignore[no-untyped-def]
+                                                       tmp_path: Path) -> None:
+    """tests/test_rollback_report.py's SysV dockerd that starts with neither settings, on trixie and sid.
+
+    A daemon.json edited by hand and never applied makes dockerd refuse to start; regwiz's change
+    goes to DOCKER_OPTS, so its restore cannot help: FAILED, saying dockerd is down, no temporary
+    file left; once the hand edit is undone, the same step completes.
+    """
+    import json
+
+    from app.clients.configure import ClientSpec, configure_clients
+    from app.clients.docker_trust import DockerTrustStep
+    from app.clients.model import ClientKind, RegistryTarget
+    from app.steps import Outcome, Plan, Status, run_step
+
+    def answers() -> bool:  # not `docker info`'s status: Docker 26's CLI (trixie) exits 0 with the daemon down
+        shown = host.exec("docker", "version", "--format", "{{.Server.Version}}", check=False)
+        return shown.returncode == 0 and bool(shown.stdout.strip())
+
+    host: TestHost = fresh_host(f"sysv_client@{release}")
+    assert host.release == release
+    before = host.exec("cat", "/etc/default/docker").stdout
+    shown = host.exec("cat", "/etc/docker/daemon.json", check=False)
+    original = shown.stdout if shown.returncode == 0 else None
+    config = json.loads(original) if original and original.strip() else {}
+    host.exec("sh", "-c", "mkdir -p /etc/docker && cat > /etc/docker/daemon.json",
+              input=json.dumps({**config, "storage-driver": "regwiz-no-such-driver"}))
+    assert answers()  # still up, for now
+    registry = RegistryTarget("203.0.113.7", 5000, tls=False, ca_pem=None)
+
+    async def confirm_all(plans: list[tuple[str, Plan]]) -> bool:
+        return True
+
+    async def confirm_all_plan(plan: Plan) -> bool:
+        return True
+
+    spec = ClientSpec(f"root@{host.address}", lambda: root_by_password(host, tmp_path), ClientKind.SYSV)
+    [result] = await configure_clients([spec], registry, EventBus(), confirm_all)
+    assert result.status is Status.FAILURE, result.message
+    assert "dockerd did not come back" in result.message
+    assert f"dockerd does not run with them either: it is down on root@{host.address}" in result.message
+    assert "/etc/init.d/docker start" in result.message, result.message
+    assert "as it was before" not in result.message
+    assert host.exec("cat", "/etc/default/docker").stdout == before
+    assert not answers()
+    leftovers = host.sh("find /etc/docker /etc/default -name '*.regwiz-tmp.*' -o -name '*.regwiz-restore' "
+                        "2>/dev/null || true").stdout.strip()
+    assert leftovers == "", leftovers
+
+    # The hand edit undone and dockerd started: the second run completes.
+    if original is None:
+        host.exec("rm", "-f", "/etc/docker/daemon.json")
+    else:
+        host.exec("sh", "-c", "cat > /etc/docker/daemon.json", input=original)
+    host.sh("/etc/init.d/docker start")
+    for _ in range(60):
+        if answers():
+            break
+        await asyncio.sleep(0.5)
+    # The trust step alone: configure_clients would go on to a pull from 203.0.113.7, which is nobody.
+    async with root_by_password(host, tmp_path) as t:
+        again = await run_step(DockerTrustStep(ClientKind.SYSV, registry),
+                               StepContext(t, EventBus().scoped(source="again")), confirm_all_plan)
+    assert again.outcome is Outcome.APPLIED, again.message
+    assert answers()
+    assert "--insecure-registry 203.0.113.7:5000" in host.exec("cat", "/etc/default/docker").stdout
+    print(result.message)
