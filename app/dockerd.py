@@ -157,6 +157,10 @@ class DockerService:
             # A daemon that failed several times is held by systemd's start limit.
             await transport.run(Command("systemctl", "reset-failed", "docker"), sudo=True)
         elif not await self.answers(transport):
+            # A dockerd still on its way down (a restart cut short) keeps its pid file live, and the
+            # script's `start` then does nothing: wait (at most 20 s) for it to be gone first.
+            await transport.run(shell("for i in $(seq 1 40); do pidof dockerd >/dev/null || exit 0; sleep 0.5; done"),
+                                sudo=True, timeout=30)
             action = "start"
         result = await transport.run(self._control(action), sudo=True, emit=emit, timeout=120)
         if not result.ok and self.init == "systemd":
