@@ -83,9 +83,9 @@ password_env = "REGISTRY_CI_PASSWORD"
                 await pilot.pause(0.1)
             rows = {k: (r.status.value, r.detail) for k, r in screen.rows.items()}
             assert str(screen.query_one("#dashboard-status", Static).render()) == "All is well.", rows
-            assert set(rows) == {"host", "docker", "bridge", "registry", "tls", "auth"}
+            assert set(rows) == {"host", "docker", "bridge", "registry", "tls", "auth", "storage"}
             assert "days to expiry" in rows["tls"][1]
-            assert screen.query_one("#health", DataTable).row_count == 6
+            assert screen.query_one("#health", DataTable).row_count == 7
             # Break it: the registry stops; its row fails and offers to deploy again.
             await __import__("asyncio").to_thread(host.exec, "docker", "stop", "registry")
             await pilot.press("r")
