@@ -264,16 +264,19 @@ class ContainerdTrustStep(_FilesStep):
         if self.major is None:
             ctx.emit.warning("containerd is not installed here: its files are written for it, not verified")
             return None
-        dump = await ctx.transport.run(Command("containerd", "config", "dump"), sudo=True)
-        found = dumped_config_path(dump.stdout, self.major)
-        if not dump.ok or not found or self.certs_dir not in found.split(":"):
-            return (f"`containerd config dump` does not show config_path = {self.certs_dir!r} for the CRI "
-                    f"images plugin (it shows {found!r}): containerd did not take the setting")
+        # containerd's own words first: its log says which key it ignored, the dump only that it is unset.
+        ignored: list[str] = []
         if self.restart:
             log = await ctx.transport.run(shell(_LOG_SINCE, *self._log_mark), sudo=True)
-            ignored = [line for line in log.stdout.splitlines() if IGNORED_KEY in line]
-            if ignored:
-                return f"containerd ignored a setting: {ignored[0].strip()[-300:]}"
+            ignored = [line.strip() for line in log.stdout.splitlines() if IGNORED_KEY in line]
+        dump = await ctx.transport.run(Command("containerd", "config", "dump"), sudo=True)
+        found = dumped_config_path(dump.stdout, self.major)
+        if ignored:
+            return f"containerd ignored a setting: {ignored[0][-300:]}"
+        if not dump.ok or not found or self.certs_dir not in found.split(":"):
+            return (f"`containerd config dump` does not show config_path = {self.certs_dir!r} for the CRI "
+                    f"images plugin (it shows {found or ''!r}): containerd did not take the setting")
+        if self.restart:
             for _ in range(25):  # the restarted daemon answers before a pull is tried
                 if (await ctx.transport.run(Command("ctr", "version"), sudo=True)).ok:
                     return None
