@@ -5,9 +5,9 @@ up to docker-v29.7.2, and on master at b985e2313a, dockerd appends "::1/128" and
 whatever list it is given, each parsed by netip.ParsePrefix (so CIDRs are valid entries there);
 commit 06ea9cd3bf ("We should not set loopback_addr as default insecure registry") removes that
 append, in 29.10. regwiz's tunnel mode pulls through localhost, so where regwiz writes
-insecure-registries into daemon.json for a 29.10+ daemon it lists loopback itself; for older
-daemons it writes nothing more (no diff noise). Facts in (the daemon's version, daemon.json),
-daemon.json out.
+insecure-registries for a 29.10+ daemon, into daemon.json or as `--insecure-registry` flags
+(DOCKER_OPTS, OPTIONS, EXTRA_ARGS), it lists loopback itself; for older daemons it writes nothing
+more (no diff noise). Facts in (the daemon's version, daemon.json or the flag file), file out.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import shlex
 import pytest
 
 from app.clients.docker_trust import LOOPBACK_INSECURE, DockerTrustStep, docker_version, loopback_entries
+from app.clients import docker_trust
+from app.clients.edits import flag_values
 from app.clients.model import ClientKind, RegistryTarget
 from app.events import EventBus
 from app.steps import StepContext
@@ -129,9 +131,76 @@ async def test_a_sysv_client_whose_daemon_json_holds_the_list_gets_loopback_ther
     assert config["insecure-registries"] == ["10.0.0.5:5000", "127.0.0.0/8", "::1/128"]
 
 
-async def test_a_flag_file_change_asks_no_version_and_adds_no_loopback() -> None:
-    # DOCKER_OPTS: the flag path; this task covers daemon.json only.
-    host = FakeClient({"/etc/default/docker": 'DOCKER_OPTS=""\n'}, "29.10.0")
-    plan = await DockerTrustStep(ClientKind.SYSV, REGISTRY).plan(StepContext(host, EventBus().scoped(source="t")))
-    [change] = [c for c in plan.changes if c.path == "/etc/default/docker"]
-    assert "127.0.0.0/8" not in (change.new or "")
+# -- the flag files: DOCKER_OPTS (SysV, upstart), OPTIONS (RHEL), EXTRA_ARGS (boot2docker) ----------
+#
+# `--insecure-registry` fills the same list as daemon.json's key: moby docker-v29.7.2
+# daemon/command/config.go installCommonConfigFlags,
+#   insecureRegistries = opts.NewNamedListOptsRef("insecure-registries", &conf.InsecureRegistries,
+#                                                 registry.ValidateIndexName)
+#   flags.Var(insecureRegistries, "insecure-registry", ...)
+# and daemon/pkg/registry/config.go newServiceConfig hands conf.InsecureRegistries to
+# loadInsecureRegistries, whose loopback append 06ea9cd3bf removes. ValidateIndexName refuses only a
+# leading or trailing hyphen, so "127.0.0.0/8" and "::1/128" are valid flag values (then ParsePrefix).
+
+FLAG_FILES = [
+    (ClientKind.SYSV, "/etc/default/docker", "DOCKER_OPTS"),
+    (ClientKind.RHEL, "/etc/sysconfig/docker", "OPTIONS"),
+    (ClientKind.BOOT2DOCKER, "/var/lib/boot2docker/profile", "EXTRA_ARGS"),
+]
+
+
+async def _flag_file(kind: ClientKind, files: dict[str, str], server_version: str | None,
+                     dockerd_version: str = "") -> str:
+    host = FakeClient(files, server_version, dockerd_version)
+    plan = await DockerTrustStep(kind, REGISTRY).plan(StepContext(host, EventBus().scoped(source="t")))
+    assert plan.refused is None, plan.refused
+    path = FLAG_FILES_BY_KIND[kind][0]
+    [change] = [c for c in plan.changes if c.path == path]
+    assert not [c for c in plan.changes if c.path.endswith("daemon.json")]  # never both (docker/for-linux#327)
+    assert plan.actions == ["restart dockerd (flags are read only at start)"]
+    return change.new or ""
+
+
+FLAG_FILES_BY_KIND = {kind: (path, var) for kind, path, var in FLAG_FILES}
+
+
+@pytest.mark.parametrize(("kind", "path", "var"), FLAG_FILES, ids=[v for _, _, v in FLAG_FILES])
+async def test_a_29_10_client_gets_loopback_flags_beside_the_registry(kind: ClientKind, path: str, var: str) -> None:
+    new = await _flag_file(kind, {path: f'{var}="--dns 10.0.0.2"\n'}, "29.10.0")
+    assert flag_values(new, var, "--insecure-registry") == ["10.0.0.5:5000", "127.0.0.0/8", "::1/128"]
+    # still one shell assignment, the user's own flag kept first
+    [line] = [x for x in new.splitlines() if x.startswith(f"{var}=")]
+    assert shlex.split(line.split("=", 1)[1]) == ["--dns 10.0.0.2 --insecure-registry 10.0.0.5:5000 "
+                                                  "--insecure-registry 127.0.0.0/8 --insecure-registry ::1/128"]
+
+
+@pytest.mark.parametrize(("kind", "path", "var"), FLAG_FILES, ids=[v for _, _, v in FLAG_FILES])
+@pytest.mark.parametrize("version", ["29.7.2", "28.5.2+dfsg3", "20.10.24+dfsg1", None])
+async def test_older_or_unknown_flag_clients_get_only_the_registry(kind: ClientKind, path: str, var: str,
+                                                                   version: str | None) -> None:
+    new = await _flag_file(kind, {path: f'{var}=""\n'}, version)
+    assert flag_values(new, var, "--insecure-registry") == ["10.0.0.5:5000"]
+
+
+async def test_a_flag_list_of_its_own_keeps_it_and_gets_no_duplicates() -> None:
+    text = 'DOCKER_OPTS="--insecure-registry=127.0.0.0/8 --insecure-registry build:5000"\n'
+    new = await _flag_file(ClientKind.SYSV, {"/etc/default/docker": text}, "29.11.1")
+    assert flag_values(new, "DOCKER_OPTS", "--insecure-registry") == [
+        "127.0.0.0/8", "build:5000", "10.0.0.5:5000", "::1/128"]
+
+
+async def test_a_stopped_sysv_daemon_is_judged_by_the_installed_dockerd() -> None:
+    # Debian's SysV dockerd is often down when regwiz comes (it is restarted after the edit).
+    new = await _flag_file(ClientKind.SYSV, {}, None, "Docker version 29.10.0, build 1a2b3c4")
+    assert flag_values(new, "DOCKER_OPTS", "--insecure-registry") == ["10.0.0.5:5000", "127.0.0.0/8", "::1/128"]
+
+
+async def test_a_29_10_flag_file_that_already_names_the_registry_gets_loopback_only() -> None:
+    # Set by regwiz before the daemon was upgraded to 29.10: the tunnel would stop working.
+    text = 'EXTRA_ARGS="--label a=b --insecure-registry 10.0.0.5:5000"\n'
+    new = await _flag_file(ClientKind.BOOT2DOCKER, {"/var/lib/boot2docker/profile": text}, "29.10.0")
+    assert flag_values(new, "EXTRA_ARGS", "--insecure-registry") == ["10.0.0.5:5000", "127.0.0.0/8", "::1/128"]
+
+
+def test_every_flag_file_regwiz_writes_is_covered_here() -> None:
+    assert {kind: (path, var) for kind, path, var in FLAG_FILES} == dict(docker_trust.FLAG_FILES)

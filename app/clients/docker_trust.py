@@ -9,8 +9,9 @@ refuses to start then (docker/for-linux#327).
 
 Docker 29.10 on: an explicit `insecure-registries` list no longer makes loopback
 insecure-allowed for free (moby#53868). Where regwiz writes that list for such a
-daemon it also lists 127.0.0.0/8 and ::1/128, so a localhost tunnel keeps working
-(older daemons add them themselves: no entry, no diff).
+daemon, in daemon.json or as --insecure-registry flags, it also lists 127.0.0.0/8
+and ::1/128, so a localhost tunnel keeps working (older daemons add them
+themselves: no entry, no diff).
 """
 
 from __future__ import annotations
@@ -58,6 +59,19 @@ def with_insecure(daemon_json: str | None, address: str, version: tuple[int, int
     new = edits.add_to_json_list(daemon_json, "insecure-registries", address)
     for entry in loopback_entries(version):
         new = edits.add_to_json_list(new, "insecure-registries", entry)
+    return new
+
+
+def with_insecure_flags(text: str | None, var: str, address: str, version: tuple[int, int, int] | None) -> str:
+    """A flag file (DOCKER_OPTS, OPTIONS, EXTRA_ARGS) with ``--insecure-registry address``, and loopback on 29.10+.
+
+    The flag fills the same list as daemon.json's key (moby docker-v29.7.2 daemon/command/config.go
+    installCommonConfigFlags: NewNamedListOptsRef("insecure-registries", &conf.InsecureRegistries,
+    ValidateIndexName)), which loadInsecureRegistries reads: the 29.10 rule holds for flags alike.
+    """
+    new = edits.add_flag(text, var, "--insecure-registry", address)
+    for entry in loopback_entries(version):
+        new = edits.add_flag(new, var, "--insecure-registry", entry)
     return new
 
 
@@ -110,7 +124,7 @@ class DockerTrustStep(Step):
             if flag_file and "insecure-registries" not in json_keys:
                 path, var = flag_file
                 text = await ctx.files.read(path)
-                new = edits.add_flag(text, var, "--insecure-registry", r.address)
+                new = with_insecure_flags(text, var, r.address, await self._docker_version(ctx))
                 changes.append(_Change(FileChange(path, text, new), "restart"))
             else:
                 if flag_file:
