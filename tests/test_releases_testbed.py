@@ -21,6 +21,7 @@ from tests.testbed.hosts import (
     ALL_FLAVOURS, INOTIFY_PER_HOST, RESOLVED_UPSTREAMS, Testbed, TestHost, init_on, inotify_kinds, inotify_needed,
     parse_spec,
 )
+from tests.testbed.images import RELEASES
 
 BATCH = ("linux_client@trixie", "linux_client@sid", "containerd_node@bookworm", "containerd_node@sid",
          "docker_containerd_store", "ubuntu_resolved", "podman_client@sid")
@@ -57,6 +58,55 @@ def test_specs_and_inits_by_release() -> None:
     assert inotify_kinds(ALL_FLAVOURS["containerd_node"], "sid") == ["sysv", "containerd"]
     assert inotify_kinds(ALL_FLAVOURS["containerd_node"], "trixie") == ["systemd"]
     assert inotify_needed(["sysv", "containerd"]) == 2
+
+
+def test_podman_client_on_bookworm_is_refused_at_once(tmp_path: Path) -> None:
+    # bookworm's image has no podman (4.3 does not configure under debootstrap): refused before
+    # anything is built or started, naming the releases it runs on and why.
+    for spec, release in (("podman_client@bookworm", None), ("podman_client", "bookworm")):
+        with pytest.raises(ValueError) as refused:
+            parse_spec(spec, release)
+        message = str(refused.value)
+        assert "podman_client runs only on trixie and sid, not on bookworm" in message
+        assert "podman 4.3 does not configure inside debootstrap" in message
+        assert "podman_client@trixie" in message
+    assert parse_spec("podman_client") == ("podman_client", "trixie")
+    assert parse_spec("podman_client@sid") == ("podman_client", "sid")
+    # Testbed.start refuses it before it touches Docker: this Testbed is not even open.
+    bed = Testbed(tmp_path)
+    with pytest.raises(ValueError, match="runs only on trixie and sid"):
+        bed.start("linux_client", "podman_client", release="bookworm")
+    assert bed.hosts == [] and bed.images is None
+    # every other flavour runs on every release
+    assert {name for name, f in ALL_FLAVOURS.items() if f.releases != RELEASES} == {"podman_client"}
+
+
+def test_the_readme_says_which_flavour_runs_which_init_on_which_release() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## The testbed", 1)[1].split("Images, built once", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 2 + len(RELEASES) and cells[0].startswith("`"):
+            rows[cells[0].strip("`")] = cells[2:]
+    assert list(rows) == list(ALL_FLAVOURS)  # every flavour, in the code's order
+    words = {"systemd": "systemd", "sysv": "SysV"}
+    for name, flavour in ALL_FLAVOURS.items():
+        want = [(words[init_on(flavour, r)] if r in flavour.releases else "refused")
+                + ("*" if r == flavour.release else "") for r in RELEASES]
+        assert rows[name] == want, name
+
+
+def test_the_testbed_command_refuses_podman_on_bookworm_before_building() -> None:
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "tests.testbed", "up", "ecs", "podman_client@bookworm"],
+                         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert run.returncode == 2, run.stderr
+    assert "podman_client runs only on trixie and sid, not on bookworm" in run.stderr
+    assert "Traceback" not in run.stderr and "podman_client@trixie" in run.stderr
 
 
 async def test_each_release_runs_its_own_runtimes_and_init(batch: dict[str, TestHost], tmp_path: Path) -> None:

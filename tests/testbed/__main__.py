@@ -44,8 +44,14 @@ def main(argv: list[str]) -> int:
         print(f"[testbed] {headroom.summary()}{': ' + problem if problem else ': enough'}", file=sys.stderr)
         return 1 if problem else 0
     if command == "up":
-        from tests.testbed.hosts import Testbed
+        from tests.testbed.hosts import Testbed, parse_spec
 
+        try:  # before any image is built or host started (e.g. podman_client on bookworm)
+            for name in argv[1:]:
+                parse_spec(name)
+        except ValueError as exc:
+            print(f"[testbed] {exc}", file=sys.stderr)
+            return 2
         with Testbed() as bed:
             for host in bed.start(*argv[1:]):
                 print(f"{host.name} ({host.release}, {host.init}): ssh root@{host.address} (password {host.root_password}); "

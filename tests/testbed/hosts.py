@@ -39,6 +39,8 @@ class Flavour:
     docker_running: bool = False  # does dockerd run once the host is up?
     containerd_running: bool = False  # containerd as a service of its own (a Kubernetes node)
     release: str = DEFAULT_RELEASE  # the release it starts on unless told otherwise
+    releases: tuple[str, ...] = RELEASES  # the releases it can run on
+    why_not_elsewhere: str = ""  # why not on the others, for the message that refuses them
 
 
 #: The flavours every session shares (the `testbed_hosts` fixture starts them all).
@@ -59,8 +61,10 @@ RUNTIME_FLAVOURS: dict[str, Flavour] = {f.name: f for f in (
     Flavour("docker_containerd_store", "systemd", docker_running=True, release="sid"),
     # Ubuntu's systemd-resolved layout: /etc/resolv.conf names only 127.0.0.53.
     Flavour("ubuntu_resolved", "systemd"),
-    # podman only: docker and containerd installed, disabled (bookworm's image has no podman).
-    Flavour("podman_client", "systemd", release="trixie"),
+    # podman only: docker and containerd installed, disabled; trixie and sid only (bookworm's image has no podman).
+    Flavour("podman_client", "systemd", release="trixie", releases=("trixie", "sid"),
+            why_not_elsewhere="bookworm's podman 4.3 does not configure inside debootstrap "
+                              "(golang-github-containers-common), so bookworm's image has no podman"),
 )}
 ALL_FLAVOURS: dict[str, Flavour] = {**FLAVOURS, **RUNTIME_FLAVOURS}
 
@@ -81,6 +85,11 @@ def parse_spec(spec: str, release: str | None = None) -> tuple[str, str]:
     chosen = own or release or ALL_FLAVOURS[name].release
     if chosen not in RELEASES:
         raise ValueError(f"unknown release {chosen!r}; the testbed has {', '.join(RELEASES)}")
+    flavour = ALL_FLAVOURS[name]
+    if chosen not in flavour.releases:
+        where = " and ".join(flavour.releases)
+        raise ValueError(f"{name} runs only on {where}, not on {chosen}: {flavour.why_not_elsewhere}; "
+                         f"start {name}@{flavour.releases[0]} instead")
     return name, chosen
 
 
