@@ -97,6 +97,19 @@ def test_the_readme_says_which_flavour_runs_which_init_on_which_release() -> Non
         assert rows[name] == want, name
 
 
+def test_release_counts_reads_the_releases_of_ids_and_host_specs() -> None:
+    from tests.release_counts import _NAMED, _found
+
+    assert _NAMED.findall("test_x[client: CA in certs.d-sid]") == ["sid"]
+    assert _NAMED.findall("test_x[linux_client@trixie]") == ["trixie"]
+    assert _NAMED.findall("test_predict_bridge[nameserver inside 172.17]") == []  # not "sid" in "inside"
+    assert _found(['hosts = testbed.start("ecs", "podman_client@sid")']) == {"bookworm", "sid"}
+    assert _found(['fresh_host("docker_containerd_store")', "'podman_client'"]) == {"sid", "trixie"}
+    assert _found(['testbed.start(*HOSTS, release="trixie")']) == {"trixie"}
+    assert _found(['[f"ecs@{release}" for release in RELEASES]']) == set(RELEASES)
+    assert _found(['labels == ["io.regwiz.flavour=linux_client"]']) == set()  # a label, not a host
+
+
 def test_the_testbed_command_refuses_podman_on_bookworm_before_building() -> None:
     import subprocess
     import sys
