@@ -14,8 +14,11 @@ from app.clients.configure import steps_for
 from app.clients.detect import parse_probe
 from app.clients.docker_trust import DockerTrustStep
 from app.clients.model import ClientKind, RegistryTarget
+from app.events import EventBus
+from app.steps import Plan, StepContext
+from app.transport import Transport
 from app.clients.runtimes import (
-    CERTS_D, DOCKER_CERTS_D, ConfigRefused, DockerStore, DockerStoreHostsStep, certs_dir_for, config_version,
+    CERTS_D, DOCKER_CERTS_D, ConfigRefused, ContainerdTrustStep, DockerStore, DockerStoreHostsStep, certs_dir_for, config_version,
     containerd_config_with_path, containerd_major, dumped_config_path, hosts_toml,
 )
 
@@ -209,3 +212,37 @@ def test_the_probe_says_what_it_found(output: str, kind: ClientKind, running: tu
     if running:
         assert f"running: {', '.join(running)}" in found.evidence
     assert parse_probe("").kind is ClientKind.UNKNOWN
+
+
+class _Node(Transport):
+    """A node whose containerd runs or not (the service check's exit status), nothing else."""
+
+    label = "node"
+
+    def __init__(self, containerd_runs: bool) -> None:
+        super().__init__()
+        self.containerd_runs = containerd_runs
+
+    async def is_root(self) -> bool:
+        return True
+
+    async def _execute(self, command_line: str, stdin: object, sink: object, keep_output: bool,
+                       timeout: float | None) -> tuple[int, list[str], list[str]]:
+        if "is-active" in command_line:
+            return (0 if self.containerd_runs else 3), [], []
+        return 1, [], []
+
+
+@pytest.mark.parametrize("runs", [True, False])
+async def test_a_rollback_is_as_before_only_once_containerd_runs_again(runs: bool) -> None:
+    # run_step reports "the host is as it was before" only when verify_rollback says nothing is wrong.
+    step = ContainerdTrustStep(TLS)
+    step.restart = True  # the step restarted containerd, which ran before it
+    problem = await step.verify_rollback(StepContext(_Node(runs), EventBus().scoped(source="t")), Plan("x"))
+    if runs:
+        assert problem is None
+    else:
+        assert problem is not None and "containerd does not run with them either: it is down on node" in problem
+        assert "/etc/init.d/containerd start" in problem and "journalctl -u containerd" in problem
+    step.restart = False  # not restarted: nothing to ask of it
+    assert await step.verify_rollback(StepContext(_Node(False), EventBus().scoped(source="t")), Plan("x")) is None

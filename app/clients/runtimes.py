@@ -221,6 +221,16 @@ class _FilesStep(Step):
         if self.restart:
             await service_action(ctx.transport, self.service, "restart", ctx.emit)
 
+    async def verify_rollback(self, ctx: StepContext, plan: Plan) -> str | None:
+        """The files are the backups again, and the daemon the step restarted runs again (it ran before)."""
+        files = await super().verify_rollback(ctx, plan)
+        if files or not self.restart or await service_active(ctx.transport, self.service):
+            return files
+        log = f"`journalctl -u {self.service}` (or /var/log/{self.service}.log without systemd)"
+        return (f"rolled back the files, but {self.service} does not run with them either: it is down on "
+                f"{ctx.transport.label}; see {log}, fix what it says, then start it "
+                f"(`sudo systemctl start {self.service}`, or `sudo /etc/init.d/{self.service} start`)")
+
 
 class ContainerdTrustStep(_FilesStep):
     service = "containerd"

@@ -1,4 +1,6 @@
-"""A setting containerd 2 ignores is a failure, rolled back, on a real containerd 2.1.9 node.
+"""containerd 2's fault cases on a real 2.1.9 node (sid): an ignored setting, a session lost mid-restart.
+
+A setting containerd 2 ignores is a failure, rolled back.
 
 The old bug, reproduced inside this test process: the planner reads sid's
 version 3 config.toml as if it were version 2, so the clients step writes the
@@ -20,8 +22,12 @@ import pytest
 
 from app.clients import runtimes
 from app.clients.model import ClientKind, RegistryTarget
-from app.steps import Status
+from app.clients.runtimes import ContainerdTrustStep
+from app.events import EventBus, EventKind, LogEvent
+from app.steps import Outcome, Plan, Status, StepContext, run_step
+from tests.sshutil import root_by_password
 from tests.test_clients_testbed import run_all, spec
+from tests.test_session_loss_testbed import SessionKiller
 from tests.testbed.hosts import TestHost
 
 CONFIG = "/etc/containerd/config.toml"
@@ -75,3 +81,43 @@ async def test_a_table_containerd_2_ignores_fails_and_is_rolled_back(
     assert host.exec("/etc/init.d/containerd", "status", check=False).returncode == 0
     assert _images_config_path(host) == path_before
     assert not path_before  # containerd's default: '' (unset)
+
+
+class _KillAtRestart(SessionKiller):
+    """Kills the SSH session `delay` s into the step's restart of containerd (stop done, start under way)."""
+
+    def __call__(self, event: LogEvent) -> None:
+        if event.kind is EventKind.COMMAND and self.applying and "restart" in event.text and "containerd" in event.text:
+            self.k = self.count + 1  # this command, whichever its index
+        super().__call__(event)
+
+
+async def _yes(plan: Plan) -> bool:
+    return True
+
+
+async def test_session_killed_while_containerd_2_restarts_then_run_again(
+        fresh_host, tls_registry: RegistryTarget, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # The session-loss cases (tests/test_session_loss_testbed.py) on containerd 2: the version 3
+    # config and the SysV restart of sid, where the kill lands as containerd is stopped and started.
+    host: TestHost = fresh_host("containerd_node@sid")
+    async with root_by_password(host, tmp_path) as t:
+        bus = EventBus()
+        killer = _KillAtRestart(host, 10**6, 0.1)
+        bus.subscribe(killer)
+        first = await run_step(ContainerdTrustStep(tls_registry), StepContext(t, bus.scoped(source="fault")), _yes)
+        if killer.task is not None:
+            await killer.task
+        assert killer.killed_during is not None and "restart" in killer.killed_during, killer.killed_during
+        assert killer.matched, "no sshd session process matched the kill"
+        assert first.outcome in (Outcome.FAILED, Outcome.ROLLED_BACK), (first.outcome, first.message)
+        assert "connection" in first.message and "lost" in first.message, first.message
+        assert not host.sh("find /etc/containerd -name '*.regwiz-tmp.*' -o -name '*.regwiz-restore'").stdout.strip()
+        tomllib.loads(host.exec("cat", CONFIG).stdout)  # whole, never truncated
+        # Again, on the same transport: it reconnects, and the step completes with containerd running.
+        again = await run_step(ContainerdTrustStep(tls_registry), StepContext(t, EventBus().scoped(source="again")),
+                               _yes)
+        assert again.outcome in (Outcome.APPLIED, Outcome.NOTHING_TO_DO), again.message
+    assert host.exec("ctr", "version", check=False).returncode == 0, "containerd does not answer"
+    assert _images_config_path(host) == "/etc/containerd/certs.d"
+    assert "Ignoring unknown key" not in host.exec("cat", "/var/log/containerd.log").stdout
