@@ -41,9 +41,24 @@ class ContainerdKind(ClientKind):
 
     async def prove(self, transport: Transport, registry: RegistryTarget, emit: ScopedEmitter,
                     steps: Sequence[Step] = (), address: str | None = None) -> Proof:
-        from app.clients.runtimes import CERTS_D, ContainerdTrustStep, prove_pull_ctr
+        from app.clients.runtimes import ContainerdTrustStep, prove_pull_ctr
 
-        # Through the hosts dir the trust step wrote to (config.toml's own config_path may name another).
-        certs_dir = next((s.certs_dir for s in steps if isinstance(s, ContainerdTrustStep)), CERTS_D)
+        # Through the hosts dir the trust step wrote to (config.toml's own config_path may name another);
+        # without the step (the dashboard's pull), the one config.toml names.
+        trust = next((s for s in steps if isinstance(s, ContainerdTrustStep)), None)
+        certs_dir = trust.certs_dir if trust is not None else await self.certs_dir(transport)
         seconds = await prove_pull_ctr(transport, registry, emit, certs_dir)
         return Proof(seconds, f"pulled {registry.image_ref()} with ctr in {seconds:.1f} s")
+
+    async def certs_dir(self, transport: Transport) -> str:
+        """The hosts dir of config.toml's config_path (its first), else /etc/containerd/certs.d."""
+        from app.clients.runtimes import CERTS_D, CONTAINERD_CONFIG, certs_dir_for, containerd_major
+        from app.remote_files import RemoteFiles
+        from app.transport import Command
+
+        version = await transport.run(Command("containerd", "--version"))
+        try:
+            return certs_dir_for(await RemoteFiles(transport).read(CONTAINERD_CONFIG),
+                                 containerd_major(version.stdout))
+        except ValueError:  # an unreadable config.toml (ConfigRefused, TOML errors): the default dir
+            return CERTS_D
