@@ -178,7 +178,8 @@ def test_a_registered_kind_is_detected_by_the_real_probe_and_configured_its_own_
         try:
             before = await detect(t, emit)  # no marker yet: this machine is what it is
             marker.write_text("fake runtime here\n")
-            after = await detect(t, emit)
+            assert await detect(t, emit) is before  # probed once per connection
+            after = await detect(t, emit, again=True)
         finally:
             await t.close()
         assert before.kind is not fake_kind and str(marker) not in before.facts.files

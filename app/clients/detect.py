@@ -12,6 +12,7 @@ podman/CRI-O), and only when nothing runs what is installed.
 from __future__ import annotations
 
 import shlex
+import weakref
 from dataclasses import dataclass, field
 
 from app.clients.facts import ClientFacts
@@ -88,9 +89,17 @@ def parse_probe(output: str) -> Detection:
     return Detection(kind, facts, sign)
 
 
-async def detect(transport: Transport, emit: ScopedEmitter | None = None) -> Detection:
+#: One probe per connection: a transport is one connection (a new one for each connect of a spec).
+_detected: weakref.WeakKeyDictionary[Transport, Detection] = weakref.WeakKeyDictionary()
+
+
+async def detect(transport: Transport, emit: ScopedEmitter | None = None, again: bool = False) -> Detection:
+    """The kind and the facts it rests on, probed once per transport (``again``: probe anew)."""
+    if not again and transport in _detected:
+        return _detected[transport]
     result = await transport.run(shell(probe_script()), emit=emit)
-    return parse_probe(result.stdout)
+    _detected[transport] = detection = parse_probe(result.stdout)
+    return detection
 
 
 async def detect_kind(transport: Transport, emit: ScopedEmitter | None = None) -> ClientKind:
