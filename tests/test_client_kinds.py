@@ -212,3 +212,33 @@ def test_a_kind_needs_a_new_plain_name() -> None:
 
 def test_parse_probe_without_facts_is_unknown() -> None:
     assert parse_probe("").kind is UNKNOWN and parse_probe("garbage\n").kind is UNKNOWN
+
+
+# -- recorded facts: the probe's output on the testbed's hosts ---------------------------------
+# Recorded on 2026-12-01 with `host.sh(probe_script())` (docker exec, as root) on fresh testbed hosts
+# (images host:f15a636e0929, host-trixie:ccf1bc2bc8d5, host-sid:b0045043cf49); the kinds expected are
+# the ones tests/test_clients_testbed.py asserts for the same flavours over SSH.
+RECORDED = [
+    ('linux_client', 'system: Linux\nbinaries: dockerd docker containerd ctr\nrunning: containerd dockerd\ninit: systemd\nfiles: none\nos-release: none\n',
+     'linux', 'dockerd runs under systemd'),
+    ('sysv_client', 'system: Linux\nbinaries: dockerd docker containerd ctr\nrunning: dockerd containerd\ninit: sysv\nfiles: none\nos-release: none\n',
+     'sysv', 'dockerd runs'),
+    ('boot2docker', 'system: Linux\nbinaries: dockerd docker containerd ctr\nrunning: dockerd containerd\ninit: sysv\nfiles: /var/lib/boot2docker/profile\nos-release: none\n',
+     'boot2docker', "/var/lib/boot2docker/profile or boot2docker's /etc/os-release"),
+    ('bare', 'system: Linux\nbinaries: none\nrunning: none\ninit: systemd\nfiles: none\nos-release: none\n',
+     'unknown', None),
+    ('podman_client@trixie', 'system: Linux\nbinaries: dockerd docker containerd ctr podman\nrunning: none\ninit: systemd\nfiles: none\nos-release: none\n',
+     'podman', 'podman or CRI-O is installed'),
+    ('containerd_node@sid', 'system: Linux\nbinaries: dockerd docker containerd ctr podman\nrunning: containerd\ninit: sysv\nfiles: none\nos-release: none\n',
+     'containerd', 'containerd runs'),
+    ('linux_client@sid', 'system: Linux\nbinaries: dockerd docker containerd ctr podman\nrunning: dockerd containerd\ninit: sysv\nfiles: none\nos-release: none\n',
+     'sysv', 'dockerd runs'),
+]
+
+
+@pytest.mark.parametrize("flavour, output, kind, sign", RECORDED, ids=[r[0] for r in RECORDED])
+def test_recorded_probe_output_gives_the_kind(flavour: str, output: str, kind: str, sign: str | None) -> None:
+    found = parse_probe(output)
+    assert (found.kind.name, found.sign.says if found.sign else None) == (kind, sign)
+    assert found.facts.system == "Linux" and found.init in ("systemd", "sysv")
+    assert found.evidence.startswith("running: ")
