@@ -14,6 +14,7 @@ from textual.message import Message
 from textual.widgets import Button, DataTable, Header, Input, Label, Log, Select, Static
 
 from app.clients.configure import ClientResult, ClientSpec, configure_clients
+from app.clients.kinds import kind_names
 from app.clients.model import ClientKind, RegistryTarget
 from app.clients.testimage import ensure_test_image
 from app.clients.tunnel import Tunnel, open_client_tunnel
@@ -34,7 +35,7 @@ from screens.plan import PlanScreen
 from screens.steps import StepsPanel
 from screens.wizard import WizardStep
 
-KIND_OPTIONS = [("detect", "detect")] + [(k.value, k.value) for k in ClientKind if k is not ClientKind.UNKNOWN]
+KIND_OPTIONS = [("detect", "detect")] + [(name, name) for name in kind_names()]
 PASSWORD_NEEDED = "password needed: select it and enter the password"
 NO_ADDRESS = "enter the client's address or ~/.ssh/config alias"
 

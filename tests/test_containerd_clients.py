@@ -203,7 +203,8 @@ def test_docker_clients_get_the_store_step_but_desktop_does_not() -> None:
     ("binaries: dockerd docker containerd ctr\nrunning: containerd dockerd\ninit: sysv\nsysv\n",
      ClientKind.SYSV, ("containerd", "dockerd"), ("dockerd", "docker", "containerd", "ctr")),
     ("binaries: none\nrunning: none\ninit: systemd\nunknown\n", ClientKind.UNKNOWN, (), ()),
-    ("desktop\n", ClientKind.DESKTOP, (), ()),
+    # The probe reports facts; the kinds decide (macOS: Docker Desktop, whatever else is there).
+    ("system: Darwin\nbinaries: docker\nrunning: none\ninit: sysv\n", ClientKind.DESKTOP, (), ("docker",)),
 ])
 def test_the_probe_says_what_it_found(output: str, kind: ClientKind, running: tuple[str, ...],
                                       binaries: tuple[str, ...]) -> None:

@@ -8,18 +8,14 @@ pull on each client concurrently, and a failing client is reported, not fatal.
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
 from app.clients.detect import detect
-from app.clients.docker_trust import DockerTrustStep
-from app.clients.errors import explain_pull_error
 from app.clients.model import ClientKind, RegistryTarget
-from app.clients.runtimes import ContainerdTrustStep, DockerStoreHostsStep, PodmanTrustStep, prove_pull_ctr
 from app.events import EventBus, ScopedEmitter
 from app.steps import Outcome, Plan, Status, Step, StepContext, run_step
-from app.transport import Command, Transport, TransportError
+from app.transport import Transport, TransportError
 from app.transport.hostkeys import HostKeyUnknown
 
 
@@ -50,44 +46,19 @@ class _Job:
 
 
 def steps_for(kind: ClientKind, registry: RegistryTarget) -> list[Step]:
-    if kind.uses_docker:
-        # The containerd image store reads hosts.toml files, not insecure-registries (runtimes.py).
-        store = [] if kind is ClientKind.DESKTOP else [DockerStoreHostsStep(registry)]
-        return [DockerTrustStep(kind, registry), *store]
-    if kind is ClientKind.CONTAINERD:
-        return [ContainerdTrustStep(registry)]
-    if kind is ClientKind.PODMAN:
-        return [PodmanTrustStep(registry)]
-    return []
+    return kind.steps(registry)
 
 
 async def login(transport: Transport, kind: ClientKind, registry: RegistryTarget, emit: ScopedEmitter,
                 address: str | None = None) -> None:
-    """docker/podman login with the password on stdin (never on the command line)."""
-    if not registry.username or registry.password is None or kind is ClientKind.CONTAINERD:
-        return
-    tool = "podman" if kind is ClientKind.PODMAN else "docker"
-    await transport.run(Command(tool, "login", address or registry.address, "-u", registry.username,
-                                "--password-stdin"), sudo=kind is not ClientKind.DESKTOP,
-                        stdin=registry.password.reveal().encode(), emit=emit, check=True, timeout=60)
+    """The kind's login (docker/podman: the password on stdin, never on the command line)."""
+    await kind.login(transport, registry, emit, address)
 
 
 async def prove_pull(transport: Transport, kind: ClientKind, registry: RegistryTarget, emit: ScopedEmitter,
                      address: str | None = None) -> float:
-    """Pull the test image on the client; return the seconds it took."""
-    ref = registry.image_ref(address)
-    tool = "podman" if kind is ClientKind.PODMAN else "docker"
-    sudo = kind is not ClientKind.DESKTOP
-    await transport.run(Command(tool, "rmi", "-f", ref), sudo=sudo)
-    started = time.monotonic()
-    result = await transport.run(Command(tool, "pull", ref), sudo=sudo, emit=emit, timeout=600)
-    seconds = time.monotonic() - started
-    if not result.ok:
-        text = result.stderr + result.stdout
-        why = explain_pull_error(text, address or registry.address)
-        detail = f"{why.cause}; fix: {why.fix}" if why else text.strip().splitlines()[-1:]
-        raise TransportError(f"the pull failed: {detail}")
-    return seconds
+    """Pull the test image on the client the kind's way; return the seconds it took."""
+    return (await kind.prove(transport, registry, emit, address=address)).seconds
 
 
 AcceptKey = Callable[[str, HostKeyUnknown], Awaitable[bool]]
@@ -111,9 +82,9 @@ async def _prepare(job: _Job, registry: RegistryTarget, accept_key: AcceptKey | 
     job.result.kind = kind
     emit.info(f"{job.spec.name}: {kind.value}" + (" (as you chose)" if detection is None else
                                                   f" (detected; {detection.evidence})"))
-    if kind is ClientKind.UNKNOWN:
-        raise TransportError("no Docker, containerd or podman found: install a container runtime first")
-    job.steps = steps_for(kind, registry)
+    if kind.refusal:
+        raise TransportError(kind.refusal)
+    job.steps = kind.steps(registry)
     for step in job.steps:
         plan = await step.plan(StepContext(job.transport, emit))
         if plan.refused:
@@ -132,14 +103,9 @@ async def _execute(job: _Job, registry: RegistryTarget) -> None:
         outcome = await run_step(step, StepContext(job.transport, emit), yes)
         if outcome.outcome not in (Outcome.APPLIED, Outcome.NOTHING_TO_DO):
             raise TransportError(f"{step.title}: {outcome.message}")
-    if kind is ClientKind.CONTAINERD:
-        step = next(s for s in job.steps if isinstance(s, ContainerdTrustStep))
-        job.result.pull_seconds = await prove_pull_ctr(job.transport, registry, emit, step.certs_dir)
-        job.result.message = f"pulled {registry.image_ref()} with ctr in {job.result.pull_seconds:.1f} s"
-        return
-    await login(job.transport, kind, registry, emit)
-    job.result.pull_seconds = await prove_pull(job.transport, kind, registry, emit)
-    job.result.message = f"pulled {registry.image_ref()} in {job.result.pull_seconds:.1f} s"
+    await kind.login(job.transport, registry, emit)
+    proof = await kind.prove(job.transport, registry, emit, job.steps)
+    job.result.pull_seconds, job.result.message = proof.seconds, proof.message
 
 
 async def _guarded(job: _Job, work: Callable[[], Awaitable[None]]) -> None:

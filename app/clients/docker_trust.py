@@ -22,19 +22,13 @@ import re
 from dataclasses import dataclass
 
 from app.clients import edits
-from app.clients.model import ClientKind, RegistryTarget
+from app.clients.kinds.docker import DockerKind
+from app.clients.model import RegistryTarget
 from app.clients.runtimes import DockerStore
 from app.dockerd import DockerService, explain_failure
 from app.remote_files import FileChange
 from app.steps import Plan, Step, StepContext, service_down
 from app.transport import Command, shell
-
-FLAG_FILES = {
-    ClientKind.SYSV: ("/etc/default/docker", "DOCKER_OPTS"),
-    ClientKind.RHEL: ("/etc/sysconfig/docker", "OPTIONS"),
-    ClientKind.BOOT2DOCKER: ("/var/lib/boot2docker/profile", "EXTRA_ARGS"),
-}
-
 
 # What dockerd itself appended before moby#53868: daemon/pkg/registry/config.go
 # loadInsecureRegistries at docker-v29.7.2 (and master b985e2313a): `registries = append(registries,
@@ -82,7 +76,7 @@ class _Change:
 
 
 class DockerTrustStep(Step):
-    def __init__(self, kind: ClientKind, registry: RegistryTarget) -> None:
+    def __init__(self, kind: DockerKind, registry: RegistryTarget) -> None:
         self.kind = kind
         self.registry = registry
         self.title = f"Trust {registry.address} ({kind.value})"
@@ -92,7 +86,7 @@ class DockerTrustStep(Step):
 
     async def _docker_dir(self, ctx: StepContext) -> str:
         """/etc/docker, or ~/.docker for Docker Desktop (the user's own files: no sudo)."""
-        if self.kind is not ClientKind.DESKTOP:
+        if not self.kind.user_daemon:
             return "/etc/docker"
         ctx.files.sudo = False
         home = (await ctx.transport.run(shell('printf %s "$HOME"'))).stdout.strip()
@@ -102,7 +96,7 @@ class DockerTrustStep(Step):
         """The daemon's version; the installed dockerd's when the daemon does not answer."""
         result = await ctx.transport.run(shell(
             "docker version --format '{{.Server.Version}}' 2>/dev/null || dockerd --version 2>/dev/null"),
-            sudo=self.kind is not ClientKind.DESKTOP)
+            sudo=self.kind.sudo)
         return docker_version(result.stdout)
 
     async def _changes(self, ctx: StepContext) -> list[_Change] | str:
@@ -110,7 +104,7 @@ class DockerTrustStep(Step):
         changes: list[_Change] = []
         docker_dir = await self._docker_dir(ctx)
         daemon_path = f"{docker_dir}/daemon.json"
-        reload = "desktop" if self.kind is ClientKind.DESKTOP else "reload"
+        reload = "desktop" if self.kind.user_daemon else "reload"
         if r.tls and r.ca_pem:
             path = f"{docker_dir}/certs.d/{r.address}/ca.crt"
             changes.append(_Change(FileChange(path, await ctx.files.read(path), r.ca_pem.decode()), "nothing"))
@@ -120,7 +114,7 @@ class DockerTrustStep(Step):
         except ValueError:
             return f"{daemon_path} is not valid JSON: fix it first (regwiz will not edit it)"
         if r.insecure:
-            flag_file = FLAG_FILES.get(self.kind)
+            flag_file = self.kind.flag_file  # (file, variable) of the kind's init, or None
             if flag_file and "insecure-registries" not in json_keys:
                 path, var = flag_file
                 text = await ctx.files.read(path)

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 
+from app.clients.kinds.base import ClientKind  # one class per kind: app/clients/kinds/
 from app.redact import Secret
 from app.registry.client import RegistryEndpoint
 
-
-class ClientKind(enum.Enum):
-    BOOT2DOCKER = "boot2docker"
-    LINUX = "linux"  # systemd, configured through /etc/docker/daemon.json
-    SYSV = "sysv"  # SysV or upstart init: DOCKER_OPTS in /etc/default/docker
-    RHEL = "rhel"  # OPTIONS in /etc/sysconfig/docker
-    CONTAINERD = "containerd"  # containerd alone (Kubernetes nodes)
-    PODMAN = "podman"  # podman or CRI-O
-    DESKTOP = "desktop"  # Docker Desktop on macOS or Windows
-    UNKNOWN = "unknown"
-
-    @property
-    def uses_docker(self) -> bool:
-        return self in (ClientKind.BOOT2DOCKER, ClientKind.LINUX, ClientKind.SYSV, ClientKind.RHEL,
-                        ClientKind.DESKTOP)
+__all__ = ["ClientKind", "RegistryTarget"]
 
 
 @dataclass(frozen=True)

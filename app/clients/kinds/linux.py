@@ -1,0 +1,17 @@
+"""systemd Linux: dockerd configured by /etc/docker/daemon.json (insecure-registries, SIGHUP)."""
+
+from app.clients.facts import ClientFacts
+from app.clients.kinds.base import register
+from app.clients.kinds.docker import DockerKind
+
+
+@register
+class LinuxKind(DockerKind):
+    name = "linux"
+    label = "systemd Linux"
+    order = 10
+    flavour_weight = 2
+    flavour_says = " under systemd"
+
+    def flavour(self, facts: ClientFacts) -> bool:
+        return facts.init == "systemd"
