@@ -98,42 +98,82 @@ password_env = "REGISTRY_CI_PASSWORD"
     return profile
 
 
-def client_for(server: TestHost, user: str, password: str) -> RegistryClient:
+def client_for(server: TestHost, user: str, password: str, timeout: float = 10) -> RegistryClient:
     return RegistryClient(RegistryEndpoint(server.address, 5000, True, pki.load_or_create_ca().cert_pem, user,
-                                           password, timeout=10))
+                                           password, timeout=timeout))
+
+
+@dataclass
+class Attempt:
+    start: float  # time.time(): the testbed's hosts share this machine's clock
+    end: float
+    error: str | None  # None: it worked
 
 
 class PullLoop(threading.Thread):
     """Pulls a kept tag over and over (manifest and every blob, compared byte for byte) until stopped.
 
-    A connection refused while the registry restarts is retried for up to 5 s, as a client retries;
-    the retries are counted, and any wrong answer (an HTTP error, other bytes) is a failure.
+    No retry: each attempt is one real pull, and any error (a refused connection, an HTTP error, other
+    bytes) is a failure.
     """
 
     def __init__(self, client: RegistryClient, image: Pushed) -> None:
         super().__init__(daemon=True)
         self.client, self.image = client, image
         self.stop = threading.Event()
-        self.pulls = 0
-        self.refused: list[float] = []  # when a connection was refused (the registry restarting)
-        self.failures: list[str] = []
+        self.attempts: list[Attempt] = []
 
     def run(self) -> None:
         while not self.stop.is_set():
-            deadline = time.monotonic() + 5
-            while True:
-                try:
-                    if not pulls_identically(self.client, self.image):
-                        self.failures.append("other bytes than pushed")
-                    self.pulls += 1
-                    break
-                except RegistryError as exc:
-                    if exc.status is None and time.monotonic() < deadline:  # no HTTP answer: not up yet
-                        self.refused.append(time.monotonic())
-                        time.sleep(0.05)
-                        continue
-                    self.failures.append(f"{exc.status}: {exc}")
-                    break
+            start, error = time.time(), None
+            try:
+                if not pulls_identically(self.client, self.image):
+                    error = "other bytes than pushed"
+            except RegistryError as exc:
+                error = f"{exc.status}: {exc}"
+            self.attempts.append(Attempt(start, time.time(), error))
+
+    @property
+    def failures(self) -> list[str]:
+        return [a.error for a in self.attempts if a.error]
+
+
+class PushLoop(PullLoop):
+    """Pushes a small new image again and again; each push that worked is remembered, to pull back."""
+
+    def __init__(self, client: RegistryClient) -> None:
+        super().__init__(client, None)  # type: ignore[arg-type]
+        self.pushed: list[tuple[Attempt, Pushed]] = []
+
+    def run(self) -> None:
+        number = 0
+        while not self.stop.is_set():
+            number += 1
+            start = time.time()
+            try:
+                image = push_image(self.client, "ops/during", f"p{number}", [secrets.token_bytes(2048)])
+            except RegistryError as exc:
+                self.attempts.append(Attempt(start, time.time(), f"{exc.status}: {exc}"))
+                time.sleep(0.05)
+                continue
+            attempt = Attempt(start, time.time(), None)
+            self.attempts.append(attempt)
+            self.pushed.append((attempt, image))
+            time.sleep(0.05)
+
+
+def read_only_window(output: str) -> tuple[float, float]:
+    """When the storage went read-only and writable again, from the host's own lines in the output."""
+    import re
+
+    def at(marker: str) -> float:
+        found = re.search(r"(\d\d):(\d\d):(\d\d\.\d+) " + marker, output)
+        assert found, f"no line with {marker!r} in the prune's output"
+        hours, minutes, seconds = found.groups()
+        day = time.time() // 86400 * 86400  # today, UTC (a run across midnight would fail loudly)
+        return day + int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+    return at("storage read-only inside"), at("making the storage writable")
 
 
 async def test_ls_then_prune_keep_2_gives_the_space_back(fresh_host, cli_env: dict[str, str],  # type: ignore[no-untyped-def]
@@ -175,28 +215,65 @@ async def test_ls_then_prune_keep_2_gives_the_space_back(fresh_host, cli_env: di
     assert client.head_manifest("ops/app", "v0") is not None  # without --yes nothing changed
 
     before, started = du(server), started_at(server)
-    loop = PullLoop(client_for(server, "ci", cli_env["REGISTRY_CI_PASSWORD"]), images[5])
-    loop.start()
+    # A slow answer on a loaded machine is not what is tested (a refused or failed one is): 60 s timeouts.
+    pullers = [PullLoop(client_for(server, "ci", cli_env["REGISTRY_CI_PASSWORD"], 60), images[4 + n])
+               for n in range(2)]
+    pusher = PushLoop(client_for(server, "ci", cli_env["REGISTRY_CI_PASSWORD"], 60))
+    for thread in (*pullers, pusher):
+        thread.start()
+    time.sleep(0.5)
+    command_started = time.time()
     try:
         pruned = regwiz("registry", "prune", "--profile", str(profile), "--keep", "2", "--repo", "ops/app", "--yes",
                         "--json", env=cli_env)
     finally:
-        loop.stop.set()
-        loop.join(30)
+        command_ended = time.time()
+        time.sleep(0.5)
+        for thread in (*pullers, pusher):
+            thread.stop.set()
+        for thread in (*pullers, pusher):
+            thread.join(30)
     assert pruned.returncode == 0, pruned.stdout[-3000:] + pruned.stderr
     after = du(server)
     report = next(o for o in json_lines(pruned.stdout) if o["type"] == "prune")
     assert sorted(d["tag"] for d in report["deleted"]) == ["v0", "v1", "v2", "v3"]
     measured = before - after
+    logs = Path(next(o for o in json_lines(pruned.stdout) if o["type"] == "report")["logs"])
+    read_only, writable = read_only_window("".join(f.read_text() for f in logs.glob("prune-*.log")))
+    attempts = sorted((a for loop in pullers for a in loop.attempts), key=lambda a: a.start)
+    failures = [a.error for a in attempts if a.error]
+    overlapping = [a for a in attempts if a.start < writable and a.end > read_only]
+    # The longest moment of the read-only window during which no pull was in flight.
+    gap, covered = 0.0, read_only
+    for attempt in overlapping:
+        gap, covered = max(gap, attempt.start - covered), max(covered, attempt.end)
+    gap = max(gap, writable - covered)
+    pushes_during = [a for a in pusher.attempts if a.start < writable and a.end > read_only]
     print(f"pushed {pushed_bytes} bytes; the four deleted held {unique}; du {before} -> {after} "
           f"(freed {measured}); regwiz says freed {report['freed_bytes']} (planned {report['planned_bytes']}); "
-          f"pulls meanwhile {loop.pulls}, refused connections {len(loop.refused)} over "
-          f"{(loop.refused[-1] - loop.refused[0]) if loop.refused else 0:.2f} s")
+          f"prune command {command_ended - command_started:.2f} s, read-only {writable - read_only:.2f} s "
+          f"(collection {report['collect_seconds']:.2f} s as regwiz timed it); pull attempts {len(attempts)} "
+          f"in 2 threads, the slowest {max(a.end - a.start for a in attempts):.2f} s ({len(overlapping)} during the read-only window), failures {len(failures)}, longest "
+          f"moment with no pull in flight {gap:.3f} s; push attempts {len(pusher.attempts)} ({len(pushes_during)} within the "
+          f"window, {sum(1 for a in pushes_during if a.error)} refused), pushes that worked {len(pusher.pushed)}")
     assert measured >= 0.9 * unique
     assert abs(report["freed_bytes"] - measured) <= 0.1 * measured
-    assert loop.failures == [] and loop.pulls > 0
-    assert started_at(server) != started  # it was restarted (read-only and back)
-    assert "maintenance" not in server.exec("cat", "/etc/regwiz/registry/config.yml").stdout
+    assert failures == [], [(a.start - read_only, a.end - read_only, a.error) for a in attempts if a.error]
+    # Pulls ran all through the prune: before it, after it, and at every moment of the read-only window.
+    assert attempts[0].start < command_started and max(a.end for a in attempts) > command_ended
+    assert command_started < read_only < writable < command_ended
+    assert len(overlapping) >= 2 and gap < 0.1
+    # Pushes meanwhile: refused only while read-only (by a 500: the write failed), accepted before and after,
+    # and every push that was answered as done pulls back byte for byte (none lost to the collection).
+    refused = [a for a in pusher.attempts if a.error]
+    assert refused and all(a in pushes_during and a.error.startswith("500") for a in refused), refused
+    assert all(a.error for a in pushes_during if read_only <= a.start and a.end <= writable)
+    assert any(a.start > writable for a, _ in pusher.pushed)
+    for _, image in pusher.pushed:
+        assert pulls_identically(client, image), f"{image.tag}, pushed around the prune, does not pull back"
+    assert started_at(server) == started  # never restarted: the storage went read-only and back in place
+    assert "cache" not in server.exec("cat", "/etc/regwiz/registry/config.yml").stdout
+    assert server.exec("docker", "ps", "-aq", "--filter", "name=regwiz-gc").stdout.strip() == ""
     for image in images[4:]:
         assert pulls_identically(client, image)
     for image in images[:4]:
@@ -221,7 +298,8 @@ async def test_ls_then_prune_keep_2_gives_the_space_back(fresh_host, cli_env: di
     assert twin_report["freed_bytes"] < 0.05 * LAYER_BYTES  # the shared layer stays
     assert pulls_identically(client, twin_new)
 
-    again = regwiz("registry", "prune", "--profile", str(profile), "--keep", "2", "--yes", "--json", env=cli_env)
+    again = regwiz("registry", "prune", "--profile", str(profile), "--keep", "2", "--repo", "ops/app", "--yes", "--json",
+                   env=cli_env)
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr
     objects = json_lines(again.stdout)
     assert next(o for o in objects if o["type"] == "prune-plan")["tags"] == 0
