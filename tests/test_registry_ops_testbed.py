@@ -266,7 +266,7 @@ async def test_ls_then_prune_keep_2_gives_the_space_back(fresh_host, cli_env: di
     # Pushes meanwhile: refused only while read-only (by a 500: the write failed), accepted before and after,
     # and every push that was answered as done pulls back byte for byte (none lost to the collection).
     refused = [a for a in pusher.attempts if a.error]
-    assert refused and all(a in pushes_during and a.error.startswith("500") for a in refused), refused
+    assert refused and all(a in pushes_during and str(a.error).startswith("500") for a in refused), refused
     assert all(a.error for a in pushes_during if read_only <= a.start and a.end <= writable)
     assert any(a.start > writable for a, _ in pusher.pushed)
     for _, image in pusher.pushed:
