@@ -18,7 +18,7 @@ from pathlib import Path
 from app import pki
 from app.registry.client import (CONFIG_MEDIA, LAYER_MEDIA, SCHEMA2, RegistryAuthError, RegistryClient,
                                  RegistryEndpoint, RegistryError, generate_test_image)
-from tests.cli_helpers import json_lines, regwiz, trust
+from tests.cli_helpers import json_lines, registry_profile, regwiz
 from tests.testbed.hosts import TestHost
 
 STORAGE = "/var/lib/registry"
@@ -74,25 +74,8 @@ def started_at(host: TestHost) -> str:
 
 def deploy_from_profile(server: TestHost, home: Path, env: dict[str, str]) -> Path:
     """``regwiz deploy --yes`` from a profile, as a user would; the profile's path."""
-    trust(server, home)
-    env["ECS_PASSWORD"] = server.root_password
     home.mkdir(parents=True, exist_ok=True)
-    profile = home / "ops.toml"
-    profile.write_text(f'''# day-two operations
-[server]
-host = "{server.address}"
-user = "root"
-password_env = "ECS_PASSWORD"
-
-[registry]
-port = 5000
-tls = "own-ca"
-auth = "htpasswd"
-storage = "{STORAGE}"
-[[registry.users]]
-name = "ci"
-password_env = "REGISTRY_CI_PASSWORD"
-''')
+    profile = registry_profile(home, server, env, name="ops.toml", comment="day-two operations")
     deployed = regwiz("deploy", "--profile", str(profile), "--yes", "--json", env=env)
     assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr
     return profile
