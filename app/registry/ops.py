@@ -324,6 +324,12 @@ exit "$status"
 """
 
 
+#: What _GC_SCRIPT needs on the host beyond docker: util-linux 2.33+ (Debian 10+) for ``mount -N`` and
+#: ``setsid -w``. Checked while planning, before any manifest is deleted.
+_GC_TOOLS = ('mount --help 2>&1 | grep -q -- --namespace && setsid --help 2>&1 | grep -q -- --wait '
+             '&& command -v tail awk mktemp >/dev/null')
+
+
 def blob_cache_enabled(config: str) -> bool:
     """Whether config.yml turns on a blob descriptor cache (``storage.cache.blobdescriptor``)."""
     return any(line.strip().startswith("blobdescriptor:") for line in config.splitlines())
@@ -382,6 +388,9 @@ class PruneStep(Step):
             return Plan(self.title, refused="the registry refuses deletes (storage.delete.enabled is not true in "
                                             f"{CONFIG_PATH}): deploy it again with regwiz, which turns it on")
         self.cached = blob_cache_enabled(config)
+        if not (await ctx.transport.run(shell(_GC_TOOLS))).ok:
+            return Plan(self.title, refused="the host lacks what the garbage collection needs (`mount -N` and "
+                                            "`setsid -w`, util-linux 2.33 or later): nothing was deleted")
         tags = await asyncio.to_thread(list_tags, self.client, None)
         await attach_push_times(ctx.transport, self.storage, tags)
         try:
