@@ -10,6 +10,8 @@ import json
 import secrets
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,7 +20,7 @@ from pathlib import Path
 from app import pki
 from app.registry.client import (CONFIG_MEDIA, LAYER_MEDIA, SCHEMA2, RegistryAuthError, RegistryClient,
                                  RegistryEndpoint, RegistryError, generate_test_image)
-from tests.cli_helpers import json_lines, registry_profile, regwiz
+from tests.cli_helpers import ROOT, json_lines, registry_profile, regwiz
 from tests.testbed.hosts import TestHost
 
 STORAGE = "/var/lib/registry"
@@ -58,10 +60,20 @@ def push_image(client: RegistryClient, repository: str, tag: str, layers: list[b
     return Pushed(repository, tag, manifest, stated, {digest(b): b for b in (config, *layers)})
 
 
+def digest_of_config(image: Pushed) -> str:
+    return json.loads(image.manifest)["config"]["digest"]
+
+
 def pulls_identically(client: RegistryClient, image: Pushed) -> bool:
     body, digest = client.get_manifest(image.repository, image.tag)
     return body == image.manifest and digest == image.digest and all(
         client.get_blob(image.repository, d) == data for d, data in image.blobs.items())
+
+
+def storage_mode(server: TestHost) -> str:
+    """"ro" or "rw": the registry's storage mount as its own mount namespace has it."""
+    return server.sh("awk '$5 == \"/var/lib/registry\" { split($6, o, \",\"); print o[1] }' "
+                     "/proc/$(docker inspect -f '{{.State.Pid}}' registry)/mountinfo").stdout.strip()
 
 
 def du(host: TestHost) -> int:
@@ -163,7 +175,7 @@ async def test_ls_then_prune_keep_2_gives_the_space_back(fresh_host, cli_env: di
                                                          regwiz_home: Path) -> None:
     server: TestHost = fresh_host("ecs")
     profile = deploy_from_profile(server, regwiz_home, cli_env)
-    client = client_for(server, "ci", cli_env["REGISTRY_CI_PASSWORD"])
+    client = client_for(server, "ci", cli_env["REGISTRY_CI_PASSWORD"], 60)  # 60 s: the machine may be loaded
     images = []
     for number in range(6):  # oldest first: each push rewrites its tag's link file, its push time
         images.append(push_image(client, "ops/app", f"v{number}", [secrets.token_bytes(LAYER_BYTES)]))
@@ -288,7 +300,62 @@ async def test_ls_then_prune_keep_2_gives_the_space_back(fresh_host, cli_env: di
     assert next(o for o in objects if o["type"] == "prune-plan")["tags"] == 0
     assert next(o for o in objects if o["type"] == "step")["outcome"] == "nothing to do"
     assert not any(o["type"] == "prune-tag" for o in objects)
-    for output in (listed, planned, pruned, twin, again):
+    # A swept image pushed again, byte for byte: the registry must not claim its blobs still exist (a blob
+    # descriptor cache that outlived the collection would: the push skips them, the pull then fails).
+    again_v0 = push_image(client, "ops/app", "v0", [images[0].blobs[d] for d in images[0].blobs
+                                                     if d != digest_of_config(images[0])])
+    assert again_v0.digest == images[0].digest and pulls_identically(client, again_v0)
+
+    # regwiz killed while the storage is read-only (its SSH connection gone with it): the host-side script
+    # goes on, collects, and makes the storage writable again by itself; the registry is not restarted.
+    doomed = [push_image(client, "ops/kill", f"k{n}", [secrets.token_bytes(64 * 1024)]) for n in range(2)]
+    started = started_at(server)
+    run = subprocess.Popen([sys.executable, "-m", "app", "registry", "prune", "--profile", str(profile), "--keep", "1",
+                            "--repo", "ops/kill", "--yes", "--json"], cwd=ROOT, env=cli_env, text=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 180
+        while storage_mode(server) != "ro":
+            assert run.poll() is None and time.monotonic() < deadline, "the storage never went read-only"
+            time.sleep(0.02)
+    finally:
+        run.kill()
+        run.wait(30)
+    killed_at = time.monotonic()
+    while storage_mode(server) != "rw" or server.exec("docker", "ps", "-aq", "--filter",
+                                                      "name=regwiz-gc").stdout.strip():
+        assert time.monotonic() - killed_at < 120, "the storage stayed read-only after regwiz was killed"
+        time.sleep(0.2)
+    print(f"regwiz killed while read-only: writable again {time.monotonic() - killed_at:.2f} s later, by the host")
+    assert started_at(server) == started
+    assert client.head_manifest("ops/kill", doomed[0].digest) is None and pulls_identically(client, doomed[1])
+    assert pulls_identically(client, push_image(client, "ops/kill", "k2", [secrets.token_bytes(1024)]))
+
+    # A config.yml from an earlier regwiz, with the in-memory blob descriptor cache: the plan says so, the
+    # registry is restarted once after the collection, and a swept image pushed again pulls back whole.
+    server.sh("sed -i 's/^  delete:$/  cache:\\n    blobdescriptor: \"inmemory\"\\n  delete:/' "
+              "/etc/regwiz/registry/config.yml && docker restart registry >/dev/null")
+    assert "blobdescriptor" in server.exec("cat", "/etc/regwiz/registry/config.yml").stdout
+    for _ in range(300):
+        try:
+            client.login()
+            break
+        except RegistryError:
+            time.sleep(0.1)
+    cached = [push_image(client, "ops/cached", f"c{n}", [secrets.token_bytes(64 * 1024)]) for n in range(2)]
+    assert pulls_identically(client, cached[0])  # the cache now holds its blobs' descriptors
+    restarted = regwiz("registry", "prune", "--profile", str(profile), "--keep", "1", "--repo", "ops/cached",
+                       "--yes", "--json", env=cli_env)
+    assert restarted.returncode == 0, restarted.stdout[-3000:] + restarted.stderr
+    cached_report = next(o for o in json_lines(restarted.stdout) if o["type"] == "prune")
+    assert cached_report["restarted"] is True and [d["tag"] for d in cached_report["deleted"]] == ["c0"]
+    assert started_at(server) != started
+    layers = [b for d, b in cached[0].blobs.items() if d != digest_of_config(cached[0])]
+    again_c0 = push_image(client, "ops/cached", "c0", layers)
+    assert again_c0.digest == cached[0].digest and pulls_identically(client, again_c0)
+    assert pulls_identically(client, cached[1])
+
+    for output in (listed, planned, pruned, twin, again, restarted):
         assert cli_env["REGISTRY_CI_PASSWORD"] not in output.stdout + output.stderr
 
 
@@ -360,7 +427,7 @@ async def test_users_change_without_a_restart_then_cert_renew(fresh_host, cli_en
     assert last.returncode == 1 and "only user" in last.stderr + last.stdout
 
     # cert renew: a new serial, served; a client that trusts the CA pulls before and after with no change.
-    client = client_for(server, "ci", cli_env["REGISTRY_CI_PASSWORD"])
+    client = client_for(server, "ci", cli_env["REGISTRY_CI_PASSWORD"], 60)  # 60 s: the machine may be loaded
     hello = generate_test_image("ops-renew")
     for blob in (hello.layer, hello.config):
         client.push_blob("ops/hello", blob)
