@@ -291,13 +291,14 @@ async def _prune(args: argparse.Namespace) -> int:
             run.out.record("prune", deleted=[{"repository": t.repository, "tag": t.tag, "digest": t.digest}
                                              for t in result.deleted],
                            freed_bytes=result.freed_bytes, planned_bytes=planned, usage_before=result.usage_before,
-                           usage_after=result.usage_after,
+                           usage_after=result.usage_after, collect_seconds=result.collect_seconds,
+                           restarted=result.restarted,
                            summary=f"{len(result.deleted)} tags deleted; the storage went from "
                                    f"{result.usage_before} to {result.usage_after} bytes ({result.freed_bytes} freed, "
                                    f"{planned} planned)")
         if not ok:
-            raise HeadlessFailure("the prune did not finish: see the step above (the registry's config.yml was "
-                                  "put back; deleted manifests do not come back)")
+            raise HeadlessFailure("the prune did not finish: see the step above (the registry was restarted, "
+                                  "its storage writable; deleted manifests do not come back)")
         return OK
 
     return await _on_server(profile, run, work)

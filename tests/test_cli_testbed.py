@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.cli_helpers import json_lines, regwiz, trust
+from tests.cli_helpers import json_lines, registry_profile, regwiz, trust
 from tests.testbed.hosts import Testbed, TestHost
 
 
@@ -30,27 +30,8 @@ def test_help_and_bad_usage(regwiz_home: Path) -> None:
 async def test_diagnose_json_then_deploy_fixes_then_onboard(fresh_host, cli_env: dict[str, str],  # type: ignore[no-untyped-def]
                                                             regwiz_home: Path, testbed: Testbed) -> None:
     server: TestHost = fresh_host("ecs_conflict")
-    trust(server, regwiz_home)
-    cli_env["ECS_PASSWORD"] = server.root_password
     regwiz_home.mkdir(parents=True, exist_ok=True)
-    profile = regwiz_home / "ecs.toml"
-    profile.write_text(f'''# the team's registry host
-[server]
-host = "{server.address}"
-port = 22
-user = "root"
-password_env = "ECS_PASSWORD"
-
-[registry]
-port = 5000
-tls = "own-ca"
-auth = "htpasswd"
-storage = "/var/lib/registry"
-mode = "private"
-[[registry.users]]
-name = "ci"
-password_env = "REGISTRY_CI_PASSWORD"
-''')
+    profile = registry_profile(regwiz_home, server, cli_env, comment="the team's registry host")
     before = regwiz("diagnose", "--profile", str(profile), "--json", env=cli_env)
     assert before.returncode == 1, before.stderr
     checks = [o for o in json_lines(before.stdout) if o["type"] == "check"]

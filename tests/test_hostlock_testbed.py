@@ -24,33 +24,11 @@ from app.events import EventBus, EventKind, LogEvent
 from app.remote_files import FileChange
 from app.steps import Outcome, Plan, Step, StepContext, run_step
 from app.transport.local import LocalTransport
-from tests.cli_helpers import ROOT, json_lines, regwiz, trust
+from tests.cli_helpers import ROOT, json_lines, registry_profile, regwiz
 from tests.sshutil import root_by_password
 from tests.testbed.hosts import TestHost
 
 INFO = "/run/lock/regwiz.lock.info"
-
-
-def _profile(home: Path, server: TestHost) -> Path:
-    home.mkdir(parents=True, exist_ok=True)
-    profile = home / "ecs.toml"
-    profile.write_text(f'''[server]
-host = "{server.address}"
-port = 22
-user = "root"
-password_env = "ECS_PASSWORD"
-
-[registry]
-port = 5000
-tls = "own-ca"
-auth = "htpasswd"
-storage = "/var/lib/registry"
-mode = "private"
-[[registry.users]]
-name = "ci"
-password_env = "REGISTRY_CI_PASSWORD"
-''')
-    return profile
 
 
 def _start(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
@@ -81,10 +59,9 @@ async def test_two_deploys_half_a_second_apart(wait: str, fresh_host, cli_env: d
     """With a wait shorter than the first run, the second stops naming it (exit 1); with a longer one,
     it takes the host once the first is done, plans again and finds nothing left to do (exit 0)."""
     server: TestHost = fresh_host("ecs")
-    trust(server, regwiz_home)
-    cli_env["ECS_PASSWORD"] = server.root_password
     cli_env[hostlock.LOCK_WAIT_ENV] = wait
-    profile = _profile(regwiz_home, server)
+    regwiz_home.mkdir(parents=True, exist_ok=True)
+    profile = registry_profile(regwiz_home, server, cli_env)
     args = ("deploy", "--profile", str(profile), "--yes", "--json")
     first = _start(*args, env=cli_env)
     time.sleep(0.5)
@@ -151,9 +128,8 @@ async def test_two_deploys_half_a_second_apart(wait: str, fresh_host, cli_env: d
 async def test_lock_of_a_killed_run_is_cleared(fresh_host, cli_env: dict[str, str], regwiz_home: Path,  # type: ignore[no-untyped-def]
                                                tmp_path: Path) -> None:
     server: TestHost = fresh_host("ecs")
-    trust(server, regwiz_home)
-    cli_env["ECS_PASSWORD"] = server.root_password
-    profile = _profile(regwiz_home, server)
+    regwiz_home.mkdir(parents=True, exist_ok=True)
+    profile = registry_profile(regwiz_home, server, cli_env)
     run = _start("deploy", "--profile", str(profile), "--yes", "--json", env=cli_env)
     try:
         info = await asyncio.to_thread(_wait_for_info, server, 60)

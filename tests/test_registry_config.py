@@ -29,8 +29,6 @@ storage:
     rootdirectory: "/var/lib/registry"
   delete:
     enabled: true
-  cache:
-    blobdescriptor: "inmemory"
 http:
   addr: ":5000"
   headers:

@@ -10,6 +10,7 @@ import pytest
 
 from app import htpasswd
 from app.registry import config as regconfig
+from app.registry import ops
 from app.registry.client import INDEX_MEDIA, SCHEMA2, RegistryError
 from app.registry.ops import OpsError, TagInfo, manifest_blobs, parse_pushed, plan_prune
 from tests.cli_helpers import regwiz
@@ -97,18 +98,15 @@ def test_manifest_blobs_of_a_manifest_and_an_index() -> None:
         manifest_blobs(b"not json", "x")
 
 
-def test_read_only_config_adds_only_the_maintenance_block() -> None:
+def test_config_turns_deletes_on_and_no_blob_cache() -> None:
+    """The prune keeps the registry serving during its collection, so regwiz's config.yml has no blob
+    descriptor cache (it would go on listing swept blobs: distribution#1803, #2966, #4569); a config
+    written before (with the cache) is recognised, and then the prune restarts the registry after."""
     text = regconfig.render_config(regconfig.RegistrySettings())
-    read_only = regconfig.with_read_only(text)
-    added = [line for line in read_only.splitlines() if line not in text.splitlines()]
-    assert added == ["  maintenance:", "    readonly:", "      enabled: true"]
-    assert read_only.index("maintenance:") > read_only.index("storage:") < read_only.index("filesystem:")
-    with pytest.raises(regconfig.ConfigShapeError):
-        regconfig.with_read_only(read_only)  # twice: refused, never a second maintenance key
-    with pytest.raises(regconfig.ConfigShapeError):
-        regconfig.with_read_only("storage: {}\n")
-    assert regconfig.delete_enabled(text)
+    assert regconfig.delete_enabled(text) and not ops.blob_cache_enabled(text)
     assert not regconfig.delete_enabled(regconfig.render_config(regconfig.RegistrySettings(delete_enabled=False)))
+    older = text.replace("  delete:\n", '  cache:\n    blobdescriptor: "inmemory"\n  delete:\n')
+    assert older != text and ops.blob_cache_enabled(older) and regconfig.delete_enabled(older)
 
 
 def test_htpasswd_one_user_at_a_time() -> None:

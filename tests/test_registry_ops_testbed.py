@@ -10,6 +10,8 @@ import json
 import secrets
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,7 +20,7 @@ from pathlib import Path
 from app import pki
 from app.registry.client import (CONFIG_MEDIA, LAYER_MEDIA, SCHEMA2, RegistryAuthError, RegistryClient,
                                  RegistryEndpoint, RegistryError, generate_test_image)
-from tests.cli_helpers import json_lines, regwiz, trust
+from tests.cli_helpers import ROOT, json_lines, registry_profile, regwiz
 from tests.testbed.hosts import TestHost
 
 STORAGE = "/var/lib/registry"
@@ -58,10 +60,20 @@ def push_image(client: RegistryClient, repository: str, tag: str, layers: list[b
     return Pushed(repository, tag, manifest, stated, {digest(b): b for b in (config, *layers)})
 
 
+def digest_of_config(image: Pushed) -> str:
+    return json.loads(image.manifest)["config"]["digest"]
+
+
 def pulls_identically(client: RegistryClient, image: Pushed) -> bool:
     body, digest = client.get_manifest(image.repository, image.tag)
     return body == image.manifest and digest == image.digest and all(
         client.get_blob(image.repository, d) == data for d, data in image.blobs.items())
+
+
+def storage_mode(server: TestHost) -> str:
+    """"ro" or "rw": the registry's storage mount as its own mount namespace has it."""
+    return server.sh("awk '$5 == \"/var/lib/registry\" { split($6, o, \",\"); print o[1] }' "
+                     "/proc/$(docker inspect -f '{{.State.Pid}}' registry)/mountinfo").stdout.strip()
 
 
 def du(host: TestHost) -> int:
@@ -74,73 +86,96 @@ def started_at(host: TestHost) -> str:
 
 def deploy_from_profile(server: TestHost, home: Path, env: dict[str, str]) -> Path:
     """``regwiz deploy --yes`` from a profile, as a user would; the profile's path."""
-    trust(server, home)
-    env["ECS_PASSWORD"] = server.root_password
     home.mkdir(parents=True, exist_ok=True)
-    profile = home / "ops.toml"
-    profile.write_text(f'''# day-two operations
-[server]
-host = "{server.address}"
-user = "root"
-password_env = "ECS_PASSWORD"
-
-[registry]
-port = 5000
-tls = "own-ca"
-auth = "htpasswd"
-storage = "{STORAGE}"
-[[registry.users]]
-name = "ci"
-password_env = "REGISTRY_CI_PASSWORD"
-''')
+    profile = registry_profile(home, server, env, name="ops.toml", comment="day-two operations")
     deployed = regwiz("deploy", "--profile", str(profile), "--yes", "--json", env=env)
     assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr
     return profile
 
 
-def client_for(server: TestHost, user: str, password: str) -> RegistryClient:
+def client_for(server: TestHost, user: str, password: str, timeout: float = 10) -> RegistryClient:
     return RegistryClient(RegistryEndpoint(server.address, 5000, True, pki.load_or_create_ca().cert_pem, user,
-                                           password, timeout=10))
+                                           password, timeout=timeout))
+
+
+@dataclass
+class Attempt:
+    start: float  # time.time(): the testbed's hosts share this machine's clock
+    end: float
+    error: str | None  # None: it worked
 
 
 class PullLoop(threading.Thread):
     """Pulls a kept tag over and over (manifest and every blob, compared byte for byte) until stopped.
 
-    A connection refused while the registry restarts is retried for up to 5 s, as a client retries;
-    the retries are counted, and any wrong answer (an HTTP error, other bytes) is a failure.
+    No retry: each attempt is one real pull, and any error (a refused connection, an HTTP error, other
+    bytes) is a failure.
     """
 
     def __init__(self, client: RegistryClient, image: Pushed) -> None:
         super().__init__(daemon=True)
         self.client, self.image = client, image
         self.stop = threading.Event()
-        self.pulls = 0
-        self.refused: list[float] = []  # when a connection was refused (the registry restarting)
-        self.failures: list[str] = []
+        self.attempts: list[Attempt] = []
 
     def run(self) -> None:
         while not self.stop.is_set():
-            deadline = time.monotonic() + 5
-            while True:
-                try:
-                    if not pulls_identically(self.client, self.image):
-                        self.failures.append("other bytes than pushed")
-                    self.pulls += 1
-                    break
-                except RegistryError as exc:
-                    if exc.status is None and time.monotonic() < deadline:  # no HTTP answer: not up yet
-                        self.refused.append(time.monotonic())
-                        time.sleep(0.05)
-                        continue
-                    self.failures.append(f"{exc.status}: {exc}")
-                    break
+            start, error = time.time(), None
+            try:
+                if not pulls_identically(self.client, self.image):
+                    error = "other bytes than pushed"
+            except RegistryError as exc:
+                error = f"{exc.status}: {exc}"
+            self.attempts.append(Attempt(start, time.time(), error))
+
+    @property
+    def failures(self) -> list[str]:
+        return [a.error for a in self.attempts if a.error]
+
+
+class PushLoop(PullLoop):
+    """Pushes a small new image again and again; each push that worked is remembered, to pull back."""
+
+    def __init__(self, client: RegistryClient) -> None:
+        super().__init__(client, None)  # type: ignore[arg-type]
+        self.pushed: list[tuple[Attempt, Pushed]] = []
+
+    def run(self) -> None:
+        number = 0
+        while not self.stop.is_set():
+            number += 1
+            start = time.time()
+            try:
+                image = push_image(self.client, "ops/during", f"p{number}", [secrets.token_bytes(2048)])
+            except RegistryError as exc:
+                self.attempts.append(Attempt(start, time.time(), f"{exc.status}: {exc}"))
+                time.sleep(0.05)
+                continue
+            attempt = Attempt(start, time.time(), None)
+            self.attempts.append(attempt)
+            self.pushed.append((attempt, image))
+            time.sleep(0.05)
+
+
+def read_only_window(output: str) -> tuple[float, float]:
+    """When the storage went read-only and writable again, from the host's own lines in the output."""
+    import re
+
+    def at(marker: str) -> float:
+        found = re.search(r"(\d\d):(\d\d):(\d\d\.\d+) " + marker, output)
+        assert found, f"no line with {marker!r} in the prune's output"
+        hours, minutes, seconds = found.groups()
+        day = time.time() // 86400 * 86400  # today, UTC (a run across midnight would fail loudly)
+        return day + int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+    return at("storage read-only inside"), at("making the storage writable")
 
 
 async def test_ls_then_prune_keep_2_gives_the_space_back(fresh_host, cli_env: dict[str, str],  # type: ignore[no-untyped-def]
                                                          regwiz_home: Path) -> None:
     server: TestHost = fresh_host("ecs")
     profile = deploy_from_profile(server, regwiz_home, cli_env)
-    client = client_for(server, "ci", cli_env["REGISTRY_CI_PASSWORD"])
+    client = client_for(server, "ci", cli_env["REGISTRY_CI_PASSWORD"], 60)  # 60 s: the machine may be loaded
     images = []
     for number in range(6):  # oldest first: each push rewrites its tag's link file, its push time
         images.append(push_image(client, "ops/app", f"v{number}", [secrets.token_bytes(LAYER_BYTES)]))
@@ -175,28 +210,65 @@ async def test_ls_then_prune_keep_2_gives_the_space_back(fresh_host, cli_env: di
     assert client.head_manifest("ops/app", "v0") is not None  # without --yes nothing changed
 
     before, started = du(server), started_at(server)
-    loop = PullLoop(client_for(server, "ci", cli_env["REGISTRY_CI_PASSWORD"]), images[5])
-    loop.start()
+    # A slow answer on a loaded machine is not what is tested (a refused or failed one is): 60 s timeouts.
+    pullers = [PullLoop(client_for(server, "ci", cli_env["REGISTRY_CI_PASSWORD"], 60), images[4 + n])
+               for n in range(2)]
+    pusher = PushLoop(client_for(server, "ci", cli_env["REGISTRY_CI_PASSWORD"], 60))
+    for thread in (*pullers, pusher):
+        thread.start()
+    time.sleep(0.5)
+    command_started = time.time()
     try:
         pruned = regwiz("registry", "prune", "--profile", str(profile), "--keep", "2", "--repo", "ops/app", "--yes",
                         "--json", env=cli_env)
     finally:
-        loop.stop.set()
-        loop.join(30)
+        command_ended = time.time()
+        time.sleep(0.5)
+        for thread in (*pullers, pusher):
+            thread.stop.set()
+        for thread in (*pullers, pusher):
+            thread.join(30)
     assert pruned.returncode == 0, pruned.stdout[-3000:] + pruned.stderr
     after = du(server)
     report = next(o for o in json_lines(pruned.stdout) if o["type"] == "prune")
     assert sorted(d["tag"] for d in report["deleted"]) == ["v0", "v1", "v2", "v3"]
     measured = before - after
+    logs = Path(next(o for o in json_lines(pruned.stdout) if o["type"] == "report")["logs"])
+    read_only, writable = read_only_window("".join(f.read_text() for f in logs.glob("prune-*.log")))
+    attempts = sorted((a for loop in pullers for a in loop.attempts), key=lambda a: a.start)
+    failures = [a.error for a in attempts if a.error]
+    overlapping = [a for a in attempts if a.start < writable and a.end > read_only]
+    # The longest moment of the read-only window during which no pull was in flight.
+    gap, covered = 0.0, read_only
+    for attempt in overlapping:
+        gap, covered = max(gap, attempt.start - covered), max(covered, attempt.end)
+    gap = max(gap, writable - covered)
+    pushes_during = [a for a in pusher.attempts if a.start < writable and a.end > read_only]
     print(f"pushed {pushed_bytes} bytes; the four deleted held {unique}; du {before} -> {after} "
           f"(freed {measured}); regwiz says freed {report['freed_bytes']} (planned {report['planned_bytes']}); "
-          f"pulls meanwhile {loop.pulls}, refused connections {len(loop.refused)} over "
-          f"{(loop.refused[-1] - loop.refused[0]) if loop.refused else 0:.2f} s")
+          f"prune command {command_ended - command_started:.2f} s, read-only {writable - read_only:.2f} s "
+          f"(collection {report['collect_seconds']:.2f} s as regwiz timed it); pull attempts {len(attempts)} "
+          f"in 2 threads, the slowest {max(a.end - a.start for a in attempts):.2f} s ({len(overlapping)} during the read-only window), failures {len(failures)}, longest "
+          f"moment with no pull in flight {gap:.3f} s; push attempts {len(pusher.attempts)} ({len(pushes_during)} within the "
+          f"window, {sum(1 for a in pushes_during if a.error)} refused), pushes that worked {len(pusher.pushed)}")
     assert measured >= 0.9 * unique
     assert abs(report["freed_bytes"] - measured) <= 0.1 * measured
-    assert loop.failures == [] and loop.pulls > 0
-    assert started_at(server) != started  # it was restarted (read-only and back)
-    assert "maintenance" not in server.exec("cat", "/etc/regwiz/registry/config.yml").stdout
+    assert failures == [], [(a.start - read_only, a.end - read_only, a.error) for a in attempts if a.error]
+    # Pulls ran all through the prune: before it, after it, and at every moment of the read-only window.
+    assert attempts[0].start < command_started and max(a.end for a in attempts) > command_ended
+    assert command_started < read_only < writable < command_ended
+    assert len(overlapping) >= 2 and gap < 0.1
+    # Pushes meanwhile: refused only while read-only (by a 500: the write failed), accepted before and after,
+    # and every push that was answered as done pulls back byte for byte (none lost to the collection).
+    refused = [a for a in pusher.attempts if a.error]
+    assert refused and all(a in pushes_during and str(a.error).startswith("500") for a in refused), refused
+    assert all(a.error for a in pushes_during if read_only <= a.start and a.end <= writable)
+    assert any(a.start > writable for a, _ in pusher.pushed)
+    for _, image in pusher.pushed:
+        assert pulls_identically(client, image), f"{image.tag}, pushed around the prune, does not pull back"
+    assert started_at(server) == started  # never restarted: the storage went read-only and back in place
+    assert "cache" not in server.exec("cat", "/etc/regwiz/registry/config.yml").stdout
+    assert server.exec("docker", "ps", "-aq", "--filter", "name=regwiz-gc").stdout.strip() == ""
     for image in images[4:]:
         assert pulls_identically(client, image)
     for image in images[:4]:
@@ -221,13 +293,69 @@ async def test_ls_then_prune_keep_2_gives_the_space_back(fresh_host, cli_env: di
     assert twin_report["freed_bytes"] < 0.05 * LAYER_BYTES  # the shared layer stays
     assert pulls_identically(client, twin_new)
 
-    again = regwiz("registry", "prune", "--profile", str(profile), "--keep", "2", "--yes", "--json", env=cli_env)
+    again = regwiz("registry", "prune", "--profile", str(profile), "--keep", "2", "--repo", "ops/app", "--yes", "--json",
+                   env=cli_env)
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr
     objects = json_lines(again.stdout)
     assert next(o for o in objects if o["type"] == "prune-plan")["tags"] == 0
     assert next(o for o in objects if o["type"] == "step")["outcome"] == "nothing to do"
     assert not any(o["type"] == "prune-tag" for o in objects)
-    for output in (listed, planned, pruned, twin, again):
+    # A swept image pushed again, byte for byte: the registry must not claim its blobs still exist (a blob
+    # descriptor cache that outlived the collection would: the push skips them, the pull then fails).
+    again_v0 = push_image(client, "ops/app", "v0", [images[0].blobs[d] for d in images[0].blobs
+                                                     if d != digest_of_config(images[0])])
+    assert again_v0.digest == images[0].digest and pulls_identically(client, again_v0)
+
+    # regwiz killed while the storage is read-only (its SSH connection gone with it): the host-side script
+    # goes on, collects, and makes the storage writable again by itself; the registry is not restarted.
+    doomed = [push_image(client, "ops/kill", f"k{n}", [secrets.token_bytes(64 * 1024)]) for n in range(2)]
+    started = started_at(server)
+    run = subprocess.Popen([sys.executable, "-m", "app", "registry", "prune", "--profile", str(profile), "--keep", "1",
+                            "--repo", "ops/kill", "--yes", "--json"], cwd=ROOT, env=cli_env, text=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 180
+        while storage_mode(server) != "ro":
+            assert run.poll() is None and time.monotonic() < deadline, "the storage never went read-only"
+            time.sleep(0.02)
+    finally:
+        run.kill()
+        run.wait(30)
+    killed_at = time.monotonic()
+    while storage_mode(server) != "rw" or server.exec("docker", "ps", "-aq", "--filter",
+                                                      "name=regwiz-gc").stdout.strip():
+        assert time.monotonic() - killed_at < 120, "the storage stayed read-only after regwiz was killed"
+        time.sleep(0.2)
+    print(f"regwiz killed while read-only: writable again {time.monotonic() - killed_at:.2f} s later, by the host")
+    assert started_at(server) == started
+    assert client.head_manifest("ops/kill", doomed[0].digest) is None and pulls_identically(client, doomed[1])
+    assert pulls_identically(client, push_image(client, "ops/kill", "k2", [secrets.token_bytes(1024)]))
+
+    # A config.yml from an earlier regwiz, with the in-memory blob descriptor cache: the plan says so, the
+    # registry is restarted once after the collection, and a swept image pushed again pulls back whole.
+    server.sh("sed -i 's/^  delete:$/  cache:\\n    blobdescriptor: \"inmemory\"\\n  delete:/' "
+              "/etc/regwiz/registry/config.yml && docker restart registry >/dev/null")
+    assert "blobdescriptor" in server.exec("cat", "/etc/regwiz/registry/config.yml").stdout
+    for _ in range(300):
+        try:
+            client.login()
+            break
+        except RegistryError:
+            time.sleep(0.1)
+    cached = [push_image(client, "ops/cached", f"c{n}", [secrets.token_bytes(64 * 1024)]) for n in range(2)]
+    assert pulls_identically(client, cached[0])  # the cache now holds its blobs' descriptors
+    restarted = regwiz("registry", "prune", "--profile", str(profile), "--keep", "1", "--repo", "ops/cached",
+                       "--yes", "--json", env=cli_env)
+    assert restarted.returncode == 0, restarted.stdout[-3000:] + restarted.stderr
+    cached_report = next(o for o in json_lines(restarted.stdout) if o["type"] == "prune")
+    assert cached_report["restarted"] is True and [d["tag"] for d in cached_report["deleted"]] == ["c0"]
+    assert started_at(server) != started
+    layers = [b for d, b in cached[0].blobs.items() if d != digest_of_config(cached[0])]
+    again_c0 = push_image(client, "ops/cached", "c0", layers)
+    assert again_c0.digest == cached[0].digest and pulls_identically(client, again_c0)
+    assert pulls_identically(client, cached[1])
+
+    for output in (listed, planned, pruned, twin, again, restarted):
         assert cli_env["REGISTRY_CI_PASSWORD"] not in output.stdout + output.stderr
 
 
@@ -299,7 +427,7 @@ async def test_users_change_without_a_restart_then_cert_renew(fresh_host, cli_en
     assert last.returncode == 1 and "only user" in last.stderr + last.stdout
 
     # cert renew: a new serial, served; a client that trusts the CA pulls before and after with no change.
-    client = client_for(server, "ci", cli_env["REGISTRY_CI_PASSWORD"])
+    client = client_for(server, "ci", cli_env["REGISTRY_CI_PASSWORD"], 60)  # 60 s: the machine may be loaded
     hello = generate_test_image("ops-renew")
     for blob in (hello.layer, hello.config):
         client.push_blob("ops/hello", blob)

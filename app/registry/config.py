@@ -231,7 +231,9 @@ def _storage(settings: RegistrySettings) -> dict:
         result = {"filesystem": {"rootdirectory": CONTAINER_DATA}}
     if settings.delete_enabled:
         result["delete"] = {"enabled": True}
-    result["cache"] = {"blobdescriptor": "inmemory"}
+    # No blob descriptor cache: `registry garbage-collect` runs beside the serving registry, which
+    # would go on listing swept blobs from an in-memory cache (distribution#1803, #2966, #4569); on
+    # filesystem storage a blob's stat is a file read anyway.
     return result
 
 
@@ -276,35 +278,6 @@ def config_digest(text: str) -> str:
 
 
 # --- maintenance -------------------------------------------------------------
-
-
-class ConfigShapeError(ValueError):
-    """The host's config.yml is not shaped as regwiz writes it, so regwiz will not edit it."""
-
-
-def with_read_only(text: str) -> str:
-    """The same config.yml with ``storage.maintenance.readonly.enabled: true``: pulls served, pushes refused.
-
-    Garbage collection must not race a push (a blob uploaded during the mark phase would be swept),
-    so it runs while the registry is read-only. The host's own file is edited, not one rendered again
-    from the profile: it may hold keys (OSS) the profile only names. Only regwiz's block style is
-    understood: a top-level ``storage:`` line with its children indented below it.
-    """
-    lines = text.splitlines(keepends=True)
-    try:
-        at = lines.index("storage:\n")
-    except ValueError:
-        raise ConfigShapeError("config.yml has no top-level 'storage:' block as regwiz writes it") from None
-    child = lines[at + 1] if at + 1 < len(lines) else ""
-    indent = len(child) - len(child.lstrip(" "))
-    if indent == 0:
-        raise ConfigShapeError("config.yml's storage block is empty or not indented as regwiz writes it")
-    pad = " " * indent
-    block = list(itertools.takewhile(lambda line: line.startswith(" ") or not line.strip(), lines[at + 1:]))
-    if any(line.startswith(f"{pad}maintenance:") for line in block):
-        raise ConfigShapeError("config.yml already sets storage.maintenance: regwiz leaves such a file alone")
-    inserted = [f"{pad}maintenance:\n", f"{pad}{pad}readonly:\n", f"{pad}{pad}{pad}enabled: true\n"]
-    return "".join(lines[:at + 1] + inserted + lines[at + 1:])
 
 
 def delete_enabled(text: str) -> bool:

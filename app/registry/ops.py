@@ -3,7 +3,8 @@
 The registry's HTTP API (regwiz's own client) says which tags exist, what they point to and how big
 they are; the host (over SSH) says when each tag was pushed (the mtime of its link file, which only
 filesystem storage keeps) and how many bytes the storage takes (``du -sb``). Space comes back only
-from the registry's garbage collection, run inside its container while it is read-only.
+from the registry's garbage collection, run in a one-off container while the serving registry's storage
+is read-only inside its own mount namespace (pulls served throughout, pushes refused).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ HTPASSWD_PATH = f"{HOST_DIR}/auth/htpasswd"
 CERT_PATH, KEY_PATH = f"{HOST_DIR}/certs/server.crt", f"{HOST_DIR}/certs/server.key"
 #: Where distribution's filesystem driver keeps repositories, under its root directory.
 REPOSITORIES = "docker/registry/v2/repositories"
-GC_COMMAND = ("/bin/registry", "garbage-collect", regconfig.CONTAINER_CONFIG_PATH)
 #: Below this, a tag's share of the freed bytes is "about nothing": its manifest and config only.
 ABOUT_NOTHING = 64 * 1024
 
@@ -249,6 +249,91 @@ def plan_chosen(tags: list[TagInfo], chosen: list[TagInfo]) -> PrunePlan:
 
 # --- pushes held off, garbage collected ----------------------------------------------
 
+#: The one-off container the collection runs in (the serving registry stays up).
+GC_HELPER = "regwiz-gc"
+GC_ARGS = ("garbage-collect", regconfig.CONTAINER_CONFIG_PATH)
+
+#: Runs on the host, detached in a session of its own (setsid) and writing to a log file, so that it
+#: finishes and undoes its read-only mount even when regwiz or its SSH connection goes away. Arguments:
+#: container, storage mount point inside it, helper name, "remount" | "restart", the collection's args.
+#: The serving registry's storage mount is made read-only in the registry's own mount namespace only
+#: (a bind mount's flags are per mount: the host and the helper's own bind of the same directory stay
+#: writable), so it keeps serving pulls while every write of a push fails; `registry garbage-collect`
+#: runs in a helper container (same image, --volumes-from the registry) with the storage writable. The
+#: EXIT trap removes the helper first, then makes the storage writable again; if that remount fails it
+#: restarts the registry (a new container start is a new mount namespace: writable). "restart" is for a
+#: config.yml with a blob descriptor cache, which would still list swept blobs (distribution#1803,
+#: #2966, #4569): the restart empties it, and the fresh namespace is writable.
+_GC_SCRIPT = r"""set -u
+container=$1 data=$2 helper=$3 after=$4; shift 4
+say() { echo "$(date -u +%H:%M:%S.%N | cut -c1-12) $*"; }
+pid=$(docker inspect -f '{{.State.Pid}}' "$container" 2>/dev/null) || pid=0
+[ "${pid:-0}" -gt 0 ] || { say "the container $container is not running: nothing done"; exit 3; }
+image=$(docker inspect -f '{{.Image}}' "$container") || exit 3
+mode() { awk -v d="$data" '$5 == d { split($6, o, ","); m = o[1] } END { print m }' "/proc/$pid/mountinfo"; }
+[ -n "$(mode)" ] || { say "$data is not a mount of its own in $container: nothing done"; exit 3; }
+if docker inspect "$helper" >/dev/null 2>&1; then
+  say "a container named $helper exists (another garbage collection?): nothing done"; exit 5
+fi
+undo() {
+  docker rm -f "$helper" >/dev/null 2>&1
+  say "making the storage writable ($after)"
+  if [ "$after" = restart ]; then
+    say "restarting $container (its blob descriptor cache would still list swept blobs)"
+    docker restart -t 10 "$container" >/dev/null && return
+  elif mount -N "/proc/$pid/ns/mnt" -o remount,rw,bind "$data" && [ "$(mode)" = rw ]; then
+    say "storage writable again in $container: pushes accepted"; return
+  fi
+  say "the storage could not be made writable in place: restarting $container"
+  docker restart -t 10 "$container" >/dev/null
+}
+trap undo EXIT
+trap 'exit 130' HUP INT TERM
+# The kernel refuses (EBUSY) while a file is open for writing through the mount, i.e. while a push
+# writes: try again until such a moment passes, for at most a minute.
+tries=0
+until mount -N "/proc/$pid/ns/mnt" -o remount,ro,bind "$data" 2>/dev/null; do
+  tries=$((tries + 1))
+  if [ "$tries" -ge 1200 ]; then
+    mount -N "/proc/$pid/ns/mnt" -o remount,ro,bind "$data"
+    say "could not make $data read-only inside $container for a minute (pushes writing?): no garbage collection"
+    exit 4
+  fi
+  sleep 0.05
+done
+[ "$tries" -eq 0 ] || say "read-only after $tries tries (the kernel waits for writes in progress)"
+[ "$(mode)" = ro ] || { say "$data is not read-only inside $container: no garbage collection"; exit 4; }
+say "storage read-only inside $container only (pulls served, pushes refused); collecting in $helper"
+start=$(date +%s.%N)
+docker run --rm --name "$helper" --network none --volumes-from "$container" --entrypoint /bin/registry "$image" "$@"
+status=$?
+took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+say "garbage collection exited $status after $took s"
+exit $status
+"""
+
+#: Starts _GC_SCRIPT detached and follows its log until it ends; its exit status is the script's.
+_GC_FOLLOW = r"""script=$1; shift
+log=$(mktemp /tmp/regwiz-gc.XXXXXX) || exit 1
+setsid -w sh -c "$script" regwiz-gc "$@" >"$log" 2>&1 </dev/null &
+job=$!
+tail -n +1 -s 0.2 --pid="$job" -f "$log"
+wait "$job"; status=$?
+rm -f "$log"
+exit "$status"
+"""
+
+
+#: What _GC_SCRIPT needs on the host beyond docker: util-linux 2.33+ (Debian 10+) for ``mount -N`` and
+#: ``setsid -w``. Checked while planning, before any manifest is deleted.
+_GC_TOOLS = ('mount --help 2>&1 | grep -q -- --namespace && setsid --help 2>&1 | grep -q -- --wait '
+             '&& command -v tail awk mktemp >/dev/null')
+
+
+def blob_cache_enabled(config: str) -> bool:
+    """Whether config.yml turns on a blob descriptor cache (``storage.cache.blobdescriptor``)."""
+    return any(line.strip().startswith("blobdescriptor:") for line in config.splitlines())
+
 
 async def registry_answers_on_host(transport: Transport, port: int, tls: bool, seconds: float = 30) -> bool:
     """The registry answers on the host itself (200 or 401 on /v2/) within ``seconds``."""
@@ -262,19 +347,13 @@ async def registry_answers_on_host(transport: Transport, port: int, tls: bool, s
     return False
 
 
-async def restart_registry(ctx: StepContext, port: int, tls: bool) -> None:
-    """Restart the container (the registry reads its config and certificate only when it starts)."""
-    await ctx.transport.run(Command("docker", "restart", "-t", "10", CONTAINER), sudo=True, emit=ctx.emit,
-                            check=True)
-    if not await registry_answers_on_host(ctx.transport, port, tls):
-        raise TransportError(f"the registry did not answer on port {port} within 30 s of its restart")
-
-
 @dataclass
 class PruneResult:
     deleted: list[TagInfo] = field(default_factory=list)
     usage_before: int | None = None
     usage_after: int | None = None
+    collect_seconds: float | None = None  # pushes refused for this long (read-only, collection, back)
+    restarted: bool = False  # a blob descriptor cache in config.yml needed a restart after the collection
 
     @property
     def freed_bytes(self) -> int | None:
@@ -296,6 +375,7 @@ class PruneStep(Step):
         self.on_plan = on_plan
         self.prune: PrunePlan | None = None
         self.result = PruneResult()
+        self.cached = False
 
     async def plan(self, ctx: StepContext) -> Plan:
         if self.storage is None:
@@ -307,10 +387,10 @@ class PruneStep(Step):
         if not regconfig.delete_enabled(config):
             return Plan(self.title, refused="the registry refuses deletes (storage.delete.enabled is not true in "
                                             f"{CONFIG_PATH}): deploy it again with regwiz, which turns it on")
-        try:
-            regconfig.with_read_only(config)
-        except regconfig.ConfigShapeError as exc:
-            return Plan(self.title, refused=f"{exc}: pushes cannot be held off for the garbage collection")
+        self.cached = blob_cache_enabled(config)
+        if not (await ctx.transport.run(shell(_GC_TOOLS))).ok:
+            return Plan(self.title, refused="the host lacks what the garbage collection needs (`mount -N` and "
+                                            "`setsid -w`, util-linux 2.33 or later): nothing was deleted")
         tags = await asyncio.to_thread(list_tags, self.client, None)
         await attach_push_times(ctx.transport, self.storage, tags)
         try:
@@ -323,10 +403,14 @@ class PruneStep(Step):
             return Plan("no tag to prune")
         actions = [f"delete {p.info.repository}:{p.info.tag} ({p.info.digest}, {p.info.size} bytes; frees "
                    f"{p.frees} bytes{'; ' + p.note if p.note else ''})" for p in self.prune.delete]
-        actions += ["hold pushes off: config.yml read-only (storage.maintenance.readonly) and a restart; "
-                    "pulls keep working",
-                    f"garbage-collect inside the container ({' '.join(GC_COMMAND)})",
-                    "config.yml back as it is now, and a restart"]
+        actions += ["hold pushes off: the storage mount made read-only inside the registry's own mount namespace "
+                    "(`mount -N`, from the host; no restart): pulls keep being served, pushes are refused",
+                    f"garbage-collect in a one-off container {GC_HELPER} (same image and mounts, storage writable): "
+                    f"registry {' '.join(GC_ARGS)}",
+                    "the storage writable again (undone on the host even if regwiz or the connection goes away)"]
+        if self.cached:
+            actions.append("then a restart of the registry (pulls refused ~2 s): config.yml turns on the blob "
+                           "descriptor cache, which would still list swept blobs; `regwiz deploy` drops it")
         return Plan(f"prune {len(self.prune.delete)} tags, about {self.prune.freed_bytes} bytes back",
                     actions=actions)
 
@@ -350,19 +434,20 @@ class PruneStep(Step):
         self.result.usage_after = await storage_usage(ctx.transport, self.storage)
 
     async def _collect_garbage(self, ctx: StepContext) -> None:
-        config = await ctx.files.read(CONFIG_PATH)
-        assert config is not None
-        await ctx.files.write(FileChange(CONFIG_PATH, config, regconfig.with_read_only(config), mode=0o600))
-        try:
-            await restart_registry(ctx, self.port, self.tls)
-            ctx.emit.info("the registry is read-only: pulls are served, pushes refused")
-            await ctx.transport.run(Command("docker", "exec", CONTAINER, *GC_COMMAND), sudo=True, emit=ctx.emit,
-                                    check=True)
-        finally:
-            # Back to the file as it was, byte for byte: a later deploy still plans nothing. The restart
-            # also empties the registry's in-memory blob cache, which would still list swept blobs.
-            await ctx.files.restore_all()
-            await restart_registry(ctx, self.port, self.tls)
+        after = "restart" if self.cached else "remount"
+        ctx.emit.info(f"garbage collection: {CONTAINER}'s storage read-only in its own mount namespace, "
+                      f"`registry {' '.join(GC_ARGS)}` in a one-off container {GC_HELPER}, then "
+                      + ("a restart (blob descriptor cache)" if self.cached else "the storage writable again"))
+        started = time.monotonic()
+        result = await ctx.transport.run(
+            shell(_GC_FOLLOW, _GC_SCRIPT, CONTAINER, regconfig.CONTAINER_DATA, GC_HELPER, after, *GC_ARGS),
+            sudo=True, emit=ctx.emit)
+        self.result.collect_seconds = time.monotonic() - started
+        self.result.restarted = self.cached
+        if self.cached and not await registry_answers_on_host(ctx.transport, self.port, self.tls):
+            raise TransportError(f"the registry did not answer on port {self.port} within 30 s of its restart")
+        if not result.ok:
+            raise TransportError(f"the garbage collection failed (exit {result.exit_status}): see its output above")
 
     async def verify(self, ctx: StepContext) -> str | None:
         assert self.prune is not None
@@ -378,8 +463,9 @@ class PruneStep(Step):
         return None
 
     async def rollback(self, ctx: StepContext) -> None:
-        # Deleted manifests cannot come back; what can is the config as it was, and a registry that answers.
-        await ctx.files.restore_all()
+        # Deleted manifests cannot come back. What can: no helper left, and a registry that answers with
+        # its storage writable (a restart is a fresh mount namespace, and an empty blob cache).
+        await ctx.transport.run(Command("docker", "rm", "-f", GC_HELPER), sudo=True, emit=ctx.emit)
         await ctx.transport.run(Command("docker", "restart", "-t", "10", CONTAINER), sudo=True, emit=ctx.emit)
 
 
