@@ -170,6 +170,9 @@ async def configure_clients(specs: list[ClientSpec], registry: RegistryTarget, b
 
     async def phase(job: _Job, work: Callable[[_Job], Awaitable[None]]) -> None:
         async with gate:
+            if job.result.status is not Status.FAILURE:  # started: a progress line counts it as running
+                job.result.status = Status.RUNNING
+                update(job)
             await _guarded(job, lambda: work(job))
             update(job)
 
