@@ -136,10 +136,12 @@ async def _execute(job: _Job, registry: RegistryTarget) -> None:
         step = next(s for s in job.steps if isinstance(s, ContainerdTrustStep))
         job.result.pull_seconds = await prove_pull_ctr(job.transport, registry, emit, step.certs_dir)
         job.result.message = f"pulled {registry.image_ref()} with ctr in {job.result.pull_seconds:.1f} s"
+        job.result.status = Status.OK  # done now (a progress line counts it), not when the last client is
         return
     await login(job.transport, kind, registry, emit)
     job.result.pull_seconds = await prove_pull(job.transport, kind, registry, emit)
     job.result.message = f"pulled {registry.image_ref()} in {job.result.pull_seconds:.1f} s"
+    job.result.status = Status.OK
 
 
 async def _guarded(job: _Job, work: Callable[[], Awaitable[None]]) -> None:
