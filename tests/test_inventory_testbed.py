@@ -76,6 +76,7 @@ db
         lines = configured.stdout.splitlines()
         assert "== progress: 2 done, 0 failed, 0 running of 2 clients" in lines, configured.stdout[-3000:]
         assert any(line.startswith("== progress: 0 done, 0 failed, 2 running of 2") for line in lines)
+        assert "== progress: 1 done, 0 failed, 1 running of 2 clients" in lines  # each counted when its pull worked
         clients = [line for line in lines if line.startswith("== client ")]
         assert sorted(c.split(":")[0] for c in clients) == sorted(
             [f"== client root@{web1.address}", f"== client root@{db1.address}"]), clients
