@@ -46,7 +46,8 @@ BENCH_VENV = ROOT / ".venv-bench" / "bin"
 PORT = 5000
 USER = "ci"
 TOOLS = ("regwiz", "ansible", "pyinfra")
-DELAYS = (0, 25)  # ms each way: loopback, and a link like Shanghai to Hangzhou and back
+# ms each way: loopback, and a link like Shanghai to Hangzhou and back (REGWIZ_BENCH_DELAYS=25: that one alone)
+DELAYS = tuple(float(d) for d in os.environ.get("REGWIZ_BENCH_DELAYS", "0,25").split(","))
 
 
 def profile_text(server: TestHost, client: TestHost, key: Path) -> str:
