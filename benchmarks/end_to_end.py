@@ -217,7 +217,9 @@ def one_round(tool: str, debs: list[Path], delay_ms: float = 0) -> tuple[float, 
             check_end_state(server, client, password)
         except AssertionError as exc:
             raise RuntimeError(f"{tool} did not reach the end state: {exc}") from exc
-        return elapsed, sshd_counts(server, since) + sshd_counts(client, since)
+        counts = sshd_counts(server, since) + sshd_counts(client, since)
+        print(f"[bench] end_to_end: {tool} at {delay_ms:g} ms: {counts}", file=sys.stderr, flush=True)
+        return elapsed, counts
 
 
 def link_delay(debs: list[Path], delay_ms: float) -> str:

@@ -137,10 +137,10 @@ def one_round(bed: Testbed, tool: str, n: int, server: TestHost, home: Path, pas
         busy = machine_busy_seconds()
         wall, cpu, peak = _timed(argv, env, cwd, work / "output.txt")
         machine = machine_busy_seconds() - busy
-        check_end_state(clients, registry, image)
         counts = sum((sshd_counts(h, since) for h in clients), SSHCounts())
-        print(f"[bench] fanout: {tool} {n} clients {wall:.1f} s (output: {work / 'output.txt'})",
-              file=sys.stderr, flush=True)
+        check_end_state(clients, registry, image)
+        print(f"[bench] fanout: {tool} {n} clients {wall:.1f} s, {cpu:.2f} CPU-s, peak {peak:.0f} MB, the machine "
+              f"{machine:.1f} CPU-s, {counts} (output: {work / 'output.txt'})", file=sys.stderr, flush=True)
         return Sample(wall, cpu, peak, machine, counts)
     finally:
         for host in clients:
