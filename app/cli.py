@@ -5,6 +5,7 @@
     regwiz diagnose --profile P [--yes] [--json]  check the registry host (--yes applies fixes)
     regwiz deploy   --profile P [--yes] [--json]  diagnose, fix, deploy and prove the registry
     regwiz clients  --profile P [--yes] [--json]  configure and prove the profile's clients
+                    [--inventory FILE [--limit PATTERN]] [--forks N]   (the clients of an Ansible inventory)
     regwiz setup    --profile P [--yes] [--json]  deploy, then clients, in one run
     regwiz onboard FILE [--host H] [--password-env VAR] [--ssh-password-env VAR] [--yes] [--json]
                                                   this machine (or H) joins a team's registry
@@ -61,8 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(sub.add_parser("deploy", help="diagnose, fix, deploy and prove the registry",
                            description="Diagnose the host (fixing with --yes), deploy the registry as the "
                                        "profile says, and prove it from this machine."))
-    _common(sub.add_parser("clients", help="configure the profile's clients and prove a pull on each",
-                           description="Make every client in the profile trust the registry, log in and pull."))
+    clients = sub.add_parser("clients", help="configure the profile's clients and prove a pull on each",
+                             description="Make every client in the profile (or in an Ansible inventory) trust "
+                                         "the registry, log in and pull.")
+    _common(clients)
+    _fleet_arguments(clients)
     _common(sub.add_parser("setup", help="all of it: diagnose and fix, deploy and prove, then every client",
                            description="deploy, then clients, in one run and one connection per host."))
     onboard = sub.add_parser("onboard", help="make this machine (or --host) use a team's registry",
@@ -87,6 +91,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     registry_commands.add_parsers(sub)
     return parser
+
+
+def _forks(text: str) -> int:
+    import argparse
+
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= 256:
+        raise argparse.ArgumentTypeError(f"give a whole number from 1 to 256 (found {text[:20]!r})")
+    return number
+
+
+def _fleet_arguments(parser: argparse.ArgumentParser) -> None:
+    """Many clients: from an Ansible inventory (app/inventory.py), and how many at once."""
+    parser.add_argument("--inventory", metavar="FILE",
+                        help="configure the hosts of this Ansible inventory instead of the profile's [[clients]] "
+                             "(read by ansible-inventory; passwords come from environment variables the profile "
+                             "names, never from the inventory)")
+    parser.add_argument("--limit", metavar="PATTERN",
+                        help="only the inventory's hosts matching this Ansible host pattern (as ansible --limit)")
+    parser.add_argument("--forks", type=_forks, default=8, metavar="N",
+                        help="how many clients are worked on at once (default: 8)")
 
 
 def main(argv: list[str] | None = None) -> int:

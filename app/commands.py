@@ -13,6 +13,7 @@ from app.clients.configure import ClientSpec, configure_clients
 from app.clients.model import RegistryTarget
 from app.clients.testimage import ensure_test_image
 from app.headless import FAILED, OK, HeadlessFailure, Output, Run, worst
+from app.progress import ClientProgress
 from app.profiles import Profile, TeamProfile, load_profile, render_profile, secret_from_env, team_profile_from
 from app.redact import Secret
 from app.registry.client import RegistryAuthError
@@ -136,7 +137,7 @@ def _client_specs(profile: Profile, run: Run) -> list[ClientSpec]:
 
 
 async def _configure(run: Run, specs: list[ClientSpec], registry: RegistryTarget,
-                     password_from: str | None = None, login_hint: str | None = None) -> int:
+                     password_from: str | None = None, login_hint: str | None = None, forks: int = 8) -> int:
     """Configure every client; ``password_from`` says where the registry password came from
     ("in $VAR", "you typed"),
     ``login_hint`` what to do when a client refuses an SSH login."""
@@ -156,7 +157,9 @@ async def _configure(run: Run, specs: list[ClientSpec], registry: RegistryTarget
             raise HeadlessFailure(f"the registry refused user {registry.username}: check the password "
                                   f"{password_from}") from None
         raise
-    results = await configure_clients(specs, registry, run.bus, confirm_all, accept_key=accept_key)
+    progress = None if run.out.json_mode or len(specs) < 2 else ClientProgress(len(specs), run.out.stream)
+    results = await configure_clients(specs, registry, run.bus, confirm_all, on_update=progress,
+                                      limit=forks, accept_key=accept_key)
     for result in results:
         message = result.message
         if login_hint and result.status is Status.FAILURE and "refused the login" in message:
@@ -173,8 +176,21 @@ def _profile_password_from(profile: Profile) -> str | None:
     return f"in ${users[0].password_env}" if users and users[0].password_env else None
 
 
+def _with_inventory(profile: Profile, args: argparse.Namespace) -> Profile:
+    """The profile with its [[clients]] replaced by the hosts of ``--inventory`` (app/inventory.py)."""
+    if getattr(args, "inventory", None) is None:
+        if getattr(args, "limit", None):
+            raise SetupError("--limit selects hosts of an inventory: give --inventory FILE too")
+        return profile
+    from dataclasses import replace
+
+    from app.inventory import inventory_clients
+
+    return replace(profile, clients=inventory_clients(args.inventory, args.limit, profile.clients))
+
+
 async def clients(args: argparse.Namespace) -> int:
-    profile = load_named_profile(args.profile)
+    profile = _with_inventory(load_named_profile(args.profile), args)
     run = _run(args)
     if not profile.clients:
         run.out.record("error", status="failure", message="the profile lists no [[clients]]: add one per machine "
@@ -185,7 +201,8 @@ async def clients(args: argparse.Namespace) -> int:
     try:
         if not await _registry_ready(profile, run, registry):
             return FAILED
-        return await _configure(run, specs, registry, _profile_password_from(profile))
+        return await _configure(run, specs, registry, _profile_password_from(profile),
+                                forks=getattr(args, "forks", 8))
     finally:
         run.finish()
 

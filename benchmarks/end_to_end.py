@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import Figure, interleaved, median
+from benchmarks.latency import Link, echo_round_trips, ssh_command_ms
 from benchmarks.hosts import (
     SSHCounts,
     count_sshd,
@@ -45,6 +46,8 @@ BENCH_VENV = ROOT / ".venv-bench" / "bin"
 PORT = 5000
 USER = "ci"
 TOOLS = ("regwiz", "ansible", "pyinfra")
+# ms each way: loopback, and a link like Shanghai to Hangzhou and back (REGWIZ_BENCH_DELAYS=25: that one alone)
+DELAYS = tuple(float(d) for d in os.environ.get("REGWIZ_BENCH_DELAYS", "0,25").split(","))
 
 
 def profile_text(server: TestHost, client: TestHost, key: Path) -> str:
@@ -196,7 +199,7 @@ def check_end_state(server: TestHost, client: TestHost, password: str) -> None:
 RUNS = {"regwiz": regwiz_run, "ansible": ansible_run, "pyinfra": pyinfra_run}
 
 
-def one_round(tool: str, debs: list[Path]) -> tuple[float, SSHCounts]:
+def one_round(tool: str, debs: list[Path], delay_ms: float = 0) -> tuple[float, SSHCounts]:
     with Testbed() as bed:
         server, client = bed.start("ecs_conflict", "linux_client")
         for host in (server, client):  # untimed, for every tool: see the module's docstring
@@ -205,27 +208,63 @@ def one_round(tool: str, debs: list[Path]) -> tuple[float, SSHCounts]:
         time.sleep(1)  # the journal's --since has a resolution of one second
         since = time.time()
         password = "bench-" + secrets.token_urlsafe(12)
-        elapsed = RUNS[tool](bed, server, client, password)
+        with Link(delay_ms) as link:  # every SSH connection to both hosts through the same delay
+            if delay_ms:
+                link.add(server.address)
+                link.add(client.address)
+            elapsed = RUNS[tool](bed, server, client, password)
         try:
             check_end_state(server, client, password)
         except AssertionError as exc:
             raise RuntimeError(f"{tool} did not reach the end state: {exc}") from exc
-        return elapsed, sshd_counts(server, since) + sshd_counts(client, since)
+        counts = sshd_counts(server, since) + sshd_counts(client, since)
+        print(f"[bench] end_to_end: {tool} at {delay_ms:g} ms: {counts}", file=sys.stderr, flush=True)
+        return elapsed, counts
+
+
+def link_delay(debs: list[Path], delay_ms: float) -> str:
+    """What the link really adds: 1-byte TCP round trips through the forwarder, and a tiny SSH command
+    on an open connection to a testbed host, direct against through the link."""
+    direct_echo, delayed_echo = echo_round_trips(delay_ms)
+    with Testbed() as bed:
+        host, = bed.start("linux_client")
+        assert bed.client_key is not None
+        known = known_hosts([host], Path(tempfile.mkdtemp(prefix="regwiz-bench-rtt-")) / "known_hosts")
+        direct = ssh_command_ms(host.address, str(bed.client_key.path), str(known))
+        with Link(delay_ms) as link:
+            link.add(host.address)
+            delayed = ssh_command_ms(host.address, str(bed.client_key.path), str(known))
+    return (f"the link ({delay_ms:g} ms each way): a TCP round trip {direct_echo:.2f} ms direct, "
+            f"{delayed_echo:.1f} ms through it; `ssh HOST true` on an open connection {direct:.0f} ms direct, "
+            f"{delayed:.0f} ms through it (+{delayed - direct:.0f} ms, {(delayed - direct) / (2 * delay_ms):.1f} "
+            f"round trips)")
 
 
 def run(repeat: int) -> list[Figure]:
     debs = python3_debs()
-    counts: dict[str, SSHCounts] = {}
+    figures: list[Figure] = []
+    for delay in DELAYS:
+        counts: dict[str, SSHCounts] = {}
 
-    def timed(tool: str):
-        def once() -> float:
-            elapsed, counts[tool] = one_round(tool, debs)
-            return elapsed
-        return once
+        def timed(tool: str, delay: float = delay, counts: dict[str, SSHCounts] = counts):  # type: ignore[no-untyped-def]
+            def once() -> float:
+                elapsed, counts[tool] = one_round(tool, debs, delay)
+                return elapsed
+            return once
 
-    times = interleaved({tool: timed(tool) for tool in TOOLS}, repeat)
-    runs = "; ".join(f"{tool} {'/'.join(f'{t:.1f}' for t in times[tool])} s" for tool in TOOLS)
-    notes = [f"{tool}: {counts[tool]} (both hosts, last run)" for tool in TOOLS] + [f"runs: {runs}"]
-    regwiz = median(times["regwiz"])
-    return [Figure("end to end vs Ansible", regwiz, median(times["ansible"]), "s", "<= 0.5x", 0.5, notes=notes),
-            Figure("end to end vs pyinfra", regwiz, median(times["pyinfra"]), "s", "< 1x", 0.999)]
+        times = interleaved({tool: timed(tool) for tool in TOOLS}, repeat)
+        where = "loopback" if not delay else f"{delay:g} ms each way"
+        runs = "; ".join(f"{tool} {'/'.join(f'{t:.1f}' for t in times[tool])} s" for tool in TOOLS)
+        notes = [f"{tool}: {counts[tool]} (both hosts, last run)" for tool in TOOLS] + [f"runs: {runs}"]
+        if delay:
+            notes.append(link_delay(debs, delay))
+        regwiz = median(times["regwiz"])
+        figures += [
+            Figure(f"end to end vs Ansible, {where}", regwiz, median(times["ansible"]), "s", "<= 0.3x", 0.3,
+                   notes=notes),
+            Figure(f"end to end vs pyinfra, {where}", regwiz, median(times["pyinfra"]), "s", "<= 0.8x", 0.8),
+        ]
+        if not delay:  # the same commands at any delay: counted once
+            figures.append(Figure("remote commands vs Ansible", counts["regwiz"].commands,
+                                  counts["ansible"].commands, "commands", "<= 1x", 1.0))
+    return figures

@@ -136,6 +136,10 @@ class ClientsScreen(WizardStep):
     ClientsScreen #hosts-file-row { height: auto; }
     ClientsScreen #hosts-file-path { width: 1fr; margin-right: 1; }
     ClientsScreen #clients { overflow-x: hidden; scrollbar-size-vertical: 1; }
+    ClientsScreen #inventory-form { height: auto; margin-bottom: 1; }
+    ClientsScreen #inventory-row { height: auto; }
+    ClientsScreen #inventory-path { width: 1fr; margin-right: 1; }
+    ClientsScreen #inventory-limit { width: 18; margin-right: 1; }
     ClientsScreen #client-detail { height: auto; margin-top: 1; color: $text-muted; }
     ClientsScreen #clients-actions Button { margin-right: 1; }
     ClientsScreen Button { min-width: 0; }  /* (16 by default: the three Add buttons would not fit at 80 columns) */
@@ -193,6 +197,14 @@ class ClientsScreen(WizardStep):
                         yield Input(placeholder="e.g. ~/hosts.txt", id="hosts-file-path", compact=True)
                         yield Button("Add from file", id="add-file", compact=True)
                     yield Static("", id="hosts-file-path-error", classes="field-error", markup=False)
+                # Enter in the path moves to the limit; Enter in the limit adds the inventory's hosts.
+                with Vertical(id="inventory-form", classes="form form-action-add-inventory"):
+                    yield Label("Or an Ansible inventory, with an optional --limit", classes="field-label")
+                    with Horizontal(id="inventory-row"):
+                        yield Input(placeholder="e.g. ~/hosts.ini", id="inventory-path", compact=True)
+                        yield Input(placeholder="e.g. web:!web3", id="inventory-limit", compact=True)
+                        yield Button("Add inventory", id="add-inventory", compact=True)
+                    yield Static("", id="inventory-path-error", classes="field-error", markup=False)
                 yield ClientsTable(id="clients", cursor_type="row")
                 yield ClientDetail("", id="client-detail", markup=False)
                 with Horizontal(id="clients-actions"):
@@ -338,8 +350,9 @@ class ClientsScreen(WizardStep):
     @on(Input.Changed)
     def _validate_field(self, event: Input.Changed) -> None:
         """A field's error shows as it is typed (an empty field is told off only when adding)."""
-        if event.input.id == "hosts-file-path":
-            self._show_error("hosts-file-path", None)  # (checked when added: a path half typed is no error)
+        if event.input.id in ("hosts-file-path", "inventory-path", "inventory-limit"):
+            # (checked when added: a path half typed is no error)
+            self._show_error("inventory-path" if event.input.id == "inventory-limit" else event.input.id, None)
         check = FIELD_CHECKS.get(event.input.id or "")
         if check is not None:
             self._show_error(event.input.id or "", check(event.value) if event.value.strip() else None)
@@ -424,6 +437,38 @@ class ClientsScreen(WizardStep):
             message += (f" Skipped entries {', '.join(skipped)} (not user@host:port): fix them in the file "
                         "and add it again.")
         self._status(message, "error" if skipped else "ok")
+
+    @on(Button.Pressed, "#add-inventory")
+    def action_add_inventory(self) -> None:
+        """The hosts of an Ansible inventory (its --limit pattern applied by Ansible), as saved clients are."""
+        path = self.query_one("#inventory-path", Input).value.strip()
+        limit = self.query_one("#inventory-limit", Input).value.strip() or None
+        if not path:
+            self._show_error("inventory-path", "enter the path of an Ansible inventory")
+            self.query_one("#inventory-path", Input).focus()
+            return
+        self._status(f"Reading {path} with ansible-inventory…", "busy")
+        self._read_inventory(path, limit)
+
+    @work(exclusive=True, group="inventory")
+    async def _read_inventory(self, path: str, limit: str | None) -> None:
+        import asyncio
+
+        from app.inventory import inventory_clients
+        from app.session import SetupError
+
+        try:  # (a subprocess: off the event loop, the screen stays live)
+            entries = await asyncio.to_thread(inventory_clients, path, limit, self.saved)
+        except SetupError as exc:
+            self._show_error("inventory-path", str(exc))
+            self._status("Nothing added from the inventory: " + str(exc), "error")
+            return
+        for entry in entries:
+            self._add_saved(entry)
+        where = f" matching {limit}" if limit else ""
+        waiting = sum(1 for name in self.needs_password if name in self.rows)
+        self._status(f"Added {len(entries)} clients from {Path(path).name}{where}."
+                     + (f" {waiting} need a password: select each to enter it." if waiting else ""), "ok")
 
     @on(DataTable.RowHighlighted, "#clients")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:

@@ -106,6 +106,7 @@ async def _execute(job: _Job, registry: RegistryTarget) -> None:
     await kind.login(job.transport, registry, emit)
     proof = await kind.prove(job.transport, registry, emit, job.steps)
     job.result.pull_seconds, job.result.message = proof.seconds, proof.message
+    job.result.status = Status.OK  # done now (a progress line counts it), not when the last client is
 
 
 async def _guarded(job: _Job, work: Callable[[], Awaitable[None]]) -> None:
@@ -136,6 +137,9 @@ async def configure_clients(specs: list[ClientSpec], registry: RegistryTarget, b
 
     async def phase(job: _Job, work: Callable[[_Job], Awaitable[None]]) -> None:
         async with gate:
+            if job.result.status is not Status.FAILURE:  # started: a progress line counts it as running
+                job.result.status = Status.RUNNING
+                update(job)
             await _guarded(job, lambda: work(job))
             update(job)
 

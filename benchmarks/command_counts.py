@@ -1,0 +1,109 @@
+"""Where regwiz's remote commands go: `regwiz setup --yes` (the end-to-end run: an `ecs_conflict` registry
+host and a `linux_client`), every command attributed to the step and function that sent it.
+
+    PYTHONPATH=. .venv/bin/python -m benchmarks.command_counts
+
+Every remote command passes SSHTransport._execute (one SSH session each: an exec request sshd counts);
+this wraps it, walks the caller's stack to the nearest Step (app/steps.py) and the nearest function of
+regwiz outside the transport, and prints the counts per step and per function, with sshd's own total
+to show the attribution misses nothing. Not a timed benchmark: counts do not depend on the machine.
+"""
+
+from __future__ import annotations
+
+import collections
+import inspect
+import os
+import secrets
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.end_to_end import profile_text
+from benchmarks.hosts import count_sshd, sshd_counts
+from tests.registry_helpers import unreachable_probe
+from tests.testbed.hosts import Testbed
+
+APP = str(Path(__file__).resolve().parent.parent / "app")
+TRANSPORT = os.path.join(APP, "transport")
+
+
+def attribute() -> tuple[str, str]:
+    """(the Step class sending, or the phase; the nearest regwiz function outside the transport)."""
+    from app.steps import Step
+
+    step, where = "", ""
+    frame = inspect.currentframe()
+    while frame is not None:
+        path = frame.f_code.co_filename
+        if path.startswith(APP) and not path.startswith(TRANSPORT):
+            module = Path(path).relative_to(APP).with_suffix("").as_posix().replace("/", ".")
+            if not where:
+                where = f"{module}.{frame.f_code.co_name}"
+            owner = frame.f_locals.get("self")
+            if not step and isinstance(owner, Step):
+                step = type(owner).__name__
+            if not step and module.startswith("diagnose"):
+                step = "diagnose (checks)"
+            if not step and module == "clients.configure":
+                step = f"clients: {frame.f_code.co_name}"
+        frame = frame.f_back
+    return step or "(no step)", where or "?"
+
+
+def main() -> int:
+    from app.transport.ssh import SSHTransport
+
+    per_step: collections.Counter[str] = collections.Counter()
+    per_function: collections.Counter[tuple[str, str, str]] = collections.Counter()
+    original = SSHTransport._execute
+
+    async def counted(self, line, *args, **kwargs):  # type: ignore[no-untyped-def]
+        step, where = attribute()
+        per_step[f"{step} @ {self.label}"] += 1
+        words = line.split()
+        word = next((w for w in words if w not in ("sudo", "-S", "-p", "''", "--", "sh", "-c", "exec")), "?")
+        per_function[(step, where, word[:30])] += 1
+        return await original(self, line, *args, **kwargs)
+
+    SSHTransport._execute = counted  # type: ignore[method-assign]
+    with Testbed() as bed:
+        assert bed.images is not None and bed.client_key is not None
+        server, client = bed.start("ecs_conflict", "linux_client")
+        home = Path(tempfile.mkdtemp(prefix="regwiz-counts-"))
+        (home / "state").mkdir(parents=True)
+        (home / "state" / "known_hosts").write_text(
+            "".join(line + "\n" for host in (server, client) for line in host.known_hosts_lines()))
+        profile = home / "bench.toml"
+        profile.write_text(profile_text(server, client, bed.client_key.path))
+        os.environ.update({"REGWIZ_HOME": str(home), "BENCH_REGISTRY_PASSWORD": "c-" + secrets.token_urlsafe(9),
+                           "REGWIZ_UPLOAD_IMAGE": bed.images.registry, "REGWIZ_HUB_PROBE_URL": unreachable_probe(bed)})
+        count_sshd([server, client])
+        time.sleep(1)
+        since = time.time()
+        from app.cli import main as regwiz
+
+        with open(home / "setup.jsonl", "w") as out:
+            saved, sys.stdout = sys.stdout, out
+            try:
+                code = regwiz(["setup", "--profile", str(profile), "--yes", "--json"])
+            finally:
+                sys.stdout = saved
+        sshd = sshd_counts(server, since) + sshd_counts(client, since)
+        names = {server.address: "server", client.address: "client"}
+    total = sum(per_step.values())
+    print(f"regwiz setup --yes: exit {code}; {total} remote commands counted here, sshd: {sshd}")
+    print("\nper step (host):")
+    for key, count in per_step.most_common():
+        for address, name in names.items():
+            key = key.replace(address, name)
+        print(f"  {count:4d}  {key}")
+    print("\nper step, function and program:")
+    for (step, where, word), count in sorted(per_function.items(), key=lambda kv: (kv[0][0], -kv[1])):
+        print(f"  {count:4d}  {step:32s} {where:52s} {word}")
+    return 0 if code == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
