@@ -318,3 +318,21 @@ def test_a_sensitive_change_from_a_plan_file_has_digests_only() -> None:
     loaded = planfile._change(data, "c")
     assert loaded.changes_anything and loaded.before_sha256 == sha256_text("old\n") and loaded.new is None
     assert loaded.with_text("new\n").after_sha256 == data["after_sha256"]
+
+
+async def test_recorded_facts_are_used_and_gathered_once_per_connection() -> None:
+    from app import facts
+
+    given = RecordedHost({"/etc/default/docker": ""}, [("docker version", 0, "20.10.24")])
+    facts.remember(given, DockerService("sysv"))  # a recorded fact: no detection runs for it
+    plan, _ = await _plan(DockerTrustStep(ClientKind.SYSV, PLAIN), given)
+    assert plan.decision.service == DockerService("sysv")
+    assert not any("/run/systemd/system" in line for line in given.commands)
+    gathered = RecordedHost({}, [SYSTEMD, ("docker version", 0, "20.10.24")])
+    for _ in range(3):
+        await _plan(DockerTrustStep(ClientKind.LINUX, TLS), gathered)
+    assert sum("/run/systemd/system" in line for line in gathered.commands) == 1
+    missing = RecordedHost({}, [])  # no init found (Docker missing): asked again, never kept
+    assert (await facts.docker_service(missing)).init == "none"
+    missing.answers.append(("-x /etc/init.d/docker", 0, "sysv"))
+    assert (await facts.docker_service(missing)).init == "sysv"

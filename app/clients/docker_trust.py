@@ -21,6 +21,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from app import facts
 from app.clients import edits
 from app.clients.model import ClientKind, RegistryTarget
 from app.clients.runtimes import DockerStore
@@ -161,7 +162,7 @@ class DockerTrustStep(Step):
             return Plan(self.title, refused=changes)
         needs = {c.needs for c in changes if c.file.changes_anything}
         action = next((a for a in DaemonAction if a in needs), DaemonAction.NOTHING)
-        decision = DockerTrustDecision(action, await DockerService.detect(ctx.transport))
+        decision = DockerTrustDecision(action, await facts.docker_service(ctx.transport))
         return Plan(self.title, changes=[c.file for c in changes], actions=list(_ACTIONS[action]),
                     decision=decision, files_sudo=self._sudo)
 

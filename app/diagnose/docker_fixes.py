@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app import facts
 from app.dockerd import DockerService, explain_failure
 from app.steps import Plan, Step, StepContext
 from app.transport import Command, shell
@@ -91,12 +92,13 @@ class InstallDockerFix(Step):
         decision = plan.decision
         await ctx.transport.run(shell(PREPARE.get(decision.manager, "") + decision.command), sudo=True,
                                 emit=ctx.emit, timeout=900, check=True)
-        service = await DockerService.detect(ctx.transport)
+        facts.forget(ctx.transport, DockerService)  # its init may be found only now
+        service = await facts.docker_service(ctx.transport)
         await service.enable(ctx.transport, ctx.emit)
         await service.restart(ctx.transport, ctx.emit)
 
     async def verify(self, ctx: StepContext) -> str | None:
-        service = await DockerService.detect(ctx.transport)
+        service = await facts.docker_service(ctx.transport)
         return None if await service.answers(ctx.transport) else "Docker was installed but its daemon does not answer"
 
     async def rollback(self, ctx: StepContext) -> None:

@@ -13,7 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from app import netmodel
+from app import facts, netmodel
 from app.diagnose.network_facts import DAEMON_JSON, LOCAL_KV, NetworkFacts
 from app.dockerd import DockerService, explain_failure
 from app.remote_files import FileChange
@@ -75,7 +75,7 @@ class DaemonNetworkFix(Step):
                 f"the daemon's flags ({self.facts.flag_source}) already set bip or default-address-pools; "
                 f"setting them in {DAEMON_JSON} too would stop dockerd (docker/for-linux#327). "
                 "Change them there instead."))
-        service = await DockerService.detect(ctx.transport)
+        service = await facts.docker_service(ctx.transport)
         was_running = await service.answers(ctx.transport)
         was_enabled = await service.is_enabled(ctx.transport)
         actions = []
@@ -227,7 +227,7 @@ class RouteDeleteFix(Step):
             actions.append("(no network configuration file re-adds this route at boot)")
         service = None
         if (await ctx.transport.run(shell("command -v dockerd"))).ok:
-            service = await DockerService.detect(ctx.transport)
+            service = await facts.docker_service(ctx.transport)
             actions.append("restart docker so it picks a free range")
         return Plan(
             f"Delete {self.route.describe()}: hosts in {self.route.dest} will no longer be reached through it",

@@ -18,9 +18,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app import htpasswd, pki
+from app import facts, htpasswd, pki
 from app.diagnose.resources import parse_ss_listeners
-from app.dockerd import DockerService
 from app.registry import config as regconfig
 from app.registry.image import HubProbe, ImageSource, Progress, ensure_image, host_has_image
 from app.redact import Secret
@@ -207,7 +206,7 @@ class DeployRegistryStep(Step):
         problems = self.choices.problems(names)
         if problems:
             return Plan(self.title, refused="; ".join(problems))
-        service = await DockerService.detect(ctx.transport)
+        service = await facts.docker_service(ctx.transport)
         if not await service.answers(ctx.transport):
             return Plan(self.title, refused="Docker does not run on the host: run the diagnosis and apply "
                                             "its fixes first")
