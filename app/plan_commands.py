@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from app import planfile
-from app.clients.configure import ClientSpec, Planned, configure_clients
+from app.clients.configure import ClientSpec, Planned, configure_clients, steps_for
 from app.clients.docker_trust import DockerTrustDecision, DockerTrustStep
 from app.clients.model import ClientKind
 from app.clients.runtimes import ContainerdTrustStep, DockerStoreHostsStep, FilesDecision, PodmanTrustStep
@@ -25,7 +25,7 @@ from app.planfile import PlanFileError, SavedHost, SavedPlans, SavedStep, Sensit
 from app.profiles import Profile
 from app.registry.deploy import DeployChoices, DeployDecision, DeployRegistryStep, adopt_names
 from app.session import SetupError, deploy_choices, load_named_profile, registry_target
-from app.steps import Plan, Step, StepContext
+from app.steps import Plan, Status, Step, StepContext
 from app.transport import Transport, TransportError
 
 #: Each step class's name in a plan file, and the type of its plan's decision.
@@ -147,12 +147,11 @@ async def _plan_clients(run: Run, profile: Profile, specs: list[ClientSpec], sav
     results = await configure_clients(specs, registry, run.bus, never, accept_key=accept_key, plan_only=True)
     ok = True
     for result in results:
-        if not result.plans or result.kind is None:
-            run.out.record("client", client=result.name, status="failure", message=result.message)
+        if result.status is Status.FAILURE or result.kind is None:  # (its plans, if any, are not all there)
+            run.out.record("client", client=result.name, kind=result.kind.value if result.kind else None,
+                           status="failure", message=result.message)
             ok = False
             continue
-        from app.clients.configure import steps_for
-
         host = SavedHost("client", result.name, result.kind.value)
         for step, plan in zip(steps_for(result.kind, registry), result.plans, strict=True):
             _record(run, result.name, step, plan)
