@@ -144,3 +144,9 @@ async def test_saved_plans_apply_exactly_and_refuse_a_changed_file(fresh_host, c
     assert _on_host(client, ca_path) == change["new"]
     for output in (planned, refused, done, applied):
         assert not any(s in output.stdout + output.stderr for s in secrets)
+    # What regwiz kept here (plan files, plan-secrets, logs) holds no password.
+    for path in [*regwiz_home.rglob("*"), *tmp_path.glob("*.json")]:
+        if path.is_file():
+            assert not any(s in path.read_text(errors="replace") for s in secrets), path
+    kept = list((regwiz_home / "state" / "plan-secrets").iterdir())
+    assert kept and all(p.stat().st_mode & 0o777 == 0o600 for p in kept)
