@@ -11,6 +11,9 @@
                                                   this machine (or H) joins a team's registry
     regwiz export-team-profile --profile P [-o FILE] [--password-env VAR]
                                                   the shareable part of a profile
+    regwiz diagnose|deploy|clients|setup ... --plan-out FILE
+                                                  write the plans to FILE; change nothing
+    regwiz apply FILE [--json]                    apply a saved plan file, exactly, host by host
     regwiz registry ls|prune|users --profile P ...  the registry's tags, pruning, users
     regwiz cert renew --profile P [--yes]         a new server certificate from the same CA
     regwiz ca rotate --profile P [--resume] [--yes]  a new CA, trusted by every client, the old one removed
@@ -31,6 +34,13 @@ if TYPE_CHECKING:
     import argparse
 
 OK, FAILED, USAGE = 0, 1, 2
+
+
+def _plan_out(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--plan-out", metavar="FILE",
+                        help="write the plans (every diff, action and decision; no secret) to FILE and change "
+                             "nothing; regwiz apply FILE applies exactly them")
+    return parser
 
 
 def _common(parser: argparse.ArgumentParser, profile: bool = True) -> None:
@@ -80,6 +90,16 @@ def build_parser() -> argparse.ArgumentParser:
     onboard.add_argument("--ssh-password-env", metavar="VAR",
                          help="the environment variable holding --host's SSH password (default: SSH agent/keys)")
     _common(onboard, profile=False)
+    for name in ("diagnose", "deploy", "clients", "setup"):
+        _plan_out(sub.choices[name])
+    applying = sub.add_parser("apply", help="apply a plan file written by --plan-out, exactly",
+                              description="Apply the plans of FILE host by host, exactly as they were saved. A "
+                                          "host where a planned file changed since is refused, naming the file.")
+    applying.add_argument("file", metavar="FILE", help="a plan file (diagnose|deploy|clients|setup --plan-out)")
+    applying.add_argument("--json", action="store_true", help="JSON lines on stdout, one object per step or client")
+    applying.add_argument("--trust-host-key", metavar="SHA256:...",
+                          help="accept an unknown host key with exactly this fingerprint")
+    applying.set_defaults(yes=True)  # the plans were confirmed when saved; the file is there to review
     export = sub.add_parser("export-team-profile", help="write the shareable part of a profile",
                             description="Write a team profile: the registry address, its CA and mode; no secrets.")
     export.add_argument("--profile", required=True, metavar="NAME_OR_PATH")
@@ -234,6 +254,14 @@ async def _dispatch(args: argparse.Namespace) -> int:
 
         return await {"registry": registry_commands.registry, "cert": registry_commands.cert,
                       "ca": registry_commands.ca}[args.command](args)
+    if args.command == "apply":
+        from app import plan_commands
+
+        return await plan_commands.apply(args)
+    if getattr(args, "plan_out", None):
+        from app import plan_commands
+
+        return await plan_commands.plan_out(args, args.command)
     from app import commands
 
     handler = {"diagnose": commands.diagnose, "deploy": commands.deploy, "clients": commands.clients,

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from app import pki
-from app.clients.configure import ClientSpec, configure_clients
+from app.clients.configure import ClientSpec, Planned, configure_clients
 from app.clients.model import RegistryTarget
 from app.clients.testimage import ensure_test_image
 from app.headless import FAILED, OK, HeadlessFailure, Output, Run, worst
@@ -17,7 +17,7 @@ from app.progress import ClientProgress
 from app.profiles import Profile, TeamProfile, load_profile, render_profile, secret_from_env, team_profile_from
 from app.redact import Secret
 from app.registry.client import RegistryAuthError
-from app.registry.deploy import DeployChoices, DeployRegistryStep
+from app.registry.deploy import DeployChoices, DeployRegistryStep, adopt_names
 from app.registry.health import registry_answers, wait_for_registry
 from app.registry.prove import prove
 from app.session import (SetupError, client_kind, deploy_choices, host_form, load_named_profile,
@@ -76,7 +76,9 @@ async def _deploy_on(run: Run, choices: DeployChoices, transport: Transport, hos
             run.out.record("error", status="failure",
                            message="the host is not ready: " + "; ".join(r.summary for r in blocking))
             return FAILED
-        return OK if await run.step(DeployRegistryStep(choices), transport, "deploy", host) else FAILED
+        deployed = await run.step(DeployRegistryStep(choices), transport, "deploy", host,
+                                  on_result=lambda result: adopt_names(choices, result.plan))
+        return OK if deployed else FAILED
     finally:
         choices.hub_probe.cancel()
 
@@ -137,7 +139,8 @@ def _client_specs(profile: Profile, run: Run) -> list[ClientSpec]:
 
 
 async def _configure(run: Run, specs: list[ClientSpec], registry: RegistryTarget,
-                     password_from: str | None = None, login_hint: str | None = None, forks: int = 8) -> int:
+                     password_from: str | None = None, login_hint: str | None = None, forks: int = 8,
+                     planned: Planned | None = None) -> int:
     """Configure every client; ``password_from`` says where the registry password came from
     ("in $VAR", "you typed"),
     ``login_hint`` what to do when a client refuses an SSH login."""
@@ -157,9 +160,12 @@ async def _configure(run: Run, specs: list[ClientSpec], registry: RegistryTarget
             raise HeadlessFailure(f"the registry refused user {registry.username}: check the password "
                                   f"{password_from}") from None
         raise
+    async def confirmed(plans: list[tuple[str, Plan]]) -> bool:  # a saved plan file: confirmed when it was made
+        return True
+
     progress = None if run.out.json_mode or len(specs) < 2 else ClientProgress(len(specs), run.out.stream)
-    results = await configure_clients(specs, registry, run.bus, confirm_all, on_update=progress,
-                                      limit=forks, accept_key=accept_key)
+    results = await configure_clients(specs, registry, run.bus, confirm_all if planned is None else confirmed,
+                                      on_update=progress, limit=forks, accept_key=accept_key, planned=planned)
     for result in results:
         message = result.message
         if login_hint and result.status is Status.FAILURE and "refused the login" in message:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
 from app.diagnose import CheckResult, DiagnosisContext, default_checks, run_checks
 from app.events import EventBus, EventKind, LogEvent
 from app.runlog import RunLogs
-from app.steps import Outcome, Plan, Status, Step, StepContext, run_step
+from app.steps import Outcome, Plan, Status, Step, StepContext, StepResult, run_step
 from app.transport import Transport, TransportError
 from app.transport.hostkeys import HostKeyUnknown
 
@@ -85,9 +85,13 @@ class Run:
                             status="not applied (run again with --yes)")
         return self.yes
 
-    async def step(self, step: Step, transport: Transport, source: str, host: str) -> bool:
+    async def step(self, step: Step, transport: Transport, source: str, host: str,
+                   on_result: Callable[[StepResult], None] | None = None, planned: Plan | None = None) -> bool:
+        """Run one step (``planned``: apply that plan, confirmed earlier, as it is)."""
         result = await run_step(step, StepContext(transport, self.bus.scoped(source=source, host=host)),
-                                self.confirm)
+                                self.confirm, planned=planned)
+        if on_result is not None:
+            on_result(result)
         self.out.record("step", step=step.title, outcome=result.outcome.value, message=result.message)
         if result.busy:  # another run changes this host: nothing more of this run may touch it
             raise HeadlessFailure(result.message)
@@ -99,10 +103,7 @@ class Run:
         results = await run_checks(default_checks(), ctx)
         for result in results:
             self.out.record("check", **result.as_json())
-        # The network fix first: Docker cannot start before its address ranges are free.
-        order = {"network": 0, "docker": 1}
-        failing = sorted((r for r in results if r.status in (Status.FAILURE, Status.WARNING) and r.fixes),
-                         key=lambda r: order.get(r.check_id, 2))
+        failing = fixes_to_apply(results)
         if not fix or not failing:
             return results
         for result in failing:
@@ -116,6 +117,14 @@ class Run:
     def finish(self) -> None:
         report = self.logs.write_report()
         self.out.record("report", path=str(report), logs=str(self.logs.directory))
+
+
+def fixes_to_apply(results: list[CheckResult]) -> list[CheckResult]:
+    """The checks whose first fix ``--yes`` applies, in the order it applies them."""
+    # The network fix first: Docker cannot start before its address ranges are free.
+    order = {"network": 0, "docker": 1}
+    return sorted((r for r in results if r.status in (Status.FAILURE, Status.WARNING) and r.fixes),
+                  key=lambda r: order.get(r.check_id, 2))
 
 
 def worst(results: list[CheckResult]) -> int:

@@ -488,15 +488,14 @@ def _rotate_step(choices: Any) -> Any:
 
         title = "Move the registry to a certificate from the new CA"
 
-        async def _certificate_files(self, ctx: Any) -> list[FileChange]:
+        async def _certificate_files(self, ctx: Any, names: list[str]) -> list[FileChange]:
             old_cert, old_key = await ctx.files.read(CERT_PATH), await ctx.files.read(KEY_PATH)
             ca = pki.load_or_create_ca()
-            if old_cert and old_key and pki.certificate_matches(old_cert.encode(), old_key.encode(), ca,
-                                                                self.choices.names):
+            if old_cert and old_key and pki.certificate_matches(old_cert.encode(), old_key.encode(), ca, names):
                 self.old_serial = self.new_serial = serial_of(old_cert)
                 return [FileChange(CERT_PATH, old_cert, old_cert, mode=0o644),
                         FileChange(KEY_PATH, old_key, old_key, mode=0o600, sensitive=True)]
-            return await super()._certificate_files(ctx)
+            return await super()._certificate_files(ctx, names)
 
     return RotateCertificateStep(choices)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import difflib
+import hashlib
 import time
 from dataclasses import dataclass, field
 
@@ -41,6 +42,17 @@ class FileChange:
     mode: int = 0o644
     #: Keys, password hashes, cloud credentials: the diff names the file only.
     sensitive: bool = False
+    #: sha256 of the file as read when planned (None: it was absent); apply refuses when it differs.
+    #: Taken from ``old`` when not given (a saved plan gives it: a sensitive file's text is not saved).
+    before_sha256: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.before_sha256 is None and self.old is not None:
+            object.__setattr__(self, "before_sha256", sha256_text(self.old))
+
+    @property
+    def after_sha256(self) -> str | None:
+        return None if self.new is None else sha256_text(self.new)
 
     @property
     def changes_anything(self) -> bool:
@@ -51,6 +63,30 @@ class FileChange:
             what = "created" if self.old is None else "removed" if self.new is None else "changed"
             return f"--- {self.path}\n+++ {self.path}\n@@ {what} (content not shown: it holds secrets) @@\n"
         return unified_diff(self.path, self.old, self.new)
+
+
+def sha256_text(text: str) -> str:
+    """The digest of a file's text as regwiz reads and writes it (UTF-8)."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# For each (path, digest) pair, "-" for a file that was absent: print the path of every file that
+# is no longer as planned. One command for all of a step's files: nothing is changed in between.
+_UNCHANGED = (
+    'while [ $# -ge 2 ]; do p=$1; d=$2; shift 2; '
+    'if [ "$d" = - ]; then if [ -e "$p" ]; then echo "$p"; fi; '
+    'elif [ ! -e "$p" ]; then echo "$p"; '
+    'else s=$(sha256sum < "$p") || exit 4; if [ "${s%% *}" != "$d" ]; then echo "$p"; fi; fi; done'
+)
+
+
+async def changed_since_planned(transport: Transport, changes: list[FileChange], sudo: bool = True) -> list[str]:
+    """The planned files that are no longer as they were read at plan time, in one remote command."""
+    pairs = [(c.path, c.before_sha256 or "-") for c in changes if c.changes_anything]
+    if not pairs:
+        return []
+    result = await transport.run(shell(_UNCHANGED, *(x for pair in pairs for x in pair)), sudo=sudo, check=True)
+    return [line for line in result.stdout.splitlines() if line.strip()]
 
 
 @dataclass

@@ -1,5 +1,12 @@
 """The one shape of every step: check, plan (as a diff), apply, verify, roll back.
 
+A step's ``plan()`` reads the host and changes nothing, neither the host nor its
+own inputs nor its attributes: the ``Plan`` it returns holds every file change
+(with the digest of each file as read) and, in ``decision``, a typed value (a
+frozen dataclass of the step's module) with everything else ``apply`` does.
+``apply(ctx, plan)`` does exactly that plan; ``verify`` and ``rollback`` read the
+plan being applied from ``self.applied`` (set by the engine, never by plan()).
+
 ``run_step`` drives a step the same way for the TUI, the CLI and the tests:
 nothing is applied without a plan shown and confirmed; no change starts before
 this run holds the host's lock (app/hostlock.py: one run at a time changes a
@@ -14,12 +21,12 @@ import abc
 import enum
 import shlex
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 from app import hostlock
 from app.dockerd import DockerService
 from app.events import EventKind, ScopedEmitter
-from app.remote_files import FileChange, RemoteFiles
+from app.remote_files import FileChange, RemoteFiles, changed_since_planned
 from app.transport import Transport, TransportError, shell
 
 
@@ -56,6 +63,10 @@ class Plan:
     #: When set, the user must type this text to confirm (risky changes).
     typed_confirmation: str | None = None
     refused: str | None = None  # why the step will not do this at all
+    #: The step's own typed decisions (a frozen dataclass): what apply does besides writing the files.
+    decision: Any = None
+    #: Whether the files are root's (sudo) or the user's own (Docker Desktop's ~/.docker).
+    files_sudo: bool = True
 
     @property
     def empty(self) -> bool:
@@ -71,6 +82,13 @@ class Plan:
         if diff:
             lines += diff.rstrip("\n").splitlines()
         return lines
+
+    def same_as(self, other: "Plan") -> bool:
+        """The same changes of the same files as read, the same actions and decisions."""
+        def key(plan: Plan) -> tuple[object, ...]:
+            files = tuple((c.path, c.before_sha256, c.after_sha256, c.mode) for c in plan.changes)
+            return (plan.summary, files, tuple(plan.actions), plan.decision, plan.files_sudo)
+        return key(self) == key(other)
 
 
 class Outcome(enum.Enum):
@@ -88,12 +106,18 @@ class StepResult:
     message: str
     #: Another regwiz run holds the host: nothing was changed, and the rest of this run stops too.
     busy: bool = False
+    #: A planned file changed on the host after it was planned: nothing was changed; plan again.
+    stale: bool = False
+    #: The plan this step ended with (applied, refused or empty), for callers that record what was done.
+    plan: Plan | None = None
 
 
 class Step(abc.ABC):
     """A change to a host. Subclasses fill in plan/apply/verify/rollback."""
 
     title: str = ""
+    #: The plan being applied, set by ``run_step`` just before ``apply``: what verify/rollback read.
+    applied: Plan | None = None
 
     @abc.abstractmethod
     async def plan(self, ctx: StepContext) -> Plan: ...
@@ -118,9 +142,13 @@ class Step(abc.ABC):
         return await files_restored(ctx, plan)
 
     def restarted_service(self) -> DockerService | None:
-        """The daemon this step restarts, if any (by default its ``service`` attribute, when it has one)."""
-        service = getattr(self, "service", None)
-        return service if isinstance(service, DockerService) else None
+        """The daemon this step restarts, if any: the applied plan's ``decision.service``, else the
+        step's ``service`` attribute (an input of the step), when it is a DockerService."""
+        decision = self.applied.decision if self.applied is not None else None
+        for service in (getattr(decision, "service", None), getattr(self, "service", None)):
+            if isinstance(service, DockerService):
+                return service
+        return None
 
 
 # For each (path, backup) pair: a backup of "" means the file was new and must be gone again.
@@ -167,47 +195,69 @@ def service_down(service: DockerService, host: str, cause: str | None = None, fi
 Confirm = Callable[[Plan], Awaitable[bool]]
 
 
-async def run_step(step: Step, ctx: StepContext, confirm: Confirm) -> StepResult:
+def stale_message(paths: list[str], host: str) -> str:
+    return (f"{', '.join(paths)} changed on {host} since it was planned: nothing was changed there; "
+            "plan again (review the new plan) and apply that")
+
+
+async def run_step(step: Step, ctx: StepContext, confirm: Confirm, planned: Plan | None = None) -> StepResult:
+    """Plan, confirm, apply exactly that plan, verify, roll back when unhealthy.
+
+    ``planned``: a plan the user already confirmed (a saved plan, or the clients' plans confirmed
+    together): it is applied as it is, never planned again; if another run changed the host while
+    this one waited for its lock, and planning again gives another plan, it is refused instead.
+    """
     emit = ctx.emit
-    emit(EventKind.STATUS, f"{step.title}: planning")
+    emit(EventKind.STATUS, f"{step.title}: " + ("applying the confirmed plan" if planned else "planning"))
     confirmed: list[str] | None = None
     took_lock = False
     try:
-        for _ in range(2):  # a second time only when another run changed the host while this one waited
-            try:
-                plan = await step.plan(ctx)
-            except TransportError as exc:
-                message = f"{exc}. Nothing was changed; run the step again once the host answers."
-                emit.error(message)
-                return StepResult(Outcome.FAILED, message)
+        for attempt in range(2):  # a second time only when another run changed the host while this one waited
+            if planned is not None and attempt == 0:
+                plan = planned
+            else:
+                try:
+                    plan = await step.plan(ctx)
+                except TransportError as exc:
+                    message = f"{exc}. Nothing was changed; run the step again once the host answers."
+                    emit.error(message)
+                    return StepResult(Outcome.FAILED, message)
             if plan.refused:
                 emit.error(plan.refused)
-                return StepResult(Outcome.REFUSED, plan.refused)
+                return StepResult(Outcome.REFUSED, plan.refused, plan=plan)
+            if planned is not None and not plan.same_as(planned):
+                message = (f"{step.title}: another run changed {ctx.transport.label} while this one waited, and "
+                           "the confirmed plan no longer holds: nothing was changed; plan again")
+                emit.error(message)
+                return StepResult(Outcome.REFUSED, message, stale=True, plan=plan)
             if plan.empty:
                 emit.info(f"{step.title}: nothing to do")
-                return StepResult(Outcome.NOTHING_TO_DO, "already as it should be; nothing changed")
-            if plan.describe() != confirmed:  # a plan that changed while waiting is confirmed again
+                return StepResult(Outcome.NOTHING_TO_DO, "already as it should be; nothing changed", plan=plan)
+            if planned is None and plan.describe() != confirmed:  # a plan that changed while waiting: again
                 emit(EventKind.INFO, plan.describe())
                 if not await confirm(plan):
                     emit.info("not confirmed; nothing was changed")
-                    return StepResult(Outcome.DECLINED, "not confirmed; nothing was changed")
+                    return StepResult(Outcome.DECLINED, "not confirmed; nothing was changed", plan=plan)
                 confirmed = plan.describe()
+            ctx.files.sudo = plan.files_sudo
             # Before the first change, never while planning: one regwiz run at a time changes a host.
             had_lock = ctx.transport.host_lock is not None and ctx.transport.host_lock.held
             try:
                 waited = await hostlock.hold(ctx.transport, emit, sudo=ctx.files.sudo)
             except hostlock.HostBusy as exc:
                 emit.error(str(exc))
-                return StepResult(Outcome.FAILED, str(exc), busy=True)
+                return StepResult(Outcome.FAILED, str(exc), busy=True, plan=plan)
             except TransportError as exc:
                 message = f"{exc}. Nothing was changed; run the step again once the host answers."
                 emit.error(message)
-                return StepResult(Outcome.FAILED, message)
+                return StepResult(Outcome.FAILED, message, plan=plan)
             took_lock = took_lock or not had_lock
             if not waited:
                 break
             emit.info(f"{step.title}: another run changed the host while this one waited: planning again")
-        return await _apply(step, ctx, plan)
+        result = await _apply(step, ctx, planned or plan)
+        result.plan = planned or plan
+        return result
     finally:
         if took_lock and not ctx.transport.keep_host_lock:
             await ctx.transport.release_host_lock()
@@ -215,6 +265,17 @@ async def run_step(step: Step, ctx: StepContext, confirm: Confirm) -> StepResult
 
 async def _apply(step: Step, ctx: StepContext, plan: Plan) -> StepResult:
     emit = ctx.emit
+    try:  # under the lock, before the first change: every planned file is still as it was read
+        changed = await changed_since_planned(ctx.transport, plan.changes, sudo=ctx.files.sudo)
+    except TransportError as exc:
+        message = f"{exc}. Nothing was changed; run the step again once the host answers."
+        emit.error(message)
+        return StepResult(Outcome.FAILED, message)
+    if changed:
+        message = stale_message(changed, ctx.transport.label)
+        emit.error(message)
+        return StepResult(Outcome.REFUSED, message, stale=True)
+    step.applied = plan
     service = step.restarted_service()
     answered_before = False
     if service is not None:

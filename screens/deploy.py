@@ -16,7 +16,7 @@ from textual.widgets import (Button, Checkbox, Footer, Header, Input, Label, Log
 from app.events import EventBus, LogEvent
 from app.redact import Secret
 from app.registry import config as regconfig
-from app.registry.deploy import DeployChoices, DeployRegistryStep
+from app.registry.deploy import DeployChoices, DeployRegistryStep, adopt_names
 from app.registry.image import ImageSource
 from app.steps import Outcome, Plan, StepContext, run_step
 from app.targets import parse_number, validate_port
@@ -279,6 +279,7 @@ class DeployScreen(WizardStep):
             return bool(await self.app.push_screen_wait(PlanScreen(plan)))  # type: ignore[arg-type]
 
         result = await run_step(step, StepContext(self.transport, emit), confirm)
+        adopt_names(choices, result.plan)  # the certificate's names, as the plan shown found them
         if result.outcome not in (Outcome.APPLIED, Outcome.NOTHING_TO_DO):
             self._status(f"{result.outcome.value}: {result.message}", "error")
             return

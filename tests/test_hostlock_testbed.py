@@ -209,9 +209,8 @@ class _WriteStep(Step):
 
     async def plan(self, ctx: StepContext) -> Plan:
         self.plans += 1
-        ctx.files.sudo = False
         old = self.path.read_text() if self.path.exists() else None
-        return Plan("write", changes=[FileChange(str(self.path), old, self.text)])
+        return Plan("write", changes=[FileChange(str(self.path), old, self.text)], files_sudo=False)
 
     async def apply(self, ctx: StepContext, plan: Plan) -> None:
         for change in plan.changes:

@@ -33,9 +33,9 @@ class _FailingWrite(Step):
         self.path, self.undo = path, undo
 
     async def plan(self, ctx: StepContext) -> Plan:
-        ctx.files.sudo = False  # the user's own files and backups (HOME is the test's)
         old = self.path.read_text() if self.path.exists() else None
-        return Plan("write", changes=[FileChange(str(self.path), old, "new text\n")])
+        # the user's own files and backups (HOME is the test's)
+        return Plan("write", changes=[FileChange(str(self.path), old, "new text\n")], files_sudo=False)
 
     async def apply(self, ctx: StepContext, plan: Plan) -> None:
         for change in plan.changes:

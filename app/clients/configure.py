@@ -1,8 +1,10 @@
 """Configuring many clients at once, each with its own log, none stopping the others.
 
 Phase one connects to every client, detects its kind and plans its changes;
-the user confirms all the diffs once; phase two applies, logs in and proves a
-pull on each client concurrently, and a failing client is reported, not fatal.
+the user confirms all the diffs once; phase two applies exactly those plans
+(never planned again: a file that changed on a client since it was planned
+refuses that client, named, and asks for a new plan), logs in and proves a pull
+on each client concurrently, and a failing client is reported, not fatal.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Awaitable, Callable
 from app.clients.detect import detect
 from app.clients.model import ClientKind, RegistryTarget
 from app.events import EventBus, ScopedEmitter
-from app.steps import Outcome, Plan, Status, Step, StepContext, run_step
+from app.remote_files import changed_since_planned
+from app.steps import Outcome, Plan, Status, Step, StepContext, run_step, stale_message
 from app.transport import Transport, TransportError
 from app.transport.hostkeys import HostKeyUnknown
 
@@ -33,7 +36,9 @@ class ClientResult:
     status: Status = Status.PENDING
     message: str = ""
     pull_seconds: float | None = None
-    plans: list[Plan] = field(default_factory=list)
+    plans: list[Plan] = field(default_factory=list)  # one per step, in order: what is confirmed and applied
+    #: A planned file changed on the client after it was planned: nothing was changed there.
+    stale: bool = False
 
 
 @dataclass
@@ -64,7 +69,12 @@ async def prove_pull(transport: Transport, kind: ClientKind, registry: RegistryT
 AcceptKey = Callable[[str, HostKeyUnknown], Awaitable[bool]]
 
 
-async def _prepare(job: _Job, registry: RegistryTarget, accept_key: AcceptKey | None = None) -> None:
+#: Plans made earlier (a saved plan file): per client name, its kind and one plan per step of that kind.
+Planned = dict[str, tuple[ClientKind, list[Plan]]]
+
+
+async def _prepare(job: _Job, registry: RegistryTarget, accept_key: AcceptKey | None = None,
+                   planned: Planned | None = None) -> None:
     emit = job.emit
     job.result.status = Status.RUNNING
     job.transport = job.spec.connect()
@@ -77,14 +87,23 @@ async def _prepare(job: _Job, registry: RegistryTarget, accept_key: AcceptKey | 
             if accept_key is None or not await accept_key(job.spec.name, unknown):
                 raise TransportError(f"the host key of {job.spec.name} was not accepted") from None
             await job.transport.accept_host_key(unknown.key)  # type: ignore[attr-defined]
-    detection = None if job.spec.kind else await detect(job.transport, emit)
-    kind = job.spec.kind or detection.kind  # type: ignore[union-attr]
+    saved = planned.get(job.spec.name) if planned is not None else None
+    if planned is not None and saved is None:
+        raise TransportError(f"the plan file has no plan for {job.spec.name}: plan again")
+    detection = None if job.spec.kind or saved else await detect(job.transport, emit)
+    kind = saved[0] if saved else job.spec.kind or detection.kind  # type: ignore[union-attr]
     job.result.kind = kind
     emit.info(f"{job.spec.name}: {kind.value}" + (" (as you chose)" if detection is None else
                                                   f" (detected; {detection.evidence})"))
     if kind.refusal:
         raise TransportError(kind.refusal)
     job.steps = kind.steps(registry)
+    if saved is not None:  # the saved plans, as they are: never planned again
+        if len(saved[1]) != len(job.steps):
+            raise TransportError(f"the plan file holds {len(saved[1])} plans for {job.spec.name}, whose kind "
+                                 f"({kind.value}) has {len(job.steps)} steps: plan again")
+        job.result.plans = list(saved[1])
+        return
     for step in job.steps:
         plan = await step.plan(StepContext(job.transport, emit))
         if plan.refused:
@@ -92,19 +111,33 @@ async def _prepare(job: _Job, registry: RegistryTarget, accept_key: AcceptKey | 
         job.result.plans.append(plan)
 
 
+class StalePlan(TransportError):
+    """A file planned on a client changed before the plan was applied: nothing changed there."""
+
+
 async def _execute(job: _Job, registry: RegistryTarget) -> None:
     assert job.transport is not None and job.result.kind is not None
     emit, kind = job.emit, job.result.kind
 
-    async def yes(plan: Plan) -> bool:  # the user confirmed every plan already
+    async def yes(plan: Plan) -> bool:  # never asked: the plans confirmed are applied as they are
         return True
 
-    for step in job.steps:
-        outcome = await run_step(step, StepContext(job.transport, emit), yes)
+    # Before the first change on this client: every file of every confirmed plan is as it was read.
+    for sudo in (True, False):
+        changes = [c for p in job.result.plans if p.files_sudo is sudo for c in p.changes]
+        changed = await changed_since_planned(job.transport, changes, sudo=sudo)
+        if changed:
+            job.result.stale = True
+            raise StalePlan(stale_message(changed, job.spec.name))
+    for step, plan in zip(job.steps, job.result.plans, strict=True):
+        outcome = await run_step(step, StepContext(job.transport, emit), yes, planned=plan)
+        if outcome.stale:
+            job.result.stale = True
+            raise StalePlan(outcome.message)
         if outcome.outcome not in (Outcome.APPLIED, Outcome.NOTHING_TO_DO):
             raise TransportError(f"{step.title}: {outcome.message}")
     await kind.login(job.transport, registry, emit)
-    proof = await kind.prove(job.transport, registry, emit, job.steps)
+    proof = await kind.prove(job.transport, registry, emit, job.result.plans)
     job.result.pull_seconds, job.result.message = proof.seconds, proof.message
     job.result.status = Status.OK  # done now (a progress line counts it), not when the last client is
 
@@ -126,7 +159,10 @@ OnUpdate = Callable[[ClientResult], None]
 
 async def configure_clients(specs: list[ClientSpec], registry: RegistryTarget, bus: EventBus,
                             confirm_all: ConfirmAll, on_update: OnUpdate | None = None,
-                            limit: int = 8, accept_key: AcceptKey | None = None) -> list[ClientResult]:
+                            limit: int = 8, accept_key: AcceptKey | None = None, plan_only: bool = False,
+                            planned: Planned | None = None) -> list[ClientResult]:
+    """``plan_only``: connect, detect and plan, change nothing (the plans are in the results).
+    ``planned``: apply these plans (confirmed earlier) instead of planning."""
     jobs = [_Job(spec, bus.scoped(source=f"client.{spec.name}", host=spec.name), ClientResult(spec.name))
             for spec in specs]
     gate = asyncio.Semaphore(limit)
@@ -144,8 +180,13 @@ async def configure_clients(specs: list[ClientSpec], registry: RegistryTarget, b
             update(job)
 
     try:
-        await asyncio.gather(*(phase(j, lambda j: _prepare(j, registry, accept_key)) for j in jobs))
+        await asyncio.gather(*(phase(j, lambda j: _prepare(j, registry, accept_key, planned)) for j in jobs))
         ready = [j for j in jobs if j.result.status is not Status.FAILURE]
+        if plan_only:
+            for job in ready:
+                job.result.status, job.result.message = Status.SKIPPED, "planned; nothing changed"
+                update(job)
+            return [j.result for j in jobs]
         plans = [(j.spec.name, p) for j in ready for p in j.result.plans if not p.empty]
         if plans and not await confirm_all(plans):
             for job in ready:

@@ -17,16 +17,18 @@ themselves: no entry, no diff).
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
 import re
 from dataclasses import dataclass
 
+from app import facts
 from app.clients import edits
 from app.clients.kinds.docker import DockerKind
 from app.clients.model import RegistryTarget
 from app.clients.runtimes import DockerStore
 from app.dockerd import DockerService, explain_failure
-from app.remote_files import FileChange
+from app.remote_files import FileChange, RemoteFiles
 from app.steps import Plan, Step, StepContext, service_down
 from app.transport import Command, shell
 
@@ -69,10 +71,31 @@ def with_insecure_flags(text: str | None, var: str, address: str, version: tuple
     return new
 
 
+class DaemonAction(enum.Enum):
+    """What dockerd needs after the files change, the strongest first."""
+
+    RESTART = "restart"  # flags are read only at start
+    RELOAD = "reload"  # daemon.json's insecure-registries and mirrors: SIGHUP
+    DESKTOP = "desktop"  # Docker Desktop: the user restarts it from its menu
+    NOTHING = "nothing"  # certs.d is read on each pull
+
+
+_ACTIONS = {DaemonAction.RESTART: ["restart dockerd (flags are read only at start)"],
+            DaemonAction.RELOAD: ["reload dockerd's configuration (SIGHUP, no restart)"],
+            DaemonAction.DESKTOP: ["then restart Docker Desktop yourself (its menu: Restart) to apply daemon.json"],
+            DaemonAction.NOTHING: []}
+
+
+@dataclass(frozen=True)
+class DockerTrustDecision:
+    action: DaemonAction
+    service: DockerService  # how this host's init runs dockerd
+
+
 @dataclass
 class _Change:
     file: FileChange
-    needs: str  # "nothing", "reload" or "restart"
+    needs: DaemonAction
 
 
 class DockerTrustStep(Step):
@@ -80,17 +103,22 @@ class DockerTrustStep(Step):
         self.kind = kind
         self.registry = registry
         self.title = f"Trust {registry.address} ({kind.value})"
-        self.needs = "nothing"
-        self.service: DockerService | None = None
         self._rollback_failure: str | None = None  # what the rollback's own restart found, for verify_rollback
+
+    @property
+    def _sudo(self) -> bool:
+        return not self.kind.user_daemon  # Docker Desktop's ~/.docker is the user's own
 
     async def _docker_dir(self, ctx: StepContext) -> str:
         """/etc/docker, or ~/.docker for Docker Desktop (the user's own files: no sudo)."""
-        if not self.kind.user_daemon:
+        if self._sudo:
             return "/etc/docker"
-        ctx.files.sudo = False
         home = (await ctx.transport.run(shell('printf %s "$HOME"'))).stdout.strip()
         return f"{home}/.docker"
+
+    def _decision(self) -> DockerTrustDecision:
+        assert self.applied is not None and isinstance(self.applied.decision, DockerTrustDecision)
+        return self.applied.decision
 
     async def _docker_version(self, ctx: StepContext) -> tuple[int, int, int] | None:
         """The daemon's version; the installed dockerd's when the daemon does not answer."""
@@ -101,14 +129,15 @@ class DockerTrustStep(Step):
 
     async def _changes(self, ctx: StepContext) -> list[_Change] | str:
         r = self.registry
+        files = RemoteFiles(ctx.transport, ctx.emit, sudo=self._sudo)  # reads only: ctx.files is left as it is
         changes: list[_Change] = []
         docker_dir = await self._docker_dir(ctx)
         daemon_path = f"{docker_dir}/daemon.json"
-        reload = "desktop" if self.kind.user_daemon else "reload"
+        reload = DaemonAction.RELOAD if self._sudo else DaemonAction.DESKTOP
         if r.tls and r.ca_pem:
             path = f"{docker_dir}/certs.d/{r.address}/ca.crt"
-            changes.append(_Change(FileChange(path, await ctx.files.read(path), r.ca_pem.decode()), "nothing"))
-        daemon_json = await ctx.files.read(daemon_path)
+            changes.append(_Change(FileChange(path, await files.read(path), r.ca_pem.decode()), DaemonAction.NOTHING))
+        daemon_json = await files.read(daemon_path)
         try:
             json_keys = json.loads(daemon_json) if daemon_json and daemon_json.strip() else {}
         except ValueError:
@@ -117,12 +146,12 @@ class DockerTrustStep(Step):
             flag_file = self.kind.flag_file  # (file, variable) of the kind's init, or None
             if flag_file and "insecure-registries" not in json_keys:
                 path, var = flag_file
-                text = await ctx.files.read(path)
+                text = await files.read(path)
                 new = with_insecure_flags(text, var, r.address, await self._docker_version(ctx))
-                changes.append(_Change(FileChange(path, text, new), "restart"))
+                changes.append(_Change(FileChange(path, text, new), DaemonAction.RESTART))
             else:
                 if flag_file:
-                    text = await ctx.files.read(flag_file[0]) or ""
+                    text = await files.read(flag_file[0]) or ""
                     if edits.flag_values(text, flag_file[1], "--insecure-registry"):
                         return (f"insecure registries are set both in {flag_file[0]} and {daemon_path}: "
                                 "dockerd refuses that; keep one")
@@ -139,41 +168,38 @@ class DockerTrustStep(Step):
         changes = await self._changes(ctx)
         if isinstance(changes, str):
             return Plan(self.title, refused=changes)
-        effective = [c for c in changes if c.file.changes_anything]
-        needs = {c.needs for c in effective}
-        self.needs = next((n for n in ("restart", "reload", "desktop") if n in needs), "nothing")
-        actions = {"restart": ["restart dockerd (flags are read only at start)"],
-                   "reload": ["reload dockerd's configuration (SIGHUP, no restart)"],
-                   "desktop": ["then restart Docker Desktop yourself (its menu: Restart) to apply daemon.json"],
-                   "nothing": []}[self.needs]
-        self.service = await DockerService.detect(ctx.transport)
-        return Plan(self.title, changes=[c.file for c in changes], actions=actions)
+        needs = {c.needs for c in changes if c.file.changes_anything}
+        action = next((a for a in DaemonAction if a in needs), DaemonAction.NOTHING)
+        decision = DockerTrustDecision(action, await facts.docker_service(ctx.transport))
+        return Plan(self.title, changes=[c.file for c in changes], actions=list(_ACTIONS[action]),
+                    decision=decision, files_sudo=self._sudo)
 
-    async def _apply_needs(self, ctx: StepContext) -> None:
-        assert self.service is not None
-        if self.needs == "restart":
-            await self.service.restart(ctx.transport, ctx.emit)
-        elif self.needs == "reload":
+    async def _apply_needs(self, ctx: StepContext, decision: DockerTrustDecision) -> None:
+        if decision.action is DaemonAction.RESTART:
+            await decision.service.restart(ctx.transport, ctx.emit)
+        elif decision.action is DaemonAction.RELOAD:
             await ctx.transport.run(shell("kill -HUP $(pidof dockerd)"), sudo=True, emit=ctx.emit, check=True)
 
     async def apply(self, ctx: StepContext, plan: Plan) -> None:
+        assert isinstance(plan.decision, DockerTrustDecision)
         for change in plan.changes:
             if change.changes_anything:
                 await ctx.files.write(change)
-        await self._apply_needs(ctx)
+        await self._apply_needs(ctx, plan.decision)
 
     async def verify(self, ctx: StepContext) -> str | None:
-        assert self.service is not None
-        if self.needs == "desktop":
+        decision = self._decision()
+        service = decision.service
+        if decision.action is DaemonAction.DESKTOP:
             ctx.emit.warning("restart Docker Desktop to apply the new daemon.json")
             return None
-        if self.needs == "nothing":
+        if decision.action is DaemonAction.NOTHING:
             # Only certs.d changed: dockerd was neither restarted nor reloaded, and reads the CA
             # on each pull. Asking it whether it answers (a docker CLI run, ~0.1 s of the
             # client's CPU) would prove nothing about this change; the pull that follows does.
             return None
-        if not await self.service.wait_until_answering(ctx.transport, 30):
-            cause = explain_failure(await self.service.recent_log(ctx.transport, ctx.emit))
+        if not await service.wait_until_answering(ctx.transport, 30):
+            cause = explain_failure(await service.recent_log(ctx.transport, ctx.emit))
             return "dockerd did not come back" + (f": {cause.cause}" if cause else "")
         if self.registry.insecure or self.registry.cache:
             for _ in range(20):
@@ -188,17 +214,18 @@ class DockerTrustStep(Step):
         return None
 
     async def rollback(self, ctx: StepContext) -> None:
-        assert self.service is not None
+        decision = self._decision()
+        service = decision.service
         self._rollback_failure = None
         await ctx.files.restore_all()
-        if self.needs == "restart":
-            if not await self.service.restart(ctx.transport, ctx.emit):
+        if decision.action is DaemonAction.RESTART:
+            if not await service.restart(ctx.transport, ctx.emit):
                 ctx.emit.error("dockerd did not come back with the old settings either: see its log")
-                cause = explain_failure(await self.service.recent_log(ctx.transport, ctx.emit))
+                cause = explain_failure(await service.recent_log(ctx.transport, ctx.emit))
                 # Not "as it was before": run_step reports this as the state the host is left in.
-                self._rollback_failure = service_down(self.service, ctx.transport.label,
+                self._rollback_failure = service_down(service, ctx.transport.label,
                                                       cause.cause if cause else None, cause.fix if cause else None)
-        elif self.needs == "reload":
+        elif decision.action is DaemonAction.RELOAD:
             await ctx.transport.run(shell("kill -HUP $(pidof dockerd)"), sudo=True, emit=ctx.emit)
 
     async def verify_rollback(self, ctx: StepContext, plan: Plan) -> str | None:
@@ -207,5 +234,8 @@ class DockerTrustStep(Step):
 
     def restarted_service(self) -> DockerService | None:
         """Only a restart or a reload touches dockerd: a CA-only change needs no check of it."""
-        return self.service if self.needs in ("restart", "reload") else None
+        if self.applied is None:
+            return None
+        decision = self._decision()
+        return decision.service if decision.action in (DaemonAction.RESTART, DaemonAction.RELOAD) else None
 

@@ -27,6 +27,7 @@ podman, CRI-O: a registries.conf.d drop-in and the CA in /etc/containers/certs.d
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import shlex
 import tomllib
@@ -180,56 +181,82 @@ _LOG_SINCE = (f'if {_IS_SYSTEMD}; then journalctl -u containerd --no-pager -q --
               'else tail -c "+$(($2 + 1))" /var/log/containerd.log 2>/dev/null; fi')
 
 
+@dataclass(frozen=True)
+class FilesDecision:
+    """Which service, if any, is restarted once the files are written."""
+
+    service: str = ""  # "" none; "containerd", "crio"
+    restart: bool = False
+    #: containerd only: its major version (None: not installed) and the hosts directory it reads.
+    major: int | None = None
+    certs_dir: str = CERTS_D
+
+
 class _FilesStep(Step):
     service = ""
 
     def __init__(self, registry: RegistryTarget) -> None:
         self.registry = registry
-        self.restart = False
 
-    async def wanted(self, ctx: StepContext) -> list[FileChange]:
+    async def wanted(self, ctx: StepContext) -> tuple[list[FileChange], FilesDecision]:
         raise NotImplementedError
 
     def restart_needed(self, changes: list[FileChange]) -> bool:
         return any(c.changes_anything for c in changes)
 
+    async def restarted_by(self, ctx: StepContext) -> str:
+        """The service whose restart applies the files ("" none)."""
+        return self.service
+
     async def plan(self, ctx: StepContext) -> Plan:
         try:
-            changes = await self.wanted(ctx)
+            changes, decision = await self.wanted(ctx)
         except ConfigRefused as exc:
             return Plan(self.title, refused=str(exc))
         except Exception as exc:  # tomlkit raises several parse error types
             return Plan(self.title, refused=f"an existing configuration file could not be read: {exc}")
-        active = await service_active(ctx.transport, self.service) if self.service else False
-        self.restart = active and self.restart_needed(changes)
-        return Plan(self.title, changes=changes, actions=[f"restart {self.service}"] if self.restart else [])
+        service = await self.restarted_by(ctx)
+        active = await service_active(ctx.transport, service) if service else False
+        restart = active and self.restart_needed(changes)
+        decision = dataclasses.replace(decision, service=service, restart=restart)
+        return Plan(self.title, changes=changes, actions=[f"restart {service}"] if restart else [],
+                    decision=decision)
+
+    def _decision(self) -> FilesDecision:
+        assert self.applied is not None and isinstance(self.applied.decision, FilesDecision)
+        return self.applied.decision
 
     async def apply(self, ctx: StepContext, plan: Plan) -> None:
+        assert isinstance(plan.decision, FilesDecision)
         for change in plan.changes:
             if change.changes_anything:
                 await ctx.files.write(change)
-        if self.restart:
-            await service_action(ctx.transport, self.service, "restart", ctx.emit, check=True)
+        if plan.decision.restart:
+            await service_action(ctx.transport, plan.decision.service, "restart", ctx.emit, check=True)
 
     async def verify(self, ctx: StepContext) -> str | None:
-        if self.restart and not await service_active(ctx.transport, self.service):
-            return f"{self.service} did not come back"
+        decision = self._decision()
+        if decision.restart and not await service_active(ctx.transport, decision.service):
+            return f"{decision.service} did not come back"
         return None
 
     async def rollback(self, ctx: StepContext) -> None:
+        decision = self._decision()
         await ctx.files.restore_all()
-        if self.restart:
-            await service_action(ctx.transport, self.service, "restart", ctx.emit)
+        if decision.restart:
+            await service_action(ctx.transport, decision.service, "restart", ctx.emit)
 
     async def verify_rollback(self, ctx: StepContext, plan: Plan) -> str | None:
         """The files are the backups again, and the daemon the step restarted runs again (it ran before)."""
         files = await super().verify_rollback(ctx, plan)
-        if files or not self.restart or await service_active(ctx.transport, self.service):
+        assert isinstance(plan.decision, FilesDecision)
+        service = plan.decision.service
+        if files or not plan.decision.restart or await service_active(ctx.transport, service):
             return files
-        log = f"`journalctl -u {self.service}` (or /var/log/{self.service}.log without systemd)"
-        return (f"rolled back the files, but {self.service} does not run with them either: it is down on "
+        log = f"`journalctl -u {service}` (or /var/log/{service}.log without systemd)"
+        return (f"rolled back the files, but {service} does not run with them either: it is down on "
                 f"{ctx.transport.label}; see {log}, fix what it says, then start it "
-                f"(`sudo systemctl start {self.service}`, or `sudo /etc/init.d/{self.service} start`)")
+                f"(`sudo systemctl start {service}`, or `sudo /etc/init.d/{service} start`)")
 
 
 class ContainerdTrustStep(_FilesStep):
@@ -238,31 +265,30 @@ class ContainerdTrustStep(_FilesStep):
     def __init__(self, registry: RegistryTarget) -> None:
         super().__init__(registry)
         self.title = f"containerd: trust {registry.address}"
-        self.major: int | None = None
-        self.certs_dir = CERTS_D
         self._log_mark: tuple[str, str] = ("0", "0")
 
-    async def wanted(self, ctx: StepContext) -> list[FileChange]:
+    async def wanted(self, ctx: StepContext) -> tuple[list[FileChange], FilesDecision]:
         r = self.registry
         version = await ctx.transport.run(Command("containerd", "--version"))
-        self.major = containerd_major(version.stdout)
+        major = containerd_major(version.stdout)
         config = await ctx.files.read(CONTAINERD_CONFIG)
-        new_config = containerd_config_with_path(config, self.major)
-        self.certs_dir = certs_dir_for(new_config, self.major)
-        base = f"{self.certs_dir}/{r.address}"
+        new_config = containerd_config_with_path(config, major)
+        certs_dir = certs_dir_for(new_config, major)
+        base = f"{certs_dir}/{r.address}"
         changes = [FileChange(f"{base}/hosts.toml", await ctx.files.read(f"{base}/hosts.toml"),
-                              hosts_toml(r, self.certs_dir))]
+                              hosts_toml(r, certs_dir))]
         if r.tls and r.ca_pem:
             changes.append(FileChange(f"{base}/ca.crt", await ctx.files.read(f"{base}/ca.crt"), r.ca_pem.decode()))
         changes.append(FileChange(CONTAINERD_CONFIG, config, new_config))
-        return changes
+        return changes, FilesDecision(major=major, certs_dir=certs_dir)
 
     def restart_needed(self, changes: list[FileChange]) -> bool:
         # hosts.toml and ca.crt are read on each pull; only config.toml needs a restart.
         return any(c.changes_anything for c in changes if c.path == CONTAINERD_CONFIG)
 
     async def apply(self, ctx: StepContext, plan: Plan) -> None:
-        if self.restart:
+        assert isinstance(plan.decision, FilesDecision)
+        if plan.decision.restart:
             mark = (await ctx.transport.run(shell(_LOG_MARK), sudo=True)).stdout.split()
             self._log_mark = (mark[0], mark[1]) if len(mark) == 2 else ("0", "0")
         await super().apply(ctx, plan)
@@ -271,22 +297,23 @@ class ContainerdTrustStep(_FilesStep):
         problem = await super().verify(ctx)
         if problem:
             return problem
-        if self.major is None:
+        decision = self._decision()
+        if decision.major is None:
             ctx.emit.warning("containerd is not installed here: its files are written for it, not verified")
             return None
         # containerd's own words first: its log says which key it ignored, the dump only that it is unset.
         ignored: list[str] = []
-        if self.restart:
+        if decision.restart:
             log = await ctx.transport.run(shell(_LOG_SINCE, *self._log_mark), sudo=True)
             ignored = [line.strip() for line in log.stdout.splitlines() if IGNORED_KEY in line]
         dump = await ctx.transport.run(Command("containerd", "config", "dump"), sudo=True)
-        found = dumped_config_path(dump.stdout, self.major)
+        found = dumped_config_path(dump.stdout, decision.major)
         if ignored:
             return f"containerd ignored a setting: {ignored[0][-300:]}"
-        if not dump.ok or not found or self.certs_dir not in found.split(":"):
-            return (f"`containerd config dump` does not show config_path = {self.certs_dir!r} for the CRI "
+        if not dump.ok or not found or decision.certs_dir not in found.split(":"):
+            return (f"`containerd config dump` does not show config_path = {decision.certs_dir!r} for the CRI "
                     f"images plugin (it shows {found or ''!r}): containerd did not take the setting")
-        if self.restart:
+        if decision.restart:
             for _ in range(25):  # the restarted daemon answers before a pull is tried
                 if (await ctx.transport.run(Command("ctr", "version"), sudo=True)).ok:
                     return None
@@ -411,11 +438,10 @@ class DockerStoreHostsStep(Step):
     def __init__(self, registry: RegistryTarget) -> None:
         self.registry = registry
         self.title = f"Docker's containerd image store: trust {registry.address}"
-        self.store: DockerStore | None = None
 
     async def plan(self, ctx: StepContext) -> Plan:
-        self.store = await docker_store(ctx.transport)
-        if not self.store.containerd or not self.registry.insecure:
+        store = await docker_store(ctx.transport)
+        if not store.containerd or not self.registry.insecure:
             return Plan(self.title)
         path = f"{DOCKER_CERTS_D}/{self.registry.address}/hosts.toml"
         change = FileChange(path, await ctx.files.read(path), hosts_toml(self.registry, DOCKER_CERTS_D))
@@ -452,7 +478,7 @@ class PodmanTrustStep(_FilesStep):
         super().__init__(registry)
         self.title = f"podman/CRI-O: trust {registry.address}"
 
-    async def wanted(self, ctx: StepContext) -> list[FileChange]:
+    async def wanted(self, ctx: StepContext) -> tuple[list[FileChange], FilesDecision]:
         r = self.registry
         name = r.address.replace(":", "-")
         conf = f"/etc/containers/registries.conf.d/50-regwiz-{name}.conf"
@@ -460,12 +486,8 @@ class PodmanTrustStep(_FilesStep):
         if r.tls and r.ca_pem:
             ca = f"/etc/containers/certs.d/{r.address}/ca.crt"
             changes.append(FileChange(ca, await ctx.files.read(ca), r.ca_pem.decode()))
-        return changes
+        return changes, FilesDecision()
 
-    async def plan(self, ctx: StepContext) -> Plan:
-        plan = await super().plan(ctx)
+    async def restarted_by(self, ctx: StepContext) -> str:
         crio = await ctx.transport.run(shell("systemctl is-active crio 2>/dev/null"))
-        if crio.stdout.strip() == "active":
-            self.service, self.restart = "crio", any(c.changes_anything for c in plan.changes)
-            plan.actions = ["restart crio"] if self.restart else []
-        return plan
+        return "crio" if crio.stdout.strip() == "active" else ""

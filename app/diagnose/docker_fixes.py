@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from app import facts
 from app.dockerd import DockerService, explain_failure
 from app.steps import Plan, Step, StepContext
 from app.transport import Command, shell
@@ -23,26 +26,37 @@ APT_RECOVER = ("n=0; while pgrep -x 'apt-get|apt|dpkg' >/dev/null && [ $n -lt 60
 PREPARE = {"apt": APT_RECOVER}
 
 
+@dataclass(frozen=True)
+class EnableDockerDecision:
+    enable: bool  # systemd said "not enabled": enable it (and disable it again on rollback)
+
+
+@dataclass(frozen=True)
+class InstallDockerDecision:
+    manager: str  # a key of INSTALLERS
+    command: str
+
+
 class EnableDockerFix(Step):
     title = "Start Docker and start it at boot"
 
     def __init__(self, service: DockerService) -> None:
         self.service = service
-        self._was_enabled: bool | None = None
 
     async def plan(self, ctx: StepContext) -> Plan:
         actions = []
-        self._was_enabled = await self.service.is_enabled(ctx.transport)
-        if self._was_enabled is False:
+        enable = await self.service.is_enabled(ctx.transport) is False
+        if enable:
             actions.append("enable docker.service at boot (systemctl enable docker)")
         if not await self.service.answers(ctx.transport):
             actions.append("start the Docker daemon")
-        return Plan("Start the Docker daemon", actions=actions)
+        return Plan("Start the Docker daemon", actions=actions, decision=EnableDockerDecision(enable))
 
     async def apply(self, ctx: StepContext, plan: Plan) -> None:
-        if self._was_enabled is False:
+        assert isinstance(plan.decision, EnableDockerDecision)
+        if plan.decision.enable:
             await self.service.enable(ctx.transport, ctx.emit)
-        self._started = await self.service.restart(ctx.transport, ctx.emit)
+        await self.service.restart(ctx.transport, ctx.emit)
 
     async def verify(self, ctx: StepContext) -> str | None:
         if await self.service.answers(ctx.transport):
@@ -52,7 +66,8 @@ class EnableDockerFix(Step):
 
     async def rollback(self, ctx: StepContext) -> None:
         await self.service.stop(ctx.transport, ctx.emit)
-        if self._was_enabled is False and self.service.init == "systemd":
+        decision = self.applied.decision if self.applied is not None else None
+        if isinstance(decision, EnableDockerDecision) and decision.enable and self.service.init == "systemd":
             await ctx.transport.run(Command("systemctl", "disable", "docker"), sudo=True, emit=ctx.emit)
 
 
@@ -61,29 +76,29 @@ class InstallDockerFix(Step):
 
     def __init__(self, os_release: dict[str, str]) -> None:
         self.os_release = os_release
-        self.command: str | None = None
-        self.manager = ""
 
     async def plan(self, ctx: StepContext) -> Plan:
         for manager, (binary, command) in INSTALLERS.items():
             if (await ctx.transport.run(Command("sh", "-c", f"command -v {binary}"))).ok:
-                self.command, self.manager = command, manager
-                return Plan(f"Install Docker with {manager}", actions=[command, "start Docker and start it at boot"])
+                return Plan(f"Install Docker with {manager}", actions=[command, "start Docker and start it at boot"],
+                            decision=InstallDockerDecision(manager, command))
         name = self.os_release.get("PRETTY_NAME", "this system")
         return Plan("Install Docker", refused=(
             f"regwiz knows no package manager on {name} (looked for apt-get, dnf, yum, apk, zypper). "
             "Install Docker by hand (docs.docker.com/engine/install), then run the diagnosis again."))
 
     async def apply(self, ctx: StepContext, plan: Plan) -> None:
-        assert self.command is not None
-        await ctx.transport.run(shell(PREPARE.get(self.manager, "") + self.command), sudo=True, emit=ctx.emit,
-                                timeout=900, check=True)
-        service = await DockerService.detect(ctx.transport)
+        assert isinstance(plan.decision, InstallDockerDecision)
+        decision = plan.decision
+        await ctx.transport.run(shell(PREPARE.get(decision.manager, "") + decision.command), sudo=True,
+                                emit=ctx.emit, timeout=900, check=True)
+        facts.forget(ctx.transport, DockerService)  # its init may be found only now
+        service = await facts.docker_service(ctx.transport)
         await service.enable(ctx.transport, ctx.emit)
         await service.restart(ctx.transport, ctx.emit)
 
     async def verify(self, ctx: StepContext) -> str | None:
-        service = await DockerService.detect(ctx.transport)
+        service = await facts.docker_service(ctx.transport)
         return None if await service.answers(ctx.transport) else "Docker was installed but its daemon does not answer"
 
     async def rollback(self, ctx: StepContext) -> None:

@@ -12,33 +12,19 @@ import ipaddress
 import json
 import re
 import shlex
-from dataclasses import dataclass
 
 from app import netmodel
 from app.diagnose.base import Check, CheckResult, DiagnosisContext
+# The facts and constants live in network_facts, which the fixes import too: no import cycle.
+from app.diagnose.network_facts import DAEMON_JSON, DOCKER_DEVICES, LOCAL_KV, MODERN_DOCKER, NetworkFacts
+from app.diagnose.network_fixes import DaemonNetworkFix, RouteDeleteFix
 from app.dockerd import FailureCause, explain_failure
 from app.events import ScopedEmitter
 from app.remote_files import RemoteFiles
 from app.steps import Status
 from app.transport import Command, Transport
 
-DAEMON_JSON = "/etc/docker/daemon.json"
-LOCAL_KV = "/var/lib/docker/network/files/local-kv.db"
-# Interfaces Docker itself makes: they describe Docker's state, not the host's.
-DOCKER_DEVICES = re.compile(r"^(docker\d+|br-[0-9a-f]+|veth.*)$")
-MODERN_DOCKER = "Docker version 20.10.0 (assumed: no docker installed yet)"
-
-
-@dataclass
-class NetworkFacts:
-    net: netmodel.HostNetwork  # as the kernel has it, Docker's own devices included
-    host_net: netmodel.HostNetwork  # without Docker's own devices and routes
-    options: netmodel.DaemonNetworkOptions
-    daemon_json: str | None
-    flags: str
-    flag_source: str
-    docker_version: str
-    options_error: str | None = None
+__all__ = ["DAEMON_JSON", "DOCKER_DEVICES", "LOCAL_KV", "MODERN_DOCKER", "NetworkCheck", "NetworkFacts"]
 
 
 def without_docker(net: netmodel.HostNetwork) -> netmodel.HostNetwork:
@@ -166,8 +152,6 @@ class NetworkCheck(Check):
     title = "Route conflict"
 
     async def run(self, ctx: DiagnosisContext, emit: ScopedEmitter) -> CheckResult:
-        from app.diagnose.network_fixes import DaemonNetworkFix, RouteDeleteFix
-
         facts = await gather(ctx, emit)
         ctx.facts["network"] = facts
         evidence: list[str] = []

@@ -11,9 +11,10 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from dataclasses import dataclass
 
-from app import netmodel
-from app.diagnose.network import DAEMON_JSON, LOCAL_KV, NetworkFacts
+from app import facts, netmodel
+from app.diagnose.network_facts import DAEMON_JSON, LOCAL_KV, NetworkFacts
 from app.dockerd import DockerService, explain_failure
 from app.remote_files import FileChange
 from app.steps import Plan, Step, StepContext
@@ -34,17 +35,30 @@ def _configured_ranges_are_clean(facts: NetworkFacts) -> bool:
     return not any(r.overlaps(t) for r in ranges for t in taken)
 
 
+@dataclass(frozen=True)
+class DaemonNetworkDecision:
+    address_plan: netmodel.AddressPlan  # docker0's bip and the pool new networks come from
+    service: DockerService
+    clear_kv: bool  # move local-kv.db aside: it remembers another subnet, which dockerd would reuse
+    was_running: bool
+    was_enabled: bool | None  # None: not systemd
+    had_docker0: bool
+
+
 class DaemonNetworkFix(Step):
     title = "Give Docker free address ranges (daemon.json bip and default-address-pools)"
 
     def __init__(self, facts: NetworkFacts) -> None:
         self.facts = facts
-        self.address_plan: netmodel.AddressPlan | None = None
-        self.service: DockerService | None = None
-        self._clear_kv = False
-        self._was_running = False
-        self._was_enabled: bool | None = None
-        self._had_docker0 = True
+
+    def _decision(self) -> DaemonNetworkDecision:
+        assert self.applied is not None and isinstance(self.applied.decision, DaemonNetworkDecision)
+        return self.applied.decision
+
+    @property
+    def address_plan(self) -> netmodel.AddressPlan | None:
+        """The ranges of the plan applied (None before one is)."""
+        return self._decision().address_plan if self.applied is not None else None
 
     async def plan(self, ctx: StepContext) -> Plan:
         current = await ctx.files.read(DAEMON_JSON)
@@ -61,76 +75,80 @@ class DaemonNetworkFix(Step):
                 f"the daemon's flags ({self.facts.flag_source}) already set bip or default-address-pools; "
                 f"setting them in {DAEMON_JSON} too would stop dockerd (docker/for-linux#327). "
                 "Change them there instead."))
-        self.service = await DockerService.detect(ctx.transport)
-        self._was_running = await self.service.answers(ctx.transport)
-        self._was_enabled = await self.service.is_enabled(ctx.transport)
+        service = await facts.docker_service(ctx.transport)
+        was_running = await service.answers(ctx.transport)
+        was_enabled = await service.is_enabled(ctx.transport)
         actions = []
         if _configured_ranges_are_clean(self.facts):
             new_text = current
             options = self.facts.options
             assert options.bip is not None
-            self.address_plan = netmodel.AddressPlan(options.bip, *options.default_address_pools[0])
+            address_plan = netmodel.AddressPlan(options.bip, *options.default_address_pools[0])
         else:
-            self.address_plan = netmodel.plan_addresses(self.facts.host_net)
+            address_plan = netmodel.plan_addresses(self.facts.host_net)
             merged = dict(config)
-            merged.update(self.address_plan.daemon_json_values())
+            merged.update(address_plan.daemon_json_values())
             new_text = json.dumps(merged, indent=2) + "\n"
         remembered = self.facts.options.remembered_subnet
-        bip_net = self.address_plan.bip.network
-        self._clear_kv = remembered is not None and remembered != bip_net
-        if self._clear_kv:
+        bip_net = address_plan.bip.network
+        clear_kv = remembered is not None and remembered != bip_net
+        if clear_kv:
             actions.append(f"move {LOCAL_KV} aside (it remembers {remembered}; dockerd would reuse it)")
         docker0 = self.facts.net.docker0
-        self._had_docker0 = docker0 is not None
-        healthy = self._was_running and docker0 is not None and docker0.network == bip_net
-        if new_text != current or self._clear_kv or not healthy:
-            actions.append("restart docker" if self._was_running else "start docker")
-        if self._was_enabled is False:
+        healthy = was_running and docker0 is not None and docker0.network == bip_net
+        if new_text != current or clear_kv or not healthy:
+            actions.append("restart docker" if was_running else "start docker")
+        if was_enabled is False:
             actions.append("start docker at boot (systemctl enable docker)")
         change = FileChange(DAEMON_JSON, current, new_text, mode=0o644)
-        summary = (f"docker0 gets {self.address_plan.bip}; new networks come from "
-                   f"{self.address_plan.pool_base} in /{self.address_plan.pool_size}s")
-        return Plan(summary, changes=[change], actions=actions)
+        summary = (f"docker0 gets {address_plan.bip}; new networks come from "
+                   f"{address_plan.pool_base} in /{address_plan.pool_size}s")
+        decision = DaemonNetworkDecision(address_plan, service, clear_kv, was_running, was_enabled,
+                                         docker0 is not None)
+        return Plan(summary, changes=[change], actions=actions, decision=decision)
 
     async def apply(self, ctx: StepContext, plan: Plan) -> None:
-        assert self.service is not None
+        assert isinstance(plan.decision, DaemonNetworkDecision)
+        decision, service = plan.decision, plan.decision.service
         for change in plan.changes:
             if change.changes_anything:
                 await ctx.files.write(change)
-        if self._clear_kv:
-            await self.service.stop(ctx.transport, ctx.emit)
+        if decision.clear_kv:
+            await service.stop(ctx.transport, ctx.emit)
             await ctx.files.backup(LOCAL_KV)
             await ctx.transport.run(Command("rm", "-f", LOCAL_KV), sudo=True, emit=ctx.emit, check=True)
-        elif not self._was_running:
+        elif not decision.was_running:
             # The first start writes the bridge's subnet into local-kv.db, where later
             # starts take it from: a rollback must take that back too.
             await ctx.files.backup(LOCAL_KV)
-        if self._was_enabled is False:
-            await self.service.enable(ctx.transport, ctx.emit)
-        await self.service.restart(ctx.transport, ctx.emit)
+        if decision.was_enabled is False:
+            await service.enable(ctx.transport, ctx.emit)
+        await service.restart(ctx.transport, ctx.emit)
 
     async def verify(self, ctx: StepContext) -> str | None:
-        assert self.service is not None and self.address_plan is not None
-        if not await self.service.answers(ctx.transport):
-            cause = explain_failure(await self.service.recent_log(ctx.transport, ctx.emit))
+        decision = self._decision()
+        service = decision.service
+        if not await service.answers(ctx.transport):
+            cause = explain_failure(await service.recent_log(ctx.transport, ctx.emit))
             return "docker did not come back" + (f": {cause.cause}" if cause else "")
         shown = await ctx.transport.run(Command("ip", "-j", "-4", "addr", "show", "docker0"), emit=ctx.emit)
         addresses = netmodel.parse_ip_json_addresses(shown.stdout) if shown.ok else []
-        want = self.address_plan.bip.network
+        want = decision.address_plan.bip.network
         if not any(a.interface.network == want for a in addresses):
             got = ", ".join(str(a.interface) for a in addresses) or "no address"
             return f"docker0 has {got}, not {want}"
         return None
 
     async def rollback(self, ctx: StepContext) -> None:
-        assert self.service is not None
-        await self.service.stop(ctx.transport, ctx.emit)
+        decision = self._decision()
+        service = decision.service
+        await service.stop(ctx.transport, ctx.emit)
         await ctx.files.restore_all()
-        if self._was_enabled is False:
+        if decision.was_enabled is False:
             await ctx.transport.run(Command("systemctl", "disable", "docker"), sudo=True, emit=ctx.emit)
-        if self._was_running and not await self.service.restart(ctx.transport, ctx.emit):
+        if decision.was_running and not await service.restart(ctx.transport, ctx.emit):
             ctx.emit.error("docker did not come back after the rollback either: see its log above")
-        if not self._was_running and not self._had_docker0:
+        if not decision.was_running and not decision.had_docker0:
             # A dockerd that started during the step left its bridge behind; with
             # it, the next dockerd would take its address and hide the conflict.
             await ctx.transport.run(shell('! ip link show docker0 >/dev/null 2>&1 || ip link delete docker0'),
@@ -157,13 +175,22 @@ PERSISTENT_FILES = ("/etc/network/interfaces", "/etc/sysconfig/network-scripts/r
                     "/etc/sysconfig/network-scripts/route-eth1")
 
 
+@dataclass(frozen=True)
+class RouteDeleteDecision:
+    route_args: tuple[str, ...]  # `ip route del|add` arguments: the destination, its gateway and device
+    service: DockerService | None  # dockerd, restarted after the delete (None: no dockerd here)
+
+
 class RouteDeleteFix(Step):
     def __init__(self, route: netmodel.Route, facts: NetworkFacts) -> None:
         self.route = route
         self.facts = facts
         self.title = f"Delete the route {route.describe()} (the seed's way)"
-        self.service: DockerService | None = None
-        self._deleted = False
+        self._deleted = False  # what apply did: the route is gone (rollback adds it back)
+
+    def _decision(self) -> RouteDeleteDecision:
+        assert self.applied is not None and isinstance(self.applied.decision, RouteDeleteDecision)
+        return self.applied.decision
 
     async def _session_route(self, ctx: StepContext) -> netmodel.Route | None:
         """The route this host uses to reach us: deleting it would cut the session."""
@@ -198,13 +225,14 @@ class RouteDeleteFix(Step):
         actions = [f"ip route del {self.route.describe()}"]
         if not changes:
             actions.append("(no network configuration file re-adds this route at boot)")
-        self.service = None
+        service = None
         if (await ctx.transport.run(shell("command -v dockerd"))).ok:
-            self.service = await DockerService.detect(ctx.transport)
+            service = await facts.docker_service(ctx.transport)
             actions.append("restart docker so it picks a free range")
         return Plan(
             f"Delete {self.route.describe()}: hosts in {self.route.dest} will no longer be reached through it",
-            changes=changes, actions=actions, typed_confirmation=str(self.route.dest))
+            changes=changes, actions=actions, typed_confirmation=str(self.route.dest),
+            decision=RouteDeleteDecision(tuple(self._route_args()), service))
 
     def _route_args(self) -> list[str]:
         args = [str(self.route.dest)]
@@ -215,25 +243,29 @@ class RouteDeleteFix(Step):
         return args
 
     async def apply(self, ctx: StepContext, plan: Plan) -> None:
-        await ctx.transport.run(Command("ip", "route", "del", *self._route_args()), sudo=True,
+        assert isinstance(plan.decision, RouteDeleteDecision)
+        self._deleted = False
+        await ctx.transport.run(Command("ip", "route", "del", *plan.decision.route_args), sudo=True,
                                 emit=ctx.emit, check=True)
         self._deleted = True
         for change in plan.changes:
             await ctx.files.write(change)
-        if self.service is not None:
-            await self.service.restart(ctx.transport, ctx.emit)
+        if plan.decision.service is not None:
+            await plan.decision.service.restart(ctx.transport, ctx.emit)
 
     async def verify(self, ctx: StepContext) -> str | None:
         shown = await ctx.transport.run(Command("ip", "-4", "route", "show", str(self.route.dest)), emit=ctx.emit)
         if shown.stdout.strip():
             return f"the route is still there: {shown.stdout.strip()}"
-        if self.service is not None and not await self.service.answers(ctx.transport):
-            cause = explain_failure(await self.service.recent_log(ctx.transport, ctx.emit))
+        service = self._decision().service
+        if service is not None and not await service.answers(ctx.transport):
+            cause = explain_failure(await service.recent_log(ctx.transport, ctx.emit))
             return "docker still does not start" + (f": {cause.cause}" if cause else "")
         return None
 
     async def rollback(self, ctx: StepContext) -> None:
         if self._deleted:
-            await ctx.transport.run(Command("ip", "route", "add", *self._route_args()), sudo=True, emit=ctx.emit)
+            await ctx.transport.run(Command("ip", "route", "add", *self._decision().route_args), sudo=True,
+                                    emit=ctx.emit)
         await ctx.files.restore_all()
 

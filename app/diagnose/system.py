@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from app import facts
 from app.diagnose.base import Check, CheckResult, DiagnosisContext
-from app.dockerd import DockerService, explain_failure
+from app.dockerd import explain_failure
 from app.events import ScopedEmitter
 from app.steps import Status
 from app.transport import Command, shell
@@ -27,7 +28,7 @@ class SystemCheck(Check):
         os_release = parse_os_release((await t.run(Command("cat", "/etc/os-release"), emit=emit)).stdout)
         arch = (await t.run(Command("uname", "-m"), emit=emit)).stdout.strip()
         pid1 = (await t.run(Command("cat", "/proc/1/comm"), emit=emit)).stdout.strip()
-        service = await DockerService.detect(t)
+        service = await facts.docker_service(t)
         init = {"systemd": "systemd", "openrc": "OpenRC", "boot2docker": "boot2docker init",
                 "sysv": "SysV/upstart init"}.get(service.init, pid1 or "unknown")
         ctx.facts.update(os=os_release, arch=arch, init=service.init, service=service)
@@ -50,7 +51,7 @@ class DockerCheck(Check):
         from app.diagnose.docker_fixes import EnableDockerFix, InstallDockerFix
 
         t = ctx.transport
-        service: DockerService = ctx.facts.get("service") or await DockerService.detect(t)
+        service = await facts.docker_service(t)
         ctx.facts["service"] = service
         found = await t.run(shell("command -v dockerd || command -v docker"), emit=emit)
         if not found.ok:

@@ -18,9 +18,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app import htpasswd, pki
+from app import facts, htpasswd, pki
 from app.diagnose.resources import parse_ss_listeners
-from app.dockerd import DockerService
 from app.registry import config as regconfig
 from app.registry.image import HubProbe, ImageSource, Progress, ensure_image, host_has_image
 from app.redact import Secret
@@ -53,13 +52,15 @@ class DeployChoices:
     def address(self) -> str:
         return f"{self.names[0]}:{self.settings.port}" if self.names else f"?:{self.settings.port}"
 
-    def problems(self) -> list[str]:
+    def problems(self, names: list[str] | None = None) -> list[str]:
+        """What is wrong with these choices (``names``: the certificate's names, these by default)."""
+        names = self.names if names is None else names
         found = list(self.settings.validate())
-        if not self.names:
+        if not names:
             found.append("the registry needs the address clients reach it by")
         from app.targets import validate_host
 
-        for name in self.names:
+        for name in names:
             if validate_host(name):
                 found.append(f"{name!r} is not an address or host name a certificate can hold")
         if self.settings.auth == "htpasswd":
@@ -109,20 +110,35 @@ async def last_log_lines(transport: Transport, name: str = CONTAINER, lines: int
     return " | ".join((logs.stdout + "\n" + logs.stderr).strip().splitlines()[-lines:])
 
 
+@dataclass(frozen=True)
+class DeployDecision:
+    #: The certificate's names: the choices' names, then the host's own addresses found at plan time.
+    names: tuple[str, ...]
+    label: str  # the container's label: a digest of everything that needs a restart to change
+    recreate: bool  # (re)create the container
+    had_container: bool  # a container named `registry` existed: kept aside until the new one answers
+
+
+def adopt_names(choices: DeployChoices, plan: Plan | None) -> None:
+    """After the deploy: the names its certificate holds become the choices' (the caller's record)."""
+    if plan is not None and isinstance(plan.decision, DeployDecision):
+        choices.names[:] = list(plan.decision.names)
+
+
 class DeployRegistryStep(Step):
     title = "Deploy the registry"
 
     def __init__(self, choices: DeployChoices, progress: Progress | None = None) -> None:
         self.choices = choices
         self.progress = progress
-        self.files: list[FileChange] = []
-        self.label = ""
-        self.recreate = False
-        self.had_container = False
-        self.image_note = ""
+        self.image_note = ""  # what apply did to get the image (for the log)
+
+    def _decision(self) -> DeployDecision:
+        assert self.applied is not None and isinstance(self.applied.decision, DeployDecision)
+        return self.applied.decision
 
     # -- what the host should hold ------------------------------------------------
-    async def _certificate_files(self, ctx: StepContext) -> list[FileChange]:
+    async def _certificate_files(self, ctx: StepContext, names: list[str]) -> list[FileChange]:
         settings = self.choices.settings
         cert_path, key_path = f"{HOST_DIR}/certs/server.crt", f"{HOST_DIR}/certs/server.key"
         if settings.tls == "none":
@@ -134,11 +150,10 @@ class DeployRegistryStep(Step):
             cert_pem, key_pem = pki.load_pem_pair(self.choices.provided_cert, self.choices.provided_key)
         else:
             ca = pki.load_or_create_ca()
-            if old_cert and old_key and pki.certificate_matches(old_cert.encode(), old_key.encode(), ca,
-                                                                self.choices.names):
+            if old_cert and old_key and pki.certificate_matches(old_cert.encode(), old_key.encode(), ca, names):
                 cert_pem, key_pem = old_cert.encode(), old_key.encode()
             else:
-                issued = pki.issue_server_certificate(ca, self.choices.names)
+                issued = pki.issue_server_certificate(ca, names)
                 cert_pem, key_pem = issued.cert_pem, issued.key_pem
         return [FileChange(cert_path, old_cert, cert_pem.decode(), mode=0o644),
                 FileChange(key_path, old_key, key_pem.decode(), mode=0o600, sensitive=True)]
@@ -156,14 +171,14 @@ class DeployRegistryStep(Step):
         storage = self.choices.settings.storage
         return storage.host_path if isinstance(storage, regconfig.FilesystemStorage) else None
 
-    def _run_command(self) -> Command:
+    def _run_command(self, label: str) -> Command:
         port = self.choices.settings.port
         args = ["docker", "run", "-d", "--name", CONTAINER, "--restart=always",
                 "-p", f"{port}:5000",
                 "-v", f"{HOST_DIR}/config.yml:{regconfig.CONTAINER_CONFIG_PATH}:ro",
                 "-v", f"{HOST_DIR}/certs:/etc/regwiz/certs:ro",
                 "-v", f"{HOST_DIR}/auth:/etc/regwiz/auth:ro",
-                "--label", f"{LABEL}={self.label}", "--label", "io.regwiz.managed=1"]
+                "--label", f"{LABEL}={label}", "--label", "io.regwiz.managed=1"]
         storage = self._storage_path()
         if storage:
             args += ["-v", f"{storage}:{regconfig.CONTAINER_DATA}"]
@@ -183,19 +198,19 @@ class DeployRegistryStep(Step):
                 and not a.interface.ip.is_link_local]
 
     async def plan(self, ctx: StepContext) -> Plan:
+        names = list(self.choices.names)  # the choices are left as they are: planning changes nothing
         if self.choices.discover_addresses and self.choices.settings.tls == "own-ca":
             for address in await self._host_addresses(ctx):
-                if address not in self.choices.names:
-                    self.choices.names.append(address)
-        problems = self.choices.problems()
+                if address not in names:
+                    names.append(address)
+        problems = self.choices.problems(names)
         if problems:
             return Plan(self.title, refused="; ".join(problems))
-        service = await DockerService.detect(ctx.transport)
+        service = await facts.docker_service(ctx.transport)
         if not await service.answers(ctx.transport):
             return Plan(self.title, refused="Docker does not run on the host: run the diagnosis and apply "
                                             "its fixes first")
         state = await container_state(ctx.transport, ctx.emit)
-        self.had_container = state.exists
         port = self.choices.settings.port
         listing = await ctx.transport.run(shell("ss -ltnpH 2>/dev/null || netstat -ltnp"), sudo=True)
         holders = parse_ss_listeners(listing.stdout, port)
@@ -205,20 +220,21 @@ class DeployRegistryStep(Step):
                                             "stop it, or choose another port")
         config_text = regconfig.render_config(self.choices.settings)
         old_config = await ctx.files.read(f"{HOST_DIR}/config.yml")
-        self.files = [FileChange(f"{HOST_DIR}/config.yml", old_config, config_text, mode=0o600,
-                                 sensitive=isinstance(self.choices.settings.storage, regconfig.OSSStorage)
-                                 or self.choices.settings.proxy_password is not None)]
-        self.files += await self._certificate_files(ctx)
-        self.files += await self._htpasswd_file(ctx)
-        cert = next((f.new for f in self.files if f.path.endswith("server.crt")), "") or ""
-        self.label = hashlib.sha256("\0".join([
+        files = [FileChange(f"{HOST_DIR}/config.yml", old_config, config_text, mode=0o600,
+                            sensitive=isinstance(self.choices.settings.storage, regconfig.OSSStorage)
+                            or self.choices.settings.proxy_password is not None)]
+        files += await self._certificate_files(ctx, names)
+        files += await self._htpasswd_file(ctx)
+        cert = next((f.new for f in files if f.path.endswith("server.crt")), "") or ""
+        label = hashlib.sha256("\0".join([
             config_text, cert, str(port), self._storage_path() or "", self.choices.image.image,
         ]).encode()).hexdigest()[:24]
-        self.recreate = not (state.exists and state.running and not state.restarting and state.label == self.label)
+        recreate = not (state.exists and state.running and not state.restarting and state.label == label)
+        decision = DeployDecision(tuple(names), label, recreate, state.exists)
         actions = []
         if not await host_has_image(ctx.transport, self.choices.image.image):
             actions.append(f"get {self.choices.image.image} onto the host ({self.choices.image.kind})")
-        if self.recreate:
+        if recreate:
             storage = self._storage_path()
             keep = f", keeping the data in {storage}" if storage and state.exists else ""
             actions.append(("recreate" if state.exists else "create") +
@@ -230,13 +246,15 @@ class DeployRegistryStep(Step):
                         "to HTTPS client\") until each daemon gets --insecure-registry")
         if self.choices.settings.auth == "none":
             summary += ". WARNING: without auth, anyone who reaches the port can pull and push"
-        return Plan(summary, changes=[f for f in self.files], actions=actions)
+        return Plan(summary, changes=files, actions=actions, decision=decision)
 
     async def _publishes(self, ctx: StepContext, port: int) -> bool:
         result = await ctx.transport.run(Command("docker", "port", CONTAINER, "5000/tcp"), sudo=True)
         return any(line.rstrip().endswith(f":{port}") for line in result.stdout.splitlines())
 
     async def apply(self, ctx: StepContext, plan: Plan) -> None:
+        assert isinstance(plan.decision, DeployDecision)
+        decision = plan.decision
         t = ctx.transport
         await t.run(shell(f'mkdir -p {HOST_DIR}/certs {HOST_DIR}/auth && chmod 700 {HOST_DIR}'),
                     sudo=True, emit=ctx.emit, check=True)
@@ -249,13 +267,13 @@ class DeployRegistryStep(Step):
         self.image_note = await ensure_image(t, self.choices.image, ctx.emit, self.progress,
                                              probe=self.choices.hub_probe)
         ctx.emit.info(f"{self.choices.image.image}: {self.image_note}")
-        if not self.recreate:
+        if not decision.recreate:
             return
-        if self.had_container:
+        if decision.had_container:
             await t.run(Command("docker", "rm", "-f", PREVIOUS), sudo=True)
             await t.run(Command("docker", "stop", CONTAINER), sudo=True, emit=ctx.emit, check=True)
             await t.run(Command("docker", "rename", CONTAINER, PREVIOUS), sudo=True, emit=ctx.emit, check=True)
-        await t.run(self._run_command(), sudo=True, emit=ctx.emit, check=True)
+        await t.run(self._run_command(decision.label), sudo=True, emit=ctx.emit, check=True)
 
     async def verify(self, ctx: StepContext) -> str | None:
         t = ctx.transport
@@ -285,9 +303,10 @@ class DeployRegistryStep(Step):
 
     async def rollback(self, ctx: StepContext) -> None:
         t = ctx.transport
-        if self.recreate:
+        decision = self._decision()
+        if decision.recreate:
             await t.run(Command("docker", "rm", "-f", CONTAINER), sudo=True, emit=ctx.emit)
-            if self.had_container:
+            if decision.had_container:
                 await t.run(Command("docker", "rename", PREVIOUS, CONTAINER), sudo=True, emit=ctx.emit)
                 await t.run(Command("docker", "start", CONTAINER), sudo=True, emit=ctx.emit)
         await ctx.files.restore_all()

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from app import facts
 from app.clients.model import RegistryTarget
-from app.dockerd import DockerService, explain_failure
+from app.dockerd import explain_failure
 from app.events import ScopedEmitter
 from app.registry.deploy import container_state, last_log_lines
 from app.transport import Command, Transport, shell
@@ -39,7 +40,7 @@ async def explain_registry_down(transport: Transport, port: int,
     booted = await seconds_since_boot(transport)
     recently = booted is not None and booted < RECENT_BOOT_SECONDS
     boot_note = f"the host restarted {booted} s ago; " if recently else ""
-    service = await DockerService.detect(transport)
+    service = await facts.docker_service(transport)
     if not await service.answers(transport):
         enabled = await service.is_enabled(transport)
         starting = False

@@ -638,9 +638,9 @@ class RenewCertificateStep(DeployRegistryStep):
     old_serial: int | None = None
     new_serial: int | None = None
 
-    async def _certificate_files(self, ctx: StepContext) -> list[FileChange]:
+    async def _certificate_files(self, ctx: StepContext, names: list[str]) -> list[FileChange]:
         old_cert, old_key = await ctx.files.read(CERT_PATH), await ctx.files.read(KEY_PATH)
-        issued = pki.issue_server_certificate(pki.load_or_create_ca(), self.choices.names)
+        issued = pki.issue_server_certificate(pki.load_or_create_ca(), names)
         self.old_serial, self.new_serial = serial_of(old_cert), serial_of(issued.cert_pem)
         return [FileChange(CERT_PATH, old_cert, issued.cert_pem.decode(), mode=0o644),
                 FileChange(KEY_PATH, old_key, issued.key_pem.decode(), mode=0o600, sensitive=True)]

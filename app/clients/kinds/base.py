@@ -24,7 +24,7 @@ from app.clients.facts import ClientFacts
 if TYPE_CHECKING:
     from app.clients.model import RegistryTarget
     from app.events import ScopedEmitter
-    from app.steps import Step
+    from app.steps import Plan, Step
     from app.transport import Transport
 
 # Detection: the heaviest sign that holds decides (equal weights: the kind with the lower order).
@@ -122,7 +122,7 @@ class ClientKind(metaclass=_Kinds):
                             stdin=registry.password.reveal().encode(), emit=emit, check=True, timeout=60)
 
     async def prove(self, transport: Transport, registry: RegistryTarget, emit: ScopedEmitter,
-                    steps: Sequence[Step] = (), address: str | None = None) -> Proof:
+                    plans: Sequence[Plan] = (), address: str | None = None) -> Proof:
         """Pull the test image on the client (after the steps ran and the login)."""
         from app.clients.errors import explain_pull_error
         from app.transport import Command, TransportError

@@ -12,7 +12,7 @@ from app.clients.kinds.base import INSTALLED, RUNS, ClientKind, Proof, Sign, reg
 if TYPE_CHECKING:
     from app.clients.model import RegistryTarget
     from app.events import ScopedEmitter
-    from app.steps import Step
+    from app.steps import Plan, Step
     from app.transport import Transport
 
 
@@ -40,12 +40,13 @@ class ContainerdKind(ClientKind):
         return None  # ctr has no login: prove() gives it the credentials
 
     async def prove(self, transport: Transport, registry: RegistryTarget, emit: ScopedEmitter,
-                    steps: Sequence[Step] = (), address: str | None = None) -> Proof:
-        from app.clients.runtimes import ContainerdTrustStep, prove_pull_ctr
+                    plans: Sequence[Plan] = (), address: str | None = None) -> Proof:
+        from app.clients.runtimes import FilesDecision, prove_pull_ctr
 
-        # Through the hosts dir the trust step wrote to (config.toml's own config_path may name another);
-        # without the step (the dashboard's pull), the one config.toml names.
-        trust = next((s for s in steps if isinstance(s, ContainerdTrustStep)), None)
+        # Through the hosts dir the trust step's plan wrote to (config.toml's own config_path may name another);
+        # without that plan (the dashboard's pull), the one config.toml names.
+        trust = next((p.decision for p in plans if isinstance(p.decision, FilesDecision)
+                      and p.decision.service == "containerd"), None)
         certs_dir = trust.certs_dir if trust is not None else await self.certs_dir(transport)
         seconds = await prove_pull_ctr(transport, registry, emit, certs_dir)
         return Proof(seconds, f"pulled {registry.image_ref()} with ctr in {seconds:.1f} s")

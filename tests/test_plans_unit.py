@@ -1,0 +1,338 @@
+"""Planning with no host: a host's files and command answers in, a typed plan out (pyinfra's shape).
+
+Each step kind plans from recorded answers; the plan holds every decision apply needs, planning
+changes none of its inputs, and the plan file keeps the plans exactly (no secret), refusing
+malformed files with a message that names what is wrong.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import ipaddress
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app import netmodel, planfile
+from app.clients.docker_trust import DaemonAction, DockerTrustDecision, DockerTrustStep
+from app.clients.model import ClientKind, RegistryTarget
+from app.clients.runtimes import (CONTAINERD_CONFIG, ContainerdTrustStep, DockerStoreHostsStep, FilesDecision,
+                                  PodmanTrustStep)
+from app.diagnose.docker_fixes import EnableDockerDecision, EnableDockerFix, InstallDockerDecision, InstallDockerFix
+from app.diagnose.network_facts import NetworkFacts
+from app.diagnose.network_fixes import DaemonNetworkDecision, DaemonNetworkFix, RouteDeleteDecision, RouteDeleteFix
+from app.dockerd import DockerService
+from app.events import EventBus
+from app.plan_commands import DECISIONS, kind_of
+from app.redact import Secret
+from app.registry.deploy import DeployChoices, DeployDecision, DeployRegistryStep
+from app.remote_files import FileChange, sha256_text
+from app.steps import Plan, Step, StepContext
+from app.transport import Transport
+
+PLAIN = RegistryTarget("10.0.0.5", 5000, tls=False, ca_pem=None)
+CA = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+TLS = RegistryTarget("10.0.0.5", 5000, tls=True, ca_pem=CA)
+
+
+class RecordedHost(Transport):
+    """A host made of recorded facts: its files, and what each command printed (first match wins)."""
+
+    label = "recorded"
+
+    def __init__(self, files: dict[str, str], answers: list[tuple[str, int, str]]) -> None:
+        super().__init__()
+        self.files, self.answers, self.commands = files, answers, []  # type: list[str]
+
+    async def is_root(self) -> bool:
+        return True
+
+    async def _execute(self, command_line: str, stdin: object, sink: object, keep_output: bool,
+                       timeout: float | None) -> tuple[int, list[str], list[str]]:
+        self.commands.append(command_line)
+        if "base64 <" in command_line:
+            path = shlex.split(command_line)[-1]
+            if path not in self.files:
+                return 3, [], []
+            return 0, [base64.b64encode(self.files[path].encode()).decode()], []
+        for needle, status, out in self.answers:
+            if needle in command_line:
+                return status, out.splitlines(), []
+        return 1, [], []
+
+
+SYSTEMD = ("/run/systemd/system", 0, "systemd")
+
+
+async def _plan(step: Step, host: RecordedHost) -> tuple[Plan, StepContext]:
+    ctx = StepContext(host, EventBus().scoped(source="t"))
+    return await step.plan(ctx), ctx
+
+
+def _no_writes(host: RecordedHost) -> None:
+    """Planning read, never wrote: no upload, rm, mv, cp, kill, restart or lock."""
+    for line in host.commands:
+        for verb in ("rm -f", "mv -f", "cp -a", "kill -HUP", " restart", "mkdir", "regwiz.lock", "tee "):
+            assert verb not in line, f"planning ran {line!r}"
+
+
+async def test_docker_trust_sysv_insecure_plans_a_restart_and_a_flag() -> None:
+    host = RecordedHost({"/etc/default/docker": 'DOCKER_OPTS="--label=x"\n'},
+                        [("-x /etc/init.d/docker", 0, "sysv"), ("docker version", 0, "20.10.24")])
+    plan, _ = await _plan(DockerTrustStep(ClientKind.SYSV, PLAIN), host)
+    assert plan.decision == DockerTrustDecision(DaemonAction.RESTART, DockerService("sysv"))
+    [change] = [c for c in plan.changes if c.changes_anything]
+    assert change.path == "/etc/default/docker" and "--insecure-registry 10.0.0.5:5000" in (change.new or "")
+    assert change.before_sha256 == sha256_text('DOCKER_OPTS="--label=x"\n')
+    assert plan.actions == ["restart dockerd (flags are read only at start)"]
+    _no_writes(host)
+
+
+async def test_docker_trust_tls_only_needs_nothing_of_dockerd() -> None:
+    host = RecordedHost({}, [SYSTEMD])
+    plan, _ = await _plan(DockerTrustStep(ClientKind.LINUX, TLS), host)
+    assert plan.decision.action is DaemonAction.NOTHING and plan.actions == []
+    [change] = plan.changes
+    assert change.path == "/etc/docker/certs.d/10.0.0.5:5000/ca.crt" and change.old is None
+    assert change.before_sha256 is None  # absent when planned: apply refuses if it appears meanwhile
+
+
+async def test_docker_desktop_plan_says_user_files_and_leaves_the_context_alone() -> None:
+    host = RecordedHost({"/home/me/.docker/daemon.json": "{}\n"},
+                        [('printf %s "$HOME"', 0, "/home/me"), ("docker version", 0, "28.5.2")])
+    plan, ctx = await _plan(DockerTrustStep(ClientKind.DESKTOP, PLAIN), host)
+    assert plan.files_sudo is False and ctx.files.sudo is True  # planning flips nothing of its inputs
+    assert plan.decision.action is DaemonAction.DESKTOP
+    assert json.loads(plan.changes[0].new or "")["insecure-registries"] == ["10.0.0.5:5000"]
+
+
+async def test_docker_trust_refuses_invalid_daemon_json() -> None:
+    host = RecordedHost({"/etc/docker/daemon.json": "{not json"}, [SYSTEMD])
+    plan, _ = await _plan(DockerTrustStep(ClientKind.LINUX, PLAIN), host)
+    assert plan.refused and "not valid JSON" in plan.refused
+
+
+async def test_containerd_plan_holds_its_version_and_hosts_dir() -> None:
+    config = '# kept\nversion = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "/etc/k3s/certs.d"\n'
+    host = RecordedHost({CONTAINERD_CONFIG: config},
+                        [("containerd --version", 0, "containerd github.com/containerd/containerd v1.7.24 abc"),
+                         ("is-active", 0, ""), SYSTEMD])
+    plan, _ = await _plan(ContainerdTrustStep(PLAIN), host)
+    assert plan.decision == FilesDecision(service="containerd", restart=False, major=1, certs_dir="/etc/k3s/certs.d")
+    assert [c.path for c in plan.changes if c.changes_anything] == ["/etc/k3s/certs.d/10.0.0.5:5000/hosts.toml"]
+    assert plan.actions == []  # hosts.toml is read per pull: config.toml already points there
+
+
+async def test_containerd_new_config_restarts_an_active_daemon() -> None:
+    host = RecordedHost({}, [("containerd --version", 0, "containerd containerd.io 2.1.9 abc"),
+                             ("is-active", 0, ""), SYSTEMD])
+    plan, _ = await _plan(ContainerdTrustStep(TLS), host)
+    assert plan.decision.restart and plan.decision.major == 2 and plan.actions == ["restart containerd"]
+    assert {c.path for c in plan.changes} == {"/etc/containerd/certs.d/10.0.0.5:5000/hosts.toml",
+                                             "/etc/containerd/certs.d/10.0.0.5:5000/ca.crt", CONTAINERD_CONFIG}
+
+
+async def test_podman_plan_restarts_crio_only_when_it_runs() -> None:
+    idle = RecordedHost({}, [])
+    plan, _ = await _plan(PodmanTrustStep(PLAIN), idle)
+    assert plan.decision == FilesDecision() and plan.actions == []
+    crio = RecordedHost({}, [("systemctl is-active crio", 0, "active"), ("is-active", 0, ""), SYSTEMD])
+    plan, _ = await _plan(PodmanTrustStep(PLAIN), crio)
+    assert plan.decision.service == "crio" and plan.decision.restart and plan.actions == ["restart crio"]
+
+
+async def test_docker_store_hosts_only_for_the_containerd_store_and_insecure() -> None:
+    store = RecordedHost({}, [("docker info", 0, '28.5.2\n[["driver-type","io.containerd.snapshotter.v1"]]')])
+    plan, _ = await _plan(DockerStoreHostsStep(PLAIN), store)
+    assert [c.path for c in plan.changes] == ["/etc/docker/certs.d/10.0.0.5:5000/hosts.toml"]
+    graph = RecordedHost({}, [("docker info", 0, '20.10.24\n[["Backing Filesystem","extfs"]]')])
+    plan, _ = await _plan(DockerStoreHostsStep(PLAIN), graph)
+    assert plan.empty
+
+
+def _facts(routes: list[str], daemon_json: str | None = None) -> NetworkFacts:
+    net = netmodel.HostNetwork(routes=tuple(netmodel.parse_ip_routes("".join(f"{r} dev eth0 scope link\n"
+                                                                             for r in routes))),
+                               addresses=(), nameservers=(), docker_networks=(), docker0=None)
+    options = netmodel.parse_daemon_options(daemon_json, "")
+    return NetworkFacts(net, net, options, daemon_json, "", "systemd unit", "Docker version 20.10.24")
+
+
+async def test_daemon_network_fix_plans_free_ranges_from_recorded_routes() -> None:
+    facts = _facts(["172.16.0.0/12", "192.168.0.0/16"], '{"log-level": "warn"}')
+    host = RecordedHost({"/etc/docker/daemon.json": '{"log-level": "warn"}'},
+                        [SYSTEMD, ("systemctl is-enabled", 0, "enabled"), ("docker version", 0, "20.10.24")])
+    plan, _ = await _plan(DaemonNetworkFix(facts), host)
+    decision = plan.decision
+    assert isinstance(decision, DaemonNetworkDecision) and decision.service == DockerService("systemd")
+    assert decision.was_running and decision.was_enabled is True and not decision.clear_kv
+    written = json.loads(plan.changes[0].new or "")
+    assert written["log-level"] == "warn" and written["bip"] == str(decision.address_plan.bip)
+    assert not decision.address_plan.bip.network.overlaps(ipaddress.IPv4Network("172.16.0.0/12"))
+    assert plan.actions == ["restart docker"]
+    _no_writes(host)
+
+
+async def test_route_delete_fix_holds_the_route_and_the_restart() -> None:
+    [route] = netmodel.parse_ip_routes("172.16.0.0/12 dev eth0 scope link\n")
+    host = RecordedHost({"/etc/network/interfaces": "auto eth0\n  up route add -net 172.16.0.0 netmask "
+                         "255.240.0.0 dev eth0\n"},
+                        [('printf %s "$SSH_CONNECTION"', 0, ""), ("command -v dockerd", 0, "/usr/bin/dockerd"),
+                         SYSTEMD])
+    plan, _ = await _plan(RouteDeleteFix(route, _facts(["172.16.0.0/12"])), host)
+    assert plan.decision == RouteDeleteDecision(("172.16.0.0/12", "dev", "eth0"), DockerService("systemd"))
+    assert plan.typed_confirmation == "172.16.0.0/12" and plan.changes[0].new == "auto eth0\n"
+
+
+async def test_docker_fixes_plan_their_decisions() -> None:
+    host = RecordedHost({}, [("systemctl is-enabled", 1, "disabled")])
+    plan, _ = await _plan(EnableDockerFix(DockerService("systemd")), host)
+    assert plan.decision == EnableDockerDecision(enable=True)
+    assert plan.actions == ["enable docker.service at boot (systemctl enable docker)", "start the Docker daemon"]
+    apt = RecordedHost({}, [("command -v apt-get", 0, "/usr/bin/apt-get")])
+    plan, _ = await _plan(InstallDockerFix({}), apt)
+    assert isinstance(plan.decision, InstallDockerDecision) and plan.decision.manager == "apt"
+
+
+DEPLOY_HOST = [
+    ("ip -j -4 addr", 0, json.dumps([{"ifname": "eth0", "addr_info": [{"family": "inet", "local": "10.0.0.9",
+                                                                        "prefixlen": 24, "scope": "global"}]}])),
+    SYSTEMD, ("docker version", 0, "20.10.24"), ("docker inspect", 1, ""), ("ss -ltnpH", 0, ""),
+]
+
+
+async def test_deploy_plan_holds_the_names_and_leaves_the_choices_alone(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REGWIZ_HOME", str(tmp_path))  # the CA this plan issues from: the test's own
+    choices = DeployChoices(names=["registry.example"], users={"ci": Secret("a long password 1")})
+    before = copy.deepcopy(choices.names)
+    host = RecordedHost({}, DEPLOY_HOST)
+    plan, _ = await _plan(DeployRegistryStep(choices), host)
+    assert plan.refused is None, plan.refused
+    assert choices.names == before  # planning appends nothing to its inputs
+    decision = plan.decision
+    assert isinstance(decision, DeployDecision)
+    assert decision.names == ("registry.example", "10.0.0.9") and decision.recreate and not decision.had_container
+    secret = {c.path for c in plan.changes if c.sensitive}
+    assert secret == {"/etc/regwiz/registry/certs/server.key", "/etc/regwiz/registry/auth/htpasswd"}
+    assert "create the container `registry` on port 5000" in plan.actions
+    _no_writes(host)
+
+
+# -- the plan file -----------------------------------------------------------------------------------
+
+async def _some_plans(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> planfile.SavedPlans:
+    monkeypatch.setenv("REGWIZ_HOME", str(tmp_path))
+    client = RecordedHost({"/etc/default/docker": 'DOCKER_OPTS=""\n'},
+                          [("-x /etc/init.d/docker", 0, "sysv"), ("docker version", 0, "20.10.24")])
+    trust = DockerTrustStep(ClientKind.SYSV, PLAIN)
+    trust_plan, _ = await _plan(trust, client)
+    deploy = DeployRegistryStep(DeployChoices(names=["10.0.0.5"], users={"ci": Secret("a long password 1")}))
+    deploy_plan, _ = await _plan(deploy, RecordedHost({}, DEPLOY_HOST))
+    facts = _facts(["172.16.0.0/12", "192.168.0.0/16"])
+    fix = DaemonNetworkFix(facts)
+    fix_plan, _ = await _plan(fix, RecordedHost({}, [SYSTEMD, ("docker version", 0, "20.10.24")]))
+    return planfile.SavedPlans("setup", "/tmp/profile.toml", [
+        planfile.SavedHost("server", "10.0.0.5", None, [
+            planfile.SavedStep(kind_of(fix), fix.title, fix_plan, "network"),
+            planfile.SavedStep(kind_of(deploy), deploy.title, deploy_plan)]),
+        planfile.SavedHost("client", "root@10.0.0.7", "sysv", [
+            planfile.SavedStep(kind_of(trust), trust.title, trust_plan)]),
+    ])
+
+
+async def test_plan_file_round_trip_keeps_every_plan_and_no_secret(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    saved = await _some_plans(tmp_path, monkeypatch)
+    text = planfile.render(saved)
+    for change in saved.hosts[0].steps[1].plan.changes:
+        if change.sensitive and change.new:
+            assert change.new not in text  # neither the key nor the htpasswd line
+    assert "BEGIN PRIVATE KEY" not in text and "$2y$" not in text
+    back = planfile.parse(text, "plan.json", DECISIONS)
+    assert [h.name for h in back.hosts] == ["10.0.0.5", "root@10.0.0.7"]
+    for original, loaded in zip((s for h in saved.hosts for s in h.steps),
+                                (s for h in back.hosts for s in h.steps), strict=True):
+        assert loaded.step == original.step and loaded.plan.decision == original.plan.decision
+        assert loaded.plan.actions == original.plan.actions and loaded.plan.summary == original.plan.summary
+        for a, b in zip(original.plan.changes, loaded.plan.changes, strict=True):
+            assert (a.path, a.mode, a.before_sha256, a.changes_anything) == (b.path, b.mode, b.before_sha256,
+                                                                             b.changes_anything)
+            if not a.sensitive:
+                assert (a.old, a.new) == (b.old, b.new) and a.diff() == b.diff()
+        if not any(c.sensitive for c in original.plan.changes):
+            assert loaded.plan.same_as(original.plan)
+
+
+def _malformed(text: str) -> str:
+    with pytest.raises(planfile.PlanFileError) as caught:
+        planfile.parse(text, "plan.json", DECISIONS)
+    return str(caught.value)
+
+
+async def test_malformed_plan_files_say_what_is_wrong(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    good = json.loads(planfile.render(await _some_plans(tmp_path, monkeypatch)))
+    assert "not JSON" in _malformed("{")
+    assert "not a regwiz plan file" in _malformed('{"format": "other"}')
+    assert "version 7" in _malformed(json.dumps({**good, "version": 7}))
+    bad = copy.deepcopy(good)
+    del bad["hosts"][1]["steps"][0]["plan"]["summary"]
+    assert "hosts[0].steps[0].plan: 'summary' is missing" in _malformed(json.dumps(bad)).replace("[1]", "[0]")
+    bad = copy.deepcopy(good)
+    bad["hosts"][1]["steps"][0]["plan"]["changes"][0]["new"] = "edited by hand\n"
+    assert "digests do not match" in _malformed(json.dumps(bad))
+    bad = copy.deepcopy(good)
+    bad["hosts"][1]["steps"][0]["plan"]["decision"]["action"] = "explode"
+    assert "decision.action: 'explode' is not one of" in _malformed(json.dumps(bad))
+    bad = copy.deepcopy(good)
+    bad["hosts"][1]["steps"][0]["step"] = "rm-rf"
+    assert "unknown step 'rm-rf'" in _malformed(json.dumps(bad))
+    bad = copy.deepcopy(good)
+    key = next(c for c in bad["hosts"][0]["steps"][1]["plan"]["changes"] if c["sensitive"])
+    key["new"] = "-----BEGIN PRIVATE KEY-----"
+    assert "never in a plan file" in _malformed(json.dumps(bad))
+    bad = copy.deepcopy(good)
+    bad["hosts"][0]["role"] = "laptop"
+    assert "'role' must be one of server, client" in _malformed(json.dumps(bad))
+
+
+def test_regwiz_apply_of_a_malformed_file_is_bad_input(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text('{"format": "regwiz-plan", "version": 1, "command": "clients"}')
+    done = subprocess.run([sys.executable, "-m", "app", "apply", str(plan), "--json"], capture_output=True, text=True,
+                          env={"REGWIZ_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "'profile' is missing" in done.stderr
+    assert json.loads(done.stdout.splitlines()[-1])["exit"] == 2
+
+
+def test_a_sensitive_change_from_a_plan_file_has_digests_only() -> None:
+    change = FileChange("/etc/regwiz/registry/auth/htpasswd", "old\n", "new\n", 0o600, sensitive=True)
+    data = planfile.plan_json(Plan("x", changes=[change]))["changes"][0]
+    assert "old" not in data and "new" not in data and data["after_sha256"] == sha256_text("new\n")
+    loaded = planfile._change(data, "c")
+    assert loaded.changes_anything and loaded.before_sha256 == sha256_text("old\n") and loaded.new is None
+    assert loaded.with_text("new\n").after_sha256 == data["after_sha256"]
+
+
+async def test_recorded_facts_are_used_and_gathered_once_per_connection() -> None:
+    from app import facts
+
+    given = RecordedHost({"/etc/default/docker": ""}, [("docker version", 0, "20.10.24")])
+    facts.remember(given, DockerService("sysv"))  # a recorded fact: no detection runs for it
+    plan, _ = await _plan(DockerTrustStep(ClientKind.SYSV, PLAIN), given)
+    assert plan.decision.service == DockerService("sysv")
+    assert not any("/run/systemd/system" in line for line in given.commands)
+    gathered = RecordedHost({}, [SYSTEMD, ("docker version", 0, "20.10.24")])
+    for _ in range(3):
+        await _plan(DockerTrustStep(ClientKind.LINUX, TLS), gathered)
+    assert sum("/run/systemd/system" in line for line in gathered.commands) == 1
+    missing = RecordedHost({}, [])  # no init found (Docker missing): asked again, never kept
+    assert (await facts.docker_service(missing)).init == "none"
+    missing.answers.append(("-x /etc/init.d/docker", 0, "sysv"))
+    assert (await facts.docker_service(missing)).init == "sysv"
