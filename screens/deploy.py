@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Callable
 
 import re
 
@@ -13,7 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import (Button, Checkbox, Footer, Header, Input, Label, Log, ProgressBar,
                              RadioButton, RadioSet, Static)
 
-from app.events import EventBus, LogEvent
+from app.events import EventBus
 from app.redact import Secret
 from app.registry import config as regconfig
 from app.registry.deploy import DeployChoices, DeployRegistryStep
@@ -45,6 +44,8 @@ class DeployScreen(WizardStep):
     AUTO_FOCUS = "#port"
     # ctrl+r, not ctrl+d: in a text field ctrl+d deletes a character and never reached the screen.
     BINDINGS = [Binding("ctrl+n", "next_step", "Next: Clients"), Binding("ctrl+r", "primary", "Deploy")]
+    LOG_STEPS = frozenset({"deploy", "prove"})
+    STATUS_ID, STATUS_SCROLLS = "deploy-status", True
 
     def __init__(self, bus: EventBus, transport: Transport, host: str, address: str,
                  image: ImageSource | None = None, saved_users: list[str] | None = None) -> None:
@@ -55,7 +56,6 @@ class DeployScreen(WizardStep):
         # Users a saved profile names: their passwords are never saved, so each is asked again.
         self.saved_users = [name for name in saved_users or [] if name]
         self.choices: DeployChoices | None = None
-        self._unsubscribe: Callable[[], None] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -129,18 +129,7 @@ class DeployScreen(WizardStep):
         for line in self.query(".field-error"):
             line.display = False  # shown when there is something to say
         self._show_users()
-        self._unsubscribe = self.bus.subscribe(self._on_event)
         self._refresh_fields()
-
-    def on_unmount(self) -> None:
-        if self._unsubscribe:
-            self._unsubscribe()
-
-    def _on_event(self, event: LogEvent) -> None:
-        if not self.is_attached:
-            return  # the screen is gone (the app is closing); the log file keeps the events
-        if event.source in ("deploy", "prove"):
-            self.query_one("#log", Log).write_lines(event.render_lines())
 
     def _choice(self, set_id: str) -> str:
         pressed = self.query_one(f"#{set_id}", RadioSet).pressed_button

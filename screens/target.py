@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Header, Input, Label, Log, RadioButton, RadioSet, Select, Static
 
-from app.events import EventBus, EventKind, LogEvent
+from app.events import EventBus, EventKind
 from app.redact import Secret
 from app.targets import HostForm, parse_number, validate_host, validate_key_file, validate_port, validate_user
 from app.transport import Command, TransportError
@@ -50,6 +50,8 @@ class TargetScreen(WizardStep):
     # The address field takes the keys from the start (not the scrolling form first: each focus
     # change restyles the form, which costs start-up time).
     AUTO_FOCUS = "#host"
+    LOG_STEPS = frozenset({"credentials"})
+    STATUS_SCROLLS = True
 
     def __init__(self, bus: EventBus) -> None:
         super().__init__()
@@ -231,20 +233,9 @@ class TargetScreen(WizardStep):
         for name in ("host", "port", "user", "identity_file", "password"):
             self._show_error(name, errors.get(name))
         if errors:
-            self._set_status("Fix the fields marked in red first.", "error")
+            self.set_status("Fix the fields marked in red first.", "error")
             return
         self.test_connection(form)
-
-    def _set_status(self, text: str, kind: str) -> None:
-        status = self.query_one("#status", Static)
-        status.update(text)
-        status.set_classes(kind)
-        status.scroll_visible(animate=False)  # a message below the fold is a message not read
-
-    def _render_event(self, event: LogEvent) -> None:
-        if not self.is_attached:
-            return  # the screen is gone (the app is closing); the log file keeps the events
-        self.query_one("#log", Log).write_lines(event.render_lines())
 
     @work(exclusive=True, group="connect")
     async def test_connection(self, form: HostForm) -> None:
@@ -252,12 +243,11 @@ class TargetScreen(WizardStep):
         log = self.query_one("#log", Log)
         log.clear()
         self.query_one("#next", Button).disabled = True
-        unsubscribe = self.bus.subscribe(self._render_event)
         host_label = form.host or "this machine"
         emit = self.bus.scoped(source="credentials", host=host_label)
         transport = form.transport()
         keep = False
-        self._set_status(f"Connecting to {transport.label or 'this machine'}…", "busy")
+        self.set_status(f"Connecting to {transport.label or 'this machine'}…", "busy")
         try:
             emit.info(f"connecting to {transport.label}")
             while True:
@@ -270,7 +260,7 @@ class TargetScreen(WizardStep):
                         HostKeyScreen(transport.label, unknown.key_type, unknown.fingerprint)
                     )
                     if not accepted:
-                        self._set_status("Not connected: the host key was not accepted.", "error")
+                        self.set_status("Not connected: the host key was not accepted.", "error")
                         emit.error("host key not accepted; nothing was done")
                         return
                     await transport.accept_host_key(unknown.key)  # type: ignore[attr-defined]
@@ -282,7 +272,7 @@ class TargetScreen(WizardStep):
                 message = (f"{form.user} is not root and sudo asks for a password: "
                            "enter the sudo password, then connect again.")
                 emit.warning(message)
-                self._set_status(message, "error")
+                self.set_status(message, "error")
                 return
             await transport.check_sudo()
             keep = True
@@ -291,18 +281,17 @@ class TargetScreen(WizardStep):
 
             self.app.remember(record_server, form)  # type: ignore[attr-defined]
             self.connected_to = transport.label
-            self._set_status(f"Connected to {transport.label}. Next: Diagnose (ctrl+n).", "ok")
+            self.set_status(f"Connected to {transport.label}. Next: Diagnose (ctrl+n).", "ok")
             self.complete()
             next_button = self.query_one("#next", Button)
             next_button.disabled = False
             next_button.focus()
         except TransportError as exc:
             emit.error(str(exc))
-            self._set_status(str(exc), "error")
+            self.set_status(str(exc), "error")
         finally:
             if not keep:
                 await transport.close()
-            unsubscribe()
 
     async def action_primary(self) -> None:
         self.action_connect()
@@ -317,12 +306,12 @@ class TargetScreen(WizardStep):
         try:
             profile = load_profile(event.value)
         except ProfileError as exc:
-            self._set_status(str(exc), "error")
+            self.set_status(str(exc), "error")
             return
         self.prefill(profile)
         self.post_message(ProfileChosen(profile))
         needs = "" if self._value("password") or self._auth() != "password" else " Enter the password, then connect."
-        self._set_status(f"Filled in from the profile {event.value}.{needs}", "ok")
+        self.set_status(f"Filled in from the profile {event.value}.{needs}", "ok")
         first_empty = next((self._inputs[name] for name in ("host", "password")
                             if name in self._inputs and not self._inputs[name].value and
                             is_shown(self._inputs[name], self)), None)
@@ -332,7 +321,7 @@ class TargetScreen(WizardStep):
     def _open_profile(self) -> None:
         value = self.query_one("#profile-select", Select).value
         if not isinstance(value, str):
-            self._set_status("Choose a saved profile in the list first, then open its dashboard.", "error")
+            self.set_status("Choose a saved profile in the list first, then open its dashboard.", "error")
             self.query_one("#profile-select", Select).focus()
             return
         self.post_message(OpenDashboard(value))

@@ -22,7 +22,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input
 
-from screens.livelog import CopiesLog
+from screens.livelog import COPY_LOG, LiveLogScreen
 from screens.steps import STEPS
 FORM_ACTION_PREFIX = "form-action-"
 
@@ -97,7 +97,7 @@ class FormKeys:
             self.run_worker(self.run_action(action), exclusive=False)
 
 
-class WizardStep(FormKeys, CopiesLog, Screen[None]):
+class WizardStep(FormKeys, LiveLogScreen):
     """A step of the wizard: Escape back, ctrl+n next once done, ctrl+r the step's main action."""
 
     STEP: ClassVar[int] = 0
@@ -110,7 +110,7 @@ class WizardStep(FormKeys, CopiesLog, Screen[None]):
         Binding("escape", "back", "Back"),
         Binding("ctrl+n", "next_step", "Next"),
         Binding("ctrl+r", "primary", "Run"),
-        Binding("ctrl+y", "copy_log", "Copy log"),
+        COPY_LOG,
     ]
 
     def __init__(self) -> None:
