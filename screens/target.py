@@ -12,7 +12,7 @@ from app.events import EventBus, EventKind
 from app.redact import Secret
 from app.targets import HostForm, parse_number, validate_host, validate_key_file, validate_port, validate_user
 from app.transport import Command, TransportError
-from app.transport.hostkeys import HostKeyUnknown
+from app.transport.hostkeys import HostKeyNotAccepted, HostKeyUnknown
 from screens.footer import Footer
 from screens.hostkey import HostKeyScreen
 from screens.livelog import LiveLog
@@ -250,21 +250,21 @@ class TargetScreen(WizardStep):
         self.set_status(f"Connecting to {transport.label or 'this machine'}…", "busy")
         try:
             emit.info(f"connecting to {transport.label}")
-            while True:
-                try:
-                    await transport.connect()
-                    break
-                except HostKeyUnknown as unknown:
-                    emit(EventKind.WARNING, str(unknown))
-                    accepted = await self.app.push_screen_wait(
-                        HostKeyScreen(transport.label, unknown.key_type, unknown.fingerprint)
-                    )
-                    if not accepted:
-                        self.set_status("Not connected: the host key was not accepted.", "error")
-                        emit.error("host key not accepted; nothing was done")
-                        return
-                    await transport.accept_host_key(unknown.key)  # type: ignore[attr-defined]
+
+            async def ask(name: str, unknown: HostKeyUnknown) -> bool:
+                emit(EventKind.WARNING, str(unknown))
+                screen = HostKeyScreen(name, unknown.key_type, unknown.fingerprint)
+                accepted = bool(await self.app.push_screen_wait(screen))  # type: ignore[arg-type]
+                if accepted:
                     emit.info(f"accepted {unknown.key_type} {unknown.fingerprint}")
+                return accepted
+
+            try:
+                await transport.connect_trusting(ask)
+            except HostKeyNotAccepted:
+                self.set_status("Not connected: the host key was not accepted.", "error")
+                emit.error("host key not accepted; nothing was done")
+                return
             await transport.run(Command("uname", "-srm"), emit=emit, check=True)
             await transport.run(Command("cat", "/etc/os-release"), emit=emit)
             if not await transport.is_root() and await transport.sudo_needs_password() and not form.sudo_password:
