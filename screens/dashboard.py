@@ -28,7 +28,7 @@ from app.transport import TransportError
 from screens.diagnose import STATUS_STYLE
 from screens.footer import Footer
 from screens.livelog import COPY_LOG, LiveLog, LiveLogScreen
-from screens.wizard import close_keys_panel
+from screens.wizard import Connected, OpenStep, RegistryDeployed, close_keys_panel
 
 FIX_LABELS = {"diagnose": "Open the diagnosis", "deploy": "Deploy again", "clients": "Configure the clients",
               "registry": "Open the registry", "renew": "Renew the certificate"}
@@ -254,7 +254,7 @@ class DashboardScreen(LiveLogScreen):
             transport = host_form_for(self.profile.server, "server", secrets).transport()
             await transport.connect()
             host = self.profile.server.host or "this machine"
-            app.adopt_transport(transport, host)  # type: ignore[attr-defined]
+            self.post_message(Connected(transport, host))
             if fix == ACTION_REGISTRY:
                 from app.dashboard import registry_source_for
                 from screens.registry import RegistryScreen
@@ -264,11 +264,10 @@ class DashboardScreen(LiveLogScreen):
             elif fix == ACTION_RENEW:
                 await self._renew(transport, host, secrets)
             elif fix == FIX_DEPLOY:
-                app.registry_choices = deploy_choices_for(  # type: ignore[attr-defined]
-                    self.profile, secrets, self.bus.redactor)
-                app.show_deploy()  # type: ignore[attr-defined]
+                self.post_message(RegistryDeployed(deploy_choices_for(self.profile, secrets, self.bus.redactor)))
+                self.post_message(OpenStep(2))
             else:
-                app.show_diagnosis()  # type: ignore[attr-defined]
+                self.post_message(OpenStep(1))
         except (TransportError, SetupError) as exc:
             self.notify(str(exc), severity="error", timeout=10)
 

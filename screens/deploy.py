@@ -23,7 +23,7 @@ from app.transport import Transport
 from screens.livelog import LiveLog
 from screens.plan import PlanScreen
 from screens.steps import StepsPanel
-from screens.wizard import WizardStep
+from screens.wizard import RegistryDeployed, SaveToProfile, WizardStep
 
 _USER_NAME = re.compile(r"^[^\s:\x00-\x1f\x7f]{1,64}$")  # htpasswd: one line, "name:hash"
 
@@ -234,21 +234,15 @@ class DeployScreen(WizardStep):
         port_problem = validate_port(self._value("port"))
         self._field_error("port", port_problem)
         if port_problem:
-            self._status(f"Port: {port_problem}.", "error")
+            self.set_status(f"Port: {port_problem}.", "error")
             self.query_one("#port", Input).focus()
             return
         choices = self.read_choices()
         problems = choices.problems()
         if problems:
-            self._status("; ".join(problems), "error")
+            self.set_status("; ".join(problems), "error")
             return
         self.run_deploy(choices)
-
-    def _status(self, text: str, kind: str) -> None:
-        status = self.query_one("#deploy-status", Static)
-        status.update(text)
-        status.set_classes(kind)
-        status.scroll_visible(animate=False)  # a message below the fold is a message not read
 
     def _progress(self, sent: int, total: int) -> None:
         bar = self.query_one("#upload", ProgressBar)
@@ -260,7 +254,7 @@ class DeployScreen(WizardStep):
         from app.registry.prove import prove, summary_lines
 
         self.query_one("#log", Log).clear()
-        self._status("Planning…", "busy")
+        self.set_status("Planning…", "busy")
         emit = self.bus.scoped(source="deploy", host=self.host)
         step = DeployRegistryStep(choices, progress=self._progress)
 
@@ -269,9 +263,9 @@ class DeployScreen(WizardStep):
 
         result = await run_step(step, StepContext(self.transport, emit), confirm)
         if result.outcome not in (Outcome.APPLIED, Outcome.NOTHING_TO_DO):
-            self._status(f"{result.outcome.value}: {result.message}", "error")
+            self.set_status(f"{result.outcome.value}: {result.message}", "error")
             return
-        self._status("Deployed. Proving it from this machine…", "busy")
+        self.set_status("Deployed. Proving it from this machine…", "busy")
         proof_list = self.query_one("#proof", Static)
         steps = await prove(choices, self.bus.scoped(source="prove", host=self.host))
         # One wrapping line per sub-step: a detail is never cut at the screen's edge.
@@ -279,15 +273,15 @@ class DeployScreen(WizardStep):
         proof_list.display = True
         proved = all(s.ok for s in steps)
         if proved:
-            self._status("The registry works: pushed, pulled and compared from this machine. "
+            self.set_status("The registry works: pushed, pulled and compared from this machine. "
                          "Next: Clients (ctrl+n).", "ok")
         else:
-            self._status("The registry runs, but the proof failed: see the list below.", "error")
+            self.set_status("The registry runs, but the proof failed: see the list below.", "error")
         self.choices = choices
-        self.app.registry_choices = choices  # type: ignore[attr-defined]
+        self.post_message(RegistryDeployed(choices))
         from app.session import record_registry
 
-        self.app.remember(record_registry, choices)  # type: ignore[attr-defined]
+        self.post_message(SaveToProfile(record_registry, choices))
         self.query_one("#summary", Static).update("\n".join(summary_lines(choices)))
         if proved:
             self.complete()

@@ -17,7 +17,7 @@ from screens.footer import Footer
 from screens.hostkey import HostKeyScreen
 from screens.livelog import LiveLog
 from screens.steps import StepsPanel
-from screens.wizard import OpenDashboard, ProfileChosen, WizardStep, is_shown
+from screens.wizard import Connected, OpenDashboard, ProfileChosen, SaveToProfile, WizardStep, is_shown
 
 
 def _saved_profiles() -> list[str]:
@@ -276,10 +276,10 @@ class TargetScreen(WizardStep):
                 return
             await transport.check_sudo()
             keep = True
-            self.app.adopt_transport(transport, host_label)  # type: ignore[attr-defined]
+            self.post_message(Connected(transport, host_label))
             from app.session import record_server
 
-            self.app.remember(record_server, form)  # type: ignore[attr-defined]
+            self.post_message(SaveToProfile(record_server, form))
             self.connected_to = transport.label
             self.set_status(f"Connected to {transport.label}. Next: Diagnose (ctrl+n).", "ok")
             self.complete()

@@ -14,7 +14,7 @@ The keyboard contract, the same on every step (shown in the footer):
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, Callable, ClassVar
 
 from textual.binding import Binding
 from textual.message import Message
@@ -24,6 +24,11 @@ from textual.widgets import Input
 
 from screens.livelog import COPY_LOG, LiveLogScreen
 from screens.steps import STEPS
+
+if TYPE_CHECKING:  # (not imported on the first screen: start-up time)
+    from app.registry.deploy import DeployChoices
+    from app.transport import Transport
+
 FORM_ACTION_PREFIX = "form-action-"
 
 
@@ -162,3 +167,44 @@ class ProfileChosen(Message):
     def __init__(self, profile: object) -> None:
         super().__init__()
         self.profile = profile  # app.profiles.Profile (not imported here: start-up time)
+
+
+# -- what a screen tells the app (screens.app handles them; a screen never sets the app's attributes) --
+class Connected(Message):
+    """A screen connected to the registry's host: the app keeps the connection for the steps after it
+    (and closes the one it held before)."""
+
+    def __init__(self, transport: Transport, host_label: str) -> None:
+        super().__init__()
+        self.transport, self.host_label = transport, host_label
+
+
+class SaveToProfile(Message):
+    """Something the wizard learned, saved in the profile in use (no secret): ``record(profile, *args)``,
+    one of app.session's ``record_*``."""
+
+    def __init__(self, record: Callable[..., object], *args: object) -> None:
+        super().__init__()
+        self.record, self.args = record, args
+
+
+class RegistryDeployed(Message):
+    """The registry runs with these choices (deployed now, or read from a profile to deploy again):
+    the clients step and the registry screen use them."""
+
+    def __init__(self, choices: DeployChoices) -> None:
+        super().__init__()
+        self.choices = choices
+
+
+class OpenStep(Message):
+    """Open step ``index`` (1 diagnosis, 2 deploy) on the connection the app holds, whatever the steps
+    done: the dashboard's fixes. A click or ctrl+n posts ``GoToStep`` instead, which keeps the order."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__()
+        self.index = index
+
+
+class OpenRegistry(Message):
+    """Open the registry screen (tags, delete, prune) of the registry deployed in this run."""
