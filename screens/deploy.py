@@ -23,7 +23,7 @@ from app.transport import Transport
 from screens.livelog import LiveLog
 from screens.plan import PlanScreen
 from screens.steps import StepsPanel
-from screens.wizard import RegistryDeployed, SaveToProfile, WizardStep
+from screens.wizard import RegistryDeployed, SaveToProfile, WizardStep, form_field
 
 _USER_NAME = re.compile(r"^[^\s:\x00-\x1f\x7f]{1,64}$")  # htpasswd: one line, "name:hash"
 
@@ -65,37 +65,37 @@ class DeployScreen(WizardStep):
             with VerticalScroll(id="deploy-form", classes="form form-action-deploy"):
                 yield Label(f"Deploy a registry on {self.host}", classes="question", markup=False)
                 with Horizontal(classes="row"):
-                    yield self._input("port", "Port", "", narrow=True)
-                    yield self._input("names", "More names for the certificate (a,b)", "")
+                    yield form_field("port", "Port", "", narrow=True)
+                    yield form_field("names", "More names for the certificate (a,b)", "")
                 yield Label("TLS", classes="field-label")
                 yield radio("tls", [("own-ca", "regwiz's own CA"), ("provided", "my certificate"),
                                     ("none", "none (insecure)")])
                 yield Static(WARN_NO_TLS, id="tls-warning", classes="warning")
                 with Horizontal(id="provided-fields", classes="row"):
-                    yield self._input("cert", "Certificate file (PEM)", "")
-                    yield self._input("key", "Key file (PEM)", "")
+                    yield form_field("cert", "Certificate file (PEM)", "")
+                    yield form_field("key", "Key file (PEM)", "")
                 yield Label("Authentication", classes="field-label")
                 yield radio("auth", [("htpasswd", "users and passwords (htpasswd)"), ("none", "none")])
                 yield Static(WARN_NO_AUTH, id="auth-warning", classes="warning")
                 # A form of its own: Enter in the password adds the user.
                 with Horizontal(id="user-fields", classes="row form form-action-add-user"):
-                    yield self._input("user", "User name", "", value=self.saved_users[0] if self.saved_users
+                    yield form_field("user", "User name", "", value=self.saved_users[0] if self.saved_users
                                       else "ci")
-                    yield self._input("user-password", "Password", "", password=True)
+                    yield form_field("user-password", "Password", "", password=True)
                     yield Button("Add user", id="add-user", compact=True)
                 yield Static("", id="user-fields-error", classes="field-error", markup=False)
                 yield Static("", id="users", markup=False)
                 yield Label("Storage", classes="field-label")
                 yield radio("storage", [("fs", "a directory on the host"), ("oss", "Aliyun OSS")])
-                yield self._input("storage-path", "Directory", "", value="/var/lib/registry")
+                yield form_field("storage-path", "Directory", "", value="/var/lib/registry")
                 with Vertical(id="oss-fields"):
                     with Horizontal(classes="row"):
-                        yield self._input("oss-bucket", "Bucket", "")
-                        yield self._input("oss-region", "Region", "e.g. oss-cn-hangzhou")
+                        yield form_field("oss-bucket", "Bucket", "")
+                        yield form_field("oss-region", "Region", "e.g. oss-cn-hangzhou")
                     with Horizontal(classes="row"):
-                        yield self._input("oss-key-id", "AccessKey ID", "")
-                        yield self._input("oss-key-secret", "AccessKey secret", "", password=True)
-                    yield self._input("oss-endpoint", "Endpoint (optional)", "")
+                        yield form_field("oss-key-id", "AccessKey ID", "")
+                        yield form_field("oss-key-secret", "AccessKey secret", "", password=True)
+                    yield form_field("oss-endpoint", "Endpoint (optional)", "")
                     yield Checkbox("use the internal (VPC) endpoint", id="oss-internal", compact=True)
                 yield Label("Mode", classes="field-label")
                 yield radio("mode", [("private", "private registry"), ("cache", "pull-through cache of Docker Hub")])
@@ -103,7 +103,7 @@ class DeployScreen(WizardStep):
                 yield Label("registry:2 comes from", classes="field-label")
                 yield radio("image", [("auto", "choose for me (probe Docker Hub)"), ("pull", "the host pulls it"),
                                       ("mirror", "a registry mirror"), ("upload", "upload from this machine")])
-                yield self._input("mirror", "Mirror URL", "e.g. https://<id>.mirror.aliyuncs.com")
+                yield form_field("mirror", "Mirror URL", "e.g. https://<id>.mirror.aliyuncs.com")
                 with Horizontal(id="deploy-buttons"):
                     yield Button("Review and deploy", id="deploy", variant="primary", compact=True)
                     yield Button("Continue: Clients", id="to-clients", variant="success", compact=True,
@@ -114,13 +114,6 @@ class DeployScreen(WizardStep):
                 yield Static("", id="summary", markup=False)
                 yield LiveLog(id="log", highlight=False)
         yield Footer()
-
-    def _input(self, name: str, label: str, placeholder: str, *, value: str = "", password: bool = False,
-               narrow: bool = False) -> Vertical:
-        return Vertical(Label(label, classes="field-label"),
-                        Input(value=value, placeholder=placeholder, password=password, id=name, compact=True),
-                        Static("", id=f"{name}-error", classes="field-error", markup=False),
-                        classes="field narrow" if narrow else "field", id=f"field-{name}")
 
     def on_mount(self) -> None:
         self.query_one("#port", Input).value = "5000"

@@ -28,7 +28,7 @@ from screens.footer import Footer
 from screens.hostkey import HostKeyScreen
 from screens.livelog import COPY_LOG, LiveLog, LiveLogScreen
 from screens.plan import PlanScreen
-from screens.wizard import FormKeys
+from screens.wizard import FormKeys, form_field
 
 # The fields of the details form, in the order Enter moves through them (hidden ones are skipped).
 HOST_FIELDS = ("host", "port", "user", "password", "identity-file", "passphrase")
@@ -73,7 +73,7 @@ class OnboardScreen(FormKeys, LiveLogScreen):
             yield Label("Onboard a machine onto your team's registry", classes="onboard-title")
             # Enter in the file's field reads it; pasted text is read with the button below it.
             with Vertical(id="team-form", classes="form form-action-load-team"):
-                yield self._field("team-file", "Team profile file (from regwiz export-team-profile)",
+                yield form_field("team-file", "Team profile file (from regwiz export-team-profile)",
                                   "e.g. team.toml")
                 yield Label("or paste its text here, then press the button below:", classes="field-label")
                 yield TextArea(id="team-text", soft_wrap=True, show_line_numbers=False, compact=True)
@@ -87,32 +87,25 @@ class OnboardScreen(FormKeys, LiveLogScreen):
             with Vertical(id="details", classes="form form-action-primary"):
                 with Vertical(id="host-fields"):
                     with Horizontal(classes="row"):
-                        yield self._field("host", "Address or ~/.ssh/config alias", "e.g. 198.51.100.7")
-                        yield self._field("port", "Port", "", value="22", narrow=True)
-                    yield self._field("user", "User", "", value="root")
+                        yield form_field("host", "Address or ~/.ssh/config alias", "e.g. 198.51.100.7")
+                        yield form_field("port", "Port", "", value="22", narrow=True)
+                    yield form_field("user", "User", "", value="root")
                     yield Label("Log in with", classes="field-label")
                     with RadioSet(id="auth", compact=True):
                         yield RadioButton("Password", id="auth-password", value=True)
                         yield RadioButton("Key file", id="auth-key")
                         yield RadioButton("ssh-agent", id="auth-agent")
-                    yield self._field("password", "SSH password", "", password=True)
+                    yield form_field("password", "SSH password", "", password=True)
                     with Vertical(id="key-fields"):
-                        yield self._field("identity-file", "Private key file", "e.g. ~/.ssh/id_ed25519")
-                        yield self._field("passphrase", "Its passphrase (empty: none)", "", password=True)
+                        yield form_field("identity-file", "Private key file", "e.g. ~/.ssh/id_ed25519")
+                        yield form_field("passphrase", "Its passphrase (empty: none)", "", password=True)
                 with Vertical(id="registry-fields"):
-                    yield self._field("registry-password", "Registry password", "", password=True)
+                    yield form_field("registry-password", "Registry password", "", password=True)
             with Horizontal(id="onboard-buttons"):
                 yield Button("See what will change", id="review", variant="primary", compact=True)
             yield Static("", id="onboard-status", markup=False)
             yield LiveLog(id="log", highlight=False)
         yield Footer()
-
-    def _field(self, name: str, label: str, placeholder: str, *, value: str = "", password: bool = False,
-               narrow: bool = False) -> Vertical:
-        return Vertical(Label(label, classes="field-label", id=f"{name}-label"),
-                        Input(value=value, placeholder=placeholder, password=password, id=name, compact=True),
-                        Static("", id=f"{name}-error", classes="field-error", markup=False),
-                        classes="field narrow" if narrow else "field", id=f"field-{name}")
 
     def on_mount(self) -> None:
         for line in self.query(".field-error"):

@@ -17,7 +17,8 @@ from screens.footer import Footer
 from screens.hostkey import HostKeyScreen
 from screens.livelog import LiveLog
 from screens.steps import StepsPanel
-from screens.wizard import Connected, OpenDashboard, ProfileChosen, SaveToProfile, WizardStep, is_shown
+from screens.wizard import (Connected, OpenDashboard, ProfileChosen, SaveToProfile, WizardStep, field_input, form_field,
+                            is_shown)
 
 
 def _saved_profiles() -> list[str]:
@@ -86,7 +87,7 @@ class TargetScreen(WizardStep):
                     with Horizontal(classes="row"):
                         # Placeholders read as hints, never as values a cleared field would seem to hold.
                         yield self._field("host", "Address or ~/.ssh/config alias", "e.g. 203.0.113.10")
-                        yield self._field("port", "Port", "", value="22", classes="narrow")
+                        yield self._field("port", "Port", "", value="22", narrow=True)
                     yield self._field("user", "User", "", value="root")
                     yield Label("Log in with", classes="field-label")
                     with RadioSet(id="auth", compact=True):
@@ -102,11 +103,10 @@ class TargetScreen(WizardStep):
         yield Footer()
 
     def _field(self, name: str, label: str, placeholder: str, *, value: str = "",
-               password: bool = False, classes: str = "") -> Vertical:
-        """A label over an input; its error line (``#NAME-error``) is added by ``_show_error``."""
-        self._inputs[name] = Input(value=value, placeholder=placeholder, password=password, id=name, compact=True)
-        return Vertical(Label(label, classes="field-label"), self._inputs[name],
-                        classes=f"field {classes}".strip(), id=f"field-{name}")
+               password: bool = False, narrow: bool = False) -> Vertical:
+        """A label over an input (kept in ``_inputs``); its error line is added by ``_show_error``."""
+        self._inputs[name] = field_input(name, placeholder, value=value, password=password)
+        return form_field(name, label, narrow=narrow, error_line=False, field=self._inputs[name])
 
     def _key_fields(self, identity_file: str = "") -> None:
         """The key file and passphrase fields, mounted the first time key login is chosen."""

@@ -20,7 +20,8 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Input
+from textual.containers import Vertical
+from textual.widgets import Input, Label, Static
 
 from screens.livelog import COPY_LOG, LiveLogScreen
 from screens.steps import STEPS
@@ -46,6 +47,23 @@ class GoToStep(Message):
     def __init__(self, index: int) -> None:
         super().__init__()
         self.index = index
+
+
+def field_input(name: str, placeholder: str = "", *, value: str = "", password: bool = False) -> Input:
+    """A form's input (``#NAME``); placeholders read as hints, never as values a cleared field would seem to hold."""
+    return Input(value=value, placeholder=placeholder, password=password, id=name, compact=True)
+
+
+def form_field(name: str, label: str, placeholder: str = "", *, value: str = "", password: bool = False,
+               narrow: bool = False, error_line: bool = True, field: Input | None = None) -> Vertical:
+    """A label (``#NAME-label``) over an input (``#NAME``, or ``field``) over its error line (``#NAME-error``,
+    empty until there is something to say). ``error_line=False``: the screen mounts one when needed (the
+    first screen, whose start-up time grows with every widget)."""
+    parts: list[Widget] = [Label(label, classes="field-label", id=f"{name}-label"),
+                           field or field_input(name, placeholder, value=value, password=password)]
+    if error_line:
+        parts.append(Static("", id=f"{name}-error", classes="field-error", markup=False))
+    return Vertical(*parts, classes="field narrow" if narrow else "field", id=f"field-{name}")
 
 
 def is_shown(widget: Widget, within: Widget) -> bool:
