@@ -267,19 +267,23 @@ class DeployScreen(WizardStep):
         proved = all(s.ok for s in steps)
         if proved:
             self.set_status("The registry works: pushed, pulled and compared from this machine. "
-                         "Next: Clients (ctrl+n).", "ok")
+                            "Next: Clients (ctrl+n).", "ok")
         else:
             self.set_status("The registry runs, but the proof failed: see the list below.", "error")
         self.choices = choices
+        self.query_one("#summary", Static).update("\n".join(summary_lines(choices)))
+        if proved:
+            to_clients = self.query_one("#to-clients", Button)
+            to_clients.disabled = False
+            # The plan modal has closed: the next thing to do has the focus, at once (focus() would wait
+            # for the app's turn, behind the messages below).
+            self.set_focus(to_clients)
+            to_clients.scroll_visible(animate=False)
+        # The app is told before complete() lets ctrl+n through: the clients step finds the choices.
         self.post_message(RegistryDeployed(choices))
         from app.session import record_registry
 
         self.post_message(SaveToProfile(record_registry, choices))
-        self.query_one("#summary", Static).update("\n".join(summary_lines(choices)))
         if proved:
             self.complete()
-            to_clients = self.query_one("#to-clients", Button)
-            to_clients.disabled = False
-            to_clients.focus()  # the plan modal has closed: the next thing to do has the focus
-            to_clients.scroll_visible(animate=False)
 

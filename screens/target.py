@@ -276,16 +276,17 @@ class TargetScreen(WizardStep):
                 return
             await transport.check_sudo()
             keep = True
+            self.connected_to = transport.label
+            self.set_status(f"Connected to {transport.label}. Next: Diagnose (ctrl+n).", "ok")
+            next_button = self.query_one("#next", Button)
+            next_button.disabled = False
+            self.set_focus(next_button)  # at once (focus() would wait behind the messages below)
+            # The app is told before complete() lets ctrl+n through: the diagnosis finds the connection.
             self.post_message(Connected(transport, host_label))
             from app.session import record_server
 
             self.post_message(SaveToProfile(record_server, form))
-            self.connected_to = transport.label
-            self.set_status(f"Connected to {transport.label}. Next: Diagnose (ctrl+n).", "ok")
             self.complete()
-            next_button = self.query_one("#next", Button)
-            next_button.disabled = False
-            next_button.focus()
         except TransportError as exc:
             emit.error(str(exc))
             self.set_status(str(exc), "error")
