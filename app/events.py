@@ -28,12 +28,35 @@ class EventKind(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class Scope:
+    """Which step an event belongs to, and which part of it (a check, a client, a fix): what screens
+    route log lines by. Written as ``step.part`` (``diagnose.network``, ``client.web1``) in log files."""
+
+    step: str = ""  # "credentials", "diagnose", "fix", "deploy", "prove", "client", "registry", …
+    part: str = ""  # the check's id or the client's name, when the step has several
+
+    @classmethod
+    def parse(cls, source: str) -> "Scope":
+        """``"client.root@10.0.0.5"`` -> Scope("client", "root@10.0.0.5") (the part may hold dots)."""
+        step, _, part = source.partition(".")
+        return cls(step, part)
+
+    def __str__(self) -> str:
+        return f"{self.step}.{self.part}" if self.part else self.step
+
+
+@dataclass(frozen=True, slots=True)
 class LogEvent:
     kind: EventKind
     lines: tuple[str, ...]
-    source: str = ""  # which step or check
+    scope: Scope = Scope()  # which step or check
     host: str = ""  # which host, as the user named it
     at: float = field(default_factory=time.time)
+
+    @property
+    def source(self) -> str:
+        """The scope as text, as log files and the report name it."""
+        return str(self.scope)
 
     @property
     def text(self) -> str:
@@ -78,18 +101,20 @@ class EventBus:
         *,
         source: str = "",
         host: str = "",
+        scope: Scope | None = None,
     ) -> None:
         if isinstance(lines, str):
             lines = lines.splitlines() or [""]
         elif isinstance(lines, tuple):
             lines = list(lines)
         # One redaction per batch (a command's output comes in thousands of lines at a time).
-        event = LogEvent(kind, tuple(self.redactor.lines(lines)), source, host)
+        event = LogEvent(kind, tuple(self.redactor.lines(lines)), scope or Scope.parse(source), host)
         for sink in list(self._sinks):
             sink(event)
 
-    def scoped(self, *, source: str = "", host: str = "") -> "ScopedEmitter":
-        return ScopedEmitter(self, source, host)
+    def scoped(self, *, source: str = "", host: str = "", scope: Scope | None = None) -> "ScopedEmitter":
+        """An emitter for one scope: ``scope=Scope("client", name)``, or its text, ``source="client.NAME"``."""
+        return ScopedEmitter(self, scope or Scope.parse(source), host)
 
 
 @dataclass(slots=True)
@@ -97,11 +122,15 @@ class ScopedEmitter:
     """An emitter bound to one step and host, handed to transports and steps."""
 
     bus: EventBus
-    source: str = ""
+    scope: Scope = Scope()
     host: str = ""
 
+    @property
+    def source(self) -> str:
+        return str(self.scope)
+
     def __call__(self, kind: EventKind, lines: str | list[str]) -> None:
-        self.bus.emit(kind, lines, source=self.source, host=self.host)
+        self.bus.emit(kind, lines, scope=self.scope, host=self.host)
 
     def info(self, text: str) -> None:
         self(EventKind.INFO, text)

@@ -18,7 +18,7 @@ from app.events import EventBus, EventKind, LogEvent
 from app.runlog import RunLogs
 from app.steps import Outcome, Plan, Status, Step, StepContext, StepResult, run_step
 from app.transport import Transport, TransportError
-from app.transport.hostkeys import HostKeyUnknown
+from app.transport.hostkeys import HostKeyNotAccepted, HostKeyUnknown
 
 OK, FAILED, USAGE = 0, 1, 2
 
@@ -69,15 +69,17 @@ class Run:
     async def connect(self, transport: Transport, name: str) -> None:
         """Connect; an unknown key is accepted only when its fingerprint was given."""
         transport.keep_host_lock = True  # the run's first change takes the host's lock; close() lets it go
+
+        async def given(host: str, unknown: HostKeyUnknown) -> bool:
+            return self.trust_fingerprint == unknown.fingerprint
+
         try:
-            await transport.connect()
-        except HostKeyUnknown as unknown:
-            if self.trust_fingerprint != unknown.fingerprint:
-                raise TransportError(
-                    f"{unknown}\nHeadless runs never accept a key on their own: connect once in the TUI, "
-                    f"or pass --trust-host-key {unknown.fingerprint} after checking it.") from None
-            await transport.accept_host_key(unknown.key)  # type: ignore[attr-defined]
-            await transport.connect()
+            await transport.connect_trusting(given, name=name)
+        except HostKeyNotAccepted as refused:
+            unknown = refused.unknown
+            raise TransportError(
+                f"{unknown}\nHeadless runs never accept a key on their own: connect once in the TUI, "
+                f"or pass --trust-host-key {unknown.fingerprint} after checking it.") from None
 
     async def confirm(self, plan: Plan) -> bool:
         if not self.yes:

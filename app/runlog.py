@@ -64,7 +64,7 @@ class RunLogs:
         paths.ensure_private_dir(self.directory)
 
     def step_of(self, event: LogEvent) -> str:
-        prefix = event.source.split(".", 1)[0]
+        prefix = event.scope.step
         return STEP_NAMES.get(prefix, _safe(prefix) or "regwiz")
 
     def path_for(self, step: str, host: str) -> Path:

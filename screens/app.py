@@ -8,7 +8,7 @@ from pathlib import Path
 import shutil
 import subprocess
 import sys
-from typing import TYPE_CHECKING, Iterable, cast
+from typing import TYPE_CHECKING, Callable, Iterable, cast
 
 from textual.app import App, SystemCommand
 from textual.screen import Screen
@@ -22,7 +22,8 @@ from screens.target import TargetScreen
 if TYPE_CHECKING:  # (imported when used: start-up time)
     from app.profiles import Profile
     from app.registry.deploy import DeployChoices
-from screens.wizard import GoToStep, OpenDashboard, ProfileChosen, StepDone, WizardStep
+from screens.wizard import (Connected, GoToStep, OpenDashboard, OpenRegistry, OpenStep, ProfileChosen, RegistryDeployed,
+                            SaveToProfile, StepDone, WizardStep)
 
 class RegwizApp(App[None]):
     TITLE = "regwiz"
@@ -119,6 +120,21 @@ class RegwizApp(App[None]):
     def on_profile_chosen(self, message: ProfileChosen) -> None:
         self.profile = cast("Profile", message.profile)
 
+    def on_connected(self, message: Connected) -> None:
+        self.adopt_transport(message.transport, message.host_label)
+
+    def on_save_to_profile(self, message: SaveToProfile) -> None:
+        self.remember(message.record, *message.args)
+
+    def on_registry_deployed(self, message: RegistryDeployed) -> None:
+        self.registry_choices = message.choices
+
+    def on_open_step(self, message: OpenStep) -> None:
+        {1: self.show_diagnosis, 2: self.show_deploy}[message.index]()
+
+    def on_open_registry(self, message: OpenRegistry) -> None:
+        self.show_registry()
+
     def startup_finished(self) -> None:
         """The first screen is drawn: what exists now lives on; the garbage collector resumes."""
         if self.resume_gc:
@@ -156,7 +172,7 @@ class RegwizApp(App[None]):
         self.push_screen(DiagnoseScreen(self.bus, self.transport, self.host_label))
 
     # -- the profile: what the wizard learned, saved as it goes ------------------------
-    def remember(self, record, *args) -> None:  # type: ignore[no-untyped-def]
+    def remember(self, record: Callable[..., object], *args: object) -> None:
         from app.profiles import Profile, ProfileError, profiles_dir, save_profile
         from app.session import profile_name_for
 
@@ -230,8 +246,8 @@ class RegwizApp(App[None]):
         from screens.registry import RegistryScreen
 
         assert self.transport is not None and self.registry_choices is not None
-        self.push_screen(RegistryScreen(self.bus, source_from_choices(self.registry_choices), self.transport,
-                                        self.host_label))
+        source = source_from_choices(self.registry_choices)
+        self.push_screen(RegistryScreen(self.bus, source, self.transport, self.host_label or source.url))
 
     def show_onboarding(self) -> None:
         from screens.onboard import OnboardScreen

@@ -110,6 +110,8 @@ class ClientsScreen(WizardStep):
     HAS_PRIMARY = True
     BINDINGS = [Binding("ctrl+n", "next_step", "Next: Summary"), Binding("ctrl+r", "primary", "Configure all")]
     AUTO_FOCUS = "#client-host"
+    LOG_STEPS = frozenset({"client"})
+    STATUS_ID = "clients-status"
     # Above this width the two rows of fields become one.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
 
@@ -160,7 +162,6 @@ class ClientsScreen(WizardStep):
         self.tunnels: dict[str, tuple[Transport, Tunnel]] = {}
         self.running = False
         self._columns: tuple[tuple[str, int], ...] = ()
-        self._unsubscribe: Callable[[], None] | None = None
 
     # -- layout -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -225,14 +226,11 @@ class ClientsScreen(WizardStep):
 
     def on_mount(self) -> None:
         self._fit_columns(80)
-        self._unsubscribe = self.bus.subscribe(self._on_event)
         for entry in self.saved:
             self._add_saved(entry)
         self._show_detail()
 
     async def on_unmount(self) -> None:
-        if self._unsubscribe:
-            self._unsubscribe()
         for transport, tunnel in self.tunnels.values():
             tunnel.close()
             await transport.close()
@@ -290,12 +288,9 @@ class ClientsScreen(WizardStep):
             text = f"{self.selected} ({row.kind}) · {row.status}" + (f": {row.detail}" if row.detail else "")
         self.query_one("#client-detail", Static).update(text)
 
-    def _on_event(self, event: LogEvent) -> None:
-        if not self.is_attached:
-            return  # the screen is gone (the app is closing); the log file keeps the events
-        if not event.source.startswith("client."):
-            return
-        name = event.source.removeprefix("client.")
+    def on_log_event(self, event: LogEvent) -> None:
+        """Each client keeps its own log; the selected one's is shown."""
+        name = event.scope.part
         lines = event.render_lines()
         self.logs.setdefault(name, []).extend(lines)
         if name == self.selected:
@@ -312,7 +307,7 @@ class ClientsScreen(WizardStep):
             self.needs_password.discard(name)
         self._set_row(name, Row(kind.value if kind else "detect", f"{Status.PENDING.icon} pending", detail))
         if replaced:
-            self._status(f"{name} was in the list already: its password, port and kind are now the ones "
+            self.set_status(f"{name} was in the list already: its password, port and kind are now the ones "
                          "just entered.", "ok")
         return name
 
@@ -369,7 +364,7 @@ class ClientsScreen(WizardStep):
             field = self.query_one(f"#{wrong[0]}", Input)
             field.focus()
             self.query_one(f"#field-{wrong[0]}").scroll_visible(animate=False)
-            self._status("Nothing added: fix the fields marked in red, then press Enter in Password.", "error")
+            self.set_status("Nothing added: fix the fields marked in red, then press Enter in Password.", "error")
             return
         typed_user, _, host = values["client-host"].strip().rpartition("@")
         user = typed_user or values["client-user"].strip()
@@ -381,7 +376,7 @@ class ClientsScreen(WizardStep):
         replacing = client_name(form) in self.forms
         added = self.add_client(form, self._kind())  # (a replaced client says so itself)
         if not replacing:
-            self._status(f"Added {added}. Add another, or configure all (ctrl+r).", "ok")
+            self.set_status(f"Added {added}. Add another, or configure all (ctrl+r).", "ok")
         self.query_one("#client-host", Input).value = ""
         self.query_one("#client-password", Input).value = ""
         self.query_one("#client-host", Input).focus()
@@ -395,7 +390,7 @@ class ClientsScreen(WizardStep):
         names = ssh_config_hosts()
         for name in names:
             self.add_client(HostForm(host=name, auth="agent"), None)
-        self._status(f"Added {len(names)} hosts from ~/.ssh/config." if names else
+        self.set_status(f"Added {len(names)} hosts from ~/.ssh/config." if names else
                      "No hosts in ~/.ssh/config: add them by address above.", "ok" if names else "error")
 
     @on(Button.Pressed, "#add-file")
@@ -415,7 +410,7 @@ class ClientsScreen(WizardStep):
         self._show_error("hosts-file-path", error)
         if error or path is None:
             field.focus()
-            self._status("Nothing added from a file: " + (error or ""), "error")
+            self.set_status("Nothing added from a file: " + (error or ""), "error")
             return
         try:
             text = path.read_text(errors="replace")
@@ -436,7 +431,7 @@ class ClientsScreen(WizardStep):
         if skipped:
             message += (f" Skipped entries {', '.join(skipped)} (not user@host:port): fix them in the file "
                         "and add it again.")
-        self._status(message, "error" if skipped else "ok")
+        self.set_status(message, "error" if skipped else "ok")
 
     @on(Button.Pressed, "#add-inventory")
     def action_add_inventory(self) -> None:
@@ -493,15 +488,10 @@ class ClientsScreen(WizardStep):
         kind = self.kinds.get(name)
         self.query_one("#client-kind", Select).value = kind.value if kind else "detect"
         self.query_one("#client-password", Input).focus()
-        self._status(f"Enter the password of {name}, then press Enter: it replaces the row.", "busy")
+        self.set_status(f"Enter the password of {name}, then press Enter: it replaces the row.", "busy")
 
     def status_text(self) -> str:
         return str(self.query_one("#clients-status", Static).render())
-
-    def _status(self, text: str, kind: str) -> None:
-        status = self.query_one("#clients-status", Static)
-        status.update(text)
-        status.set_classes(kind)
 
     def _update_row(self, result: ClientResult) -> None:
         self._set_row(result.name, Row(result.kind.value if result.kind else "?",
@@ -512,7 +502,7 @@ class ClientsScreen(WizardStep):
     def _tunnel(self) -> None:
         name = self.selected
         if name is None or name not in self.forms or self.forms[name].local:
-            self._status("Select a remote client in the table first (this machine pulls through its own "
+            self.set_status("Select a remote client in the table first (this machine pulls through its own "
                          "forward).", "error")
             return
         self.open_tunnel(name)
@@ -528,10 +518,10 @@ class ClientsScreen(WizardStep):
                 tunnel = await open_client_tunnel(transport, self.registry, self.registry.port)  # type: ignore[arg-type]
             except TransportError as exc:
                 await transport.close()
-                self._status(str(exc), "error")
+                self.set_status(str(exc), "error")
                 return
             self.tunnels[name] = (transport, tunnel)
-        self._status(f"Tunnel open for {name} while regwiz runs: its localhost:{tunnel.local_port} "
+        self.set_status(f"Tunnel open for {name} while regwiz runs: its localhost:{tunnel.local_port} "
                      f"leads to the registry; no trust settings needed.", "ok")
         self.query_one("#clients-summary", Static).update("\n".join([f"on {name}:"] + tunnel.usage()))
 
@@ -539,11 +529,11 @@ class ClientsScreen(WizardStep):
     @on(Button.Pressed, "#configure")
     def action_configure(self) -> None:
         if not self.forms:
-            self._status("Add at least one client first: its address, then Enter through the fields.", "error")
+            self.set_status("Add at least one client first: its address, then Enter through the fields.", "error")
             self.query_one("#client-host", Input).focus()
             return
         if self.running:
-            self._status("Configuring is under way: wait for it to finish.", "busy")
+            self.set_status("Configuring is under way: wait for it to finish.", "busy")
             return
         self.run_clients()
 
@@ -559,14 +549,14 @@ class ClientsScreen(WizardStep):
             self.running = False
 
     async def _run_clients(self) -> None:
-        self._status(f"Checking that {self.registry.address} answers…", "busy")
+        self.set_status(f"Checking that {self.registry.address} answers…", "busy")
         if not await self._registry_ready():
             return
-        self._status("Preparing the test image…", "busy")
+        self.set_status("Preparing the test image…", "busy")
         try:
             await ensure_test_image(self.registry)
         except (RegistryError, TransportError, OSError) as exc:
-            self._status(f"The test image could not be pushed to {self.registry.address}: {exc}. Nothing was "
+            self.set_status(f"The test image could not be pushed to {self.registry.address}: {exc}. Nothing was "
                          "changed on the clients. Fix the registry (see its dashboard), then configure again "
                          "(ctrl+r).", "error")
             self.query_one("#clients-status").scroll_visible(top=True, animate=False)
@@ -585,7 +575,7 @@ class ClientsScreen(WizardStep):
             return bool(await self.app.push_screen_wait(
                 HostKeyScreen(name, unknown.key_type, unknown.fingerprint)))  # type: ignore[arg-type]
 
-        self._status("Configuring…", "busy")
+        self.set_status("Configuring…", "busy")
         results = await configure_clients(specs, self.registry, self.bus, confirm_all,
                                           on_update=self._update_row, accept_key=accept_key)
         self.show_results(results)
@@ -604,7 +594,7 @@ class ClientsScreen(WizardStep):
         else:
             text, kind = (f"{ok} of {len(results)} clients pull from the registry. Select a client in the "
                           "table for its log; fix it, then configure again (ctrl+r)."), "error"
-        self._status(text, kind)
+        self.set_status(text, kind)
         lines = [f"{r.status.icon} {r.name} ({r.kind.value if r.kind else '?'}): {r.status.value}"
                  + (f", {r.message}" if r.message else "") for r in results]
         self.query_one("#clients-summary", Static).update("\n".join(lines))
@@ -623,7 +613,7 @@ class ClientsScreen(WizardStep):
             down = RegistryDown(f"its host cannot be reached to ask why ({exc})", "check the registry host")
         if down is None:
             return True
-        self._status(f"The registry at {self.registry.address} does not answer: {down.cause}. "
+        self.set_status(f"The registry at {self.registry.address} does not answer: {down.cause}. "
                      f"Nothing was changed on the clients. Fix: {down.fix}", "error")
         self.query_one("#clients-status").scroll_visible(top=True, animate=False)
         return False

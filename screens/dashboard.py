@@ -8,7 +8,6 @@ registry screen, the certificate row renews it), g the registry screen, ctrl+y c
 
 from __future__ import annotations
 
-from typing import Callable
 
 from rich.text import Text
 from textual import on, work
@@ -16,12 +15,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.events import Resize
-from textual.screen import Screen
 from textual.widgets import Button, DataTable, Header, Input, Label, Log, Static
 
 from app.dashboard import (ACTION_REGISTRY, ACTION_RENEW, FIX_CLIENTS, FIX_DEPLOY, HealthRow, check_health,
                            missing_secrets)
-from app.events import EventBus, LogEvent
+from app.events import EventBus
 from app.profiles import Profile
 from app.redact import Secret
 from app.session import SetupError
@@ -29,15 +27,15 @@ from app.steps import Status
 from app.transport import TransportError
 from screens.diagnose import STATUS_STYLE
 from screens.footer import Footer
-from screens.livelog import CopiesLog, LiveLog
-from screens.wizard import close_keys_panel
+from screens.livelog import COPY_LOG, LiveLog, LiveLogScreen
+from screens.wizard import Connected, OpenStep, RegistryDeployed, close_keys_panel
 
 FIX_LABELS = {"diagnose": "Open the diagnosis", "deploy": "Deploy again", "clients": "Configure the clients",
               "registry": "Open the registry", "renew": "Renew the certificate"}
 CHECK_WIDTH = (16, 34)  # the check column: at least, at most (the result column takes the rest)
 
 
-class DashboardScreen(CopiesLog, Screen[None]):
+class DashboardScreen(LiveLogScreen):
     DEFAULT_CSS = """
     #dash-body { height: 1fr; padding: 0 1; }
     #dash-title { text-style: bold; }
@@ -48,8 +46,10 @@ class DashboardScreen(CopiesLog, Screen[None]):
 
     BINDINGS = [Binding("escape", "back", "Back"), Binding("r", "recheck", "Re-check"),
                 Binding("f", "fix", "Fix"), Binding("g", "registry", "Registry"),
-                Binding("ctrl+y", "copy_log", "Copy log")]
+                COPY_LOG]
     AUTO_FOCUS = "#health"
+    LOG_STEPS = frozenset({"dashboard", "client"})
+    STATUS_ID = "dashboard-status"
 
     def __init__(self, bus: EventBus, profile: Profile, autorun: bool = True) -> None:
         super().__init__()
@@ -59,7 +59,6 @@ class DashboardScreen(CopiesLog, Screen[None]):
         self.typed: dict[str, Secret] = {}  # secrets typed this session: memory only, offered again on r
         self.checking = False  # a check (or its secrets modal) is under way
         self._checker: object = None
-        self._unsubscribe: Callable[[], None] | None = None
         self._widths = (0, 0)
 
     def compose(self) -> ComposeResult:
@@ -84,17 +83,8 @@ class DashboardScreen(CopiesLog, Screen[None]):
         table.styles.max_height = "50%"
         self.query_one("#log", Log).styles.min_height = 3
         self._add_columns(*self._column_widths())
-        self._unsubscribe = self.bus.subscribe(self._on_event)
         if self.autorun:
             self.action_recheck()
-
-    def on_unmount(self) -> None:
-        if self._unsubscribe:
-            self._unsubscribe()
-
-    def _on_event(self, event: LogEvent) -> None:
-        if self.is_attached and event.source.startswith(("dashboard", "client.")):
-            self.query_one("#log", Log).write_lines(event.render_lines())
 
     # -- the table: its result column as wide as the screen allows ----------------------
     def _column_widths(self) -> tuple[int, int]:
@@ -209,31 +199,30 @@ class DashboardScreen(CopiesLog, Screen[None]):
     async def _check(self) -> None:
         from screens.secrets import SecretsScreen
 
-        status = self.query_one("#dashboard-status", Static)
         missing = missing_secrets(self.profile)
         given: dict[str, Secret] = {}
         if missing:
-            status.update("Waiting for the secrets the checks need…")
+            self.set_status("Waiting for the secrets the checks need…")
             answer = await self.app.push_screen_wait(SecretsScreen(missing, self.bus.redactor, self.typed))
             if answer is not None:
                 self.typed = given = answer
-        status.update("Checking everything in parallel…")
+        self.set_status("Checking everything in parallel…")
         try:
             rows = await check_health(self.profile, self.bus, self.show_row, given)
         except (SetupError, TransportError, OSError) as exc:
-            status.update(f"The checks could not start: {exc}")
+            self.set_status(f"The checks could not start: {exc}")
             return
         failing = [r for r in rows if r.status in (Status.FAILURE, Status.WARNING)]
         skipped = [r for r in rows if r.status is Status.SKIPPED]
         if not failing and not skipped:
-            status.update("All is well.")
+            self.set_status("All is well.")
             return
         parts = []
         if failing:
             parts.append(f"{len(failing)} of {len(rows)} need attention: select a row and press f")
         if skipped:
             parts.append(f"{len(skipped)} skipped for want of a secret: press r to enter it")
-        status.update("; ".join(parts) + ".")
+        self.set_status("; ".join(parts) + ".")
 
     # -- fixing -----------------------------------------------------------------------
     @on(Button.Pressed, "#fix")
@@ -265,7 +254,7 @@ class DashboardScreen(CopiesLog, Screen[None]):
             transport = host_form_for(self.profile.server, "server", secrets).transport()
             await transport.connect()
             host = self.profile.server.host or "this machine"
-            app.adopt_transport(transport, host)  # type: ignore[attr-defined]
+            self.post_message(Connected(transport, host))
             if fix == ACTION_REGISTRY:
                 from app.dashboard import registry_source_for
                 from screens.registry import RegistryScreen
@@ -275,11 +264,10 @@ class DashboardScreen(CopiesLog, Screen[None]):
             elif fix == ACTION_RENEW:
                 await self._renew(transport, host, secrets)
             elif fix == FIX_DEPLOY:
-                app.registry_choices = deploy_choices_for(  # type: ignore[attr-defined]
-                    self.profile, secrets, self.bus.redactor)
-                app.show_deploy()  # type: ignore[attr-defined]
+                self.post_message(RegistryDeployed(deploy_choices_for(self.profile, secrets, self.bus.redactor)))
+                self.post_message(OpenStep(2))
             else:
-                app.show_diagnosis()  # type: ignore[attr-defined]
+                self.post_message(OpenStep(1))
         except (TransportError, SetupError) as exc:
             self.notify(str(exc), severity="error", timeout=10)
 
@@ -295,29 +283,29 @@ class DashboardScreen(CopiesLog, Screen[None]):
         from app.steps import Outcome, Plan, StepContext, run_step
         from screens.plan import PlanScreen
 
-        status = self.query_one("#dashboard-status", Static)
         choices = deploy_choices_for(self.profile, secrets, self.bus.redactor)
         step = RenewCertificateStep(choices)
 
         async def confirm(plan: Plan) -> bool:
             return bool(await self.app.push_screen_wait(PlanScreen(plan)))  # type: ignore[arg-type]
 
-        status.update("Renewing the certificate: planning…")
+        self.set_status("Renewing the certificate: planning…")
         result = await run_step(step, StepContext(transport, self.bus.scoped(source="dashboard", host=host)), confirm)
         if result.outcome is not Outcome.APPLIED:
-            status.update(f"The certificate was not renewed ({result.outcome.value}): {result.message or 'cancelled'}")
+            self.set_status(f"The certificate was not renewed ({result.outcome.value}): "
+                            f"{result.message or 'cancelled'}")
             return
         try:
             served = await asyncio.to_thread(RegistryClient(endpoint_for(choices)).tls_handshake)
         except RegistryError as exc:
-            status.update(f"Renewed, but the registry's certificate cannot be read: {exc}. Press r to re-check.")
+            self.set_status(f"Renewed, but the registry's certificate cannot be read: {exc}. Press r to re-check.")
             return
         serial = int(served.get("serial") or "0", 16)
         if serial != step.new_serial:
-            status.update(f"The registry still shows certificate {serial:X}, not the new one: restart its container "
+            self.set_status(f"The registry still shows certificate {serial:X}, not the new one: restart its container "
                           "(docker restart registry) and press r.")
             return
-        status.update(f"Certificate renewed: the registry shows {serial:X}, valid until {served['not_after']}. "
+        self.set_status(f"Certificate renewed: the registry shows {serial:X}, valid until {served['not_after']}. "
                       "Clients trust the CA: nothing to change on them.")
         self.recheck()
 

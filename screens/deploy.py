@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Callable
 
 import re
 
@@ -13,7 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import (Button, Checkbox, Footer, Header, Input, Label, Log, ProgressBar,
                              RadioButton, RadioSet, Static)
 
-from app.events import EventBus, LogEvent
+from app.events import EventBus
 from app.redact import Secret
 from app.registry import config as regconfig
 from app.registry.deploy import DeployChoices, DeployRegistryStep, adopt_names
@@ -24,7 +23,7 @@ from app.transport import Transport
 from screens.livelog import LiveLog
 from screens.plan import PlanScreen
 from screens.steps import StepsPanel
-from screens.wizard import WizardStep
+from screens.wizard import RegistryDeployed, SaveToProfile, WizardStep, form_field
 
 _USER_NAME = re.compile(r"^[^\s:\x00-\x1f\x7f]{1,64}$")  # htpasswd: one line, "name:hash"
 
@@ -45,6 +44,8 @@ class DeployScreen(WizardStep):
     AUTO_FOCUS = "#port"
     # ctrl+r, not ctrl+d: in a text field ctrl+d deletes a character and never reached the screen.
     BINDINGS = [Binding("ctrl+n", "next_step", "Next: Clients"), Binding("ctrl+r", "primary", "Deploy")]
+    LOG_STEPS = frozenset({"deploy", "prove"})
+    STATUS_ID, STATUS_SCROLLS = "deploy-status", True
 
     def __init__(self, bus: EventBus, transport: Transport, host: str, address: str,
                  image: ImageSource | None = None, saved_users: list[str] | None = None) -> None:
@@ -55,7 +56,6 @@ class DeployScreen(WizardStep):
         # Users a saved profile names: their passwords are never saved, so each is asked again.
         self.saved_users = [name for name in saved_users or [] if name]
         self.choices: DeployChoices | None = None
-        self._unsubscribe: Callable[[], None] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -65,37 +65,37 @@ class DeployScreen(WizardStep):
             with VerticalScroll(id="deploy-form", classes="form form-action-deploy"):
                 yield Label(f"Deploy a registry on {self.host}", classes="question", markup=False)
                 with Horizontal(classes="row"):
-                    yield self._input("port", "Port", "", narrow=True)
-                    yield self._input("names", "More names for the certificate (a,b)", "")
+                    yield form_field("port", "Port", "", narrow=True)
+                    yield form_field("names", "More names for the certificate (a,b)", "")
                 yield Label("TLS", classes="field-label")
                 yield radio("tls", [("own-ca", "regwiz's own CA"), ("provided", "my certificate"),
                                     ("none", "none (insecure)")])
                 yield Static(WARN_NO_TLS, id="tls-warning", classes="warning")
                 with Horizontal(id="provided-fields", classes="row"):
-                    yield self._input("cert", "Certificate file (PEM)", "")
-                    yield self._input("key", "Key file (PEM)", "")
+                    yield form_field("cert", "Certificate file (PEM)", "")
+                    yield form_field("key", "Key file (PEM)", "")
                 yield Label("Authentication", classes="field-label")
                 yield radio("auth", [("htpasswd", "users and passwords (htpasswd)"), ("none", "none")])
                 yield Static(WARN_NO_AUTH, id="auth-warning", classes="warning")
                 # A form of its own: Enter in the password adds the user.
                 with Horizontal(id="user-fields", classes="row form form-action-add-user"):
-                    yield self._input("user", "User name", "", value=self.saved_users[0] if self.saved_users
+                    yield form_field("user", "User name", "", value=self.saved_users[0] if self.saved_users
                                       else "ci")
-                    yield self._input("user-password", "Password", "", password=True)
+                    yield form_field("user-password", "Password", "", password=True)
                     yield Button("Add user", id="add-user", compact=True)
                 yield Static("", id="user-fields-error", classes="field-error", markup=False)
                 yield Static("", id="users", markup=False)
                 yield Label("Storage", classes="field-label")
                 yield radio("storage", [("fs", "a directory on the host"), ("oss", "Aliyun OSS")])
-                yield self._input("storage-path", "Directory", "", value="/var/lib/registry")
+                yield form_field("storage-path", "Directory", "", value="/var/lib/registry")
                 with Vertical(id="oss-fields"):
                     with Horizontal(classes="row"):
-                        yield self._input("oss-bucket", "Bucket", "")
-                        yield self._input("oss-region", "Region", "e.g. oss-cn-hangzhou")
+                        yield form_field("oss-bucket", "Bucket", "")
+                        yield form_field("oss-region", "Region", "e.g. oss-cn-hangzhou")
                     with Horizontal(classes="row"):
-                        yield self._input("oss-key-id", "AccessKey ID", "")
-                        yield self._input("oss-key-secret", "AccessKey secret", "", password=True)
-                    yield self._input("oss-endpoint", "Endpoint (optional)", "")
+                        yield form_field("oss-key-id", "AccessKey ID", "")
+                        yield form_field("oss-key-secret", "AccessKey secret", "", password=True)
+                    yield form_field("oss-endpoint", "Endpoint (optional)", "")
                     yield Checkbox("use the internal (VPC) endpoint", id="oss-internal", compact=True)
                 yield Label("Mode", classes="field-label")
                 yield radio("mode", [("private", "private registry"), ("cache", "pull-through cache of Docker Hub")])
@@ -103,7 +103,7 @@ class DeployScreen(WizardStep):
                 yield Label("registry:2 comes from", classes="field-label")
                 yield radio("image", [("auto", "choose for me (probe Docker Hub)"), ("pull", "the host pulls it"),
                                       ("mirror", "a registry mirror"), ("upload", "upload from this machine")])
-                yield self._input("mirror", "Mirror URL", "e.g. https://<id>.mirror.aliyuncs.com")
+                yield form_field("mirror", "Mirror URL", "e.g. https://<id>.mirror.aliyuncs.com")
                 with Horizontal(id="deploy-buttons"):
                     yield Button("Review and deploy", id="deploy", variant="primary", compact=True)
                     yield Button("Continue: Clients", id="to-clients", variant="success", compact=True,
@@ -115,13 +115,6 @@ class DeployScreen(WizardStep):
                 yield LiveLog(id="log", highlight=False)
         yield Footer()
 
-    def _input(self, name: str, label: str, placeholder: str, *, value: str = "", password: bool = False,
-               narrow: bool = False) -> Vertical:
-        return Vertical(Label(label, classes="field-label"),
-                        Input(value=value, placeholder=placeholder, password=password, id=name, compact=True),
-                        Static("", id=f"{name}-error", classes="field-error", markup=False),
-                        classes="field narrow" if narrow else "field", id=f"field-{name}")
-
     def on_mount(self) -> None:
         self.query_one("#port", Input).value = "5000"
         self.query_one("#upload", ProgressBar).display = False
@@ -129,18 +122,7 @@ class DeployScreen(WizardStep):
         for line in self.query(".field-error"):
             line.display = False  # shown when there is something to say
         self._show_users()
-        self._unsubscribe = self.bus.subscribe(self._on_event)
         self._refresh_fields()
-
-    def on_unmount(self) -> None:
-        if self._unsubscribe:
-            self._unsubscribe()
-
-    def _on_event(self, event: LogEvent) -> None:
-        if not self.is_attached:
-            return  # the screen is gone (the app is closing); the log file keeps the events
-        if event.source in ("deploy", "prove"):
-            self.query_one("#log", Log).write_lines(event.render_lines())
 
     def _choice(self, set_id: str) -> str:
         pressed = self.query_one(f"#{set_id}", RadioSet).pressed_button
@@ -245,21 +227,15 @@ class DeployScreen(WizardStep):
         port_problem = validate_port(self._value("port"))
         self._field_error("port", port_problem)
         if port_problem:
-            self._status(f"Port: {port_problem}.", "error")
+            self.set_status(f"Port: {port_problem}.", "error")
             self.query_one("#port", Input).focus()
             return
         choices = self.read_choices()
         problems = choices.problems()
         if problems:
-            self._status("; ".join(problems), "error")
+            self.set_status("; ".join(problems), "error")
             return
         self.run_deploy(choices)
-
-    def _status(self, text: str, kind: str) -> None:
-        status = self.query_one("#deploy-status", Static)
-        status.update(text)
-        status.set_classes(kind)
-        status.scroll_visible(animate=False)  # a message below the fold is a message not read
 
     def _progress(self, sent: int, total: int) -> None:
         bar = self.query_one("#upload", ProgressBar)
@@ -271,7 +247,7 @@ class DeployScreen(WizardStep):
         from app.registry.prove import prove, summary_lines
 
         self.query_one("#log", Log).clear()
-        self._status("Planning…", "busy")
+        self.set_status("Planning…", "busy")
         emit = self.bus.scoped(source="deploy", host=self.host)
         step = DeployRegistryStep(choices, progress=self._progress)
 
@@ -281,9 +257,9 @@ class DeployScreen(WizardStep):
         result = await run_step(step, StepContext(self.transport, emit), confirm)
         adopt_names(choices, result.plan)  # the certificate's names, as the plan shown found them
         if result.outcome not in (Outcome.APPLIED, Outcome.NOTHING_TO_DO):
-            self._status(f"{result.outcome.value}: {result.message}", "error")
+            self.set_status(f"{result.outcome.value}: {result.message}", "error")
             return
-        self._status("Deployed. Proving it from this machine…", "busy")
+        self.set_status("Deployed. Proving it from this machine…", "busy")
         proof_list = self.query_one("#proof", Static)
         steps = await prove(choices, self.bus.scoped(source="prove", host=self.host))
         # One wrapping line per sub-step: a detail is never cut at the screen's edge.
@@ -291,20 +267,24 @@ class DeployScreen(WizardStep):
         proof_list.display = True
         proved = all(s.ok for s in steps)
         if proved:
-            self._status("The registry works: pushed, pulled and compared from this machine. "
-                         "Next: Clients (ctrl+n).", "ok")
+            self.set_status("The registry works: pushed, pulled and compared from this machine. "
+                            "Next: Clients (ctrl+n).", "ok")
         else:
-            self._status("The registry runs, but the proof failed: see the list below.", "error")
+            self.set_status("The registry runs, but the proof failed: see the list below.", "error")
         self.choices = choices
-        self.app.registry_choices = choices  # type: ignore[attr-defined]
-        from app.session import record_registry
-
-        self.app.remember(record_registry, choices)  # type: ignore[attr-defined]
         self.query_one("#summary", Static).update("\n".join(summary_lines(choices)))
         if proved:
-            self.complete()
             to_clients = self.query_one("#to-clients", Button)
             to_clients.disabled = False
-            to_clients.focus()  # the plan modal has closed: the next thing to do has the focus
+            # The plan modal has closed: the next thing to do has the focus, at once (focus() would wait
+            # for the app's turn, behind the messages below).
+            self.set_focus(to_clients)
             to_clients.scroll_visible(animate=False)
+        # The app is told before complete() lets ctrl+n through: the clients step finds the choices.
+        self.post_message(RegistryDeployed(choices))
+        from app.session import record_registry
+
+        self.post_message(SaveToProfile(record_registry, choices))
+        if proved:
+            self.complete()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Callable
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -13,7 +12,7 @@ from textual.widgets import Button, DataTable, Footer, Header, Label, Log, Stati
 
 from app.diagnose import CheckResult, DiagnosisContext, default_checks, run_checks
 from app.diagnose.base import Check
-from app.events import EventBus, LogEvent
+from app.events import EventBus, LogEvent, Scope
 from app.steps import Outcome, Plan, Status, StepContext, run_step
 from app.transport import Transport
 from screens.livelog import LiveLog
@@ -26,6 +25,7 @@ STATUS_STYLE = {Status.OK: "green", Status.WARNING: "yellow", Status.FAILURE: "r
 
 
 class DiagnoseScreen(WizardStep):
+    LOG_STEPS = frozenset({"diagnose", "fix"})
     STEP = 1
     HAS_PRIMARY = True
     AUTO_FOCUS = "#checks"
@@ -47,7 +47,6 @@ class DiagnoseScreen(WizardStep):
         self.results: dict[str, CheckResult] = {}
         self.logs: dict[str, list[str]] = {c.check_id: [] for c in self.checks}
         self.selected = self.checks[0].check_id
-        self._unsubscribe: Callable[[], None] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -75,28 +74,16 @@ class DiagnoseScreen(WizardStep):
         table.add_column("Result", key="result", width=72)
         for check in self.checks:
             table.add_row(Status.PENDING.icon, check.title, "", key=check.check_id)
-        self._unsubscribe = self.bus.subscribe(self._on_event)
         if self.autorun:
             self.action_rerun()
 
-    def on_unmount(self) -> None:
-        if self._unsubscribe:
-            self._unsubscribe()
-
     # -- events -> per-check logs --------------------------------------------------
-    def _check_of(self, event: LogEvent) -> str | None:
-        source = event.source
-        for prefix in ("diagnose.", "fix."):
-            if source.startswith(prefix):
-                return source[len(prefix):]
-        return None
+    def shows(self, scope: Scope) -> bool:
+        """A check's events (and its fix's): each check keeps its own log."""
+        return scope.step in self.LOG_STEPS and scope.part in self.logs
 
-    def _on_event(self, event: LogEvent) -> None:
-        if not self.is_attached:
-            return  # the screen is gone (the app is closing); the log file keeps the events
-        check_id = self._check_of(event)
-        if check_id not in self.logs:
-            return
+    def on_log_event(self, event: LogEvent) -> None:
+        check_id = event.scope.part
         lines = event.render_lines()
         self.logs[check_id].extend(lines)
         if check_id == self.selected:
@@ -191,7 +178,7 @@ class DiagnoseScreen(WizardStep):
                 return
             index = chosen
         step = result.fixes[index]
-        emit = self.bus.scoped(source=f"fix.{result.check_id}", host=self.host)
+        emit = self.bus.scoped(scope=Scope("fix", result.check_id), host=self.host)
         ctx = StepContext(self.transport, emit)
 
         async def confirm(plan: Plan) -> bool:

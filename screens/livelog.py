@@ -21,14 +21,18 @@ calls into C, and the per-line paths remain for whatever fails the check.
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Callable, ClassVar, Iterable, Sequence
 
 from rich.cells import cell_len
+from textual import events, on
+from textual.binding import Binding
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Log
+from textual.widgets import Log, Static
+
+from app.events import EventBus, LogEvent, Scope
 
 # What str.splitlines splits on besides "\n": a batch holding none of these is already split.
 _OTHER_LINE_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
@@ -141,10 +145,68 @@ class LiveLog(Log):
         return super().line_count
 
 
-class CopiesLog:
-    """For screens with a live log (``#log``): ctrl+y copies it, redacted as it is shown."""
+# ctrl+y, on every screen with a live log. Each screen lists it in its own BINDINGS, where its footer
+# shows it (a binding of the base class would come first in every footer).
+COPY_LOG = Binding("ctrl+y", "copy_log", "Copy log")
 
-    def action_copy_log(self: Screen) -> None:  # type: ignore[misc]
+
+class LiveLogScreen(Screen[None]):
+    """A screen that shows the engine's events in its live log (``#log``) and has a status line.
+
+    While mounted it is subscribed to the event bus (``self.bus``, set by the subclass); the
+    events of the steps in ``LOG_STEPS`` go to its log (``on_log_event``: override it to route
+    them further, e.g. a log per check or per client). ctrl+y copies the log (``COPY_LOG``),
+    ``set_status`` writes the status line (``#STATUS_ID``).
+
+    The subscription is made by ``@on`` handlers of this class: Textual calls each class's
+    handlers in the MRO, so a subclass's own ``on_mount``/``on_unmount`` run as well, with no
+    ``super()`` call.
+    """
+
+    LOG_STEPS: ClassVar[frozenset[str]] = frozenset()  # the Scope.step values this screen shows
+    STATUS_ID: ClassVar[str] = "status"
+    STATUS_SCROLLS: ClassVar[bool] = False  # scroll the status line into view on each change
+
+    bus: EventBus
+    _stop_log: Callable[[], None] | None = None
+
+    @on(events.Mount)
+    def _subscribe_log(self) -> None:
+        self._stop_log = self.bus.subscribe(self._log_event)
+
+    @on(events.Unmount)
+    def _unsubscribe_log(self) -> None:
+        if self._stop_log is not None:
+            self._stop_log()
+            self._stop_log = None
+
+    def _log_event(self, event: LogEvent) -> None:
+        if not self.is_attached:
+            return  # the screen is gone (the app is closing); the run's log files keep the events
+        if self.shows(event.scope):
+            self.on_log_event(event)
+
+    def shows(self, scope: Scope) -> bool:
+        """Whether events of this scope belong in this screen's log."""
+        return scope.step in self.LOG_STEPS
+
+    def on_log_event(self, event: LogEvent) -> None:
+        """An event of this screen's: into its log."""
+        self.query_one("#log", Log).write_lines(event.render_lines())
+
+    def set_status(self, text: str, kind: str | None = None) -> None:
+        """The status line says ``text``; ``kind`` (ok, error, busy) colours it."""
+        if not self.is_attached:
+            return  # (a worker ending after the screen closed)
+        status = self.query_one(f"#{self.STATUS_ID}", Static)
+        status.update(text)
+        if kind is not None:
+            status.set_classes(kind)
+        if self.STATUS_SCROLLS:
+            status.scroll_visible(animate=False)  # a message below the fold is a message not read
+
+    def action_copy_log(self) -> None:
+        """ctrl+y: the live log, redacted as it is shown, to the clipboard."""
         lines = self.query_one("#log", Log).lines
         self.app.copy_to_clipboard("\n".join(lines))
         self.notify(f"Copied {len(lines)} log lines")

@@ -6,18 +6,16 @@ app.clients.configure), with the plan and the host key shown in their modals.
 
 from __future__ import annotations
 
-from typing import Callable
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Button, Header, Input, Label, RadioButton, RadioSet, Static, TextArea
 
 from app.clients.configure import ClientResult, ClientSpec, configure_clients
 from app.clients.model import RegistryTarget
-from app.events import EventBus, LogEvent
+from app.events import EventBus
 from app.onboarding import (HostAnswers, ca_fingerprint, OnboardError, host_form, host_problems, host_spec, local_spec,
                             needs_password, outcome_of, password_from_env, registry_for, team_from_file,
                             team_from_text)
@@ -28,15 +26,15 @@ from app.steps import Plan
 from app.transport.hostkeys import HostKeyUnknown
 from screens.footer import Footer
 from screens.hostkey import HostKeyScreen
-from screens.livelog import CopiesLog, LiveLog
+from screens.livelog import COPY_LOG, LiveLog, LiveLogScreen
 from screens.plan import PlanScreen
-from screens.wizard import FormKeys
+from screens.wizard import FormKeys, form_field
 
 # The fields of the details form, in the order Enter moves through them (hidden ones are skipped).
 HOST_FIELDS = ("host", "port", "user", "password", "identity-file", "passphrase")
 
 
-class OnboardScreen(FormKeys, CopiesLog, Screen[None]):
+class OnboardScreen(FormKeys, LiveLogScreen):
     """Onboard this machine or a host onto the registry a team profile describes."""
 
     DEFAULT_CSS = """
@@ -57,7 +55,9 @@ class OnboardScreen(FormKeys, CopiesLog, Screen[None]):
     #onboard-main #log { height: 12; min-height: 6; }
     """
     BINDINGS = [Binding("escape", "back", "Back"), Binding("ctrl+r", "primary", "See what will change"),
-                Binding("ctrl+y", "copy_log", "Copy log")]
+                COPY_LOG]
+    LOG_STEPS = frozenset({"client", "onboard"})
+    STATUS_ID = "onboard-status"
 
     def __init__(self, bus: EventBus, team: TeamProfile | None = None) -> None:
         super().__init__()
@@ -65,7 +65,6 @@ class OnboardScreen(FormKeys, CopiesLog, Screen[None]):
         self.team = team
         self.results: list[ClientResult] = []
         self.done = False  # the pull on the machine worked
-        self._unsubscribe: Callable[[], None] | None = None
 
     # -- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -74,7 +73,7 @@ class OnboardScreen(FormKeys, CopiesLog, Screen[None]):
             yield Label("Onboard a machine onto your team's registry", classes="onboard-title")
             # Enter in the file's field reads it; pasted text is read with the button below it.
             with Vertical(id="team-form", classes="form form-action-load-team"):
-                yield self._field("team-file", "Team profile file (from regwiz export-team-profile)",
+                yield form_field("team-file", "Team profile file (from regwiz export-team-profile)",
                                   "e.g. team.toml")
                 yield Label("or paste its text here, then press the button below:", classes="field-label")
                 yield TextArea(id="team-text", soft_wrap=True, show_line_numbers=False, compact=True)
@@ -88,37 +87,29 @@ class OnboardScreen(FormKeys, CopiesLog, Screen[None]):
             with Vertical(id="details", classes="form form-action-primary"):
                 with Vertical(id="host-fields"):
                     with Horizontal(classes="row"):
-                        yield self._field("host", "Address or ~/.ssh/config alias", "e.g. 198.51.100.7")
-                        yield self._field("port", "Port", "", value="22", narrow=True)
-                    yield self._field("user", "User", "", value="root")
+                        yield form_field("host", "Address or ~/.ssh/config alias", "e.g. 198.51.100.7")
+                        yield form_field("port", "Port", "", value="22", narrow=True)
+                    yield form_field("user", "User", "", value="root")
                     yield Label("Log in with", classes="field-label")
                     with RadioSet(id="auth", compact=True):
                         yield RadioButton("Password", id="auth-password", value=True)
                         yield RadioButton("Key file", id="auth-key")
                         yield RadioButton("ssh-agent", id="auth-agent")
-                    yield self._field("password", "SSH password", "", password=True)
+                    yield form_field("password", "SSH password", "", password=True)
                     with Vertical(id="key-fields"):
-                        yield self._field("identity-file", "Private key file", "e.g. ~/.ssh/id_ed25519")
-                        yield self._field("passphrase", "Its passphrase (empty: none)", "", password=True)
+                        yield form_field("identity-file", "Private key file", "e.g. ~/.ssh/id_ed25519")
+                        yield form_field("passphrase", "Its passphrase (empty: none)", "", password=True)
                 with Vertical(id="registry-fields"):
-                    yield self._field("registry-password", "Registry password", "", password=True)
+                    yield form_field("registry-password", "Registry password", "", password=True)
             with Horizontal(id="onboard-buttons"):
                 yield Button("See what will change", id="review", variant="primary", compact=True)
             yield Static("", id="onboard-status", markup=False)
             yield LiveLog(id="log", highlight=False)
         yield Footer()
 
-    def _field(self, name: str, label: str, placeholder: str, *, value: str = "", password: bool = False,
-               narrow: bool = False) -> Vertical:
-        return Vertical(Label(label, classes="field-label", id=f"{name}-label"),
-                        Input(value=value, placeholder=placeholder, password=password, id=name, compact=True),
-                        Static("", id=f"{name}-error", classes="field-error", markup=False),
-                        classes="field narrow" if narrow else "field", id=f"field-{name}")
-
     def on_mount(self) -> None:
         for line in self.query(".field-error"):
             line.display = False  # shown when there is something to say
-        self._unsubscribe = self.bus.subscribe(self._on_event)
         if self.team is not None:  # given by the summary: nothing to open
             self.query_one("#team-form").display = False
             self._show_team(self.team)
@@ -128,16 +119,6 @@ class OnboardScreen(FormKeys, CopiesLog, Screen[None]):
             self.query_one("#team-file", Input).focus()
         self._refresh_fields()
 
-    def on_unmount(self) -> None:
-        if self._unsubscribe:
-            self._unsubscribe()
-            self._unsubscribe = None
-
-    def _on_event(self, event: LogEvent) -> None:
-        if not self.is_attached:
-            return  # the screen is gone; the run's log files keep the events
-        if event.source.startswith("client.") or event.source == "onboard":
-            self.query_one("#log", LiveLog).write_lines(event.render_lines())
 
     # -- the team profile ---------------------------------------------------------------
     def action_load_team(self) -> None:
@@ -225,11 +206,6 @@ class OnboardScreen(FormKeys, CopiesLog, Screen[None]):
         line.update(text)
         line.display = bool(text)
 
-    def _status(self, text: str, kind: str) -> None:
-        status = self.query_one("#onboard-status", Static)
-        status.update(text)
-        status.set_classes(kind)
-
     def _answers(self) -> HostAnswers:
         value = lambda name: self.query_one(f"#{name}", Input).value  # noqa: E731
         return HostAnswers(host=value("host").strip(), port=value("port").strip() or "22",
@@ -278,7 +254,7 @@ class OnboardScreen(FormKeys, CopiesLog, Screen[None]):
         self.query_one("#review", Button).disabled = True
         emit = self.bus.scoped(source="onboard", host=spec.name)
         try:
-            self._status(f"Checking the registry at {registry.address} from this machine…", "busy")
+            self.set_status(f"Checking the registry at {registry.address} from this machine…", "busy")
             emit.info(f"logging in to {registry.address} and pushing the small test image every client pulls")
             try:
                 await ensure_test_image(registry)  # the first request that logs in: a wrong password shows here
@@ -286,13 +262,13 @@ class OnboardScreen(FormKeys, CopiesLog, Screen[None]):
                 if registry.username and "refused" in str(exc):
                     self._password_refused(registry)
                 else:
-                    self._status(f"{exc}: check the team profile's registry and user.", "error")
+                    self.set_status(f"{exc}: check the team profile's registry and user.", "error")
                 return
             except (RegistryError, OSError) as exc:
-                self._status(f"The registry at {registry.address} cannot be used from this machine: {exc}. "
+                self.set_status(f"The registry at {registry.address} cannot be used from this machine: {exc}. "
                              f"Nothing was changed.", "error")
                 return
-            self._status(f"Connecting to {spec.name} and planning its changes…", "busy")
+            self.set_status(f"Connecting to {spec.name} and planning its changes…", "busy")
             self.results = await configure_clients([spec], registry, self.bus, self._confirm_all,
                                                    on_update=self._update, accept_key=self._accept_key)
             outcome = outcome_of(self.results[0], registry)
@@ -300,12 +276,12 @@ class OnboardScreen(FormKeys, CopiesLog, Screen[None]):
                 self._password_refused(registry)
                 return
             self.done = outcome.done
-            self._status(outcome.message, "ok" if outcome.done else "error")
+            self.set_status(outcome.message, "ok" if outcome.done else "error")
         finally:
             self.query_one("#review", Button).disabled = False
 
     def _password_refused(self, registry: RegistryTarget) -> None:
-        self._status(f"The registry refused the password of user {registry.username}: nothing was changed. "
+        self.set_status(f"The registry refused the password of user {registry.username}: nothing was changed. "
                      f"Retype it and press ctrl+r.", "error")
         self._error("registry-password", "refused by the registry: retype it")
         field = self.query_one("#registry-password", Input)
@@ -314,7 +290,7 @@ class OnboardScreen(FormKeys, CopiesLog, Screen[None]):
 
     def _update(self, result: ClientResult) -> None:
         kind = f" ({result.kind.value})" if result.kind else ""
-        self._status(f"{result.name}{kind}: {result.status.value}{': ' + result.message if result.message else ''}",
+        self.set_status(f"{result.name}{kind}: {result.status.value}{': ' + result.message if result.message else ''}",
                      "busy")
 
     async def _confirm_all(self, plans: list[tuple[str, Plan]]) -> bool:

@@ -7,22 +7,20 @@ in the fields, r reloads, ctrl+y copies the log. The list loads in a worker, a b
 
 from __future__ import annotations
 
-from typing import Callable
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Button, DataTable, Header, Input, Label, Log, Static
 
-from app.events import EventBus, LogEvent
+from app.events import EventBus
 from app.registry.ops import (OpsError, PrunePlan, RegistrySource, TagInfo, human_size, iso_time)
 from app.steps import Outcome, Plan, StepContext, run_step
 from app.transport import Transport, TransportError
 from screens.footer import Footer
-from screens.livelog import CopiesLog, LiveLog
+from screens.livelog import COPY_LOG, LiveLog, LiveLogScreen
 from screens.wizard import FormKeys, close_keys_panel
 
 MARK = "●"
@@ -33,7 +31,7 @@ def row_key(info: TagInfo) -> str:
     return f"{info.repository}:{info.tag}"
 
 
-class RegistryScreen(FormKeys, CopiesLog, Screen[None]):
+class RegistryScreen(FormKeys, LiveLogScreen):
     DEFAULT_CSS = """
     #reg-body { height: 1fr; padding: 0 1; }
     #reg-title { text-style: bold; height: 1; }
@@ -52,8 +50,10 @@ class RegistryScreen(FormKeys, CopiesLog, Screen[None]):
     BINDINGS = [Binding("escape", "back", "Back"), Binding("space", "toggle_mark", "Mark"),
                 Binding("d", "delete_marked", "Delete"), Binding("p", "prune", "Prune"),
                 Binding("ctrl+r", "prune", "Prune", show=False), Binding("r", "reload", "Reload"),
-                Binding("ctrl+y", "copy_log", "Copy log")]
+                COPY_LOG]
     AUTO_FOCUS = "#tags"
+    LOG_STEPS = frozenset({"registry"})
+    STATUS_ID = "registry-status"
 
     def __init__(self, bus: EventBus, source: RegistrySource, transport: Transport, host_label: str,
                  autoload: bool = True) -> None:
@@ -67,7 +67,6 @@ class RegistryScreen(FormKeys, CopiesLog, Screen[None]):
         self.loading = False
         self.busy = False  # a delete or prune is under way
         self.last_freed: int | None = None  # the engine's measurement of the last delete or prune
-        self._unsubscribe: Callable[[], None] | None = None
         self._name_width = 36
 
     def compose(self) -> ComposeResult:
@@ -106,22 +105,8 @@ class RegistryScreen(FormKeys, CopiesLog, Screen[None]):
         self._name_width = name
         table.add_column("size", key="size", width=9)
         table.add_column("pushed", key="pushed", width=20)
-        self._unsubscribe = self.bus.subscribe(self._on_event)
         if self.autoload:
             self.action_reload()
-
-    def on_unmount(self) -> None:
-        if self._unsubscribe:
-            self._unsubscribe()
-
-    def _on_event(self, event: LogEvent) -> None:
-        if self.is_attached and event.source.startswith("registry"):
-            self.query_one("#log", Log).write_lines(event.render_lines())
-
-    def status(self, text: str) -> None:
-        if not self.is_attached:
-            return  # (a worker ending after the screen closed)
-        self.query_one("#registry-status", Static).update(text)
 
     # -- the list ---------------------------------------------------------------------
     @on(Button.Pressed, "#reload")
@@ -140,7 +125,7 @@ class RegistryScreen(FormKeys, CopiesLog, Screen[None]):
         table.clear()
         self.tags, self.marked = {}, set()
         self._update_buttons()
-        self.status("Reading the registry's tags…")
+        self.set_status("Reading the registry's tags…")
         try:
             times: dict[tuple[str, str], float] = {}
             if self.source.storage is not None:
@@ -153,15 +138,15 @@ class RegistryScreen(FormKeys, CopiesLog, Screen[None]):
                 for info in batch:
                     info.pushed = times.get(info.key)
                 self.add_tags(batch)
-                self.status(f"Read {len(self.tags)} tags…")
+                self.set_status(f"Read {len(self.tags)} tags…")
             if self.source.storage is not None:
                 self.usage = await storage_usage(self.transport, self.source.storage)
                 self.free = await free_space(self.transport, self.source.storage)
             self.show_storage()
-            self.status(f"{len(self.tags)} tags in {len({t.repository for t in self.tags.values()})} repositories. "
+            self.set_status(f"{len(self.tags)} tags in {len({t.repository for t in self.tags.values()})} repositories. "
                         "Space marks a tag, d deletes the marked; p prunes by the policy above.")
         except (RegistryError, TransportError, OSError) as exc:
-            self.status(f"Cannot read the registry: {exc}. Check the host and press r to try again.")
+            self.set_status(f"Cannot read the registry: {exc}. Check the host and press r to try again.")
         finally:
             self.loading = False
             self._update_buttons()
@@ -216,7 +201,7 @@ class RegistryScreen(FormKeys, CopiesLog, Screen[None]):
         if table.cursor_row < table.row_count - 1:
             table.move_cursor(row=table.cursor_row + 1)  # mark the next with the next space
         self._update_buttons()
-        self.status(f"{len(self.marked)} marked: press d to see what deleting them frees." if self.marked
+        self.set_status(f"{len(self.marked)} marked: press d to see what deleting them frees." if self.marked
                     else "Nothing marked.")
 
     def _update_buttons(self) -> None:
@@ -293,7 +278,7 @@ class RegistryScreen(FormKeys, CopiesLog, Screen[None]):
             return
         chosen = self.policy()
         if isinstance(chosen, str):
-            self.status(chosen)
+            self.set_status(chosen)
             self.query_one("#prune-keep", Input).focus()
             return
         from app.registry.ops import PruneStep
@@ -326,7 +311,7 @@ class RegistryScreen(FormKeys, CopiesLog, Screen[None]):
         self._update_buttons()
 
     def _planned(self, plan: PrunePlan) -> None:
-        self.status(f"Planned: {len(plan.delete)} tags go, about {human_size(plan.freed_bytes)} back"
+        self.set_status(f"Planned: {len(plan.delete)} tags go, about {human_size(plan.freed_bytes)} back"
                     + (f"; {len(plan.spared)} spared (they share a manifest with a kept tag)" if plan.spared else "")
                     + ". Read the plan and apply or cancel.")
 
@@ -336,7 +321,7 @@ class RegistryScreen(FormKeys, CopiesLog, Screen[None]):
 
         self.busy = True
         self._update_buttons()
-        self.status(f"Planning: {what}…")
+        self.set_status(f"Planning: {what}…")
 
         async def confirm(plan: Plan) -> bool:
             return bool(await self.app.push_screen_wait(PlanScreen(plan)))  # type: ignore[arg-type]
@@ -345,7 +330,7 @@ class RegistryScreen(FormKeys, CopiesLog, Screen[None]):
         try:
             result = await run_step(step, StepContext(self.transport, emit), confirm)
         except (OpsError, TransportError) as exc:
-            self.status(f"{what}: {exc}")
+            self.set_status(f"{what}: {exc}")
             return
         finally:
             self.busy = False
@@ -355,12 +340,12 @@ class RegistryScreen(FormKeys, CopiesLog, Screen[None]):
             self.last_freed = freed
             planned = step.prune.freed_bytes if step.prune else 0
             await self._drop(step.result.deleted)
-            self.status(f"Done: {len(step.result.deleted)} tags deleted; {human_size(freed)} freed ({freed} bytes, "
+            self.set_status(f"Done: {len(step.result.deleted)} tags deleted; {human_size(freed)} freed ({freed} bytes, "
                         f"measured on the host; {human_size(planned)} planned).")
         elif result.outcome is Outcome.NOTHING_TO_DO:
-            self.status(f"{what}: no tag to delete (nothing changed).")
+            self.set_status(f"{what}: no tag to delete (nothing changed).")
         elif result.outcome is Outcome.DECLINED:
-            self.status("Cancelled: nothing was deleted.")
+            self.set_status("Cancelled: nothing was deleted.")
         else:
             extra = f" {human_size(freed)} were freed before it stopped." if freed else ""
-            self.status(f"{what} did not finish: {result.message}.{extra} See the log (ctrl+y copies it).")
+            self.set_status(f"{what} did not finish: {result.message}.{extra} See the log (ctrl+y copies it).")

@@ -15,7 +15,7 @@ from app.summary import (ExportError, ExportExists, SetupSummary, client_text, d
                          export_team_profile)
 from screens.footer import Footer
 from screens.steps import StepsPanel
-from screens.wizard import OpenDashboard, WizardStep
+from screens.wizard import OpenDashboard, OpenRegistry, WizardStep
 
 
 class SummaryScreen(WizardStep):
@@ -169,13 +169,7 @@ class SummaryScreen(WizardStep):
     def action_registry(self) -> None:
         if not self._registry_reachable():
             return
-        from app.registry.ops import source_from_choices
-        from screens.registry import RegistryScreen
-
-        app = self.app
-        source = source_from_choices(app.registry_choices)  # type: ignore[attr-defined]
-        app.push_screen(RegistryScreen(self.bus, source, app.transport,  # type: ignore[attr-defined]
-                                       getattr(app, "host_label", "") or source.url))
+        self.post_message(OpenRegistry())
 
     @on(Button.Pressed, "#export")
     def action_export(self) -> None:

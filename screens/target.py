@@ -8,16 +8,17 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Header, Input, Label, Log, RadioButton, RadioSet, Select, Static
 
-from app.events import EventBus, EventKind, LogEvent
+from app.events import EventBus, EventKind
 from app.redact import Secret
 from app.targets import HostForm, parse_number, validate_host, validate_key_file, validate_port, validate_user
 from app.transport import Command, TransportError
-from app.transport.hostkeys import HostKeyUnknown
+from app.transport.hostkeys import HostKeyNotAccepted, HostKeyUnknown
 from screens.footer import Footer
 from screens.hostkey import HostKeyScreen
 from screens.livelog import LiveLog
 from screens.steps import StepsPanel
-from screens.wizard import OpenDashboard, ProfileChosen, WizardStep, is_shown
+from screens.wizard import (Connected, OpenDashboard, ProfileChosen, SaveToProfile, WizardStep, field_input, form_field,
+                            is_shown)
 
 
 def _saved_profiles() -> list[str]:
@@ -50,6 +51,8 @@ class TargetScreen(WizardStep):
     # The address field takes the keys from the start (not the scrolling form first: each focus
     # change restyles the form, which costs start-up time).
     AUTO_FOCUS = "#host"
+    LOG_STEPS = frozenset({"credentials"})
+    STATUS_SCROLLS = True
 
     def __init__(self, bus: EventBus) -> None:
         super().__init__()
@@ -84,7 +87,7 @@ class TargetScreen(WizardStep):
                     with Horizontal(classes="row"):
                         # Placeholders read as hints, never as values a cleared field would seem to hold.
                         yield self._field("host", "Address or ~/.ssh/config alias", "e.g. 203.0.113.10")
-                        yield self._field("port", "Port", "", value="22", classes="narrow")
+                        yield self._field("port", "Port", "", value="22", narrow=True)
                     yield self._field("user", "User", "", value="root")
                     yield Label("Log in with", classes="field-label")
                     with RadioSet(id="auth", compact=True):
@@ -100,11 +103,10 @@ class TargetScreen(WizardStep):
         yield Footer()
 
     def _field(self, name: str, label: str, placeholder: str, *, value: str = "",
-               password: bool = False, classes: str = "") -> Vertical:
-        """A label over an input; its error line (``#NAME-error``) is added by ``_show_error``."""
-        self._inputs[name] = Input(value=value, placeholder=placeholder, password=password, id=name, compact=True)
-        return Vertical(Label(label, classes="field-label"), self._inputs[name],
-                        classes=f"field {classes}".strip(), id=f"field-{name}")
+               password: bool = False, narrow: bool = False) -> Vertical:
+        """A label over an input (kept in ``_inputs``); its error line is added by ``_show_error``."""
+        self._inputs[name] = field_input(name, placeholder, value=value, password=password)
+        return form_field(name, label, narrow=narrow, error_line=False, field=self._inputs[name])
 
     def _key_fields(self, identity_file: str = "") -> None:
         """The key file and passphrase fields, mounted the first time key login is chosen."""
@@ -231,20 +233,9 @@ class TargetScreen(WizardStep):
         for name in ("host", "port", "user", "identity_file", "password"):
             self._show_error(name, errors.get(name))
         if errors:
-            self._set_status("Fix the fields marked in red first.", "error")
+            self.set_status("Fix the fields marked in red first.", "error")
             return
         self.test_connection(form)
-
-    def _set_status(self, text: str, kind: str) -> None:
-        status = self.query_one("#status", Static)
-        status.update(text)
-        status.set_classes(kind)
-        status.scroll_visible(animate=False)  # a message below the fold is a message not read
-
-    def _render_event(self, event: LogEvent) -> None:
-        if not self.is_attached:
-            return  # the screen is gone (the app is closing); the log file keeps the events
-        self.query_one("#log", Log).write_lines(event.render_lines())
 
     @work(exclusive=True, group="connect")
     async def test_connection(self, form: HostForm) -> None:
@@ -252,29 +243,28 @@ class TargetScreen(WizardStep):
         log = self.query_one("#log", Log)
         log.clear()
         self.query_one("#next", Button).disabled = True
-        unsubscribe = self.bus.subscribe(self._render_event)
         host_label = form.host or "this machine"
         emit = self.bus.scoped(source="credentials", host=host_label)
         transport = form.transport()
         keep = False
-        self._set_status(f"Connecting to {transport.label or 'this machine'}…", "busy")
+        self.set_status(f"Connecting to {transport.label or 'this machine'}…", "busy")
         try:
             emit.info(f"connecting to {transport.label}")
-            while True:
-                try:
-                    await transport.connect()
-                    break
-                except HostKeyUnknown as unknown:
-                    emit(EventKind.WARNING, str(unknown))
-                    accepted = await self.app.push_screen_wait(
-                        HostKeyScreen(transport.label, unknown.key_type, unknown.fingerprint)
-                    )
-                    if not accepted:
-                        self._set_status("Not connected: the host key was not accepted.", "error")
-                        emit.error("host key not accepted; nothing was done")
-                        return
-                    await transport.accept_host_key(unknown.key)  # type: ignore[attr-defined]
+
+            async def ask(name: str, unknown: HostKeyUnknown) -> bool:
+                emit(EventKind.WARNING, str(unknown))
+                screen = HostKeyScreen(name, unknown.key_type, unknown.fingerprint)
+                accepted = bool(await self.app.push_screen_wait(screen))  # type: ignore[arg-type]
+                if accepted:
                     emit.info(f"accepted {unknown.key_type} {unknown.fingerprint}")
+                return accepted
+
+            try:
+                await transport.connect_trusting(ask)
+            except HostKeyNotAccepted:
+                self.set_status("Not connected: the host key was not accepted.", "error")
+                emit.error("host key not accepted; nothing was done")
+                return
             await transport.run(Command("uname", "-srm"), emit=emit, check=True)
             await transport.run(Command("cat", "/etc/os-release"), emit=emit)
             if not await transport.is_root() and await transport.sudo_needs_password() and not form.sudo_password:
@@ -282,27 +272,27 @@ class TargetScreen(WizardStep):
                 message = (f"{form.user} is not root and sudo asks for a password: "
                            "enter the sudo password, then connect again.")
                 emit.warning(message)
-                self._set_status(message, "error")
+                self.set_status(message, "error")
                 return
             await transport.check_sudo()
             keep = True
-            self.app.adopt_transport(transport, host_label)  # type: ignore[attr-defined]
-            from app.session import record_server
-
-            self.app.remember(record_server, form)  # type: ignore[attr-defined]
             self.connected_to = transport.label
-            self._set_status(f"Connected to {transport.label}. Next: Diagnose (ctrl+n).", "ok")
-            self.complete()
+            self.set_status(f"Connected to {transport.label}. Next: Diagnose (ctrl+n).", "ok")
             next_button = self.query_one("#next", Button)
             next_button.disabled = False
-            next_button.focus()
+            self.set_focus(next_button)  # at once (focus() would wait behind the messages below)
+            # The app is told before complete() lets ctrl+n through: the diagnosis finds the connection.
+            self.post_message(Connected(transport, host_label))
+            from app.session import record_server
+
+            self.post_message(SaveToProfile(record_server, form))
+            self.complete()
         except TransportError as exc:
             emit.error(str(exc))
-            self._set_status(str(exc), "error")
+            self.set_status(str(exc), "error")
         finally:
             if not keep:
                 await transport.close()
-            unsubscribe()
 
     async def action_primary(self) -> None:
         self.action_connect()
@@ -317,12 +307,12 @@ class TargetScreen(WizardStep):
         try:
             profile = load_profile(event.value)
         except ProfileError as exc:
-            self._set_status(str(exc), "error")
+            self.set_status(str(exc), "error")
             return
         self.prefill(profile)
         self.post_message(ProfileChosen(profile))
         needs = "" if self._value("password") or self._auth() != "password" else " Enter the password, then connect."
-        self._set_status(f"Filled in from the profile {event.value}.{needs}", "ok")
+        self.set_status(f"Filled in from the profile {event.value}.{needs}", "ok")
         first_empty = next((self._inputs[name] for name in ("host", "password")
                             if name in self._inputs and not self._inputs[name].value and
                             is_shown(self._inputs[name], self)), None)
@@ -332,7 +322,7 @@ class TargetScreen(WizardStep):
     def _open_profile(self) -> None:
         value = self.query_one("#profile-select", Select).value
         if not isinstance(value, str):
-            self._set_status("Choose a saved profile in the list first, then open its dashboard.", "error")
+            self.set_status("Choose a saved profile in the list first, then open its dashboard.", "error")
             self.query_one("#profile-select", Select).focus()
             return
         self.post_message(OpenDashboard(value))

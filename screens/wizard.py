@@ -14,16 +14,22 @@ The keyboard contract, the same on every step (shown in the footer):
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, Callable, ClassVar
 
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Input
+from textual.containers import Vertical
+from textual.widgets import Input, Label, Static
 
-from screens.livelog import CopiesLog
+from screens.livelog import COPY_LOG, LiveLogScreen
 from screens.steps import STEPS
+
+if TYPE_CHECKING:  # (not imported on the first screen: start-up time)
+    from app.registry.deploy import DeployChoices
+    from app.transport import Transport
+
 FORM_ACTION_PREFIX = "form-action-"
 
 
@@ -41,6 +47,23 @@ class GoToStep(Message):
     def __init__(self, index: int) -> None:
         super().__init__()
         self.index = index
+
+
+def field_input(name: str, placeholder: str = "", *, value: str = "", password: bool = False) -> Input:
+    """A form's input (``#NAME``); placeholders read as hints, never as values a cleared field would seem to hold."""
+    return Input(value=value, placeholder=placeholder, password=password, id=name, compact=True)
+
+
+def form_field(name: str, label: str, placeholder: str = "", *, value: str = "", password: bool = False,
+               narrow: bool = False, error_line: bool = True, field: Input | None = None) -> Vertical:
+    """A label (``#NAME-label``) over an input (``#NAME``, or ``field``) over its error line (``#NAME-error``,
+    empty until there is something to say). ``error_line=False``: the screen mounts one when needed (the
+    first screen, whose start-up time grows with every widget)."""
+    parts: list[Widget] = [Label(label, classes="field-label", id=f"{name}-label"),
+                           field or field_input(name, placeholder, value=value, password=password)]
+    if error_line:
+        parts.append(Static("", id=f"{name}-error", classes="field-error", markup=False))
+    return Vertical(*parts, classes="field narrow" if narrow else "field", id=f"field-{name}")
 
 
 def is_shown(widget: Widget, within: Widget) -> bool:
@@ -97,7 +120,7 @@ class FormKeys:
             self.run_worker(self.run_action(action), exclusive=False)
 
 
-class WizardStep(FormKeys, CopiesLog, Screen[None]):
+class WizardStep(FormKeys, LiveLogScreen):
     """A step of the wizard: Escape back, ctrl+n next once done, ctrl+r the step's main action."""
 
     STEP: ClassVar[int] = 0
@@ -110,7 +133,7 @@ class WizardStep(FormKeys, CopiesLog, Screen[None]):
         Binding("escape", "back", "Back"),
         Binding("ctrl+n", "next_step", "Next"),
         Binding("ctrl+r", "primary", "Run"),
-        Binding("ctrl+y", "copy_log", "Copy log"),
+        COPY_LOG,
     ]
 
     def __init__(self) -> None:
@@ -162,3 +185,44 @@ class ProfileChosen(Message):
     def __init__(self, profile: object) -> None:
         super().__init__()
         self.profile = profile  # app.profiles.Profile (not imported here: start-up time)
+
+
+# -- what a screen tells the app (screens.app handles them; a screen never sets the app's attributes) --
+class Connected(Message):
+    """A screen connected to the registry's host: the app keeps the connection for the steps after it
+    (and closes the one it held before)."""
+
+    def __init__(self, transport: Transport, host_label: str) -> None:
+        super().__init__()
+        self.transport, self.host_label = transport, host_label
+
+
+class SaveToProfile(Message):
+    """Something the wizard learned, saved in the profile in use (no secret): ``record(profile, *args)``,
+    one of app.session's ``record_*``."""
+
+    def __init__(self, record: Callable[..., object], *args: object) -> None:
+        super().__init__()
+        self.record, self.args = record, args
+
+
+class RegistryDeployed(Message):
+    """The registry runs with these choices (deployed now, or read from a profile to deploy again):
+    the clients step and the registry screen use them."""
+
+    def __init__(self, choices: DeployChoices) -> None:
+        super().__init__()
+        self.choices = choices
+
+
+class OpenStep(Message):
+    """Open step ``index`` (1 diagnosis, 2 deploy) on the connection the app holds, whatever the steps
+    done: the dashboard's fixes. A click or ctrl+n posts ``GoToStep`` instead, which keeps the order."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__()
+        self.index = index
+
+
+class OpenRegistry(Message):
+    """Open the registry screen (tags, delete, prune) of the registry deployed in this run."""

@@ -12,7 +12,8 @@ import pytest
 from app import pki
 from app.events import EventBus
 from app.registry import config as regconfig
-from app.registry.client import RegistryClient, RegistryError, generate_test_image
+from app.registry.client import RegistryClient, RegistryError
+from app.registry.testimage import generate_test_image
 from app.registry.image import ImageSource
 from app.registry.prove import endpoint_for, prove, summary_lines
 from app.redact import Secret

@@ -11,7 +11,7 @@ from textual.widgets import Button, Log, Static
 from app import paths
 from app.redact import Secret
 from app.transport import Command
-from app.transport.hostkeys import HostKeyChanged, HostKeyUnknown, KnownHostsStore
+from app.transport.hostkeys import HostKeyChanged, HostKeyNotAccepted, HostKeyUnknown, KnownHostsStore
 from app.transport.ssh import SSHTarget, SSHTransport
 from screens.app import RegwizApp
 from screens.hostkey import HostKeyScreen
@@ -42,6 +42,36 @@ async def test_unknown_key_is_shown_then_trusted_once_accepted(ecs: TestHost) ->
     assert store.own.stat().st_mode & 0o777 == 0o600
     async with transport:
         assert (await transport.run(Command("hostname"), check=True)).stdout == "ecs"
+
+
+async def test_connect_trusting_asks_once_and_writes_only_an_accepted_key(ecs: TestHost, tmp_path: Path) -> None:
+    store = KnownHostsStore(tmp_path / "known_hosts")
+    asked: list[tuple[str, str]] = []
+
+    def answer(yes: bool):  # type: ignore[no-untyped-def]
+        async def ask(name: str, unknown: HostKeyUnknown) -> bool:
+            asked.append((name, unknown.fingerprint))
+            return yes
+        return ask
+
+    transport = SSHTransport(password_target(ecs, store))
+    with pytest.raises(HostKeyNotAccepted) as refused:
+        await transport.connect_trusting(answer(False), name="the ecs host")
+    assert "the host key of the ecs host was not accepted" in str(refused.value)
+    assert not store.own.exists() or store.own.read_text() == ""  # a no writes nothing
+    assert asked == [("the ecs host", refused.value.unknown.fingerprint)]
+    with pytest.raises(HostKeyNotAccepted):
+        await transport.connect_trusting(None)  # nobody to ask: refused, not trusted
+    await transport.connect_trusting(answer(True))
+    try:
+        assert (await transport.run(Command("hostname"), check=True)).stdout == "ecs"
+    finally:
+        await transport.close()
+    assert len(asked) == 2 and asked[1][0] == transport.label
+    again = SSHTransport(password_target(ecs, store))
+    await again.connect_trusting(answer(False))  # known now: not asked again
+    await again.close()
+    assert len(asked) == 2
 
 
 async def test_changed_key_is_refused_with_advice(bare: TestHost, tmp_path: Path) -> None:

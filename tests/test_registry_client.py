@@ -32,15 +32,14 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from app.registry.client import (
     SCHEMA2,
-    ProofStep,
     RegistryAuthError,
     RegistryClient,
     RegistryEndpoint,
     RegistryError,
     RegistryTLSError,
-    generate_test_image,
-    prove_registry,
 )
+from app.registry.prove import ProofStep, prove_registry
+from app.registry.testimage import generate_test_image
 
 REGISTRY_BIN = Path("/usr/bin/docker-registry")
 USER, PASSWORD = "alice", "correct horse battery staple"

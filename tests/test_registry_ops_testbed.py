@@ -19,7 +19,8 @@ from pathlib import Path
 
 from app import pki
 from app.registry.client import (CONFIG_MEDIA, LAYER_MEDIA, SCHEMA2, RegistryAuthError, RegistryClient,
-                                 RegistryEndpoint, RegistryError, generate_test_image)
+                                 RegistryEndpoint, RegistryError)
+from app.registry.testimage import generate_test_image
 from tests.cli_helpers import ROOT, json_lines, registry_profile, regwiz
 from tests.testbed.hosts import TestHost
 

@@ -35,7 +35,7 @@ def _registry():  # type: ignore[no-untyped-def]
         screen.usage, screen.free = 40_123_456_789, 211_987_654_321
         screen.show_storage()
         await pilot.press("space", "space")  # the first two tags marked
-        screen.status("2 marked: press d to see what deleting them frees.")
+        screen.set_status("2 marked: press d to see what deleting them frees.")
         for field in screen.query(Input):
             field.cursor_blink = False  # (whether a blinking cursor is drawn depends on the moment)
         await pilot.pause()

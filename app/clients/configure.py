@@ -79,14 +79,7 @@ async def _prepare(job: _Job, registry: RegistryTarget, accept_key: AcceptKey | 
     job.result.status = Status.RUNNING
     job.transport = job.spec.connect()
     job.transport.keep_host_lock = True  # the trust change, login and pull are one change: locked until closed
-    while True:
-        try:
-            await job.transport.connect()
-            break
-        except HostKeyUnknown as unknown:
-            if accept_key is None or not await accept_key(job.spec.name, unknown):
-                raise TransportError(f"the host key of {job.spec.name} was not accepted") from None
-            await job.transport.accept_host_key(unknown.key)  # type: ignore[attr-defined]
+    await job.transport.connect_trusting(accept_key, name=job.spec.name)
     saved = planned.get(job.spec.name) if planned is not None else None
     if planned is not None and saved is None:
         raise TransportError(f"the plan file has no plan for {job.spec.name}: plan again")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from app.clients.model import RegistryTarget
-from app.registry.client import SCHEMA2, RegistryClient, generate_test_image
+from app.registry.client import SCHEMA2, RegistryClient
+from app.registry.testimage import generate_test_image
 
 
 def _push(registry: RegistryTarget) -> str:

@@ -1,4 +1,4 @@
-"""A minimal Docker Registry HTTP API v2 client, to prove a deployed registry works from here.
+"""A minimal Docker Registry HTTP API v2 client, for the proof (app.registry.prove), the ops and the screens.
 
 Standard library only (http.client, ssl): what it proves is what any client on
 this machine would see, with no library's retries or fallbacks hiding a fault.
@@ -9,21 +9,17 @@ likely cause, so the wizard can show it to a person as is.
 from __future__ import annotations
 
 import base64
-import gzip
 import hashlib
 import http.client
-import io
 import ipaddress
 import json
 import re
-import secrets
 import socket
 import ssl
-import tarfile
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 SCHEMA2 = "application/vnd.docker.distribution.manifest.v2+json"
@@ -558,175 +554,3 @@ def _names_in_certificate(target: _Target, timeout: float) -> list[str]:
         return names + [f"IP:{ip}" for ip in sans.value.get_values_for_type(x509.IPAddress)]
     except Exception:  # noqa: BLE001 - an explanation's extra detail must never hide the real error
         return []
-
-
-# --- a generated test image ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GeneratedImage:
-    config: bytes
-    layer: bytes  # gzip of a tar holding one small file
-    manifest: bytes
-    config_digest: str
-    layer_digest: str
-    manifest_digest: str
-
-
-def generate_test_image(marker: str) -> GeneratedImage:
-    """A tiny valid single-layer image, byte-for-byte the same for the same marker."""
-    tar = _proof_tar(f"regwiz proof image {marker}\n".encode())
-    layer = gzip.compress(tar, mtime=0)  # mtime=0: no timestamp, so the same bytes every time
-    config = _compact({
-        "architecture": "amd64", "os": "linux", "config": {},
-        "rootfs": {"type": "layers", "diff_ids": [_sha256(tar)]},  # diff_ids name the uncompressed tar
-        "history": [{"created_by": "regwiz proof"}],
-    })
-    manifest = _compact({
-        "schemaVersion": 2, "mediaType": SCHEMA2,
-        "config": {"mediaType": CONFIG_MEDIA, "size": len(config), "digest": _sha256(config)},
-        "layers": [{"mediaType": LAYER_MEDIA, "size": len(layer), "digest": _sha256(layer)}],
-    })
-    return GeneratedImage(config, layer, manifest, _sha256(config), _sha256(layer), _sha256(manifest))
-
-
-def _proof_tar(content: bytes) -> bytes:
-    info = tarfile.TarInfo("regwiz-proof.txt")
-    info.size, info.mtime, info.mode = len(content), 0, 0o644
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        tar.addfile(info, io.BytesIO(content))
-    return buffer.getvalue()
-
-
-def _compact(value: dict) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
-
-
-# --- the proof -----------------------------------------------------------------------
-
-
-@dataclass
-class ProofStep:
-    name: str
-    ok: bool
-    detail: str
-    seconds: float
-
-
-class _Proof:
-    """Runs named sub-steps, timing each and stopping the proof at the first failure."""
-
-    def __init__(self, on_step: Callable[[ProofStep], None] | None) -> None:
-        self.steps: list[ProofStep] = []
-        self.on_step = on_step
-
-    def run(self, name: str, action: Callable[[], str]) -> bool:
-        started = time.monotonic()
-        try:
-            detail, ok = action(), True
-        except RegistryError as exc:
-            detail, ok = str(exc), False
-        step = ProofStep(name, ok, detail, round(time.monotonic() - started, 3))
-        self.steps.append(step)
-        if self.on_step is not None:
-            self.on_step(step)
-        return ok
-
-
-def prove_registry(client: RegistryClient, repository: str = "regwiz/proof",
-                   on_step: Callable[[ProofStep], None] | None = None, push: bool = True, *,
-                   marker: str | None = None) -> list[ProofStep]:
-    """Handshake, anonymous GET, login, then push, pull, compare and delete a fresh image.
-
-    push=False (a pull-through cache refuses pushes) stops after the access steps.
-    marker makes the image (and its tag proof-<marker>) known in advance; random by default.
-    """
-    proof = _Proof(on_step)
-    if not _prove_access(client, proof) or not push:
-        return proof.steps
-    marker = marker or secrets.token_hex(6)  # each run's image differs, so nothing is skipped as present
-    _prove_push_pull(client, repository, generate_test_image(marker), f"proof-{marker}", proof)
-    return proof.steps
-
-
-def _prove_access(client: RegistryClient, proof: _Proof) -> bool:
-    ep = client.endpoint
-    if ep.tls and not proof.run("TLS handshake", lambda: _handshake_detail(client.tls_handshake())):
-        return False
-    if not proof.run("GET /v2/ without credentials", lambda: _anonymous_detail(client)):
-        return False
-    return not ep.has_credentials or proof.run("log in", lambda: _login_detail(client))
-
-
-def _login_detail(client: RegistryClient) -> str:
-    client.login()
-    return f"the registry accepted the user {client.endpoint.username}"
-
-
-def _handshake_detail(info: dict) -> str:
-    sans = ", ".join(info["sans"]) or "no SANs"
-    return f"{info['protocol']}, certificate {info['subject'] or '(no subject)'} for {sans}, valid until " \
-           f"{info['not_after']}"
-
-
-def _anonymous_detail(client: RegistryClient) -> str:
-    status = client.ping(with_auth=False)
-    if client.endpoint.has_credentials:
-        if status == 401:
-            return "401: the registry refuses anonymous access, as it must with authentication on"
-        raise RegistryAuthError("the registry answered 200 without credentials: authentication is off, so "
-                                "anyone who reaches it can push and pull", status=status)
-    if status == 200:
-        return "200: the registry answers without credentials (no authentication configured)"
-    raise RegistryAuthError("the registry wants a login (401) but no user name and password are configured",
-                            status=status)
-
-
-def _prove_push_pull(client: RegistryClient, repository: str, image: GeneratedImage, tag: str,
-                     proof: _Proof) -> None:
-    pulled: dict[str, Any] = {}  # the manifest (bytes) and its digest (str)
-
-    def push(data: bytes, what: str) -> str:
-        digest = client.push_blob(repository, data)
-        return f"{what} {digest} ({len(data)} bytes) is in {repository}"
-
-    def push_manifest() -> str:
-        digest = client.put_manifest(repository, tag, image.manifest, SCHEMA2)
-        if digest != image.manifest_digest:
-            raise RegistryError(f"the registry stored the manifest as {digest}, not {image.manifest_digest}")
-        return f"{repository}:{tag} is {digest}"
-
-    def pull_manifest() -> str:
-        pulled["manifest"], pulled["digest"] = client.get_manifest(repository, tag)
-        return f"{repository}:{tag} gave {len(pulled['manifest'])} bytes, digest {pulled['digest']}"
-
-    def compare() -> str:
-        if pulled["digest"] != image.manifest_digest or pulled["manifest"] != image.manifest:
-            raise RegistryError(f"the pulled manifest ({pulled['digest']}) differs from the pushed one "
-                                f"({image.manifest_digest})")
-        return f"pulled and pushed manifests are both {image.manifest_digest}"
-
-    def pull_layer() -> str:
-        if client.get_blob(repository, image.layer_digest) != image.layer:
-            raise RegistryError("the pulled layer differs from the pushed one")
-        return f"layer {image.layer_digest} came back byte for byte ({len(image.layer)} bytes)"
-
-    def delete() -> str:
-        client.delete_manifest(repository, image.manifest_digest)
-        return f"manifest {image.manifest_digest} deleted (its blobs stay until garbage collection)"
-
-    steps: list[tuple[str, Callable[[], str]]] = [
-        ("push layer", lambda: push(image.layer, "layer")),
-        ("push config", lambda: push(image.config, "config")),
-        ("push manifest", push_manifest),
-        ("pull manifest", pull_manifest),
-        ("compare digests", compare),
-        ("pull layer", pull_layer),
-        ("delete", delete),
-    ]
-    for name, action in steps:
-        if not proof.run(name, action):
-            return

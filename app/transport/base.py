@@ -24,7 +24,10 @@ from app.events import EventKind, ScopedEmitter
 from app.redact import Secret
 
 if TYPE_CHECKING:
+    import asyncssh
+
     from app.hostlock import HostLock
+    from app.transport.hostkeys import HostKeyUnknown
 
 #: The most one read takes from a command's output. asyncssh hands over whatever it holds, up to
 #: this; a large read means few batches (each costs an event and a log write) when output floods in.
@@ -160,6 +163,10 @@ async def pump(reader: Callable[[int], Awaitable[bytes]], stream: str, sink: Lin
         sink(stream, rest)
 
 
+#: Asked about a host key not known yet: (the host's name, the unknown key and its fingerprint) -> trust it?
+AskHostKey = Callable[[str, "HostKeyUnknown"], Awaitable[bool]]
+
+
 class Transport(abc.ABC):
     """Runs commands on one host. Subclasses provide ``_execute``."""
 
@@ -184,6 +191,26 @@ class Transport(abc.ABC):
 
     async def connect(self) -> None:  # noqa: B027 (a no-op on purpose where there is nothing to open)
         """Open the connection (a no-op on this machine)."""
+
+    async def connect_trusting(self, ask: AskHostKey | None, *, name: str = "") -> None:
+        """Connect; a host key not known yet is shown to ``ask`` (``name``, else the label, and the
+        ``HostKeyUnknown`` with its fingerprint) and trusted (written to regwiz's known_hosts) only when
+        it answers yes, then connected again. No ``ask``, or a no: ``HostKeyNotAccepted``, nothing
+        written. A changed key is refused whatever ``ask`` would say (``HostKeyChanged`` from connect)."""
+        from app.transport.hostkeys import HostKeyNotAccepted, HostKeyUnknown
+
+        while True:
+            try:
+                await self.connect()
+                return
+            except HostKeyUnknown as unknown:
+                if ask is None or not await ask(name or self.label, unknown):
+                    raise HostKeyNotAccepted(name or self.label, unknown) from None
+                await self.accept_host_key(unknown.key)
+
+    async def accept_host_key(self, key: asyncssh.SSHKey) -> None:
+        """Trust this host key from now on: only a transport with host keys (SSH) has one to accept."""
+        raise TransportError(f"{self.label or 'this machine'} has no host key to accept")
 
     async def close(self) -> None:
         """Close the connection (and let go of the host's lock)."""

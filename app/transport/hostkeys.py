@@ -40,6 +40,14 @@ class HostKeyUnknown(TransportError):
         )
 
 
+class HostKeyNotAccepted(TransportError):
+    """An unknown host key the user (or the run's --trust-host-key) did not accept: not connected."""
+
+    def __init__(self, name: str, unknown: HostKeyUnknown) -> None:
+        self.name, self.unknown = name, unknown
+        super().__init__(f"the host key of {name} was not accepted")
+
+
 class HostKeyChanged(TransportError):
     """The host shows a key other than the one trusted: refused, always."""
 

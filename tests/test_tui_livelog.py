@@ -1,0 +1,118 @@
+"""Every screen with a live log gets its own scope's lines, and only those, while it is mounted.
+
+The subscription lives in one base (screens.livelog.LiveLogScreen) whose @on(Mount)/@on(Unmount)
+handlers run beside each screen's own on_mount/on_unmount (Textual calls the handlers of every
+class in the MRO): each screen is checked here, with the events of its scope and of another one.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pytest
+from textual.widgets import Log
+
+from app.clients.model import RegistryTarget
+from app.events import EventKind, Scope
+from app.registry.client import RegistryClient, RegistryEndpoint
+from app.registry.ops import RegistrySource
+from app.transport.local import LocalTransport
+from screens.app import RegwizApp
+from screens.livelog import LiveLogScreen
+
+
+def _diagnose(app: RegwizApp) -> LiveLogScreen:
+    from screens.diagnose import DiagnoseScreen
+
+    return DiagnoseScreen(app.bus, LocalTransport(), "this machine", autorun=False)
+
+
+def _deploy(app: RegwizApp) -> LiveLogScreen:
+    from screens.deploy import DeployScreen
+
+    return DeployScreen(app.bus, LocalTransport(), "this machine", "127.0.0.1")
+
+
+def _clients(app: RegwizApp) -> LiveLogScreen:
+    from screens.clients import ClientsScreen
+
+    return ClientsScreen(app.bus, RegistryTarget("203.0.113.10", 5000, True, None))
+
+
+def _dashboard(app: RegwizApp) -> LiveLogScreen:
+    from app.profiles import Profile, ServerProfile
+    from screens.dashboard import DashboardScreen
+
+    return DashboardScreen(app.bus, Profile(server=ServerProfile(host="203.0.113.10")), autorun=False)
+
+
+def _registry(app: RegwizApp) -> LiveLogScreen:
+    from screens.registry import RegistryScreen
+
+    source = RegistrySource(RegistryClient(RegistryEndpoint("203.0.113.10", 5000, True, None, "ci", None)),
+                            "/var/lib/registry", 5000, True, "https://203.0.113.10:5000")
+    return RegistryScreen(app.bus, source, LocalTransport(), "203.0.113.10", autoload=False)
+
+
+def _onboard(app: RegwizApp) -> LiveLogScreen:
+    from screens.onboard import OnboardScreen
+
+    return OnboardScreen(app.bus)
+
+
+# Each screen, a scope it shows, and one it does not.
+CASES: dict[str, tuple[Callable[[RegwizApp], LiveLogScreen], Scope, Scope]] = {
+    "diagnose": (_diagnose, Scope("diagnose", "system"), Scope("deploy")),
+    "diagnose fix": (_diagnose, Scope("fix", "system"), Scope("diagnose", "no-such-check")),
+    "deploy": (_deploy, Scope("deploy"), Scope("client", "web1")),
+    "prove": (_deploy, Scope("prove"), Scope("diagnose", "system")),
+    "clients": (_clients, Scope("client", "root@198.51.100.7"), Scope("deploy")),
+    "dashboard": (_dashboard, Scope("dashboard"), Scope("deploy")),
+    "dashboard client": (_dashboard, Scope("client", "web1"), Scope("registry")),
+    "registry": (_registry, Scope("registry"), Scope("dashboard")),
+    "onboard": (_onboard, Scope("onboard"), Scope("deploy")),
+    "onboard client": (_onboard, Scope("client", "this machine"), Scope("registry")),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+async def test_a_screen_shows_its_own_scope_and_stops_listening_when_closed(case: str) -> None:
+    make, own, other = CASES[case]
+    app = RegwizApp()
+    async with app.run_test(size=(120, 50)) as pilot:
+        sinks_before = len(app.bus._sinks)
+        screen = make(app)
+        await app.push_screen(screen)
+        await pilot.pause()
+        assert len(app.bus._sinks) == sinks_before + 1  # subscribed by the base, once
+        if own.step == "client":
+            # the clients screen shows the selected client's log: select the one the event is for
+            if hasattr(screen, "selected") and hasattr(screen, "rows"):
+                screen.selected = own.part
+        app.bus.emit(EventKind.INFO, f"mine {case}", scope=own, host="h")
+        app.bus.emit(EventKind.INFO, f"not mine {case}", scope=other, host="h")
+        await pilot.pause()
+        lines = list(screen.query_one("#log", Log).lines)
+        assert f"-- mine {case}" in lines, lines
+        assert not any("not mine" in line for line in lines), lines
+        app.pop_screen()
+        await pilot.pause()
+        assert len(app.bus._sinks) == sinks_before  # unsubscribed on unmount
+
+
+async def test_the_first_screen_shows_the_credentials_step() -> None:
+    app = RegwizApp()
+    async with app.run_test(size=(120, 50)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, LiveLogScreen)
+        app.bus.emit(EventKind.INFO, "connecting", scope=Scope("credentials"), host="h")
+        app.bus.emit(EventKind.INFO, "a deploy line", scope=Scope("deploy"), host="h")
+        await pilot.pause()
+        assert list(screen.query_one("#log", Log).lines) == ["-- connecting"]
+
+
+def test_a_scope_reads_and_writes_as_the_log_files_name_it() -> None:
+    assert Scope.parse("client.root@10.0.0.5") == Scope("client", "root@10.0.0.5")
+    assert str(Scope("client", "root@10.0.0.5")) == "client.root@10.0.0.5"
+    assert str(Scope("deploy")) == "deploy" and Scope.parse("deploy") == Scope("deploy")
