@@ -442,7 +442,7 @@ class ClientsScreen(WizardStep):
             self._show_error("inventory-path", "enter the path of an Ansible inventory")
             self.query_one("#inventory-path", Input).focus()
             return
-        self._status(f"Reading {path} with ansible-inventory…", "busy")
+        self.set_status(f"Reading {path} with ansible-inventory…", "busy")
         self._read_inventory(path, limit)
 
     @work(exclusive=True, group="inventory")
@@ -456,13 +456,13 @@ class ClientsScreen(WizardStep):
             entries = await asyncio.to_thread(inventory_clients, path, limit, self.saved)
         except SetupError as exc:
             self._show_error("inventory-path", str(exc))
-            self._status("Nothing added from the inventory: " + str(exc), "error")
+            self.set_status("Nothing added from the inventory: " + str(exc), "error")
             return
         for entry in entries:
             self._add_saved(entry)
         where = f" matching {limit}" if limit else ""
         waiting = sum(1 for name in self.needs_password if name in self.rows)
-        self._status(f"Added {len(entries)} clients from {Path(path).name}{where}."
+        self.set_status(f"Added {len(entries)} clients from {Path(path).name}{where}."
                      + (f" {waiting} need a password: select each to enter it." if waiting else ""), "ok")
 
     @on(DataTable.RowHighlighted, "#clients")
