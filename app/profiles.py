@@ -362,13 +362,14 @@ def team_profile_from(profile: Profile, ca_pem: str | None) -> Profile:
 # --- reading and writing: all from the declaration ---------------------------------
 
 
-def parse_profile(text: str, path: Path | None = None) -> Profile:
+def parse_profile(text: str, path: Path | None = None, *, declaration: type[Profile] = Profile) -> Profile:
     """The profile in ``text``; every problem is a ProfileError naming the field and line.
 
     Unknown keys are allowed (a newer regwiz may have written them), but a key
-    that would hold a secret is refused.
+    that would hold a secret is refused. ``declaration``: a Profile subclass
+    declaring more (the tests show a key added there is read, checked and written).
     """
-    profile: Profile = Schema.of(Profile).parse(text, path)
+    profile: Profile = Schema.of(declaration).parse(text, path)
     profile.path, profile.source_text = path, text
     return profile
 
