@@ -209,7 +209,7 @@ class Decl:
     absent: Any = UNSET  # the value when the key is absent, when not the field's default
     always: bool | Callable[[dict[str, Any]], bool] = False  # a fresh file shows it even at its default
     help: str | None = None  # the comment beside it (a table's: on its header)
-    team: bool | None = None  # may go into a team profile; None: as the table holding it
+    team: bool | None = None  # goes into a team profile; None: as the table holding it (a table left out takes none)
     table: type | None = None  # the dataclass of a table or of an array's entries
     optional: bool = False  # a table that may be absent (None)
     unique: tuple[str, str] | None = None  # an array's entries differ in this key, named so in the message
