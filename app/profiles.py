@@ -41,8 +41,8 @@ from typing import Mapping
 
 from app.htpasswd import USERNAME_RE
 from app.paths import config_dir, ensure_private_dir, write_atomic
+from app.profile_schema import SECRET_KEYS as SECRET_KEYS  # re-exported, as ProfileError is
 from app.profile_schema import (
-    SECRET_KEYS,
     Choice,
     EnvName,
     Flag,
@@ -52,7 +52,6 @@ from app.profile_schema import (
     Schema,
     Text,
     render,
-    secret_env_key,
     show,
     table,
     tables,
@@ -60,8 +59,6 @@ from app.profile_schema import (
 )
 from app.redact import Secret
 from app.registry.config import AUTH_CHOICES, MODE_CHOICES, TLS_CHOICES
-
-__all__ = ["SECRET_KEYS", "ProfileError"]  # re-exported: importers keep using app.profiles
 
 # The client kinds a profile may name: the one list the declaration refers to
 # (read when checked, so it may later be filled in from the registered kinds).
@@ -187,7 +184,7 @@ class ClientProfile:
 @dataclass
 class TeamProfile:
     registry: str = value(_WORD, _host_port, required=True, always=True,
-                          help="host:port, as clients reach it")  # as clients reach it
+                          help="host:port, as clients reach it")
     # None: no TLS, or a certificate from a public CA
     ca_pem: str | None = value(Text(), _pem, absent=None, always=True)
     mode: str = value(Choice(MODE_CHOICES), default="private", always=True)
@@ -316,11 +313,8 @@ def secret_from_env(var: str | None, environ: Mapping[str, str] = os.environ) ->
     None lets the caller ask the user instead)."""
     if not var:
         return None
-    value = environ.get(var)
-    return Secret(value) if value else None
-
-
-_secret_env_key = secret_env_key  # the old private name
+    found = environ.get(var)
+    return Secret(found) if found else None
 
 
 # --- team profiles -----------------------------------------------------------
