@@ -204,6 +204,9 @@ def write_team_profile(team: Profile, given: str, overwrite: bool = False) -> Pa
     """Write a team profile to the file ``given``, atomically; an existing file only when ``overwrite``."""
     if not given.strip():
         raise ExportError("give the file to write the team profile to")
+    if not team.team_only:  # it is readable by others: nothing about how the server is reached may go in
+        raise ExportError("this is a whole profile, not a team profile: make one with the Summary step's export "
+                          "or regwiz export-team-profile")
     try:
         path = Path(given.strip()).expanduser().absolute()
         exists, is_dir = path.exists(), path.is_dir()

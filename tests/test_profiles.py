@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import os
 import stat
 import tomllib
@@ -34,6 +35,8 @@ from app.profiles import (
     secret_from_env,
     team_profile_from,
 )
+from app.profile_schema import EnvName, Schema, Text, show, table
+from app.profile_schema import value as key  # `value` is a loop variable's name below
 from app.redact import Secret
 
 EXAMPLE = '''\
@@ -600,3 +603,166 @@ def test_profile_error_is_a_value_error_with_its_parts() -> None:
     assert str(ProfileError("no file")) == "no file"
     assert profiles.profiles_dir().name == "profiles"
     assert os.fspath(profiles_dir()).endswith(os.path.join("config", "profiles"))
+
+
+# --- the one declaration drives reading, checking, writing and the team profile ---------
+#
+# A key is added here, in the test, by declaring it on subclasses of the real
+# dataclasses: nothing else in app/ is touched, yet it is read, checked with a
+# message naming the file, line and field, written back with the user's comment
+# kept, and put into or left out of the team profile by its declared flag.
+
+
+
+def _days(found: object) -> str | None:
+    if type(found) is int and 1 <= found <= 365:
+        return None
+    return f"must be a whole number of days from 1 to 365 (found {show(found)})"
+
+
+@dataclass
+class _RetainingRegistry(RegistryProfile):
+    retention_days: int = key(_days, default=30, help="days an untagged image is kept")
+
+
+@dataclass
+class _TeamWithChannel(TeamProfile):
+    channel: str | None = key(Text(), default=None, help="where to ask for help")  # follows its table: shared
+    deploy_key_env: str | None = key(EnvName(), default=None, team=False)  # never shared
+
+
+@dataclass
+class _Notes:
+    wiki: str | None = key(Text(), default=None, help="the team's page about the registry")
+
+
+@dataclass
+class _Audit:
+    reviewer: str = key(Text(spaces=False), required=True, always=True)
+
+
+@dataclass
+class _ExtendedProfile(Profile):
+    registry: _RetainingRegistry = table(_RetainingRegistry)
+    team: _TeamWithChannel | None = table(_TeamWithChannel, optional=True, team=True)
+    notes: _Notes | None = table(_Notes, optional=True, team=True)
+    audit: _Audit | None = table(_Audit, optional=True)
+
+
+def _extended(text: str) -> _ExtendedProfile:
+    profile = parse_profile(text, Path("profile.toml"), declaration=_ExtendedProfile)
+    assert isinstance(profile, _ExtendedProfile)
+    return profile
+
+
+def test_a_declared_key_is_read_with_its_default_when_absent() -> None:
+    assert _extended(EXAMPLE).registry.retention_days == 30
+    text = EXAMPLE.replace("port = 5000\n", "port = 5000\nretention_days = 14      # two weeks\n")
+    profile = _extended(text)
+    assert profile.registry.retention_days == 14
+    assert profile.registry.port == 5000 and profile.clients[0].host == "198.51.100.7"  # the rest as before
+    # The real declaration does not know the key: there it is an unknown key, allowed and ignored.
+    assert not hasattr(parse_profile(text).registry, "retention_days")
+
+
+def test_a_declared_key_is_checked_naming_file_line_and_field() -> None:
+    text = EXAMPLE.replace("port = 5000\n", "port = 5000\nretention_days = 0\n")
+    with pytest.raises(ProfileError) as caught:
+        _extended(text)
+    line = text.splitlines().index("retention_days = 0") + 1
+    assert (caught.value.field, caught.value.line) == ("registry.retention_days", line)
+    assert str(caught.value) == (f"profile.toml, line {line}: registry.retention_days must be a whole number "
+                                 "of days from 1 to 365 (found 0)")
+    with pytest.raises(ProfileError) as caught:
+        _extended('[notes]\nwiki = ""\n')
+    assert (caught.value.field, caught.value.line) == ("notes.wiki", 2) and "must not be empty" in str(caught.value)
+    with pytest.raises(ProfileError) as caught:
+        _extended('[audit]\n')
+    assert (caught.value.field, caught.value.line) == ("audit.reviewer", 1) and "is missing" in str(caught.value)
+
+
+def test_a_declared_key_is_written_back_keeping_the_users_comment() -> None:
+    text = USER_TEXT.replace("port = 5000\n", "port = 5000\nretention_days = 14      # two weeks\n")
+    profile = _extended(text)
+    assert render_profile(profile) == text  # unchanged: byte for byte
+    profile.registry.retention_days = 60
+    profile.audit = _Audit(reviewer="wei")
+    out = render_profile(profile)
+    assert "retention_days = 60      # two weeks" in out.splitlines()
+    assert out.startswith(USER_NOTE + "\n")
+    assert [line for line in out.splitlines() if "retention_days" not in line][: len(text.splitlines()) - 1] == [
+        line for line in text.splitlines() if "retention_days" not in line]
+    assert '[audit]\nreviewer = "wei"' in out
+    back = _extended(out)
+    assert back.registry.retention_days == 60 and back.audit == _Audit(reviewer="wei")
+
+
+def test_a_fresh_file_shows_a_declared_key_in_its_place_with_its_comment() -> None:
+    profile = _ExtendedProfile(server=ServerProfile(host="a"), registry=_RetainingRegistry(retention_days=7))
+    out = render_profile(profile)
+    assert "retention_days = 7           # days an untagged image is kept" in out.splitlines()
+    # In the declared order: after the registry's other values.
+    assert out.index("mode = ") < out.index("retention_days") and "[audit]" not in out
+    profile.registry.retention_days = 30  # the default, not declared always: not written
+    assert "retention_days" not in render_profile(profile)
+    assert _extended(out).registry.retention_days == 7
+
+
+def test_the_team_profile_holds_what_is_declared_team_and_nothing_else() -> None:
+    team = _TeamWithChannel(registry="203.0.113.10:5000", ca_pem=PEM, channel="#registry",
+                            deploy_key_env="DEPLOY_KEY")
+    profile = _ExtendedProfile(team=team, notes=_Notes(wiki="https://wiki.example/registry"),
+                               audit=_Audit(reviewer="wei"))
+    assert profile.team_only
+    out = render_profile(profile)
+    data = tomllib.loads(out)
+    assert list(data) == ["team", "notes"]
+    assert data["team"]["channel"] == "#registry" and "deploy_key_env" not in data["team"]
+    assert 'channel = "#registry"' in out and "# where to ask for help" in out
+    for absent in ("DEPLOY_KEY", "[audit]", "wei", "[server]", "[registry"):
+        assert absent not in out
+    back = _extended(out)
+    assert back.team is not None and back.team.channel == "#registry" and back.team.deploy_key_env is None
+    assert back.notes == _Notes(wiki="https://wiki.example/registry") and back.audit is None
+    # The same profile with a server is a whole profile: everything is written.
+    profile.server.host = "203.0.113.10"
+    whole = tomllib.loads(render_profile(profile))
+    assert whole["team"]["deploy_key_env"] == "DEPLOY_KEY" and whole["audit"] == {"reviewer": "wei"}
+
+
+def test_the_real_declarations_team_part_is_the_team_table() -> None:
+    view = Schema.of(Profile).team_view()
+    assert [key.name for key in view.keys] == ["team"]
+    team_keys = [key.name for key in view.keys[0].sub.keys]
+    assert team_keys == ["registry", "ca_pem", "mode", "tls", "username", "password_env"]
+
+
+def test_a_key_that_would_hold_a_secret_cannot_be_declared() -> None:
+    @dataclass
+    class _Leaky:
+        api_token: str | None = key(Text(), default=None)
+
+    with pytest.raises(TypeError, match="api_token.*would hold a secret.*api_token_env"):
+        Schema.of(_Leaky)
+
+
+def test_the_allowed_kinds_come_from_kinds_when_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = '[[clients]]\nhost = "a"\nkind = "wasm"\n'
+    with pytest.raises(ProfileError) as caught:
+        parse_profile(text)
+    assert caught.value.field == "clients[0].kind"
+    monkeypatch.setattr(profiles, "KINDS", (*KINDS, "wasm"))
+    assert parse_profile(text).clients[0].kind == "wasm"
+    fresh = render_profile(Profile(server=ServerProfile(host="r"), clients=[ClientProfile(host="a")]))
+    assert "| local | wasm" in fresh  # the comment lists the kinds too
+
+
+def test_the_team_profile_writer_refuses_a_whole_profile(tmp_path: Path) -> None:
+    from app.summary import ExportError, write_team_profile
+
+    full = parse_profile(USER_TEXT)
+    with pytest.raises(ExportError, match="not a team profile"):
+        write_team_profile(full, str(tmp_path / "team.toml"))
+    assert not (tmp_path / "team.toml").exists()
+    written = write_team_profile(team_profile_from(full, PEM), str(tmp_path / "team.toml"))
+    assert list(tomllib.loads(written.read_text())) == ["team"]

@@ -55,3 +55,49 @@ def test_registry_user_names_and_passwords_are_checked_not_crashed(value: str) -
     except htpasswd.HtpasswdError:
         return
     assert ":" not in value and "\n" not in value  # an accepted name cannot break the htpasswd file
+
+
+def _declared_keys() -> list[tuple[str, tuple]]:
+    """Every value key of the profile's declaration, named by its TOML path, with its checks in order."""
+    from app.profile_schema import Schema
+    from app.profiles import Profile
+
+    found: list[tuple[str, tuple]] = []
+
+    def walk(schema: Schema, prefix: str) -> None:
+        for key in schema.keys:
+            if key.sub is not None:
+                walk(key.sub, f"{prefix}{key.name}.")
+            else:
+                found.append((f"{prefix}{key.name}", key.decl.check))
+
+    walk(Schema.of(Profile), "")
+    return found
+
+
+TOML_VALUES = st.recursive(
+    st.booleans() | st.integers() | st.floats() | ANY_TEXT | HOSTILE,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    max_leaves=8,
+)
+
+
+def test_the_declaration_checks_every_key() -> None:
+    keys = dict(_declared_keys())
+    assert {"server.port", "registry.names", "registry.users.name", "clients.kind", "team.ca_pem"} <= set(keys)
+    assert all(keys.values()), [name for name, checks in keys.items() if not checks]
+
+
+@settings(max_examples=300, deadline=None)
+@given(TOML_VALUES)
+def test_every_declared_key_answers_any_value_with_a_message_or_none(found: object) -> None:
+    """A key's checks, run in order as the reader runs them (its type first), never raise."""
+    from app.profile_schema import Problem
+
+    for name, checks in _declared_keys():
+        for check in checks:
+            answer = check(found)
+            assert answer is None or (isinstance(answer, str) and answer) or (
+                isinstance(answer, Problem) and answer.message), (name, found, answer)
+            if answer:
+                break
