@@ -60,9 +60,14 @@ from app.profile_schema import (
 from app.redact import Secret
 from app.registry.config import AUTH_CHOICES, MODE_CHOICES, TLS_CHOICES
 
-# The client kinds a profile may name: the one list the declaration refers to
-# (read when checked, so it may later be filled in from the registered kinds).
-KINDS = ("auto", "linux", "sysv", "rhel", "boot2docker", "containerd", "podman", "desktop", "local")
+
+
+def allowed_kinds() -> tuple[str, ...]:
+    """The client kinds a profile may name: "auto", the registered kind classes (app/clients/kinds), "local"."""
+    from app.clients.kinds import profile_kind_names
+
+    return profile_kind_names()
+
 IMAGE_SOURCES = ("auto", "pull", "mirror", "upload")
 DEFAULT_REMOTE_URL = "https://registry-1.docker.io"
 DEFAULT_STORAGE = "/var/lib/registry"
@@ -174,7 +179,7 @@ class ClientProfile:
     host: str = value(_WORD, default="", required=True, always=True)
     port: int = value(Port(), default=22, always=True)
     user: str = value(_WORD, default="root", always=True)
-    kind: str = value(Choice(lambda: KINDS), default="auto", always=True)
+    kind: str = value(Choice(lambda: allowed_kinds()), default="auto", always=True)
     identity_file: str | None = value(Text(), default=None)
     passphrase_env: str | None = value(EnvName(), default=None)
     password_env: str | None = value(EnvName(), default=None, help="optional, like identity_file")

@@ -88,9 +88,9 @@ def test_the_kinds_detect_what_the_old_probe_did_for_every_combination_of_facts(
 
 def test_the_builtin_kinds_are_listed_once_in_the_profile_order() -> None:
     assert kind_names() == ["linux", "sysv", "rhel", "boot2docker", "containerd", "podman", "desktop"]
-    from app.profiles import KINDS  # what profiles allowed before the kinds: the same words, in order
-
-    assert profile_kind_names() == tuple(KINDS)
+    # what profiles allowed before the kinds were classes: the same words, in order
+    assert profile_kind_names() == ("auto", "linux", "sysv", "rhel", "boot2docker", "containerd", "podman",
+                                    "desktop", "local")
     assert list(ClientKind) == [ClientKind(name) for name in kind_names()]
     assert ClientKind.SYSV is ClientKind("sysv") and ClientKind.SYSV.value == "sysv"
     with pytest.raises(ValueError, match="not a client kind"):
@@ -155,6 +155,9 @@ def test_a_registered_kind_is_in_the_list_the_profile_kinds_and_the_detection_or
     assert kind_names() == ["linux", "sysv", "rhel", "boot2docker", "containerd", "fakeruntime", "podman",
                             "desktop"]
     assert profile_kind_names()[-3:] == ("podman", "desktop", "local") and "fakeruntime" in profile_kind_names()
+    from app.profiles import parse_profile  # a profile may name it: the profile's allowed kinds are the classes
+
+    assert parse_profile('[[clients]]\nhost = "a"\nkind = "fakeruntime"\n').clients[0].kind == "fakeruntime"
     assert detection_order()[0][1] is fake_kind
     assert fake_kind.marker in probe_script() and "fakectl" in probe_script()  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="registered already"):

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from app import profiles
 from app.profiles import (
-    KINDS,
+    allowed_kinds,
     ClientProfile,
     OSSProfile,
     Profile,
@@ -430,7 +430,7 @@ _registries = st.builds(
     image_source=st.sampled_from(["auto", "pull", "mirror", "upload"]), mirror=st.none() | _word, oss=_oss,
 )
 _clients = st.lists(st.builds(ClientProfile, host=_host, port=st.integers(1, 65535), user=_word,
-                              kind=st.sampled_from(KINDS), identity_file=_opt_text, passphrase_env=_env,
+                              kind=st.sampled_from(allowed_kinds()), identity_file=_opt_text, passphrase_env=_env,
                               password_env=_env, sudo_password_env=_env), max_size=3)
 _teams = st.none() | st.builds(TeamProfile, registry=_word, ca_pem=st.none() | _text.map(lambda t: PEM + t),
                                mode=st.sampled_from(["private", "cache"]), tls=st.booleans(),
@@ -746,12 +746,12 @@ def test_a_key_that_would_hold_a_secret_cannot_be_declared() -> None:
         Schema.of(_Leaky)
 
 
-def test_the_allowed_kinds_come_from_kinds_when_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_allowed_kinds_are_read_when_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     text = '[[clients]]\nhost = "a"\nkind = "wasm"\n'
     with pytest.raises(ProfileError) as caught:
         parse_profile(text)
     assert caught.value.field == "clients[0].kind"
-    monkeypatch.setattr(profiles, "KINDS", (*KINDS, "wasm"))
+    monkeypatch.setattr(profiles, "allowed_kinds", lambda: (*allowed_kinds(), "wasm"))
     assert parse_profile(text).clients[0].kind == "wasm"
     fresh = render_profile(Profile(server=ServerProfile(host="r"), clients=[ClientProfile(host="a")]))
     assert "| local | wasm" in fresh  # the comment lists the kinds too
