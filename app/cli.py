@@ -138,6 +138,9 @@ def _fleet_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from app.i18n import use_configured
+
+    use_configured()  # before any string is shown: the saved language, else LC_ALL / LC_MESSAGES / LANG
     if not (sys.argv[1:] if argv is None else argv):
         return _wizard(None)  # no arguments: straight to the wizard (start-up time), no parser built
     parser = build_parser()
@@ -145,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help is 0, bad usage 2
         return int(exc.code or 0)
+    if getattr(args, "json", False):
+        from app.i18n import ENGLISH, use
+
+        use(ENGLISH)  # what scripts read stays as it is in every language
     if args.command:
         return run_headless(args)
     return _wizard(args.profile)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from app.events import EventBus, EventKind, ScopedEmitter
+from app.i18n import _
 from app.steps import Status, Step
 from app.transport import Transport
 
@@ -51,13 +52,13 @@ class DiagnosisContext:
 
 class Check(abc.ABC):
     check_id: str = ""
-    title: str = ""
+    title: str = ""  # marked with N_ in each check; shown through _()
 
     @abc.abstractmethod
     async def run(self, ctx: DiagnosisContext, emit: ScopedEmitter) -> CheckResult: ...
 
     def result(self, status: Status, summary: str, **kwargs: Any) -> CheckResult:
-        return CheckResult(self.check_id, self.title, status, summary, **kwargs)
+        return CheckResult(self.check_id, _(self.title), status, summary, **kwargs)
 
 
 ResultSink = Callable[[CheckResult], None]
@@ -74,12 +75,12 @@ async def run_checks(checks: list[Check], ctx: DiagnosisContext,
         emit = ctx.emitter(check.check_id)
         if on_start is not None:
             on_start(check)
-        emit(EventKind.STATUS, f"{check.title}: checking")
+        emit(EventKind.STATUS, _("{check}: checking").format(check=_(check.title)))
         try:
             result = await check.run(ctx, emit)
         except TransportError as exc:
-            result = check.result(Status.FAILURE, f"could not check: {exc}")
-        emit(EventKind.STATUS, f"{check.title}: {result.status.value}: {result.summary}")
+            result = check.result(Status.FAILURE, _("could not check: {error}").format(error=exc))
+        emit(EventKind.STATUS, f"{_(check.title)}: {result.status.value}: {result.summary}")
         results.append(result)
         if on_result is not None:
             on_result(result)

@@ -7,6 +7,7 @@ import time
 
 from app.diagnose.base import Check, CheckResult, DiagnosisContext
 from app.events import ScopedEmitter
+from app.i18n import N_, _
 from app.steps import Status
 from app.transport import Command, shell
 
@@ -27,33 +28,36 @@ def parse_ss_listeners(text: str, port: int) -> list[str]:
 
 class PortCheck(Check):
     check_id = "port"
-    title = "Registry port"
+    title = N_("Registry port")
 
     async def run(self, ctx: DiagnosisContext, emit: ScopedEmitter) -> CheckResult:
-        self.title = f"Port {ctx.registry_port}"
+        self.title = _("Port {port}").format(port=ctx.registry_port)
         t = ctx.transport
         port = ctx.registry_port
         listing = await t.run(shell("ss -ltnpH 2>/dev/null || netstat -ltnp 2>/dev/null"), sudo=True, emit=emit)
         holders = parse_ss_listeners(listing.stdout, port)
         data = {"port": port, "holders": holders}
         if not holders:
-            return self.result(Status.OK, f"{port}/tcp is free", data=data)
+            return self.result(Status.OK, _("{port}/tcp is free").format(port=port), data=data)
         if "docker-proxy" in holders:
             owner = await t.run(Command("docker", "ps", "--filter", f"publish={port}",
                                         "--format", "{{.Names}} {{.Image}}"), sudo=True, emit=emit)
             names = owner.stdout.split()
             data["container"] = owner.stdout.strip()
             if names and names[0] == "registry":
-                return self.result(Status.OK, f"{port}/tcp is served by the registry container", data=data)
-            return self.result(Status.FAILURE, f"{port}/tcp is taken by container {owner.stdout.strip() or '?'}",
-                               evidence=["stop that container or choose another registry port"], data=data)
-        return self.result(Status.FAILURE, f"{port}/tcp is taken by {', '.join(sorted(set(holders)))}",
-                           evidence=["stop that program, or choose another port for the registry"], data=data)
+                return self.result(Status.OK, _("{port}/tcp is served by the registry container").format(port=port),
+                                   data=data)
+            return self.result(Status.FAILURE, _("{port}/tcp is taken by container {container}").format(
+                                   port=port, container=owner.stdout.strip() or "?"),
+                               evidence=[_("stop that container or choose another registry port")], data=data)
+        return self.result(Status.FAILURE, _("{port}/tcp is taken by {programs}").format(
+                               port=port, programs=", ".join(sorted(set(holders)))),
+                           evidence=[_("stop that program, or choose another port for the registry")], data=data)
 
 
 class DiskCheck(Check):
     check_id = "disk"
-    title = "Disk space"
+    title = N_("Disk space")
 
     async def run(self, ctx: DiagnosisContext, emit: ScopedEmitter) -> CheckResult:
         script = 'p=$1; while [ ! -e "$p" ]; do p=$(dirname "$p"); done; df -Pk "$p" | tail -n 1; echo "$p"'
@@ -62,19 +66,20 @@ class DiskCheck(Check):
         available = int(fields[3]) * 1024
         data = {"path": ctx.storage_path, "measured_at": out[-1], "available_bytes": available,
                 "filesystem": fields[0], "mount": fields[-1]}
-        text = f"{available / GIB:.1f} GiB free for {ctx.storage_path} (on {fields[-1]})"
+        text = _("{gib:.1f} GiB free for {path} (on {mount})").format(
+            gib=available / GIB, path=ctx.storage_path, mount=fields[-1])
         if available < 1 * GIB:
-            return self.result(Status.FAILURE, text, evidence=["the registry needs at least 1 GiB; "
-                                                               "free space or choose another storage path"], data=data)
+            return self.result(Status.FAILURE, text, evidence=[
+                _("the registry needs at least 1 GiB; free space or choose another storage path")], data=data)
         if available < 5 * GIB:
-            return self.result(Status.WARNING, text, evidence=["images fill a registry fast: 5 GiB or more is advised"],
-                               data=data)
+            return self.result(Status.WARNING, text,
+                               evidence=[_("images fill a registry fast: 5 GiB or more is advised")], data=data)
         return self.result(Status.OK, text, data=data)
 
 
 class ClockCheck(Check):
     check_id = "clock"
-    title = "Clock"
+    title = N_("Clock")
 
     async def run(self, ctx: DiagnosisContext, emit: ScopedEmitter) -> CheckResult:
         before = time.time()
@@ -84,9 +89,9 @@ class ClockCheck(Check):
         skew = remote_time - (before + after) / 2
         margin = (after - before) / 2
         data = {"skew_seconds": round(skew, 3), "uncertainty_seconds": round(margin, 3)}
-        text = f"{skew:+.2f} s from this machine (±{margin:.2f} s)"
-        advice = ["TLS certificates are valid from the moment they are made: a wrong clock makes "
-                  "clients refuse them. Turn on time sync there (timedatectl set-ntp true, chrony or ntpd)."]
+        text = _("{skew:+.2f} s from this machine (±{margin:.2f} s)").format(skew=skew, margin=margin)
+        advice = [_("TLS certificates are valid from the moment they are made: a wrong clock makes "
+                    "clients refuse them. Turn on time sync there (timedatectl set-ntp true, chrony or ntpd).")]
         if abs(skew) - margin > 300:
             return self.result(Status.FAILURE, text, evidence=advice, data=data)
         if abs(skew) - margin > 5:
@@ -107,15 +112,15 @@ def iptables_blocks(rules: str, port: int) -> str | None:
             elif re.search(r"-j (DROP|REJECT)", line):
                 drops = True
     if drops and not accepts:
-        return f"an iptables rule drops port {port}"
+        return _("an iptables rule drops port {port}").format(port=port)
     if policy_drop and not accepts:
-        return f"the INPUT policy drops everything not allowed, and no rule allows port {port}"
+        return _("the INPUT policy drops everything not allowed, and no rule allows port {port}").format(port=port)
     return None
 
 
 class FirewallCheck(Check):
     check_id = "firewall"
-    title = "Firewall"
+    title = N_("Firewall")
 
     async def run(self, ctx: DiagnosisContext, emit: ScopedEmitter) -> CheckResult:
         t = ctx.transport
@@ -130,17 +135,19 @@ class FirewallCheck(Check):
                 fixes.append(f"iptables -I INPUT -p tcp --dport {port} -j ACCEPT")
         ufw = await t.run(shell("command -v ufw >/dev/null && ufw status"), sudo=True, emit=emit)
         if ufw.ok and "Status: active" in ufw.stdout and not re.search(rf"^{port}(/tcp)?\s+ALLOW", ufw.stdout, re.M):
-            problems.append(f"ufw is active and does not allow {port}/tcp")
+            problems.append(_("ufw is active and does not allow {port}/tcp").format(port=port))
             fixes.append(f"ufw allow {port}/tcp")
         fwd = await t.run(shell("command -v firewall-cmd >/dev/null && firewall-cmd --state && "
                                 "firewall-cmd --list-ports"), sudo=True, emit=emit)
         if fwd.ok and f"{port}/tcp" not in fwd.stdout:
-            problems.append(f"firewalld is running and does not open {port}/tcp")
+            problems.append(_("firewalld is running and does not open {port}/tcp").format(port=port))
             fixes.append(f"firewall-cmd --permanent --add-port={port}/tcp && firewall-cmd --reload")
-        cloud = (f"A cloud security group (Aliyun ECS: the instance's security group) also has to let "
-                 f"TCP {port} in; regwiz cannot see it from the host.")
+        cloud = _("A cloud security group (Aliyun ECS: the instance's security group) also has to let "
+                  "TCP {port} in; regwiz cannot see it from the host.").format(port=port)
         data = {"port": port, "problems": problems}
         if problems:
             return self.result(Status.WARNING, "; ".join(problems),
-                               evidence=[f"to open it: {fix}" for fix in fixes] + [cloud], data=data)
-        return self.result(Status.OK, f"no host firewall rule blocks {port}/tcp", evidence=[cloud], data=data)
+                               evidence=[_("to open it: {command}").format(command=fix) for fix in fixes] + [cloud],
+                               data=data)
+        return self.result(Status.OK, _("no host firewall rule blocks {port}/tcp").format(port=port),
+                           evidence=[cloud], data=data)

@@ -6,6 +6,7 @@ from app import facts
 from app.diagnose.base import Check, CheckResult, DiagnosisContext
 from app.dockerd import explain_failure
 from app.events import ScopedEmitter
+from app.i18n import N_, _
 from app.steps import Status
 from app.transport import Command, shell
 
@@ -21,7 +22,7 @@ def parse_os_release(text: str) -> dict[str, str]:
 
 class SystemCheck(Check):
     check_id = "system"
-    title = "System"
+    title = N_("System")
 
     async def run(self, ctx: DiagnosisContext, emit: ScopedEmitter) -> CheckResult:
         t = ctx.transport
@@ -29,23 +30,23 @@ class SystemCheck(Check):
         arch = (await t.run(Command("uname", "-m"), emit=emit)).stdout.strip()
         pid1 = (await t.run(Command("cat", "/proc/1/comm"), emit=emit)).stdout.strip()
         service = await facts.docker_service(t)
-        init = {"systemd": "systemd", "openrc": "OpenRC", "boot2docker": "boot2docker init",
-                "sysv": "SysV/upstart init"}.get(service.init, pid1 or "unknown")
+        init = {"systemd": "systemd", "openrc": "OpenRC", "boot2docker": _("boot2docker init"),
+                "sysv": _("SysV/upstart init")}.get(service.init, pid1 or _("unknown"))
         ctx.facts.update(os=os_release, arch=arch, init=service.init, service=service)
-        name = os_release.get("PRETTY_NAME") or os_release.get("NAME") or "unknown OS"
+        name = os_release.get("PRETTY_NAME") or os_release.get("NAME") or _("unknown OS")
         data = {"os": name, "id": os_release.get("ID", ""), "version": os_release.get("VERSION_ID", ""),
                 "arch": arch, "init": service.init, "pid1": pid1}
         status = Status.OK if arch in ("x86_64", "aarch64", "arm64") else Status.WARNING
         summary = f"{name}, {arch}, {init}"
-        evidence = [f"PID 1 is {pid1}"]
+        evidence = [_("PID 1 is {name}").format(name=pid1)]
         if status is Status.WARNING:
-            evidence.append(f"registry:2 images exist for amd64 and arm64; {arch} may have none")
+            evidence.append(_("registry:2 images exist for amd64 and arm64; {arch} may have none").format(arch=arch))
         return self.result(status, summary, evidence=evidence, data=data)
 
 
 class DockerCheck(Check):
     check_id = "docker"
-    title = "Docker"
+    title = N_("Docker")
 
     async def run(self, ctx: DiagnosisContext, emit: ScopedEmitter) -> CheckResult:
         from app.diagnose.docker_fixes import EnableDockerFix, InstallDockerFix
@@ -56,8 +57,8 @@ class DockerCheck(Check):
         found = await t.run(shell("command -v dockerd || command -v docker"), emit=emit)
         if not found.ok:
             ctx.facts["docker_version"] = None
-            return self.result(Status.FAILURE, "Docker is not installed",
-                               evidence=["neither dockerd nor docker is on the PATH"],
+            return self.result(Status.FAILURE, _("Docker is not installed"),
+                               evidence=[_("neither dockerd nor docker is on the PATH")],
                                fixes=[InstallDockerFix(ctx.facts.get("os", {}))],
                                data={"installed": False})
         version_out = await t.run(shell("dockerd --version 2>/dev/null || docker --version"), emit=emit)
@@ -70,18 +71,20 @@ class DockerCheck(Check):
                 "init": service.init}
         if running:
             if enabled is False:
-                return self.result(Status.WARNING, f"{version}: running, but not started at boot",
-                                   evidence=["systemctl is-enabled docker: disabled"],
+                return self.result(Status.WARNING, _("{version}: running, but not started at boot").format(
+                                   version=version), evidence=["systemctl is-enabled docker: disabled"],
                                    fixes=[EnableDockerFix(service)], data=data)
-            return self.result(Status.OK, f"{version}: running", data=data)
+            return self.result(Status.OK, _("{version}: running").format(version=version), data=data)
         log = await service.recent_log(t, emit)
         cause = explain_failure(log)
         if cause is not None:
             data["cause"] = cause.cause
-            return self.result(Status.FAILURE, f"{version}: the daemon fails to start: {cause.cause}",
-                               evidence=[cause.evidence, f"fix: {cause.fix}"], data=data)
+            return self.result(Status.FAILURE, _("{version}: the daemon fails to start: {cause}").format(
+                                   version=version, cause=cause.cause),
+                               evidence=[cause.evidence, _("fix: {fix}").format(fix=cause.fix)], data=data)
         failed = "fail" in log.lower() or "error" in log.lower()
-        summary = f"{version}: installed, not running" + ("" if failed else " (never started)")
+        summary = (_("{version}: installed, not running") if failed
+                   else _("{version}: installed, not running (never started)")).format(version=version)
         evidence = [line for line in log.splitlines()[-5:] if line.strip()] if failed else []
         return self.result(Status.WARNING, summary, evidence=evidence,
                            fixes=[EnableDockerFix(service)], data=data)
