@@ -244,8 +244,9 @@ async def test_session_killed_mid_step_then_run_again(name: str, fresh_host, tes
 # and the route deletion each remove the conflict the other fixes, so each has a host of its own.
 # Not deploy: its registry container cannot start inside a testbed host of Docker 26 or 28, which
 # set disable_ipv6 on the container's interface and find /proc/sys read-only there (unprivileged
-# hosts; seen: "failed to disable IPv6 on container's interface eth0"); bookworm's 20.10 does not,
-# so deploy is tried there.
+# hosts; seen: "failed to disable IPv6 on container's interface eth0"; with `--security-opt
+# systempaths=unconfined` a trixie host's container starts, seen by hand); bookworm's 20.10 does
+# not, so deploy is tried there.
 NEWER_RELEASES: dict[str, list[tuple[str, list[str]]]] = {
     release: [
         ("ecs", ["start and enable docker"]),
