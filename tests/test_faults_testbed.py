@@ -380,3 +380,28 @@ async def test_bridge_fix_dockerd_refuses_is_rolled_back_on_newer_releases(  # t
     leftovers = host.sh("find /etc/docker -name '*.regwiz-tmp.*' -o -name '*.regwiz-restore' "
                         "2>/dev/null || true").stdout.strip()
     assert leftovers == "", leftovers
+
+
+async def test_an_installed_docker_whose_daemon_does_not_start_is_not_as_before(  # type: ignore[no-untyped-def]
+        fresh_host, tmp_path: Path) -> None:
+    """apt installs docker.io on a bare sid host, whose dockerd then does not start.
+
+    On the testbed's hosts (no CAP_SYS_RESOURCE) Debian's /etc/init.d/docker, as the package
+    installs it, exits 1 at its `ulimit -n` (seen). The package stays, so the host is not as it was:
+    FAILED, saying Docker stays installed, never "as it was before".
+    """
+    from app.diagnose import DiagnosisContext, default_checks, run_checks
+    from app.steps import Outcome, Plan, run_step
+
+    async def yes(plan: Plan) -> bool:
+        return True
+
+    host: TestHost = fresh_host("bare@sid")
+    async with root_by_password(host, tmp_path) as t:
+        ctx = DiagnosisContext(t, EventBus(), host.address)
+        results = {r.check_id: r for r in await run_checks(default_checks(), ctx)}
+        [fix] = results["docker"].fixes
+        result = await run_step(fix, StepContext(t, EventBus().scoped(source="fault")), yes)
+    assert result.outcome is Outcome.FAILED, result.message
+    assert "Docker stays installed" in result.message and "as it was before" not in result.message, result.message
+    assert host.exec("sh", "-c", "command -v dockerd").returncode == 0
