@@ -158,10 +158,12 @@ async def _install_fix(t: Transport, host: TestHost) -> Step | None:
         # The testbed's hosts lack CAP_SYS_RESOURCE, and Debian's /etc/init.d/docker (set -e) aborts
         # at its `ulimit -n` there (seen on sid: "ulimit: open files: cannot modify limit"). The
         # images make those lines non-fatal for the docker they ship (recipes/host/build-rootfs.sh);
-        # the docker this step installs gets the same edit from an apt hook.
-        host.sh("cat > /etc/apt/apt.conf.d/99regwiz-testbed-ulimit <<'EOF'\n"
-                "DPkg::Post-Invoke { \"[ ! -e /etc/init.d/docker ] || sed -i "
-                "'s/^[[:space:]]*ulimit -[nup] [^|]*$/& || true/' /etc/init.d/docker\"; };\nEOF")
+        # the docker this step installs gets the same edit from an apt hook, and here, where a killed
+        # run installed it before the hook ran (seen: the run again was then the start fix, and the
+        # unedited script aborted: "the daemon did not start").
+        edit = "[ ! -e /etc/init.d/docker ] || sed -i 's/^[[:space:]]*ulimit -[nup] [^|]*$/& || true/' /etc/init.d/docker"
+        host.sh(f"cat > /etc/apt/apt.conf.d/99regwiz-testbed-ulimit <<'EOF'\nDPkg::Post-Invoke {{ \"{edit}\"; }};\nEOF\n"
+                + edit)
     return await _fix_for(t, host, "docker")
 
 
