@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Callable, Iterator
 
 import pytest
 
@@ -13,10 +14,38 @@ from app.remote_files import FileChange
 from app.steps import StepContext
 from app.transport import TransportError
 from tests.sshutil import root_by_password
-from tests.testbed.hosts import TestHost
+from tests.testbed.hosts import Testbed, TestHost
+
+RELEASES = ["bookworm", "trixie", "sid"]
 
 
-async def test_full_disk_keeps_the_original_file(ecs: TestHost, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def newer_ecs(testbed: Testbed) -> Iterator[Callable[[str], TestHost]]:
+    """One `ecs` host per newer release, shared by this module's file-level cases (each leaves it as found)."""
+    started: dict[str, TestHost] = {}
+
+    def on(release: str) -> TestHost:
+        if release not in started:
+            [started[release]] = testbed.start(f"ecs@{release}")
+        return started[release]
+
+    yield on
+    for host in started.values():
+        testbed.remove(host)
+
+
+def _host(request: pytest.FixtureRequest, newer_ecs: Callable[[str], TestHost], release: str,
+          bookworm_flavour: str = "ecs") -> TestHost:
+    """The session's shared bookworm host (asked for only then), or this module's `ecs` of the newer release."""
+    host: TestHost = request.getfixturevalue(bookworm_flavour) if release == "bookworm" else newer_ecs(release)
+    assert host.release == release
+    return host
+
+
+@pytest.mark.parametrize("release", RELEASES)
+async def test_full_disk_keeps_the_original_file(release: str, request: pytest.FixtureRequest,
+        newer_ecs: Callable[[str], TestHost], tmp_path: Path) -> None:
+    ecs = _host(request, newer_ecs, release)
     ecs.sh("mkdir -p /mnt/small && mount -t tmpfs -o size=16k tmpfs /mnt/small && "
            "printf 'original\\n' > /mnt/small/daemon.json")
     try:
@@ -30,7 +59,11 @@ async def test_full_disk_keeps_the_original_file(ecs: TestHost, tmp_path: Path) 
         ecs.sh("umount /mnt/small", check=False)
 
 
-async def test_killed_session_leaves_no_partial_file(ecs: TestHost, tmp_path: Path) -> None:
+@pytest.mark.parametrize("release", RELEASES)
+async def test_killed_session_leaves_no_partial_file(release: str, request: pytest.FixtureRequest,
+        newer_ecs: Callable[[str], TestHost], tmp_path: Path) -> None:
+    ecs = _host(request, newer_ecs, release)
+
     async def slow_chunks():  # type: ignore[no-untyped-def]
         yield b"first part of a big file\n" * 1000
         await asyncio.sleep(30)  # the session dies while the rest is awaited
@@ -47,8 +80,10 @@ async def test_killed_session_leaves_no_partial_file(ecs: TestHost, tmp_path: Pa
                     break
                 await asyncio.sleep(0.1)
             # Kill the sshd process serving this session (as a dropped connection would).
-            # ('[s]' keeps pkill's own shell from matching its pattern.)
-            ecs.sh("pkill -KILL -f '[s]shd: root@notty' || true")
+            # ('[s]' keeps pkill's own shell from matching its pattern; OpenSSH 9.8+, trixie's
+            # and sid's, names the session process sshd-session.)
+            killed = ecs.sh("pkill -KILL -f '[s]shd(-session)?: root@notty' && echo killed || true")
+            assert "killed" in killed.stdout, f"no sshd session process matched on {release}"
             with pytest.raises(TransportError):
                 await asyncio.wait_for(writing, 20)
         for _ in range(30):
@@ -61,8 +96,11 @@ async def test_killed_session_leaves_no_partial_file(ecs: TestHost, tmp_path: Pa
         ecs.exec("rm", "-f", path)
 
 
-async def test_hostile_values_are_data_on_a_real_host(ecs: TestHost, tmp_path: Path) -> None:
+@pytest.mark.parametrize("release", RELEASES)
+async def test_hostile_values_are_data_on_a_real_host(release: str, request: pytest.FixtureRequest,
+        newer_ecs: Callable[[str], TestHost], tmp_path: Path) -> None:
     """Paths, arguments and sudo input with shell syntax reach the host as data: the canary never appears."""
+    ecs = _host(request, newer_ecs, release)
     from app.redact import Secret
     from app.transport import Command
     from app.transport.ssh import SSHTarget, SSHTransport
@@ -86,7 +124,9 @@ async def test_hostile_values_are_data_on_a_real_host(ecs: TestHost, tmp_path: P
         ecs.sh("rm -rf /tmp/hostile* /tmp/regwiz-canary")
 
 
-async def test_unreadable_config_files_are_refused_and_left_untouched(bare: TestHost, tmp_path: Path) -> None:
+@pytest.mark.parametrize("release", RELEASES)
+async def test_unreadable_config_files_are_refused_and_left_untouched(release: str, request: pytest.FixtureRequest,
+        newer_ecs: Callable[[str], TestHost], tmp_path: Path) -> None:
     from app.clients.model import RegistryTarget
     from app.clients.runtimes import ContainerdTrustStep
     from app.steps import Outcome, Plan, run_step
@@ -94,6 +134,10 @@ async def test_unreadable_config_files_are_refused_and_left_untouched(bare: Test
     async def yes(plan: Plan) -> bool:
         return True
 
+    # bookworm's shared `bare`; on the newer releases this module's `ecs`, whose own /etc/docker
+    # and /etc/containerd are kept aside meanwhile (its docker is installed, not started).
+    bare = _host(request, newer_ecs, release, "bare")
+    bare.sh("for d in /etc/containerd /etc/docker; do if [ -e $d ]; then mv $d $d.regwiz-keep; fi; done")
     bare.sh("mkdir -p /etc/containerd /etc/docker && printf '[broken\\nnot toml' > /etc/containerd/config.toml "
             "&& printf '{not json' > /etc/docker/daemon.json")
     try:
@@ -110,10 +154,14 @@ async def test_unreadable_config_files_are_refused_and_left_untouched(bare: Test
         assert bare.exec("cat", "/etc/containerd/config.toml").stdout == "[broken\nnot toml"
         assert bare.exec("cat", "/etc/docker/daemon.json").stdout == "{not json"
     finally:
-        bare.sh("rm -rf /etc/containerd /etc/docker")
+        bare.sh("rm -rf /etc/containerd /etc/docker; "
+                "for d in /etc/containerd /etc/docker; do if [ -e $d.regwiz-keep ]; then mv $d.regwiz-keep $d; fi; done")
 
 
-async def test_backups_keep_the_original_mode(ecs: TestHost, tmp_path: Path) -> None:
+@pytest.mark.parametrize("release", RELEASES)
+async def test_backups_keep_the_original_mode(
+        release: str, request: pytest.FixtureRequest, newer_ecs: Callable[[str], TestHost], tmp_path: Path) -> None:
+    ecs = _host(request, newer_ecs, release)
     path = "/etc/regwiz-mode-test.conf"
     ecs.sh(f"printf 'old\\n' > {path} && chmod 0640 {path}")
     try:
@@ -236,6 +284,12 @@ async def test_dockerd_not_returning_on_newer_releases(release: str, fresh_host,
 
     host: TestHost = fresh_host(f"sysv_client@{release}")
     assert host.release == release
+    # The host is ready for SSH, its dockerd may still be starting (seen on a loaded machine): a hand
+    # edit made before it is up would keep it down from the start.
+    for _ in range(120):
+        if answers():
+            break
+        await asyncio.sleep(0.5)
     before = host.exec("cat", "/etc/default/docker").stdout
     shown = host.exec("cat", "/etc/docker/daemon.json", check=False)
     original = shown.stdout if shown.returncode == 0 else None
@@ -282,3 +336,72 @@ async def test_dockerd_not_returning_on_newer_releases(release: str, fresh_host,
     assert answers()
     assert "--insecure-registry 203.0.113.7:5000" in host.exec("cat", "/etc/default/docker").stdout
     print(result.message)
+
+
+@pytest.mark.parametrize("release", ["trixie", "sid"])
+async def test_bridge_fix_dockerd_refuses_is_rolled_back_on_newer_releases(  # type: ignore[no-untyped-def]
+        release: str, fresh_host, tmp_path: Path) -> None:
+    """tests/test_diagnose_testbed.py's bridge fix whose daemon.json dockerd refuses, on trixie and sid.
+
+    The fix restarts dockerd (systemd on trixie, /etc/init.d/docker on sid); it does not come back,
+    so the old daemon.json is restored and dockerd runs again with it.
+    """
+    import json
+
+    from app.diagnose import DiagnosisContext, default_checks, run_checks
+    from app.diagnose.network_fixes import DaemonNetworkFix
+    from app.steps import Outcome, Plan, run_step
+
+    class BrokenNetworkFix(DaemonNetworkFix):
+        async def plan(self, ctx: StepContext) -> Plan:
+            plan = await super().plan(ctx)
+            change = plan.changes[0]
+            broken = json.loads(change.new or "{}")
+            broken["bip"] = "not-an-address"
+            plan.changes[0] = type(change)(change.path, change.old, json.dumps(broken) + "\n", change.mode)
+            return plan
+
+    async def yes(plan: Plan) -> bool:
+        return True
+
+    host: TestHost = fresh_host(f"linux_client@{release}")
+    assert host.release == release
+    original = host.exec("cat", "/etc/docker/daemon.json").stdout
+    async with root_by_password(host, tmp_path) as t:
+        ctx = DiagnosisContext(t, EventBus(), host.address)
+        await run_checks(default_checks(), ctx)
+        result = await run_step(BrokenNetworkFix(ctx.facts["network"]),
+                                StepContext(t, EventBus().scoped(source="fault")), yes)
+    assert result.outcome is Outcome.ROLLED_BACK, result.message
+    assert "did not come back" in result.message, result.message
+    assert host.exec("cat", "/etc/docker/daemon.json").stdout == original
+    shown = host.exec("docker", "version", "--format", "{{.Server.Version}}", check=False)
+    assert shown.returncode == 0 and shown.stdout.strip(), shown.stderr  # not `docker info`: 26's CLI exits 0
+    leftovers = host.sh("find /etc/docker -name '*.regwiz-tmp.*' -o -name '*.regwiz-restore' "
+                        "2>/dev/null || true").stdout.strip()
+    assert leftovers == "", leftovers
+
+
+async def test_an_installed_docker_whose_daemon_does_not_start_is_not_as_before(  # type: ignore[no-untyped-def]
+        fresh_host, tmp_path: Path) -> None:
+    """apt installs docker.io on a bare sid host, whose dockerd then does not start.
+
+    On the testbed's hosts (no CAP_SYS_RESOURCE) Debian's /etc/init.d/docker, as the package
+    installs it, exits 1 at its `ulimit -n` (seen). The package stays, so the host is not as it was:
+    FAILED, saying Docker stays installed, never "as it was before".
+    """
+    from app.diagnose import DiagnosisContext, default_checks, run_checks
+    from app.steps import Outcome, Plan, run_step
+
+    async def yes(plan: Plan) -> bool:
+        return True
+
+    host: TestHost = fresh_host("bare@sid")
+    async with root_by_password(host, tmp_path) as t:
+        ctx = DiagnosisContext(t, EventBus(), host.address)
+        results = {r.check_id: r for r in await run_checks(default_checks(), ctx)}
+        [fix] = results["docker"].fixes
+        result = await run_step(fix, StepContext(t, EventBus().scoped(source="fault")), yes)
+    assert result.outcome is Outcome.FAILED, result.message
+    assert "Docker stays installed" in result.message and "as it was before" not in result.message, result.message
+    assert host.exec("sh", "-c", "command -v dockerd").returncode == 0

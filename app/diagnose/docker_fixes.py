@@ -105,3 +105,10 @@ class InstallDockerFix(Step):
         # An installed package is left in place: removing it could take away
         # what the user had. The message says what happened instead.
         ctx.emit.warning("Docker stays installed; see the log above for why its daemon did not start")
+
+    async def verify_rollback(self, ctx: StepContext, plan: Plan) -> str | None:
+        # The package stays: once it is there, the host is not "as it was before" (it had no Docker).
+        if (await ctx.transport.run(shell("command -v dockerd || command -v docker"))).ok:
+            return ("Docker stays installed (the package is left in place), but its daemon does not answer: "
+                    "see its log above, then run the diagnosis again")
+        return None
