@@ -31,11 +31,12 @@ def trust(host: TestHost, home: Path) -> None:
 
 
 def registry_profile(home: Path, server: TestHost, env: dict[str, str], *, name: str = "ecs.toml",
-                     comment: str = "", clients: Sequence[TestHost] = ()) -> Path:
+                     comment: str = "", clients: Sequence[TestHost] = (), extra: str = "") -> Path:
     """The profile the testbed's command tests deploy from: ``server`` as the registry host (own CA,
     htpasswd user ``ci`` whose password is REGISTRY_CI_PASSWORD, filesystem storage), and each of
     ``clients`` as a ``[[clients]]`` entry. regwiz's known_hosts trusts every host, and ``env`` gets
-    their root passwords (ECS_PASSWORD, CLIENT<n>_PASSWORD): the profile holds only those names."""
+    their root passwords (ECS_PASSWORD, CLIENT<n>_PASSWORD): the profile holds only those names.
+    ``extra`` is TOML appended as it is (clients of other shapes)."""
     trust(server, home)
     env["ECS_PASSWORD"] = server.root_password
     entries = []
@@ -60,5 +61,5 @@ mode = "private"
 [[registry.users]]
 name = "ci"
 password_env = "REGISTRY_CI_PASSWORD"
-''' + "".join(entries))
+''' + "".join(entries) + extra)
     return profile

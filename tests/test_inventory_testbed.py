@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.cli_helpers import json_lines, regwiz, trust
+from tests.cli_helpers import json_lines, registry_profile, regwiz, trust
 from tests.test_inventory import with_ansible
 from tests.testbed.hosts import Testbed
 
@@ -19,28 +19,15 @@ def test_inventory_clients_are_configured_and_pull(testbed: Testbed, cli_env: di
     try:
         assert testbed.client_key is not None
         env = with_ansible(cli_env)
-        env["ECS_PASSWORD"], env["DB1_PASSWORD"] = server.root_password, db1.root_password
-        for host in (server, web1, web2, db1):
+        env["DB1_PASSWORD"] = db1.root_password
+        for host in (web1, web2, db1):
             trust(host, regwiz_home)
         # web1's sshd listens on 2222 alone (so ansible_port must be honoured); its key as known there
         web1.sh(f"printf 'Port {SECOND_PORT}\\n' > /etc/ssh/sshd_config.d/port.conf && systemctl reload ssh")
         with (regwiz_home / "state" / "known_hosts").open("a") as out:
             out.writelines(line.replace(web1.address, f"[{web1.address}]:{SECOND_PORT}", 1) + "\n"
                            for line in web1.known_hosts_lines())
-        profile = regwiz_home / "fleet.toml"
-        profile.write_text(f'''[server]
-host = "{server.address}"
-user = "root"
-password_env = "ECS_PASSWORD"
-
-[registry]
-port = 5000
-tls = "own-ca"
-auth = "htpasswd"
-[[registry.users]]
-name = "ci"
-password_env = "REGISTRY_CI_PASSWORD"
-
+        profile = registry_profile(regwiz_home, server, env, name="fleet.toml", extra=f'''
 # db1 logs in with a password: the profile names its variable (the inventory holds no secret)
 [[clients]]
 host = "{db1.address}"

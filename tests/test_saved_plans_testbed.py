@@ -20,36 +20,21 @@ from app.events import EventBus
 from app.profiles import load_profile
 from app.session import registry_target
 from app.steps import Plan, Status
-from tests.cli_helpers import json_lines, regwiz, trust
+from tests.cli_helpers import json_lines, registry_profile, regwiz, trust
 from tests.sshutil import root_by_password
 from tests.testbed.hosts import TestHost
 
 
 def _profile(home: Path, server: TestHost, client: TestHost, env: dict[str, str]) -> Path:
-    trust(server, home)
     trust(client, home)
-    env["ECS_PASSWORD"], env["CLIENT_PASSWORD"] = server.root_password, client.root_password
-    profile = home / "plans.toml"
-    profile.write_text(f'''[server]
-host = "{server.address}"
-user = "root"
-password_env = "ECS_PASSWORD"
-
-[registry]
-port = 5000
-tls = "own-ca"
-auth = "htpasswd"
-[[registry.users]]
-name = "ci"
-password_env = "REGISTRY_CI_PASSWORD"
-
+    env["CLIENT_PASSWORD"] = client.root_password
+    return registry_profile(home, server, env, name="plans.toml", extra=f'''
 [[clients]]
 host = "{client.address}"
 user = "root"
 password_env = "CLIENT_PASSWORD"
 kind = "sysv"
 ''')
-    return profile
 
 
 def _planned_changes(path: Path) -> list[dict]:  # type: ignore[type-arg]
