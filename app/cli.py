@@ -29,6 +29,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from app import __version__
+from app.i18n import _
 
 if TYPE_CHECKING:
     import argparse
@@ -38,19 +39,19 @@ OK, FAILED, USAGE = 0, 1, 2
 
 def _plan_out(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--plan-out", metavar="FILE",
-                        help="write the plans (every diff, action and decision; no secret) to FILE and change "
-                             "nothing; regwiz apply FILE applies exactly them")
+                        help=_("write the plans (every diff, action and decision; no secret) to FILE and change "
+                             "nothing; regwiz apply FILE applies exactly them"))
     return parser
 
 
 def _common(parser: argparse.ArgumentParser, profile: bool = True) -> None:
     if profile:
         parser.add_argument("--profile", required=True, metavar="NAME_OR_PATH",
-                            help="a saved profile's name, or the path of a profile file")
-    parser.add_argument("--yes", action="store_true", help="apply changes (without it, plans are only shown)")
-    parser.add_argument("--json", action="store_true", help="JSON lines on stdout, one object per check or step")
+                            help=_("a saved profile's name, or the path of a profile file"))
+    parser.add_argument("--yes", action="store_true", help=_("apply changes (without it, plans are only shown)"))
+    parser.add_argument("--json", action="store_true", help=_("JSON lines on stdout, one object per check or step"))
     parser.add_argument("--trust-host-key", metavar="SHA256:...",
-                        help="accept an unknown host key with exactly this fingerprint")
+                        help=_("accept an unknown host key with exactly this fingerprint"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,58 +59,61 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="regwiz",
-        description="Set up a private Docker registry with TLS and auth on a server you reach "
-        "by SSH, then configure the machines that push and pull from it.",
+        description=_("Set up a private Docker registry with TLS and auth on a server you reach "
+        "by SSH, then configure the machines that push and pull from it."),
     )
     parser.add_argument("--version", action="version", version=f"regwiz {__version__}")
     parser.add_argument("--profile", metavar="NAME_OR_PATH",
-                        help="open this profile's health dashboard, which re-checks the host, the registry "
-                             "and every client (the wizard is beneath it)")
+                        help=_("open this profile's health dashboard, which re-checks the host, the registry "
+                             "and every client (the wizard is beneath it)"))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _common(sub.add_parser("diagnose", help="check the registry host (with --yes: apply the recommended fixes)",
-                           description="Check the registry host: Docker, the route conflict, port, disk, clock, "
-                                       "firewall. With --yes, apply each failing check's recommended fix."))
-    _common(sub.add_parser("deploy", help="diagnose, fix, deploy and prove the registry",
-                           description="Diagnose the host (fixing with --yes), deploy the registry as the "
-                                       "profile says, and prove it from this machine."))
-    clients = sub.add_parser("clients", help="configure the profile's clients and prove a pull on each",
-                             description="Make every client in the profile (or in an Ansible inventory) trust "
-                                         "the registry, log in and pull.")
+    _common(sub.add_parser("diagnose", help=_("check the registry host (with --yes: apply the recommended fixes)"),
+                           description=_("Check the registry host: Docker, the route conflict, port, disk, clock, "
+                                       "firewall. With --yes, apply each failing check's recommended fix.")))
+    _common(sub.add_parser("deploy", help=_("diagnose, fix, deploy and prove the registry"),
+                           description=_("Diagnose the host (fixing with --yes), deploy the registry as the "
+                                       "profile says, and prove it from this machine.")))
+    clients = sub.add_parser("clients", help=_("configure the profile's clients and prove a pull on each"),
+                             description=_("Make every client in the profile (or in an Ansible inventory) trust "
+                                         "the registry, log in and pull."))
     _common(clients)
     _fleet_arguments(clients)
-    _common(sub.add_parser("setup", help="all of it: diagnose and fix, deploy and prove, then every client",
-                           description="deploy, then clients, in one run and one connection per host."))
-    onboard = sub.add_parser("onboard", help="make this machine (or --host) use a team's registry",
-                             description="Join a team's registry from a shareable team profile: trust, "
-                                         "login, and a pull that proves it.")
-    onboard.add_argument("file", metavar="FILE", help="the team profile (regwiz export-team-profile)")
-    onboard.add_argument("--host", metavar="[USER@]HOST[:PORT]", help="onboard this host over SSH instead")
+    _common(sub.add_parser("setup", help=_("all of it: diagnose and fix, deploy and prove, then every client"),
+                           description=_("deploy, then clients, in one run and one connection per host.")))
+    onboard = sub.add_parser("onboard", help=_("make this machine (or --host) use a team's registry"),
+                             description=_("Join a team's registry from a shareable team profile: trust, "
+                                         "login, and a pull that proves it."))
+    onboard.add_argument("file", metavar="FILE", help=_("the team profile (regwiz export-team-profile)"))
+    onboard.add_argument("--host", metavar="[USER@]HOST[:PORT]", help=_("onboard this host over SSH instead"))
     onboard.add_argument("--password-env", metavar="VAR",
-                         help="the environment variable holding the registry user's password (overrides the "
-                              "team profile's password_env; without either, a terminal asks for it)")
+                         help=_("the environment variable holding the registry user's password (overrides the "
+                              "team profile's password_env; without either, a terminal asks for it)"))
     onboard.add_argument("--ssh-password-env", metavar="VAR",
-                         help="the environment variable holding --host's SSH password (default: SSH agent/keys)")
+                         help=_("the environment variable holding --host's SSH password (default: SSH agent/keys)"))
     _common(onboard, profile=False)
     for name in ("diagnose", "deploy", "clients", "setup"):
         _plan_out(sub.choices[name])
-    applying = sub.add_parser("apply", help="apply a plan file written by --plan-out, exactly",
-                              description="Apply the plans of FILE host by host, exactly as they were saved. A "
-                                          "host where a planned file changed since is refused, naming the file.")
-    applying.add_argument("file", metavar="FILE", help="a plan file (diagnose|deploy|clients|setup --plan-out)")
-    applying.add_argument("--json", action="store_true", help="JSON lines on stdout, one object per step or client")
+    applying = sub.add_parser("apply", help=_("apply a plan file written by --plan-out, exactly"),
+                              description=_("Apply the plans of FILE host by host, exactly as they were saved. A "
+                                          "host where a planned file changed since is refused, naming the file."))
+    applying.add_argument("file", metavar="FILE", help=_("a plan file (diagnose|deploy|clients|setup --plan-out)"))
+    applying.add_argument("--json", action="store_true", help=_("JSON lines on stdout, one object per step or client"))
     applying.add_argument("--trust-host-key", metavar="SHA256:...",
-                          help="accept an unknown host key with exactly this fingerprint")
+                          help=_("accept an unknown host key with exactly this fingerprint"))
     applying.set_defaults(yes=True)  # the plans were confirmed when saved; the file is there to review
-    export = sub.add_parser("export-team-profile", help="write the shareable part of a profile",
-                            description="Write a team profile: the registry address, its CA and mode; no secrets.")
+    export = sub.add_parser("export-team-profile", help=_("write the shareable part of a profile"),
+                            description=_("Write a team profile: the registry address, its CA and mode; no secrets."))
     export.add_argument("--profile", required=True, metavar="NAME_OR_PATH")
-    export.add_argument("-o", "--output", metavar="FILE", help="where to write it (default: stdout)")
+    export.add_argument("-o", "--output", metavar="FILE", help=_("where to write it (default: stdout)"))
     export.add_argument("--password-env", metavar="VAR",
-                        help="the variable teammates keep the registry password in, written as password_env "
-                             "(default: the registry user's password_env in the profile)")
+                        help=_("the variable teammates keep the registry password in, written as password_env "
+                             "(default: the registry user's password_env in the profile)"))
     from app import registry_commands  # argparse only at its top: --help stays fast
 
     registry_commands.add_parsers(sub)
+    from app.cli_help import localise
+
+    localise(parser)
     return parser
 
 
@@ -128,13 +132,13 @@ def _forks(text: str) -> int:
 def _fleet_arguments(parser: argparse.ArgumentParser) -> None:
     """Many clients: from an Ansible inventory (app/inventory.py), and how many at once."""
     parser.add_argument("--inventory", metavar="FILE",
-                        help="configure the hosts of this Ansible inventory instead of the profile's [[clients]] "
+                        help=_("configure the hosts of this Ansible inventory instead of the profile's [[clients]] "
                              "(read by ansible-inventory; passwords come from environment variables the profile "
-                             "names, never from the inventory)")
+                             "names, never from the inventory)"))
     parser.add_argument("--limit", metavar="PATTERN",
-                        help="only the inventory's hosts matching this Ansible host pattern (as ansible --limit)")
+                        help=_("only the inventory's hosts matching this Ansible host pattern (as ansible --limit)"))
     parser.add_argument("--forks", type=_forks, default=8, metavar="N",
-                        help="how many clients are worked on at once (default: 8)")
+                        help=_("how many clients are worked on at once (default: 8)"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -157,3 +157,29 @@ def test_check_results_are_shown_in_the_language_in_use():
         i18n.use("en")
     assert iptables_blocks("-P INPUT DROP", 5000) == (
         "the INPUT policy drops everything not allowed, and no rule allows port 5000")
+
+
+def test_help_lines_are_wrapped_by_display_columns():
+    from app.cli_help import columns, wrap
+
+    assert columns("仓库 registry") == 13
+    text = "检查仓库主机：Docker、路由冲突、端口、磁盘、时钟、防火墙。加 --yes 时，对每项未通过的检查执行推荐的修复。"
+    lines = wrap(text, 30)
+    assert all(columns(line) <= 30 for line in lines) and len(lines) >= 3
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")  # nothing lost, nothing added
+    assert wrap("read by ansible-inventory; passwords", 20) == ["read by", "ansible-inventory;", "passwords"]
+
+
+@pytest.mark.parametrize("command", [[], ["diagnose"], ["clients"], ["onboard"], ["apply"]])
+def test_help_in_chinese_fits_80_columns(command):
+    from app.cli_help import columns
+
+    env = {"PATH": "/usr/bin:/bin", "LANG": "zh_CN.UTF-8", "COLUMNS": "80", "HOME": "/nonexistent-regwiz-home",
+           "XDG_CONFIG_HOME": "/nonexistent-regwiz-config", "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-m", "app", *command, "--help"], capture_output=True, text=True,
+                         cwd=ROOT, env=env, timeout=60)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("用法：regwiz") and "显示本帮助并退出" in run.stdout
+    too_wide = [line for line in lines if columns(line) > 80]
+    assert not too_wide, too_wide
