@@ -18,7 +18,7 @@ from app.events import EventBus
 from app.steps import Plan, StepContext
 from app.transport import Transport
 from app.clients.runtimes import (
-    CERTS_D, DOCKER_CERTS_D, ConfigRefused, ContainerdTrustStep, DockerStore, DockerStoreHostsStep, certs_dir_for, config_version,
+    CERTS_D, DOCKER_CERTS_D, ConfigRefused, ContainerdTrustStep, FilesDecision, DockerStore, DockerStoreHostsStep, certs_dir_for, config_version,
     containerd_config_with_path, containerd_major, dumped_config_path, hosts_toml,
 )
 
@@ -238,12 +238,12 @@ class _Node(Transport):
 async def test_a_rollback_is_as_before_only_once_containerd_runs_again(runs: bool) -> None:
     # run_step reports "the host is as it was before" only when verify_rollback says nothing is wrong.
     step = ContainerdTrustStep(TLS)
-    step.restart = True  # the step restarted containerd, which ran before it
-    problem = await step.verify_rollback(StepContext(_Node(runs), EventBus().scoped(source="t")), Plan("x"))
+    restarted = Plan("x", decision=FilesDecision(service="containerd", restart=True))  # it ran before
+    problem = await step.verify_rollback(StepContext(_Node(runs), EventBus().scoped(source="t")), restarted)
     if runs:
         assert problem is None
     else:
         assert problem is not None and "containerd does not run with them either: it is down on node" in problem
         assert "/etc/init.d/containerd start" in problem and "journalctl -u containerd" in problem
-    step.restart = False  # not restarted: nothing to ask of it
-    assert await step.verify_rollback(StepContext(_Node(False), EventBus().scoped(source="t")), Plan("x")) is None
+    not_restarted = Plan("x", decision=FilesDecision(service="containerd", restart=False))  # nothing to ask of it
+    assert await step.verify_rollback(StepContext(_Node(False), EventBus().scoped(source="t")), not_restarted) is None
