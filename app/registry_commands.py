@@ -287,7 +287,8 @@ async def _prune(args: argparse.Namespace) -> int:
         ok = await run.step(step, transport, "prune", host)
         result = step.result
         if result.usage_after is not None:
-            planned = step.prune.freed_bytes if step.prune else 0
+            applied = step.applied_prune
+            planned = applied.freed_bytes if applied else 0
             run.out.record("prune", deleted=[{"repository": t.repository, "tag": t.tag, "digest": t.digest}
                                              for t in result.deleted],
                            freed_bytes=result.freed_bytes, planned_bytes=planned, usage_before=result.usage_before,
@@ -416,14 +417,15 @@ async def _cert_renew(args: argparse.Namespace) -> int:
             return OK
         served = await asyncio.to_thread(RegistryClient(endpoint_for(choices)).tls_handshake)
         served_serial = int(served.get("serial") or "0", 16)
-        run.out.record("certificate", old_serial=_hex(step.old_serial), new_serial=_hex(step.new_serial),
+        old_serial, new_serial = step.applied_serials
+        run.out.record("certificate", old_serial=_hex(old_serial), new_serial=_hex(new_serial),
                        served_serial=_hex(served_serial), sans=served["sans"], not_after=served["not_after"],
                        summary=f"the registry now shows certificate {_hex(served_serial)} (was "
-                               f"{_hex(step.old_serial)}), valid until {served['not_after']}, for "
+                               f"{_hex(old_serial)}), valid until {served['not_after']}, for "
                                f"{', '.join(served['sans'])}")
-        if served_serial != step.new_serial:
+        if served_serial != new_serial:
             raise HeadlessFailure(f"the registry still shows certificate {_hex(served_serial)}, not the new "
-                                  f"{_hex(step.new_serial)}: restart its container (docker restart registry)")
+                                  f"{_hex(new_serial)}: restart its container (docker restart registry)")
         steps = await prove(choices, run.bus.scoped(source="prove", host=host))
         for proof in steps:
             run.out.record("proof", name=proof.name, status="ok" if proof.ok else "failure", detail=proof.detail,
@@ -480,7 +482,7 @@ def _profile_key(profile: Profile) -> str:
 def _rotate_step(choices: Any) -> Any:
     """cert renew's step from the new CA (defined here: the engine is imported only when the command runs)."""
     from app import pki
-    from app.registry.ops import CERT_PATH, KEY_PATH, RenewCertificateStep, serial_of
+    from app.registry.ops import CERT_PATH, KEY_PATH, RenewCertificateStep
     from app.remote_files import FileChange
 
     class RotateCertificateStep(RenewCertificateStep):
@@ -492,7 +494,6 @@ def _rotate_step(choices: Any) -> Any:
             old_cert, old_key = await ctx.files.read(CERT_PATH), await ctx.files.read(KEY_PATH)
             ca = pki.load_or_create_ca()
             if old_cert and old_key and pki.certificate_matches(old_cert.encode(), old_key.encode(), ca, names):
-                self.old_serial = self.new_serial = serial_of(old_cert)
                 return [FileChange(CERT_PATH, old_cert, old_cert, mode=0o644),
                         FileChange(KEY_PATH, old_key, old_key, mode=0o600, sensitive=True)]
             return await super()._certificate_files(ctx, names)

@@ -301,7 +301,7 @@ class DashboardScreen(LiveLogScreen):
             self.set_status(f"Renewed, but the registry's certificate cannot be read: {exc}. Press r to re-check.")
             return
         serial = int(served.get("serial") or "0", 16)
-        if serial != step.new_serial:
+        if serial != step.applied_serials[1]:
             self.set_status(f"The registry still shows certificate {serial:X}, not the new one: restart its container "
                           "(docker restart registry) and press r.")
             return

@@ -338,7 +338,8 @@ class RegistryScreen(FormKeys, LiveLogScreen):
         freed = step.result.freed_bytes
         if result.outcome is Outcome.APPLIED:
             self.last_freed = freed
-            planned = step.prune.freed_bytes if step.prune else 0
+            applied = step.applied_prune
+            planned = applied.freed_bytes if applied else 0
             await self._drop(step.result.deleted)
             self.set_status(f"Done: {len(step.result.deleted)} tags deleted; {human_size(freed)} freed ({freed} bytes, "
                         f"measured on the host; {human_size(planned)} planned).")

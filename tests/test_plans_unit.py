@@ -30,7 +30,10 @@ from app.dockerd import DockerService
 from app.events import EventBus
 from app.plan_commands import DECISIONS, kind_of
 from app.redact import Secret
+from app.registry.client import SCHEMA2, RegistryClient
 from app.registry.deploy import DeployChoices, DeployDecision, DeployRegistryStep
+from app.registry.ops import (CERT_PATH, KEY_PATH, DeleteTagsStep, PruneDecision, PrunePlan, PruneStep,
+                              RenewCertificateStep, RenewDecision, UsersDecision, UsersStep, serial_of)
 from app.remote_files import FileChange, sha256_text
 from app.steps import Plan, Step, StepContext
 from app.transport import Transport
@@ -336,3 +339,133 @@ async def test_recorded_facts_are_used_and_gathered_once_per_connection() -> Non
     assert (await facts.docker_service(missing)).init == "none"
     missing.answers.append(("-x /etc/init.d/docker", 0, "sysv"))
     assert (await facts.docker_service(missing)).init == "sysv"
+
+
+# -- the registry's day-two steps (app/registry/ops.py) ----------------------------------------------
+
+REGISTRY_CONFIG = ("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /var/lib/registry\n"
+                   "  delete:\n    enabled: true\n  cache:\n    blobdescriptor: inmemory\n")
+
+
+class RecordedRegistry:
+    """A registry's recorded answers: each tag's manifest (config and one layer), and HEAD by digest."""
+
+    def __init__(self, tags: dict[tuple[str, str], tuple[str, int]]) -> None:
+        self.tags = tags  # (repository, tag) -> (manifest digest, layer size)
+        self.gone: set[str] = set()
+
+    def catalog(self) -> list[str]:
+        return sorted({repo for repo, _ in self.tags})
+
+    def tags_or_none(self, repository: str) -> list[str]:
+        return [tag for repo, tag in self.tags if repo == repository]
+
+    def get_manifest(self, repository: str, reference: str, accept: str = "") -> tuple[bytes, str]:
+        digest, size = self.tags[(repository, reference)]
+        body = {"schemaVersion": 2, "mediaType": SCHEMA2, "config": {"digest": f"c-{digest}", "size": 100},
+                "layers": [{"digest": f"l-{digest}", "size": size}]}
+        return json.dumps(body).encode(), digest
+
+    def head_manifest(self, repository: str, reference: str, accept: str = "") -> object | None:
+        return None if reference in self.gone else object()
+
+
+def _registry_host(config: str = REGISTRY_CONFIG) -> RecordedHost:
+    pushed = "100.0 app/_manifests/tags/v1/current/link\n200.0 app/_manifests/tags/v2/current/link\n"
+    return RecordedHost({"/etc/regwiz/registry/config.yml": config},
+                        [("mount --help", 0, ""), ("_manifests/tags", 0, pushed)])
+
+
+TWO_TAGS = {("app", "v1"): ("sha256:m1", 5000), ("app", "v2"): ("sha256:m2", 7000)}
+
+
+async def test_prune_plan_holds_the_tags_and_the_restart_and_sets_nothing_on_the_step() -> None:
+    registry, told = RecordedRegistry(TWO_TAGS), []
+    step = PruneStep(registry, "/var/lib/registry", 5000, True, keep=1, on_plan=told.append)  # type: ignore[arg-type]
+    before = dict(vars(step))
+    host = _registry_host()
+    plan, _ = await _plan(step, host)
+    assert isinstance(plan.decision, PruneDecision) and plan.decision.cached
+    prune = plan.decision.prune
+    body, _ = registry.get_manifest("app", "v1")
+    assert [(p.info.tag, p.info.digest, p.frees) for p in prune.delete] == [("v1", "sha256:m1", 5000 + 100 + len(body))]
+    assert [t.tag for t in prune.kept] == ["v2"] and prune.manifests == [("app", "sha256:m1")]
+    assert told == [prune]  # on_plan reports the plan to the caller, nothing more
+    assert plan.actions[0].startswith("delete app:v1 (sha256:m1") and "restart of the registry" in plan.actions[-1]
+    assert vars(step) == before and step.applied_prune is None  # planning set nothing on the step
+    _no_writes(host)
+
+
+async def test_prune_without_a_blob_cache_or_a_tag_to_delete() -> None:
+    config = REGISTRY_CONFIG.replace("  cache:\n    blobdescriptor: inmemory\n", "")
+    step = PruneStep(RecordedRegistry(TWO_TAGS), "/var/lib/registry", 5000, True, keep=2)  # type: ignore[arg-type]
+    plan, _ = await _plan(step, _registry_host(config))
+    assert plan.empty and plan.decision == PruneDecision(PrunePlan([], plan.decision.prune.kept, []), cached=False)
+    refused, _ = await _plan(step, _registry_host(config.replace("enabled: true", "enabled: false")))
+    assert refused.refused and "refuses deletes" in refused.refused and refused.decision is None
+
+
+async def test_prune_verify_reads_the_applied_plan() -> None:
+    registry = RecordedRegistry(TWO_TAGS)
+    step = PruneStep(registry, "/var/lib/registry", 5000, True, keep=1)  # type: ignore[arg-type]
+    host = _registry_host()
+    plan, ctx = await _plan(step, host)
+    host.answers.insert(0, ("curl -sk", 0, "401"))
+    step.applied = plan  # as run_step sets it
+    assert await step.verify(ctx) == "app@sha256:m1 is still there after its delete"
+    registry.gone = {"sha256:m1"}
+    assert await step.verify(ctx) is None
+    registry.gone = {"sha256:m1", "sha256:m2"}
+    assert await step.verify(ctx) == "the kept tag app:v2 (sha256:m2) is gone"
+
+
+async def test_delete_marked_tags_plans_them_or_refuses_one_gone_since() -> None:
+    registry = RecordedRegistry(TWO_TAGS)
+    step = DeleteTagsStep(registry, "/var/lib/registry", 5000, True, [("app", "v2")])  # type: ignore[arg-type]
+    plan, _ = await _plan(step, _registry_host())
+    assert isinstance(plan.decision, PruneDecision)
+    assert [p.info.tag for p in plan.decision.prune.delete] == ["v2"] and plan.summary.startswith("prune 1 tags")
+    gone = DeleteTagsStep(registry, "/var/lib/registry", 5000, True, [("app", "v9")])  # type: ignore[arg-type]
+    refused, _ = await _plan(gone, _registry_host())
+    assert refused.refused and "app:v9 is no longer in the registry" in refused.refused
+
+
+OPS = "ops:$2y$05$abcdefghijklmnopqrstuuJ1e8JxX0yq2y0lq1ZgJcR3l2m7b6r5e\n"
+HTPASSWD = "ci:$2y$05$abcdefghijklmnopqrstuuJ1e8JxX0yq2y0lq1ZgJcR3l2m7b6r5e\n" + OPS
+
+
+async def test_users_plan_holds_the_new_htpasswd_and_whether_verify_logs_in() -> None:
+    from app.registry.client import RegistryEndpoint
+
+    client = RegistryClient(RegistryEndpoint("127.0.0.1", 1, False, None))
+    host = RecordedHost({"/etc/regwiz/registry/auth/htpasswd": HTPASSWD}, [])
+    add = UsersStep("add", "bob", Secret("a long password 2"), client)
+    before = dict(vars(add))
+    plan, _ = await _plan(add, host)
+    assert plan.decision == UsersDecision("add", "bob", log_in=True) and vars(add) == before
+    [change] = plan.changes
+    assert change.sensitive and change.old == HTPASSWD and (change.new or "").startswith(HTPASSWD + "bob:$2")
+    assert "a long password 2" not in repr(plan.decision)
+    removed, _ = await _plan(UsersStep("remove", "ci", None, client), host)
+    assert removed.decision == UsersDecision("remove", "ci", log_in=False) and removed.changes[0].new == OPS
+    missing, _ = await _plan(UsersStep("remove", "ci", None, client), RecordedHost({}, []))
+    assert missing.refused and "htpasswd is missing" in missing.refused
+    _no_writes(host)
+
+
+async def test_renew_plan_holds_the_old_and_the_new_serial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app import pki
+
+    monkeypatch.setenv("REGWIZ_HOME", str(tmp_path))
+    old = pki.issue_server_certificate(pki.load_or_create_ca(), ["registry.example"])
+    host = RecordedHost({CERT_PATH: old.cert_pem.decode(), KEY_PATH: old.key_pem.decode()}, DEPLOY_HOST)
+    step = RenewCertificateStep(DeployChoices(names=["registry.example"], users={"ci": Secret("a long password 1")}))
+    plan, _ = await _plan(step, host)
+    decision = plan.decision
+    assert isinstance(decision, RenewDecision) and isinstance(decision, DeployDecision)  # deploy's apply takes it
+    [cert] = [c for c in plan.changes if c.path == CERT_PATH]
+    assert decision.old_serial == serial_of(old.cert_pem) and decision.new_serial == serial_of(cert.new)
+    assert decision.new_serial != decision.old_serial and decision.names == ("registry.example", "10.0.0.9")
+    assert not any(c.path.endswith("htpasswd") for c in plan.changes)  # users are left alone
+    assert step.applied_serials == (None, None) and not hasattr(step, "new_serial")
+    _no_writes(host)

@@ -13,14 +13,14 @@ import asyncio
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Iterator
 
 from app import htpasswd, pki
 from app.redact import Secret
 from app.registry import config as regconfig
 from app.registry.client import INDEX_MEDIA, MANIFEST_ACCEPT, RegistryClient, RegistryError
-from app.registry.deploy import CONTAINER, HOST_DIR, DeployChoices, DeployRegistryStep
+from app.registry.deploy import CONTAINER, HOST_DIR, DeployChoices, DeployDecision, DeployRegistryStep
 from app.remote_files import FileChange
 from app.steps import Plan, Step, StepContext
 from app.transport import Command, Transport, TransportError, shell
@@ -362,8 +362,20 @@ class PruneResult:
         return self.usage_before - self.usage_after
 
 
+@dataclass(frozen=True)
+class PruneDecision:
+    """What a prune (or a delete of marked tags) does: the manifests of ``prune`` deleted, then the collection."""
+
+    prune: PrunePlan
+    #: config.yml turns on a blob descriptor cache: the registry is restarted after the collection.
+    cached: bool
+
+
 class PruneStep(Step):
-    """Delete the planned manifests by digest, then garbage-collect with pushes held off."""
+    """Delete the planned manifests by digest, then garbage-collect with pushes held off.
+
+    ``result`` is what apply measured (the storage before and after, the seconds pushes were held
+    off); what it deletes is the plan's ``PruneDecision``, and ``applied_prune`` the prune applied."""
 
     title = "Prune the registry"
 
@@ -372,10 +384,9 @@ class PruneStep(Step):
                  on_plan: Callable[[PrunePlan], None] | None = None) -> None:
         self.client, self.storage, self.port, self.tls = client, storage, port, tls
         self.keep, self.older_than_days, self.repository = keep, older_than_days, repository
+        #: Told the prune once it is planned (the caller's report); it changes nothing of the step.
         self.on_plan = on_plan
-        self.prune: PrunePlan | None = None
         self.result = PruneResult()
-        self.cached = False
 
     async def plan(self, ctx: StepContext) -> Plan:
         if self.storage is None:
@@ -387,41 +398,54 @@ class PruneStep(Step):
         if not regconfig.delete_enabled(config):
             return Plan(self.title, refused="the registry refuses deletes (storage.delete.enabled is not true in "
                                             f"{CONFIG_PATH}): deploy it again with regwiz, which turns it on")
-        self.cached = blob_cache_enabled(config)
+        cached = blob_cache_enabled(config)
         if not (await ctx.transport.run(shell(_GC_TOOLS))).ok:
             return Plan(self.title, refused="the host lacks what the garbage collection needs (`mount -N` and "
                                             "`setsid -w`, util-linux 2.33 or later): nothing was deleted")
         tags = await asyncio.to_thread(list_tags, self.client, None)
         await attach_push_times(ctx.transport, self.storage, tags)
         try:
-            self.prune = self._choose(tags)
+            prune = self._choose(tags)
         except OpsError as exc:
             return Plan(self.title, refused=str(exc))
         if self.on_plan is not None:
-            self.on_plan(self.prune)
-        if not self.prune.delete:
-            return Plan("no tag to prune")
+            self.on_plan(prune)
+        decision = PruneDecision(prune, cached)
+        if not prune.delete:
+            return Plan("no tag to prune", decision=decision)
         actions = [f"delete {p.info.repository}:{p.info.tag} ({p.info.digest}, {p.info.size} bytes; frees "
-                   f"{p.frees} bytes{'; ' + p.note if p.note else ''})" for p in self.prune.delete]
+                   f"{p.frees} bytes{'; ' + p.note if p.note else ''})" for p in prune.delete]
         actions += ["hold pushes off: the storage mount made read-only inside the registry's own mount namespace "
                     "(`mount -N`, from the host; no restart): pulls keep being served, pushes are refused",
                     f"garbage-collect in a one-off container {GC_HELPER} (same image and mounts, storage writable): "
                     f"registry {' '.join(GC_ARGS)}",
                     "the storage writable again (undone on the host even if regwiz or the connection goes away)"]
-        if self.cached:
+        if cached:
             actions.append("then a restart of the registry (pulls refused ~2 s): config.yml turns on the blob "
                            "descriptor cache, which would still list swept blobs; `regwiz deploy` drops it")
-        return Plan(f"prune {len(self.prune.delete)} tags, about {self.prune.freed_bytes} bytes back",
-                    actions=actions)
+        return Plan(f"prune {len(prune.delete)} tags, about {prune.freed_bytes} bytes back",
+                    actions=actions, decision=decision)
 
     def _choose(self, tags: list[TagInfo]) -> PrunePlan:
         return plan_prune(tags, self.keep, self.older_than_days, self.repository)
 
+    @property
+    def applied_prune(self) -> PrunePlan | None:
+        """The prune of the plan applied (None before apply): what the measured result is set against."""
+        decision = self.applied.decision if self.applied is not None else None
+        return decision.prune if isinstance(decision, PruneDecision) else None
+
+    def _decision(self) -> PruneDecision:
+        assert self.applied is not None and isinstance(self.applied.decision, PruneDecision)
+        return self.applied.decision
+
     async def apply(self, ctx: StepContext, plan: Plan) -> None:
-        assert self.prune is not None and self.storage is not None
+        assert isinstance(plan.decision, PruneDecision) and self.storage is not None
+        prune = plan.decision.prune
+        self.result = PruneResult()
         self.result.usage_before = await storage_usage(ctx.transport, self.storage)
-        kept = {(t.repository, t.digest) for t in self.prune.kept}
-        for repository, digest in self.prune.manifests:
+        kept = {(t.repository, t.digest) for t in prune.kept}
+        for repository, digest in prune.manifests:
             assert (repository, digest) not in kept  # plan_prune spares these; never delete a kept manifest
             ctx.emit.info(f"delete {repository}@{digest}")
             try:
@@ -429,35 +453,35 @@ class PruneStep(Step):
             except RegistryError as exc:
                 if exc.status != 404:  # already gone (another prune): nothing to do
                     raise TransportError(f"deleting {repository}@{digest} failed: {exc}") from exc
-        self.result.deleted = [p.info for p in self.prune.delete]
-        await self._collect_garbage(ctx)
+        self.result.deleted = [p.info for p in prune.delete]
+        await self._collect_garbage(ctx, plan.decision.cached)
         self.result.usage_after = await storage_usage(ctx.transport, self.storage)
 
-    async def _collect_garbage(self, ctx: StepContext) -> None:
-        after = "restart" if self.cached else "remount"
+    async def _collect_garbage(self, ctx: StepContext, cached: bool) -> None:
+        after = "restart" if cached else "remount"
         ctx.emit.info(f"garbage collection: {CONTAINER}'s storage read-only in its own mount namespace, "
                       f"`registry {' '.join(GC_ARGS)}` in a one-off container {GC_HELPER}, then "
-                      + ("a restart (blob descriptor cache)" if self.cached else "the storage writable again"))
+                      + ("a restart (blob descriptor cache)" if cached else "the storage writable again"))
         started = time.monotonic()
         result = await ctx.transport.run(
             shell(_GC_FOLLOW, _GC_SCRIPT, CONTAINER, regconfig.CONTAINER_DATA, GC_HELPER, after, *GC_ARGS),
             sudo=True, emit=ctx.emit)
         self.result.collect_seconds = time.monotonic() - started
-        self.result.restarted = self.cached
-        if self.cached and not await registry_answers_on_host(ctx.transport, self.port, self.tls):
+        self.result.restarted = cached
+        if cached and not await registry_answers_on_host(ctx.transport, self.port, self.tls):
             raise TransportError(f"the registry did not answer on port {self.port} within 30 s of its restart")
         if not result.ok:
             raise TransportError(f"the garbage collection failed (exit {result.exit_status}): see its output above")
 
     async def verify(self, ctx: StepContext) -> str | None:
-        assert self.prune is not None
+        prune = self._decision().prune
         if not await registry_answers_on_host(ctx.transport, self.port, self.tls):
             return "the registry does not answer after the garbage collection"
-        for info in self.prune.kept:
+        for info in prune.kept:
             head = await asyncio.to_thread(self.client.head_manifest, info.repository, info.digest)
             if head is None:
                 return f"the kept tag {info.repository}:{info.tag} ({info.digest}) is gone"
-        for repository, digest in self.prune.manifests:
+        for repository, digest in prune.manifests:
             if await asyncio.to_thread(self.client.head_manifest, repository, digest) is not None:
                 return f"{repository}@{digest} is still there after its delete"
         return None
@@ -571,6 +595,16 @@ def human_size(size: int | None) -> str:
 # --- users ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class UsersDecision:
+    """One user's change in htpasswd (the file itself is the plan's change; no password here)."""
+
+    action: str  # "add", "rotate" or "remove"
+    user: str
+    #: verify logs in as the user (the client holds the new password): not after a remove.
+    log_in: bool
+
+
 class UsersStep(Step):
     """Add a user, change a password, or remove a user, in htpasswd alone: the registry re-reads it."""
 
@@ -578,7 +612,6 @@ class UsersStep(Step):
         self.action, self.name, self.password, self.client = action, name, password, client
         self.title = {"add": f"Add the registry user {name}", "rotate": f"Change the password of {name}",
                       "remove": f"Remove the registry user {name}"}[action]
-        self.new_text = ""
 
     async def plan(self, ctx: StepContext) -> Plan:
         old = await ctx.files.read(HTPASSWD_PATH)
@@ -587,30 +620,35 @@ class UsersStep(Step):
                                             "(deploy it with auth = \"htpasswd\")")
         try:
             if self.action == "remove":
-                self.new_text = htpasswd.remove_user(old, self.name)
+                new_text = htpasswd.remove_user(old, self.name)
             else:
                 assert self.password is not None
                 change = htpasswd.add_user if self.action == "add" else htpasswd.set_password
-                self.new_text = change(old, self.name, self.password.reveal())
+                new_text = change(old, self.name, self.password.reveal())
         except htpasswd.HtpasswdError as exc:
             return Plan(self.title, refused=str(exc))
+        decision = UsersDecision(self.action, self.name, log_in=self.action != "remove" and self.password is not None)
         return Plan(f"{self.title} (htpasswd only: the registry re-reads it, no restart)",
-                    changes=[FileChange(HTPASSWD_PATH, old, self.new_text, mode=0o600, sensitive=True)])
+                    changes=[FileChange(HTPASSWD_PATH, old, new_text, mode=0o600, sensitive=True)],
+                    decision=decision)
 
     async def apply(self, ctx: StepContext, plan: Plan) -> None:
         for change in plan.changes:
             await ctx.files.write(change)
 
     async def verify(self, ctx: StepContext) -> str | None:
+        assert self.applied is not None and isinstance(self.applied.decision, UsersDecision)
+        decision = self.applied.decision
+        [written] = [c for c in self.applied.changes if c.path == HTPASSWD_PATH]
         now = await ctx.files.read(HTPASSWD_PATH)
-        if now != self.new_text:
+        if now != written.new:
             return f"{HTPASSWD_PATH} does not hold what was written"
-        if self.action == "remove" or self.password is None:
+        if not decision.log_in:
             return None
         try:
             await asyncio.to_thread(self.client.login)
         except RegistryError as exc:
-            return f"the registry does not accept {self.name}'s new password yet: {exc}"
+            return f"the registry does not accept {decision.user}'s new password yet: {exc}"
         return None
 
 
@@ -629,19 +667,41 @@ def serial_of(cert_pem: str | bytes | None) -> int | None:
         return None
 
 
+@dataclass(frozen=True)
+class RenewDecision(DeployDecision):
+    """The deploy's decision, and the certificate's serial before and after (read from the plan's
+    server.crt): what the served certificate is checked against once applied."""
+
+    old_serial: int | None = None
+    new_serial: int | None = None
+
+
 class RenewCertificateStep(DeployRegistryStep):
     """The deploy step with a new certificate from the same CA: the container is recreated by the
     deploy's own safe path (the old one kept until the new one answers), and its label then matches,
     so a later deploy plans nothing. Users are left alone."""
 
     title = "Renew the registry's certificate"
-    old_serial: int | None = None
-    new_serial: int | None = None
+
+    async def plan(self, ctx: StepContext) -> Plan:
+        plan = await super().plan(ctx)
+        if not isinstance(plan.decision, DeployDecision):
+            return plan
+        cert = next((c for c in plan.changes if c.path == CERT_PATH), None)
+        old, new = (serial_of(cert.old), serial_of(cert.new)) if cert is not None else (None, None)
+        return replace(plan, decision=RenewDecision(**asdict(plan.decision), old_serial=old, new_serial=new))
+
+    @property
+    def applied_serials(self) -> tuple[int | None, int | None]:
+        """(old, new) serial of the plan applied; (None, None) before apply."""
+        decision = self.applied.decision if self.applied is not None else None
+        if isinstance(decision, RenewDecision):
+            return decision.old_serial, decision.new_serial
+        return None, None
 
     async def _certificate_files(self, ctx: StepContext, names: list[str]) -> list[FileChange]:
         old_cert, old_key = await ctx.files.read(CERT_PATH), await ctx.files.read(KEY_PATH)
         issued = pki.issue_server_certificate(pki.load_or_create_ca(), names)
-        self.old_serial, self.new_serial = serial_of(old_cert), serial_of(issued.cert_pem)
         return [FileChange(CERT_PATH, old_cert, issued.cert_pem.decode(), mode=0o644),
                 FileChange(KEY_PATH, old_key, issued.key_pem.decode(), mode=0o600, sensitive=True)]
 
