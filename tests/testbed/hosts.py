@@ -116,10 +116,12 @@ CONTAINER_FLAGS = [
 # host's own network namespace and of the containers' namespaces in it. Outside init_net the
 # kernel registers only per-namespace net sysctls, and the few global ones it shows are
 # read-only there (nf_conntrack_max), so nothing of this machine or of another container becomes
-# writable; the rest of /proc/sys stays read-only (kernel.*, vm.*, fs.*: systemd-sysctl still
-# skips them), and nothing is unmasked. `--security-opt systempaths=unconfined`, which also
-# works, would make all of /proc/sys and /proc/sysrq-trigger writable and unmask /proc/kcore and
-# others: a systemd host would then apply its sysctl.d (kernel.pid_max, ...) to this machine.
+# writable; the rest of /proc/sys stays read-only (kernel.*, vm.*, fs.*), and nothing is
+# unmasked. trixie's systemd-sysctl runs once /proc/sys/net is writable (its condition) and
+# finds its kernel.* lines refused (seen: the unit succeeds, this machine's values unchanged).
+# `--security-opt systempaths=unconfined`, which also works, would make all of /proc/sys and
+# /proc/sysrq-trigger writable and unmask /proc/kcore and others: a host's sysctl.d
+# (kernel.core_pattern on trixie) would then reach this machine's kernel.
 # bookworm's 20.10 does not set disable_ipv6, and its hosts stay as they were.
 NET_SYSCTLS_WRITABLE_RELEASES = frozenset({"trixie", "sid"})
 OPEN_NET_SYSCTLS = "mount --bind /proc/sys/net /proc/sys/net && mount -o remount,bind,rw /proc/sys/net"
