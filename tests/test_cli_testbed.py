@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from tests.cli_helpers import json_lines, registry_profile, regwiz, trust
 from tests.testbed.hosts import Testbed, TestHost
+from tests.testbed.images import RELEASES
 
 
 def test_help_and_bad_usage(regwiz_home: Path) -> None:
@@ -27,9 +30,14 @@ def test_help_and_bad_usage(regwiz_home: Path) -> None:
     assert nothing.returncode == 2 and "no profile named" in nothing.stderr
 
 
-async def test_diagnose_json_then_deploy_fixes_then_onboard(fresh_host, cli_env: dict[str, str],  # type: ignore[no-untyped-def]
+# Every release: deploy on Docker 26 and 28 too (their registry container starts in a testbed host
+# because the testbed makes /proc/sys/net writable there: tests/testbed/hosts.py).
+@pytest.mark.parametrize("release", RELEASES)
+async def test_diagnose_json_then_deploy_fixes_then_onboard(release: str, fresh_host,  # type: ignore[no-untyped-def]
+                                                            cli_env: dict[str, str],
                                                             regwiz_home: Path, testbed: Testbed) -> None:
-    server: TestHost = fresh_host("ecs_conflict")
+    server: TestHost = fresh_host(f"ecs_conflict@{release}")
+    assert server.release == release
     regwiz_home.mkdir(parents=True, exist_ok=True)
     profile = registry_profile(regwiz_home, server, cli_env, comment="the team's registry host")
     before = regwiz("diagnose", "--profile", str(profile), "--json", env=cli_env)
@@ -37,7 +45,7 @@ async def test_diagnose_json_then_deploy_fixes_then_onboard(fresh_host, cli_env:
     checks = [o for o in json_lines(before.stdout) if o["type"] == "check"]
     assert [c["check"] for c in checks] == ["system", "docker", "network", "port", "disk", "clock", "firewall"]
     network = next(c for c in checks if c["check"] == "network")
-    assert network["status"] == "failure" and "no available network" in network["summary"]
+    assert network["status"] == "failure" and "no available network" in network["summary"], network
     assert server.exec("test", "-e", "/etc/docker/daemon.json", check=False).returncode != 0  # no --yes: no change
 
     deployed = regwiz("deploy", "--profile", str(profile), "--yes", "--json", env=cli_env)
@@ -70,7 +78,7 @@ async def test_diagnose_json_then_deploy_fixes_then_onboard(fresh_host, cli_env:
     assert exported_bare.returncode == 0, exported_bare.stderr
     assert 'username = "ci"' in bare_team.read_text() and "password_env" not in bare_team.read_text()
     assert "--password-env VAR" in exported_bare.stderr
-    laptop: TestHost = fresh_host("linux_client")
+    laptop: TestHost = fresh_host(f"linux_client@{release}")
     trust(laptop, regwiz_home)
     cli_env["LAPTOP_PASSWORD"] = laptop.root_password
     host_args = ("--host", f"root@{laptop.address}", "--ssh-password-env", "LAPTOP_PASSWORD", "--yes", "--json")

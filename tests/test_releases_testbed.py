@@ -18,7 +18,7 @@ from app.transport import Command, shell
 from tests.sshutil import root_by_password
 from tests.testbed.docker_cli import docker
 from tests.testbed.hosts import (
-    ALL_FLAVOURS, INOTIFY_PER_HOST, RESOLVED_UPSTREAMS, Testbed, TestHost, init_on, inotify_kinds, inotify_needed,
+    ALL_FLAVOURS, INOTIFY_PER_HOST, NET_SYSCTLS_WRITABLE_RELEASES, RESOLVED_UPSTREAMS, Testbed, TestHost, init_on, inotify_kinds, inotify_needed,
     parse_spec,
 )
 from tests.testbed.images import RELEASES
@@ -200,6 +200,22 @@ def _inotify_of(container: str) -> int:
             except OSError:
                 pass
     return count
+
+
+def test_only_net_sysctls_are_writable_and_only_on_docker_26_and_28(batch: dict[str, TestHost]) -> None:
+    # What the testbed opens for Docker 26/28's disable_ipv6 (hosts.py): /proc/sys/net of the
+    # host's own namespace, on trixie and sid alone; the kernel's globals stay read-only.
+    assert NET_SYSCTLS_WRITABLE_RELEASES == {"trixie", "sid"}
+    for spec in ("linux_client@trixie", "linux_client@sid", "containerd_node@bookworm"):
+        host = batch[spec]
+        opened = host.release in NET_SYSCTLS_WRITABLE_RELEASES
+        mounts = host.sh("awk '$5 ~ \"^/proc/sys\" {print $5, substr($6, 1, 2)}' /proc/self/mountinfo").stdout.split()
+        assert mounts == (["/proc/sys", "ro", "/proc/sys/net", "rw"] if opened else ["/proc/sys", "ro"]), (spec, mounts)
+        writable = host.sh("for f in /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/core_uses_pid "
+                           "/proc/sys/vm/overcommit_memory /proc/sys/fs/file-max /proc/sys/net/core/rmem_max "
+                           "/proc/sys/net/netfilter/nf_conntrack_max; do [ -w $f ] && echo $f; done; true").stdout.split()
+        # rmem_max is one of init_net's alone (absent here), nf_conntrack_max read-only outside it.
+        assert writable == (["/proc/sys/net/ipv4/ip_forward"] if opened else []), (spec, writable)
 
 
 def test_hosts_of_every_release_fit_the_inotify_figures(batch: dict[str, TestHost]) -> None:

@@ -244,14 +244,12 @@ async def test_session_killed_mid_step_then_run_again(name: str, fresh_host, tes
 # other on one host of that release, in an order where none undoes what the next needs: the
 # client steps touch different files (daemon.json, certs.d, containerd's config). The bridge fix
 # and the route deletion each remove the conflict the other fixes, so each has a host of its own.
-# Not deploy: its registry container cannot start inside a testbed host of Docker 26 or 28, which
-# set disable_ipv6 on the container's interface and find /proc/sys read-only there (unprivileged
-# hosts; seen: "failed to disable IPv6 on container's interface eth0"; with `--security-opt
-# systempaths=unconfined` a trixie host's container starts, seen by hand); bookworm's 20.10 does
-# not, so deploy is tried there.
+# Deploy follows the start of Docker on the same ecs host: its registry container starts there
+# because the testbed makes /proc/sys/net writable in trixie and sid hosts (Docker 26 and 28 set
+# disable_ipv6 on a container's interface: NET_SYSCTLS_WRITABLE_RELEASES in tests/testbed/hosts.py).
 NEWER_RELEASES: dict[str, list[tuple[str, list[str]]]] = {
     release: [
-        ("ecs", ["start and enable docker"]),
+        ("ecs", ["start and enable docker", "deploy the registry (image upload)"]),
         ("ecs_conflict", ["bridge fix (daemon.json, dockerd restart)"]),
         ("ecs_conflict", ["route deletion (ip route, /etc/network/interfaces)"]),
         ("bare", ["install docker (apt)"]),

@@ -106,6 +106,25 @@ CONTAINER_FLAGS = [
     "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
     "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--cgroupns=host",
 ]
+# Docker 26 and 28 write disable_ipv6 of a new container's eth0 from dockerd's own /proc and
+# fail the container when they cannot ("failed to disable IPv6 on container's interface eth0":
+# setIPv6 in libnetwork/osl/namespace_linux.go at v26.1.5 and v28.5.2; 26's escape hatch
+# DOCKER_ALLOW_IPV6_ON_IPV4_INTERFACE is gone in 28, and a daemon.json with "ipv6" would test
+# another daemon than the users'). Without --privileged, docker mounts a host's /proc/sys
+# read-only. So on these releases the testbed makes /proc/sys/net alone writable inside the
+# host, by a bind mount onto itself (CAP_SYS_ADMIN, no user namespace): the net sysctls of the
+# host's own network namespace and of the containers' namespaces in it. Outside init_net the
+# kernel registers only per-namespace net sysctls, and the few global ones it shows are
+# read-only there (nf_conntrack_max), so nothing of this machine or of another container becomes
+# writable; the rest of /proc/sys stays read-only (kernel.*, vm.*, fs.*), and nothing is
+# unmasked. trixie's systemd-sysctl runs once /proc/sys/net is writable (its condition) and
+# finds its kernel.* lines refused (seen: the unit succeeds, this machine's values unchanged).
+# `--security-opt systempaths=unconfined`, which also works, would make all of /proc/sys and
+# /proc/sysrq-trigger writable and unmask /proc/kcore and others: a host's sysctl.d
+# (kernel.core_pattern on trixie) would then reach this machine's kernel.
+# bookworm's 20.10 does not set disable_ipv6, and its hosts stay as they were.
+NET_SYSCTLS_WRITABLE_RELEASES = frozenset({"trixie", "sid"})
+OPEN_NET_SYSCTLS = "mount --bind /proc/sys/net /proc/sys/net && mount -o remount,bind,rw /proc/sys/net"
 
 
 @dataclass
@@ -203,6 +222,7 @@ class TestHost:
         info = docker_json("container", "inspect", self.container)[0]
         if not info["State"]["Running"]:
             raise HostDied(death_report(self.name, self.container, self.init, "restart"))
+        self.open_net_sysctls()
         address = next(iter(info["NetworkSettings"]["Networks"].values()))["IPAddress"]
         if address != self.address:  # certificates and profiles name the old one
             raise DockerError(f"{self.name} came back as {address}, not {self.address}")
@@ -211,6 +231,19 @@ class TestHost:
                 _wait_for_ssh_banner(self.address, self.port, time.monotonic() + 120, self.running)
             except ContainerExited:
                 raise HostDied(death_report(self.name, self.container, self.init, "restart")) from None
+
+    def open_net_sysctls(self) -> None:
+        """On trixie and sid, /proc/sys/net writable for the host's dockerd (NET_SYSCTLS_WRITABLE_RELEASES).
+
+        A mount lasts as long as the container runs: after a start or a restart, before the
+        host's dockerd is first asked to start a container (one it restores at boot may lose).
+        """
+        if self.release in NET_SYSCTLS_WRITABLE_RELEASES and not self.flavour.bare:
+            done = self.sh(OPEN_NET_SYSCTLS, check=False)
+            if done.returncode != 0:
+                if not self.running():
+                    raise ContainerExited("the container exited")
+                raise DockerError(f"making /proc/sys/net writable on {self.name}: {done.stderr.strip()}")
 
     def running(self) -> bool:
         state = docker("container", "inspect", "--format", "{{.State.Running}}", self.container, check=False)
@@ -442,6 +475,7 @@ class Testbed:
         info = docker_json("container", "inspect", container)[0]
         host.address = info["NetworkSettings"]["Networks"][self.network]["IPAddress"]
         try:
+            host.open_net_sysctls()
             host.wait_ready()
         except ContainerExited:
             raise HostDied(death_report(flavour.name, container, init, "boot")) from None
