@@ -38,10 +38,12 @@ class SessionKiller:
 
     With ``delay`` None the session dies just before that command goes out (the
     event comes first); with a delay, that long after it started, so that a long
-    command (an upload, an apt run, a daemon restart) dies half-way.
+    command (an upload, a daemon restart) dies half-way; with a process name, as
+    soon as that process runs on the host (an apt run dies while dpkg works, however
+    fast this machine is that day: a fixed delay raced it, seen finishing first).
     """
 
-    def __init__(self, host: TestHost, k: int, delay: float | None) -> None:
+    def __init__(self, host: TestHost, k: int, delay: float | str | None) -> None:
         self.host, self.k, self.delay = host, k, delay
         self.applying = False
         self.count = 0
@@ -58,6 +60,8 @@ class SessionKiller:
                 self.killed_during = event.text
                 if self.delay is None:
                     self._kill()  # blocks the loop a moment: nothing is sent meanwhile
+                elif isinstance(self.delay, str):
+                    self.task = asyncio.get_running_loop().create_task(self._kill_when_running(self.delay))
                 else:
                     self.task = asyncio.get_running_loop().create_task(self._kill_later(self.delay))
 
@@ -70,12 +74,20 @@ class SessionKiller:
         await asyncio.sleep(delay)
         await asyncio.to_thread(self._kill)
 
+    async def _kill_when_running(self, process: str) -> None:
+        # Polled from the host's side (docker exec), not through the session about to die.
+        seen = await asyncio.to_thread(
+            self.host.sh, f"for i in $(seq 600); do pgrep -x {process} >/dev/null && echo seen && exit; "
+                          "sleep 0.05; done")
+        assert "seen" in seen.stdout, f"{process} never ran on {self.host.name}"
+        await asyncio.to_thread(self._kill)
+
 
 @dataclass
 class Scenario:
     flavour: str
     k: int  # the apply-phase command during which the session dies
-    delay: float | None
+    delay: float | str | None  # seconds into the command, or a process to wait for (SessionKiller)
     make_step: Callable[[Transport, TestHost, "Fixtures"], Awaitable[Step | None]]
     healthy: Callable[[TestHost, "Fixtures"], None]  # asserts the host reached the step's goal
 
@@ -190,7 +202,7 @@ SCENARIOS = {
     "start and enable docker": Scenario(
         "ecs", 1, None, lambda t, h, f: _fix_for(t, h, "docker"), _docker_enabled),
     "install docker (apt)": Scenario(
-        "bare", 1, 4.0, lambda t, h, f: _install_fix(t, h), lambda h, f: _docker_answers(h)),
+        "bare", 1, "dpkg", lambda t, h, f: _install_fix(t, h), lambda h, f: _docker_answers(h)),
     # The registry itself: certificates, htpasswd, the image upload, the container.
     "deploy the registry (image upload)": Scenario("ecs", 6, 1.0, _deploy, _registry_up),
     # Clients of every init.
