@@ -386,9 +386,12 @@ async def test_configure_two_clients_by_keys(testbed: Testbed, tls_registry: Reg
             assert isinstance(app.screen, HostKeyScreen), status(screen)
             modal = app.screen
             # The safe choice (Cancel) has the focus; shift+tab reaches Accept, Enter presses it.
-            await wait_until(pilot, lambda: app.focused is modal.query_one("#cancel"), "Cancel focused")
+            # (a modal just pushed may not be composed yet: its buttons are waited for, not assumed)
+            await wait_until(pilot, lambda: bool(modal.query("#cancel")) and app.focused is modal.query_one("#cancel"),
+                             "Cancel focused")
             await pilot.press("shift+tab")
-            await wait_until(pilot, lambda: app.focused is modal.query_one("#accept"), "Accept focused")
+            await wait_until(pilot, lambda: bool(modal.query("#accept")) and app.focused is modal.query_one("#accept"),
+                             "Accept focused")
             await pilot.press("enter")
             # (the modal is the screen a moment before its widgets are mounted: wait for the diff itself)
             await wait_until(pilot, lambda: isinstance(app.screen, PlanScreen) and bool(app.screen.query("#plan-diff")),
