@@ -44,7 +44,9 @@ def text_of(screen, selector: str) -> str:  # type: ignore[no-untyped-def]
 
 
 async def accept_host_key(pilot: Pilot) -> None:
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, HostKeyScreen), 60, "the host-key question")
+    # (the modal is the screen a moment before its on_mount gives a button the focus: wait for that)
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, HostKeyScreen) and pilot.app.focused is not None,
+                   60, "the host-key question with a button focused")
     assert pilot.app.focused is not None and pilot.app.focused.id == "cancel"  # the safe choice first
     await tab_to(pilot, "accept", "shift+tab")
     await pilot.press("enter")
