@@ -18,6 +18,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Awaitable, Callable, Mapping
 
+from app import facts
 from app.clients.configure import login, prove_pull
 from app.clients.detect import detect_kind
 from app.clients.model import RegistryTarget
@@ -284,7 +285,7 @@ async def check_health(profile: Profile, bus: EventBus, on_row: OnRow,
     connected = asyncio.Event()
     host_down: list[str] = []  # why the host row could not connect: its dependants say so
 
-    services: list[DockerService] = []  # detected once, by the host row
+    services: list[DockerService] = []  # detected once (a fact of the connection), by the host row
 
     async def host() -> tuple[Status, str]:
         try:
@@ -296,7 +297,7 @@ async def check_health(profile: Profile, bus: EventBus, on_row: OnRow,
             except TransportError as exc:
                 host_down.append(f"not checked: {server_name} is out of reach (its row says why)")
                 raise _explain_login(exc, server_form, server_needs) from None
-            services.append(await DockerService.detect(transport))
+            services.append(await facts.docker_service(transport))
         finally:
             connected.set()
         return Status.OK, f"connected to {transport.label}"
@@ -305,7 +306,7 @@ async def check_health(profile: Profile, bus: EventBus, on_row: OnRow,
         await connected.wait()
         if host_down:
             raise _Skipped(host_down[0])
-        return services[0] if services else await DockerService.detect(transport)
+        return services[0] if services else await facts.docker_service(transport)
 
     async def docker() -> tuple[Status, str]:
         service = await on_host()
@@ -313,12 +314,12 @@ async def check_health(profile: Profile, bus: EventBus, on_row: OnRow,
         return (Status.OK, "the daemon answers") if ok else (Status.FAILURE, "the daemon does not answer")
 
     async def bridge() -> tuple[Status, str]:
-        service = await on_host()
+        await on_host()
         ctx = DiagnosisContext(transport, bus, server_name)
-        ctx.facts["docker_running"] = True
-        ctx.facts["init"] = service.init
         version = await transport.run(["sh", "-c", "dockerd --version 2>/dev/null || docker --version"])
-        ctx.facts["docker_version"] = version.stdout.strip() or None
+        # The daemon row found it answering; the route check needs only that and the version.
+        facts.remember(transport, facts.DockerState(installed=True, version=version.stdout.strip() or None,
+                                                    running=True))
         result = await NetworkCheck().run(ctx, bus.scoped(source="dashboard", host=server_name))
         return result.status, result.summary
 

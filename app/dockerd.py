@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from app.events import ScopedEmitter
 from app.transport import Command, CommandResult, Transport, shell
@@ -103,8 +103,6 @@ class DockerService:
     """How this host runs dockerd: 'systemd', 'sysv', 'boot2docker', 'openrc' or 'none'."""
 
     init: str
-    # The log text recent_log last read, so later checks can quote the daemon's own words.
-    last_log: str | None = field(default=None, compare=False)
 
     @classmethod
     async def detect(cls, transport: Transport) -> "DockerService":
@@ -186,5 +184,4 @@ class DockerService:
             cmd = shell('for f in /var/log/docker.log /var/log/upstart/docker.log /var/log/messages; do '
                         '[ -f "$f" ] && tail -n "$1" "$f" && exit 0; done; exit 0', str(lines))
         result = await transport.run(cmd, sudo=True, emit=emit)
-        self.last_log = result.stdout
         return result.stdout

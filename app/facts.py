@@ -6,15 +6,22 @@ first time it is asked for on that connection and returns the same value after; 
 asks for facts this way, so a planning test gives them with ``remember`` and runs no command for
 them. A fact that can change under regwiz (Docker installed by a fix) is ``forget``-ed by what
 changes it; what is not settled yet (no Docker init found) is not kept.
+
+The diagnosis shares what one check learns with the next this way too (``HostSystem``,
+``DockerState``, the network check's ``NetworkFacts``): the Docker check gathers ``DockerState`` and
+the network check reads it; a fix that changes Docker forgets it.
 """
 
 from __future__ import annotations
 
+import types
 import weakref
-from typing import Awaitable, Callable, TypeVar
+from dataclasses import dataclass
+from typing import Awaitable, Callable, Mapping, TypeVar
 
 from app.dockerd import DockerService
-from app.transport import Transport
+from app.events import ScopedEmitter
+from app.transport import Transport, shell
 
 T = TypeVar("T")
 
@@ -42,6 +49,89 @@ def forget(transport: Transport, kind: type) -> None:
     _FACTS.get(transport, {}).pop(kind, None)
 
 
+def known(transport: Transport, kind: type[T]) -> T | None:
+    """The fact of this kind already gathered on this connection, or None (nothing is run)."""
+    value = _FACTS.get(transport, {}).get(kind)
+    return value if isinstance(value, kind) else None
+
+
 async def docker_service(transport: Transport) -> DockerService:
     """How this host's init runs dockerd (kept once an init is found: a missing Docker may be installed)."""
     return await fact(transport, DockerService, DockerService.detect, keep=lambda s: s.init != "none")
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    values = {}
+    for line in text.splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, _sep, value = line.partition("=")
+            values[key.strip()] = value.strip().strip('"')
+    return values
+
+
+# Sections of one command's output; a line no file or tool prints on its own.
+_SECTION = "@@regwiz-section@@"
+
+
+async def read_in_one(transport: Transport, scripts: list[str], emit: ScopedEmitter | None = None,
+                      sudo: bool = False) -> list[str]:
+    """What each read-only shell snippet printed, run as one remote command (one round trip, not len(scripts)).
+
+    Each snippet's errors are its own: one that fails leaves its section as far as it printed.
+    The snippets are regwiz's own text; values in them must already be quoted (shlex.quote).
+    """
+    joined = f"; echo {_SECTION}; ".join(f"{{ {script}; }} 2>/dev/null" for script in scripts) + "; exit 0"
+    out = (await transport.run(shell(joined), sudo=sudo, emit=emit)).stdout
+    parts = out.split(_SECTION + "\n")
+    return (parts + [""] * len(scripts))[:len(scripts)]
+
+
+@dataclass(frozen=True)
+class HostSystem:
+    """What the host is: its os-release, the machine's architecture, PID 1 (none of it changes under regwiz)."""
+
+    os_release: Mapping[str, str]
+    arch: str
+    pid1: str
+
+    @property
+    def name(self) -> str | None:
+        return self.os_release.get("PRETTY_NAME") or self.os_release.get("NAME") or None
+
+    @classmethod
+    async def gather(cls, transport: Transport, emit: ScopedEmitter | None = None) -> "HostSystem":
+        # One round trip for the three reads (a missing file leaves its section empty).
+        os_text, arch, pid1 = await read_in_one(transport, ["cat /etc/os-release", "uname -m", "cat /proc/1/comm"],
+                                                emit)
+        return cls(types.MappingProxyType(parse_os_release(os_text)), arch.strip(), pid1.strip())
+
+
+async def host_system(transport: Transport, emit: ScopedEmitter | None = None) -> HostSystem:
+    return await fact(transport, HostSystem, lambda t: HostSystem.gather(t, emit))
+
+
+@dataclass(frozen=True)
+class DockerState:
+    """Whether Docker is installed, its version line, whether the daemon answers, and its log if it did not."""
+
+    installed: bool
+    version: str | None  # as `dockerd --version` printed it
+    running: bool
+    log: str | None = None  # the daemon's recent log lines, read when it was not running
+
+    @classmethod
+    async def gather(cls, transport: Transport, emit: ScopedEmitter | None = None) -> "DockerState":
+        version = await transport.run(shell(
+            "if command -v dockerd >/dev/null 2>&1 || command -v docker >/dev/null 2>&1; then "
+            "dockerd --version 2>/dev/null || docker --version; else exit 127; fi"), emit=emit)
+        if version.exit_status == 127:
+            return cls(installed=False, version=None, running=False)
+        service = await docker_service(transport)
+        running = await service.answers(transport)
+        log = None if running else await service.recent_log(transport, emit)
+        return cls(installed=True, version=version.stdout.strip() or None, running=running, log=log)
+
+
+async def docker_state(transport: Transport, emit: ScopedEmitter | None = None) -> DockerState:
+    """Docker's state as last gathered on this connection (the Docker check gathers it afresh)."""
+    return await fact(transport, DockerState, lambda t: DockerState.gather(t, emit))

@@ -72,3 +72,13 @@ async def deployed(testbed: Testbed, host: TestHost, tmp_path: Path, **settings:
     target = client_target(choices)
     await ensure_test_image(target)
     return target
+
+
+def network_facts_of(ctx):  # type: ignore[no-untyped-def]
+    """The NetworkFacts the network check gathered on this context's connection (it must have run)."""
+    from app import facts
+    from app.diagnose.network_facts import NetworkFacts
+
+    gathered = facts.known(ctx.transport, NetworkFacts)
+    assert gathered is not None, "the network check has not run on this connection"
+    return gathered

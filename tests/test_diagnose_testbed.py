@@ -13,7 +13,7 @@ from app.diagnose.network_fixes import DaemonNetworkFix, RouteDeleteFix
 from app.events import EventBus, EventKind, MemorySink
 from app.steps import Outcome, Plan, Status, StepContext
 from app.transport.ssh import SSHTransport
-from tests.registry_helpers import apply_step
+from tests.registry_helpers import apply_step, network_facts_of
 from tests.sshutil import root_by_password
 from tests.testbed.hosts import TestHost
 
@@ -61,7 +61,7 @@ async def test_ecs_conflict_predicted_fixed_and_idempotent(fresh_host, tmp_path:
             {k: r.summary for k, r in again.items() if r.status is not Status.OK}
         # Offering the same fix again changes nothing.
         before = host.exec("cat", "/etc/docker/daemon.json").stdout
-        outcome, _, _ = await apply_step(t, DaemonNetworkFix(ctx.facts["network"]))
+        outcome, _, _ = await apply_step(t, DaemonNetworkFix(network_facts_of(ctx)))
         assert outcome.outcome is Outcome.NOTHING_TO_DO, outcome.message
         assert host.exec("cat", "/etc/docker/daemon.json").stdout == before
 
@@ -105,7 +105,7 @@ async def test_seed_route_fix_deletes_a_conflicting_route(fresh_host, tmp_path: 
 async def test_seed_route_fix_refuses_the_route_of_the_session(ecs_conflict: TestHost, tmp_path: Path) -> None:
     async with root_by_password(ecs_conflict, tmp_path) as t:
         results, _, ctx = await diagnose(t, ecs_conflict)
-        facts = ctx.facts["network"]
+        facts = network_facts_of(ctx)
         session_route = next(r for r in facts.net.routes if r.dest.prefixlen == 24 and r.is_link_scope)
         before = ecs_conflict.exec("ip", "-4", "route").stdout
         outcome, plans, _ = await apply_step(t, RouteDeleteFix(session_route, facts))
@@ -143,7 +143,7 @@ async def test_fix_that_breaks_docker_is_rolled_back(fresh_host, tmp_path: Path)
     original = host.exec("cat", "/etc/docker/daemon.json").stdout
     async with root_by_password(host, tmp_path) as t:
         results, _, ctx = await diagnose(t, host)
-        outcome, _, sink = await apply_step(t, BrokenNetworkFix(ctx.facts["network"]))
+        outcome, _, sink = await apply_step(t, BrokenNetworkFix(network_facts_of(ctx)))
         assert outcome.outcome is Outcome.ROLLED_BACK, outcome.message
         assert "did not come back" in outcome.message
     assert host.exec("cat", "/etc/docker/daemon.json").stdout == original
@@ -153,7 +153,7 @@ async def test_fix_that_breaks_docker_is_rolled_back(fresh_host, tmp_path: Path)
     # The real fix on the same host: other keys kept, the remembered subnet cleared.
     async with root_by_password(host, tmp_path) as t:
         _, _, ctx = await diagnose(t, host)
-        facts = ctx.facts["network"]
+        facts = network_facts_of(ctx)
         assert str(facts.options.remembered_subnet) == "172.17.0.0/16"
         outcome, plans, _ = await apply_step(t, DaemonNetworkFix(facts))
         assert any("local-kv.db" in a for a in plans[0].actions)

@@ -38,7 +38,7 @@ from app.events import EventBus
 from app.steps import Outcome
 from app.transport.ssh import SSHTransport
 from tests.netstates import NetState, generate
-from tests.registry_helpers import apply_step
+from tests.registry_helpers import apply_step, network_facts_of
 from tests.sshutil import root_by_password
 from tests.testbed.hosts import Testbed, TestHost
 
@@ -201,7 +201,7 @@ def observe(host: TestHost) -> Observed:
 async def predict(transport: SSHTransport, host: TestHost) -> tuple[netmodel.BridgePrediction, NetworkFacts]:
     ctx = DiagnosisContext(transport, EventBus(), host.address)
     results = await run_checks([SystemCheck(), DockerCheck(), NetworkCheck()], ctx)
-    facts: NetworkFacts = ctx.facts["network"]
+    facts: NetworkFacts = network_facts_of(ctx)
     prediction = netmodel.predict_bridge(facts.net, facts.options, facts.docker_version)
     network = results[-1]
     # The check reports what predict_bridge says from the facts it gathered: one prediction, not two.

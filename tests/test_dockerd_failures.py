@@ -12,12 +12,15 @@ import shlex
 
 import pytest
 
+from app import facts
 from app.diagnose.base import DiagnosisContext
 from app.diagnose.network import NetworkCheck
 from app.dockerd import DockerService, explain_failure
 from app.events import EventBus
+from app.facts import DockerState
 from app.steps import Status
 from app.transport.base import Transport
+from tests.recorded import answer_in_one, snippets_of
 
 POOLS_2010 = ("172.17.0.0/16 172.18.0.0/16 172.19.0.0/16 172.20.0.0/16 172.21.0.0/16 172.22.0.0/16 "
               "172.23.0.0/16 172.24.0.0/16 172.25.0.0/16 172.26.0.0/16 172.27.0.0/16 172.28.0.0/16 "
@@ -123,6 +126,12 @@ class FakeHost(Transport):
     async def _execute(self, command_line: str, stdin: object, sink: object, keep_output: bool,
                        timeout: float | None) -> tuple[int, list[str], list[str]]:
         self.lines.append(command_line)
+        snippets = snippets_of(command_line)
+        if snippets is not None:  # one round trip of several reads: each answered as the shell would
+            return await answer_in_one(snippets, self._answer)
+        return await self._answer(command_line)
+
+    async def _answer(self, command_line: str) -> tuple[int, list[str], list[str]]:
         words = shlex.split(command_line)
         if "base64" in command_line:
             path = words[-1]
@@ -143,10 +152,10 @@ async def _route_check(version: str, last_log: str | None, files: dict[str, str]
                        routes_json: str = ALL_LINK_JSON) -> tuple[object, FakeHost]:
     host = FakeHost(files if files is not None else {"/etc/resolv.conf": "nameserver 100.100.2.136\n"},
                     routes_json)
-    service = DockerService("sysv")
-    service.last_log = last_log
     ctx = DiagnosisContext(host, EventBus(), "fake")
-    ctx.facts.update(docker_version=version, docker_running=False, service=service, init="sysv")
+    # Recorded facts in: what the Docker check would have gathered on a SysV host whose daemon is down.
+    facts.remember(host, DockerService("sysv"))
+    facts.remember(host, DockerState(installed=True, version=version, running=False, log=last_log))
     result = await NetworkCheck().run(ctx, ctx.emitter("network"))
     return result, host
 

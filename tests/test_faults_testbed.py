@@ -13,6 +13,7 @@ from app.events import EventBus
 from app.remote_files import FileChange
 from app.steps import StepContext
 from app.transport import TransportError
+from tests.registry_helpers import network_facts_of
 from tests.sshutil import root_by_password
 from tests.testbed.hosts import Testbed, TestHost
 
@@ -370,7 +371,7 @@ async def test_bridge_fix_dockerd_refuses_is_rolled_back_on_newer_releases(  # t
     async with root_by_password(host, tmp_path) as t:
         ctx = DiagnosisContext(t, EventBus(), host.address)
         await run_checks(default_checks(), ctx)
-        result = await run_step(BrokenNetworkFix(ctx.facts["network"]),
+        result = await run_step(BrokenNetworkFix(network_facts_of(ctx)),
                                 StepContext(t, EventBus().scoped(source="fault")), yes)
     assert result.outcome is Outcome.ROLLED_BACK, result.message
     assert "did not come back" in result.message, result.message

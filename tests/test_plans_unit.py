@@ -37,6 +37,7 @@ from app.registry.ops import (CERT_PATH, KEY_PATH, DeleteTagsStep, PruneDecision
 from app.remote_files import FileChange, sha256_text
 from app.steps import Plan, Step, StepContext
 from app.transport import Transport
+from tests.recorded import answer_in_one, snippets_of
 
 PLAIN = RegistryTarget("10.0.0.5", 5000, tls=False, ca_pem=None)
 CA = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
@@ -58,6 +59,12 @@ class RecordedHost(Transport):
     async def _execute(self, command_line: str, stdin: object, sink: object, keep_output: bool,
                        timeout: float | None) -> tuple[int, list[str], list[str]]:
         self.commands.append(command_line)
+        snippets = snippets_of(command_line)
+        if snippets is not None:  # one round trip of several reads: each answered as the shell would
+            return await answer_in_one(snippets, self._answer)
+        return await self._answer(command_line)
+
+    async def _answer(self, command_line: str) -> tuple[int, list[str], list[str]]:
         if "base64 <" in command_line:
             path = shlex.split(command_line)[-1]
             if path not in self.files:
@@ -469,3 +476,60 @@ async def test_renew_plan_holds_the_old_and_the_new_serial(tmp_path: Path, monke
     assert not any(c.path.endswith("htpasswd") for c in plan.changes)  # users are left alone
     assert step.applied_serials == (None, None) and not hasattr(step, "new_serial")
     _no_writes(host)
+
+
+# -- the diagnosis' facts (app/facts.py): typed, shared between checks, forgotten by what changes them ------
+
+ROUTES = json.dumps([{"dst": "default", "gateway": "10.0.0.1", "dev": "eth0"},
+                     {"dst": "172.16.0.0/12", "dev": "eth0", "scope": "link"}])
+OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n'
+
+
+def _stopped_docker_host() -> RecordedHost:
+    """A bookworm host on systemd whose Docker 20.10 is installed but stopped, with Aliyun's 172.16/12 route."""
+    return RecordedHost({"/etc/resolv.conf": "nameserver 100.100.2.136\n"}, [
+        ("/etc/os-release", 0, f"{OS_RELEASE}@@regwiz-section@@\nx86_64\n@@regwiz-section@@\nsystemd\n"),
+        SYSTEMD, ("command -v dockerd", 0, "Docker version 20.10.24+dfsg1, build 297e128"),
+        ("docker version", 1, ""), ("systemctl is-enabled", 0, "enabled"), ("journalctl", 0, "-- No entries --"),
+        ("ip -j -4 route", 0, ROUTES), ("ip -j -4 addr", 0, "[]"), ("cat /etc/resolv.conf", 0, "nameserver 100.100.2.136"),
+    ])
+
+
+async def test_the_diagnosis_shares_typed_facts_from_recorded_answers() -> None:
+    from app import facts
+    from app.diagnose import DiagnosisContext, run_checks
+    from app.diagnose.network import NetworkCheck
+    from app.diagnose.system import DockerCheck, SystemCheck
+    from app.facts import DockerState, HostSystem
+
+    host = _stopped_docker_host()
+    ctx = DiagnosisContext(host, EventBus(), "recorded")
+    system, docker, network = await run_checks([SystemCheck(), DockerCheck(), NetworkCheck()], ctx)
+    assert system.summary == "Debian GNU/Linux 12 (bookworm), x86_64, systemd"
+    assert sum("/etc/os-release" in line for line in host.commands) == 1  # os-release, arch, PID 1: one command
+    state = facts.known(host, DockerState)
+    assert state == DockerState(installed=True, version="Docker version 20.10.24+dfsg1, build 297e128",
+                                running=False, log="-- No entries --")
+    assert docker.data["running"] is False and docker.fixes and isinstance(docker.fixes[0], EnableDockerFix)
+    # The network check predicted from the version the Docker check found, and did not ask again.
+    assert sum("command -v dockerd" in line for line in host.commands) == 1
+    assert network.data["rules_version"] == "20.10.24"  # moby 20.10's pool rules, not a modern default's
+    gathered = facts.known(host, NetworkFacts)
+    assert gathered is not None and gathered.docker_version == state.version
+    # 20.10 skips the pools 172.16/12 covers and takes the first 192.168 one (moby v20.10.24 ipamutils).
+    assert network.summary == "docker0 will take 192.168.0.0/20; no route conflict", network.summary
+    assert isinstance(facts.known(host, HostSystem), HostSystem)
+    _no_writes(host)
+
+
+async def test_a_fix_forgets_the_facts_it_changes() -> None:
+    from app import facts
+    from app.facts import DockerState
+
+    host = RecordedHost({}, [("systemctl is-enabled", 0, "enabled"), ("docker version", 0, "20.10.24")])
+    facts.remember(host, DockerState(installed=True, version="Docker version 20.10.24", running=False))
+    fix = EnableDockerFix(DockerService("systemd"))
+    plan, ctx = await _plan(fix, host)
+    assert facts.known(host, DockerState) is not None  # planning changes nothing, the facts included
+    await fix.apply(ctx, plan)
+    assert facts.known(host, DockerState) is None  # the next check that needs it reads the host again

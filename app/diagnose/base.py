@@ -2,8 +2,8 @@
 
 A check streams the commands it runs into its own log, and returns a
 ``CheckResult`` with the evidence and the fixes (steps) it can offer. Checks
-share what they learn through ``DiagnosisContext.facts`` (the network check
-needs the docker version the docker check found).
+share what they learn as typed facts kept with the connection (app/facts.py: the
+network check reads the ``DockerState`` the Docker check gathered).
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ class DiagnosisContext:
     host: str
     registry_port: int = 5000
     storage_path: str = "/var/lib/registry"
-    facts: dict[str, Any] = field(default_factory=dict)
 
     def emitter(self, check_id: str) -> ScopedEmitter:
         return self.bus.scoped(source=f"diagnose.{check_id}", host=self.host)

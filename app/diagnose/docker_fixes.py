@@ -54,6 +54,7 @@ class EnableDockerFix(Step):
 
     async def apply(self, ctx: StepContext, plan: Plan) -> None:
         assert isinstance(plan.decision, EnableDockerDecision)
+        facts.forget(ctx.transport, facts.DockerState)  # what the diagnosis saw is about to change
         if plan.decision.enable:
             await self.service.enable(ctx.transport, ctx.emit)
         await self.service.restart(ctx.transport, ctx.emit)
@@ -90,6 +91,7 @@ class InstallDockerFix(Step):
     async def apply(self, ctx: StepContext, plan: Plan) -> None:
         assert isinstance(plan.decision, InstallDockerDecision)
         decision = plan.decision
+        facts.forget(ctx.transport, facts.DockerState)  # what the diagnosis saw is about to change
         await ctx.transport.run(shell(PREPARE.get(decision.manager, "") + decision.command), sudo=True,
                                 emit=ctx.emit, timeout=900, check=True)
         facts.forget(ctx.transport, DockerService)  # its init may be found only now

@@ -20,6 +20,7 @@ from app.diagnose.network_facts import DAEMON_JSON, DOCKER_DEVICES, LOCAL_KV, MO
 from app.diagnose.network_fixes import DaemonNetworkFix, RouteDeleteFix
 from app.dockerd import FailureCause, explain_failure
 from app.events import ScopedEmitter
+from app.facts import DockerState, docker_service, docker_state, known, read_in_one, remember
 from app.remote_files import RemoteFiles
 from app.steps import Status
 from app.transport import Command, Transport
@@ -41,11 +42,10 @@ def without_docker(net: netmodel.HostNetwork) -> netmodel.HostNetwork:
 
 def logged_failure(ctx: DiagnosisContext) -> FailureCause | None:
     """The failure the daemon itself logged, from the log the Docker check read (None if it read none)."""
-    if ctx.facts.get("docker_running"):
+    state = known(ctx.transport, DockerState)
+    if state is None or state.running:
         return None  # a running daemon's log was not read, and any old failure is over
-    service = ctx.facts.get("service")
-    log = getattr(service, "last_log", None)
-    return explain_failure(log) if log else None
+    return explain_failure(state.log) if state.log else None
 
 
 def _nameserver_note(facts: NetworkFacts, rules: netmodel.BridgeRules) -> str | None:
@@ -91,31 +91,32 @@ async def daemon_flags(transport: Transport, files: RemoteFiles, init: str) -> t
 
 async def gather(ctx: DiagnosisContext, emit: ScopedEmitter) -> NetworkFacts:
     t = ctx.transport
+    docker = await docker_state(t, emit)  # the Docker check's, when it ran on this connection
     files = RemoteFiles(t, emit)
-    routes_json = await t.run(Command("ip", "-j", "-4", "route"), emit=emit)
+    # The routes, addresses and resolv.conf in one round trip (`ip -j` prints JSON or nothing).
+    routes_json, addrs_json, resolv_text = await read_in_one(
+        t, ["ip -j -4 route", "ip -j -4 addr", "cat /etc/resolv.conf"], emit)
     routes: list[netmodel.Route] = []
-    if routes_json.ok and routes_json.stdout.strip().startswith("["):
-        routes = netmodel.parse_ip_json_routes(routes_json.stdout)
+    if routes_json.strip().startswith("["):
+        routes = netmodel.parse_ip_json_routes(routes_json)
     else:
         plain = await t.run(Command("ip", "-4", "route"), emit=emit)
         if plain.ok:
             routes = netmodel.parse_ip_routes(plain.stdout)
         else:
             routes = netmodel.parse_route_n((await t.run(Command("route", "-n"), emit=emit)).stdout)
-    addrs = await t.run(Command("ip", "-j", "-4", "addr"), emit=emit)
-    addresses = netmodel.parse_ip_json_addresses(addrs.stdout) if addrs.ok else []
-    resolv = await t.run(Command("cat", "/etc/resolv.conf"), emit=emit)
-    nameservers = netmodel.parse_resolv_conf(resolv.stdout)
+    addresses = netmodel.parse_ip_json_addresses(addrs_json) if addrs_json.strip().startswith("[") else []
+    nameservers = netmodel.parse_resolv_conf(resolv_text)
     # With only systemd-resolved's stub listed, dockerd 19.03+ reads the resolved file instead
     # (moby v19.03.0 libnetwork/resolvconf Path()): gather it too, so the prediction can use
     # the nameservers the installed version really checks; a missing file means none.
-    stub_only = netmodel.names_only_resolved_stub(resolv.stdout)
+    stub_only = netmodel.names_only_resolved_stub(resolv_text)
     resolved: tuple[ipaddress.IPv4Address, ...] | None = None
     if stub_only:
         resolved_text = await files.read(netmodel.RESOLVED_RESOLV_CONF)
         resolved = tuple(netmodel.parse_resolv_conf(resolved_text or ""))
     docker_networks: list[tuple[str, ipaddress.IPv4Network]] = []
-    if ctx.facts.get("docker_running"):
+    if docker.running:
         listing = await t.run(Command("sh", "-c", "docker network inspect $(docker network ls -q)"),
                               sudo=True, emit=emit)
         if listing.ok:
@@ -128,7 +129,7 @@ async def gather(ctx: DiagnosisContext, emit: ScopedEmitter) -> NetworkFacts:
     net = netmodel.HostNetwork(tuple(routes), tuple(addresses), tuple(nameservers),
                                tuple(docker_networks), docker0, resolved, stub_only)
     daemon_json = await files.read(DAEMON_JSON)
-    flags, flag_source = await daemon_flags(t, files, ctx.facts.get("init", "none"))
+    flags, flag_source = await daemon_flags(t, files, (await docker_service(t)).init)
     kv = await files.read_bytes(LOCAL_KV)
     options_error: str | None = None
     try:
@@ -142,7 +143,7 @@ async def gather(ctx: DiagnosisContext, emit: ScopedEmitter) -> NetworkFacts:
         if remembered is not None:
             # Keep every other option: live-restore, -b, ipv6 and whether pools were set decide too.
             options = dataclasses.replace(options, remembered_subnet=remembered)
-    version = ctx.facts.get("docker_version") or MODERN_DOCKER
+    version = docker.version or MODERN_DOCKER
     return NetworkFacts(net, without_docker(net), options, daemon_json, flags, flag_source, version,
                         options_error)
 
@@ -153,7 +154,7 @@ class NetworkCheck(Check):
 
     async def run(self, ctx: DiagnosisContext, emit: ScopedEmitter) -> CheckResult:
         facts = await gather(ctx, emit)
-        ctx.facts["network"] = facts
+        remember(ctx.transport, facts)  # what the fixes were planned from, for the caller to read
         evidence: list[str] = []
         data: dict[str, object] = {
             "routes": [r.describe() for r in facts.net.routes],

@@ -22,6 +22,12 @@ from app.transport import Command, shell
 from app.transport.local import LocalTransport
 
 
+def _forget_what_changes(ctx: StepContext) -> None:
+    """The network and dockerd's state the diagnosis gathered no longer hold once a fix starts."""
+    facts.forget(ctx.transport, NetworkFacts)
+    facts.forget(ctx.transport, facts.DockerState)
+
+
 def _configured_ranges_are_clean(facts: NetworkFacts) -> bool:
     """daemon.json already sets bip and pools, and they overlap nothing of the host's."""
     options = facts.options
@@ -110,6 +116,7 @@ class DaemonNetworkFix(Step):
     async def apply(self, ctx: StepContext, plan: Plan) -> None:
         assert isinstance(plan.decision, DaemonNetworkDecision)
         decision, service = plan.decision, plan.decision.service
+        _forget_what_changes(ctx)
         for change in plan.changes:
             if change.changes_anything:
                 await ctx.files.write(change)
@@ -244,6 +251,7 @@ class RouteDeleteFix(Step):
 
     async def apply(self, ctx: StepContext, plan: Plan) -> None:
         assert isinstance(plan.decision, RouteDeleteDecision)
+        _forget_what_changes(ctx)
         self._deleted = False
         await ctx.transport.run(Command("ip", "route", "del", *plan.decision.route_args), sudo=True,
                                 emit=ctx.emit, check=True)

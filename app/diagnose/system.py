@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 from app import facts
+from app.facts import DockerState, parse_os_release  # noqa: F401  (parse_os_release: kept importable here)
 from app.diagnose.base import Check, CheckResult, DiagnosisContext
 from app.dockerd import explain_failure
 from app.events import ScopedEmitter
 from app.i18n import N_, _
 from app.steps import Status
-from app.transport import Command, shell
-
-
-def parse_os_release(text: str) -> dict[str, str]:
-    values = {}
-    for line in text.splitlines():
-        if "=" in line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip().strip('"')
-    return values
 
 
 class SystemCheck(Check):
@@ -26,14 +17,12 @@ class SystemCheck(Check):
 
     async def run(self, ctx: DiagnosisContext, emit: ScopedEmitter) -> CheckResult:
         t = ctx.transport
-        os_release = parse_os_release((await t.run(Command("cat", "/etc/os-release"), emit=emit)).stdout)
-        arch = (await t.run(Command("uname", "-m"), emit=emit)).stdout.strip()
-        pid1 = (await t.run(Command("cat", "/proc/1/comm"), emit=emit)).stdout.strip()
+        system = await facts.host_system(t, emit)
+        os_release, arch, pid1 = system.os_release, system.arch, system.pid1
         service = await facts.docker_service(t)
         init = {"systemd": "systemd", "openrc": "OpenRC", "boot2docker": _("boot2docker init"),
                 "sysv": _("SysV/upstart init")}.get(service.init, pid1 or _("unknown"))
-        ctx.facts.update(os=os_release, arch=arch, init=service.init, service=service)
-        name = os_release.get("PRETTY_NAME") or os_release.get("NAME") or _("unknown OS")
+        name = system.name or _("unknown OS")
         data = {"os": name, "id": os_release.get("ID", ""), "version": os_release.get("VERSION_ID", ""),
                 "arch": arch, "init": service.init, "pid1": pid1}
         status = Status.OK if arch in ("x86_64", "aarch64", "arm64") else Status.WARNING
@@ -53,20 +42,19 @@ class DockerCheck(Check):
 
         t = ctx.transport
         service = await facts.docker_service(t)
-        ctx.facts["service"] = service
-        found = await t.run(shell("command -v dockerd || command -v docker"), emit=emit)
-        if not found.ok:
-            ctx.facts["docker_version"] = None
+        # The check reads the host afresh (a re-check after a fix must see the fix), and keeps what it
+        # read for the checks after it (the network check needs the version and whether it runs).
+        state = await DockerState.gather(t, emit)
+        facts.remember(t, state)
+        if not state.installed:
+            system = await facts.host_system(t, emit)
             return self.result(Status.FAILURE, _("Docker is not installed"),
                                evidence=[_("neither dockerd nor docker is on the PATH")],
-                               fixes=[InstallDockerFix(ctx.facts.get("os", {}))],
+                               fixes=[InstallDockerFix(dict(system.os_release))],
                                data={"installed": False})
-        version_out = await t.run(shell("dockerd --version 2>/dev/null || docker --version"), emit=emit)
-        version = version_out.stdout.strip()
-        ctx.facts["docker_version"] = version
-        running = await service.answers(t)
+        version = state.version or ""
+        running = state.running
         enabled = await service.is_enabled(t)
-        ctx.facts["docker_running"] = running
         data = {"installed": True, "version": version, "running": running, "enabled": enabled,
                 "init": service.init}
         if running:
@@ -75,7 +63,7 @@ class DockerCheck(Check):
                                    version=version), evidence=["systemctl is-enabled docker: disabled"],
                                    fixes=[EnableDockerFix(service)], data=data)
             return self.result(Status.OK, _("{version}: running").format(version=version), data=data)
-        log = await service.recent_log(t, emit)
+        log = state.log or ""
         cause = explain_failure(log)
         if cause is not None:
             data["cause"] = cause.cause

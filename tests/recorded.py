@@ -1,0 +1,31 @@
+"""Recorded hosts answer a ``facts.read_in_one`` command as the shell would: snippet by snippet."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Awaitable, Callable
+
+from app.facts import _SECTION as SECTION
+
+Answer = Callable[[str], Awaitable[tuple[int, list[str], list[str]]]]
+
+
+def snippets_of(command_line: str) -> list[str] | None:
+    """The snippets of a read_in_one command line (``sh -c SCRIPT regwiz``), or None for any other command."""
+    if f"echo {SECTION}" not in command_line:
+        return None
+    words = shlex.split(command_line)
+    script = words[words.index("-c") + 1]
+    parts = script.removesuffix("; exit 0").split(f"; echo {SECTION}; ")
+    return [part.removeprefix("{ ").removesuffix("; } 2>/dev/null") for part in parts]
+
+
+async def answer_in_one(snippets: list[str], answer: Answer) -> tuple[int, list[str], list[str]]:
+    """Each snippet answered on its own, their outputs between section lines; the command itself exits 0."""
+    lines: list[str] = []
+    for index, snippet in enumerate(snippets):
+        if index:
+            lines.append(SECTION)
+        _status, out, _err = await answer(snippet)
+        lines.extend(out)
+    return 0, lines, []
