@@ -32,7 +32,7 @@ def _configured_ranges_are_clean(facts: NetworkFacts) -> bool:
     taken += [a.interface.network for a in facts.host_net.addresses]
     taken += [ipaddress.IPv4Network(f"{n}/32") for n in facts.host_net.nameservers]
     taken += [net for net, _why in netmodel.CLOUD_RESERVED]
-    ranges = [options.bip.network] + [base for base, _ in options.default_address_pools]
+    ranges = [options.bip.network] + [base for base, _size in options.default_address_pools]
     return not any(r.overlaps(t) for r in ranges for t in taken)
 
 

@@ -15,7 +15,7 @@ def parse_os_release(text: str) -> dict[str, str]:
     values = {}
     for line in text.splitlines():
         if "=" in line and not line.startswith("#"):
-            key, _, value = line.partition("=")
+            key, _equals, value = line.partition("=")
             values[key.strip()] = value.strip().strip('"')
     return values
 
