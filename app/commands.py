@@ -13,6 +13,7 @@ from app.clients.configure import ClientSpec, Planned, configure_clients
 from app.clients.model import RegistryTarget
 from app.clients.testimage import ensure_test_image
 from app.headless import FAILED, OK, HeadlessFailure, Output, Run, worst
+from app.i18n import _
 from app.progress import ClientProgress
 from app.profiles import Profile, TeamProfile, load_profile, render_profile, secret_from_env, team_profile_from
 from app.redact import Secret
@@ -35,14 +36,14 @@ def _server(profile: Profile, run: Run):  # type: ignore[no-untyped-def]
     form = host_form(profile.server, run.bus.redactor)
     problems = form.errors() if not form.local else {}
     if problems:
-        raise SetupError("the profile's [server] is not usable: " + "; ".join(f"{k}: {v}" for k, v in problems.items())
-                         + ": fix it in the profile")
-    return form, form.transport(), (profile.server.host or "this machine")
+        raise SetupError(_("the profile's [server] is not usable: {problems}: fix it in the profile").format(
+            problems="; ".join(f"{k}: {v}" for k, v in problems.items())))
+    return form, form.transport(), (profile.server.host or _("this machine"))
 
 
 async def on_server(profile: Profile, run: Run, work, report: bool = True) -> int:  # type: ignore[no-untyped-def]
     """Connect to the profile's server, run ``work(transport, host)``, always close (and write the report)."""
-    _, transport, host = _server(profile, run)
+    _form, transport, host = _server(profile, run)
     try:
         await run.connect(transport, host)
         return await work(transport, host)
@@ -74,7 +75,8 @@ async def _deploy_on(run: Run, choices: DeployChoices, transport: Transport, hos
         blocking = [r for r in results if r.status is Status.FAILURE and r.check_id in ("docker", "network")]
         if blocking:
             run.out.record("error", status="failure",
-                           message="the host is not ready: " + "; ".join(r.summary for r in blocking))
+                           message=_("the host is not ready: {problems}").format(
+                               problems="; ".join(r.summary for r in blocking)))
             return FAILED
         deployed = await run.step(DeployRegistryStep(choices), transport, "deploy", host,
                                   on_result=lambda result: adopt_names(choices, result.plan))
@@ -129,11 +131,11 @@ def _client_specs(profile: Profile, run: Run) -> list[ClientSpec]:
     specs = []
     for entry in profile.clients:
         form = host_form(entry, run.bus.redactor)
-        name = "this machine" if form.local else f"{entry.user}@{entry.host}"
+        name = _("this machine") if form.local else f"{entry.user}@{entry.host}"
         problems = form.errors()  # before any host is touched: the whole list is checked first
         if problems:
-            raise SetupError(f"the profile's client {name!r} is not usable: "
-                             + "; ".join(f"{k}: {v}" for k, v in problems.items()) + ": fix its [[clients]] entry")
+            raise SetupError(_("the profile's client {name} is not usable: {problems}: fix its [[clients]] entry")
+                             .format(name=repr(name), problems="; ".join(f"{k}: {v}" for k, v in problems.items())))
         specs.append(ClientSpec(name, form.transport, client_kind(entry)))
     return specs
 
@@ -147,7 +149,7 @@ async def _configure(run: Run, specs: list[ClientSpec], registry: RegistryTarget
     async def confirm_all(plans: list[tuple[str, Plan]]) -> bool:
         for name, plan in plans:
             run.out.record("plan", client=name, summary=plan.summary, actions=plan.actions, diff=plan.diff(),
-                           status="applying" if run.yes else "not applied (run again with --yes)")
+                           status="applying" if run.yes else "not applied (run again with --yes)")  # shown translated
         return run.yes
 
     async def accept_key(name: str, unknown) -> bool:  # type: ignore[no-untyped-def]
@@ -157,8 +159,8 @@ async def _configure(run: Run, specs: list[ClientSpec], registry: RegistryTarget
         await ensure_test_image(registry)  # the first request that logs in: a wrong password shows here
     except RegistryAuthError as exc:
         if registry.username and registry.password and password_from and "refused" in str(exc):
-            raise HeadlessFailure(f"the registry refused user {registry.username}: check the password "
-                                  f"{password_from}") from None
+            raise HeadlessFailure(_("the registry refused user {user}: check the password {where}").format(
+                user=registry.username, where=password_from)) from None
         raise
     async def confirmed(plans: list[tuple[str, Plan]]) -> bool:  # a saved plan file: confirmed when it was made
         return True
@@ -179,14 +181,14 @@ async def _configure(run: Run, specs: list[ClientSpec], registry: RegistryTarget
 def _profile_password_from(profile: Profile) -> str | None:
     """Where the registry password of a full profile comes from (its first user's variable)."""
     users = profile.registry.users
-    return f"in ${users[0].password_env}" if users and users[0].password_env else None
+    return _("in ${variable}").format(variable=users[0].password_env) if users and users[0].password_env else None
 
 
 def _with_inventory(profile: Profile, args: argparse.Namespace) -> Profile:
     """The profile with its [[clients]] replaced by the hosts of ``--inventory`` (app/inventory.py)."""
     if getattr(args, "inventory", None) is None:
         if getattr(args, "limit", None):
-            raise SetupError("--limit selects hosts of an inventory: give --inventory FILE too")
+            raise SetupError(_("--limit selects hosts of an inventory: give --inventory FILE too"))
         return profile
     from dataclasses import replace
 
@@ -199,8 +201,9 @@ async def clients(args: argparse.Namespace) -> int:
     profile = _with_inventory(load_named_profile(args.profile), args)
     run = _run(args)
     if not profile.clients:
-        run.out.record("error", status="failure", message="the profile lists no [[clients]]: add one per machine "
-                       "to configure (or, for this machine alone, use regwiz onboard)")
+        run.out.record("error", status="failure", message=_("the profile lists no [[clients]]: add one per machine "
+                                                            "to configure (or, for this machine alone, use "
+                                                            "regwiz onboard)"))
         return FAILED
     registry = registry_target(profile, run.bus.redactor)
     specs = _client_specs(profile, run)
@@ -217,41 +220,43 @@ async def _registry_ready(profile: Profile, run: Run, registry: RegistryTarget) 
     """Before touching any client: the registry answers, or its host says why not."""
     if await registry_answers(registry):
         return True
-    _, transport, host = _server(profile, run)
+    _form, transport, host = _server(profile, run)
     emit = run.bus.scoped(source="registry", host=host)
     try:
         await run.connect(transport, host)
         down = await wait_for_registry(registry, transport, emit)
     except TransportError as exc:
         run.out.record("error", status="failure",
-                       message=f"the registry at {registry.address} does not answer, and its host cannot be "
-                               f"reached to ask why: {exc}")
+                       message=_("the registry at {address} does not answer, and its host cannot be "
+                                 "reached to ask why: {error}").format(address=registry.address, error=exc))
         return False
     finally:
         await transport.close()
     if down is None:
         return True
-    run.out.record("error", status="failure", message=f"the registry at {registry.address} does not answer: "
-                   f"{down.cause}. Nothing was changed on the clients. Fix: {down.fix}")
+    run.out.record("error", status="failure", message=_(
+        "the registry at {address} does not answer: {cause}. Nothing was changed on the clients. Fix: {fix}").format(
+            address=registry.address, cause=down.cause, fix=down.fix))
     return False
 
 
 def _parse_host(text: str) -> HostForm:
     """``[USER@]HOST[:PORT]`` (``[v6]:PORT`` for an IPv6 address), checked like the TUI's form."""
-    user, _, rest = text.strip().rpartition("@")
+    user, _at, rest = text.strip().rpartition("@")
     if rest.startswith("["):
-        host, _, after = rest[1:].partition("]")
+        host, _bracket, after = rest[1:].partition("]")
         port = after[1:] if after.startswith(":") else after
     else:
-        host, _, port = rest.partition(":")
+        host, _colon, port = rest.partition(":")
     number = parse_number(port) if port else 22
     if number is None:
-        raise SetupError(f"--host: the port must be a number (found {port[:40]!r}): use USER@HOST:PORT")
+        raise SetupError(_("--host: the port must be a number (found {found}): use USER@HOST:PORT").format(
+            found=repr(port[:40])))
     form = HostForm(host=host.strip(), port=number, user=user.strip() or "root", auth="agent")
     problems = form.errors()
     if problems:
-        raise SetupError("--host: " + "; ".join(f"the {k}: {v}" for k, v in problems.items())
-                         + ": use [USER@]HOST[:PORT]")
+        raise SetupError(_("--host: {problems}: use [USER@]HOST[:PORT]").format(
+            problems="; ".join(_("the {field}: {problem}").format(field=k, problem=v) for k, v in problems.items())))
     return form
 
 
@@ -260,13 +265,15 @@ def _load_team(file: str) -> TeamProfile:
         path = Path(file).expanduser()
         exists = path.is_file()
     except (OSError, ValueError) as exc:  # a name too long, a NUL byte
-        raise SetupError(f"{file[:80]!r} is not a usable path ({exc.__class__.__name__}): give the team "
-                         "profile's file") from None
+        raise SetupError(_("{file} is not a usable path ({error}): give the team profile's file").format(
+            file=repr(file[:80]), error=exc.__class__.__name__)) from None
     if not exists:
-        raise SetupError(f"no team profile at {path}: give the file regwiz export-team-profile wrote")
+        raise SetupError(_("no team profile at {path}: give the file regwiz export-team-profile wrote").format(
+            path=path))
     team = load_profile(str(path)).team
     if team is None:
-        raise SetupError(f"{path} has no [team] table: make one with regwiz export-team-profile --profile NAME")
+        raise SetupError(_("{path} has no [team] table: make one with regwiz export-team-profile --profile NAME")
+                         .format(path=path))
     return team
 
 
@@ -278,19 +285,21 @@ def _registry_password(args: argparse.Namespace, team: TeamProfile) -> tuple[Sec
     var = args.password_env or team.password_env
     password = secret_from_env(var)
     if password is not None:
-        return password, f"in ${var}"
+        return password, _("in ${variable}").format(variable=var)
     if args.password_env:
-        raise SetupError(f"--password-env {args.password_env}: that environment variable is not set (or empty): "
-                         f"set it to the password of registry user {team.username}")
+        raise SetupError(_("--password-env {variable}: that environment variable is not set (or empty): "
+                           "set it to the password of registry user {user}").format(variable=args.password_env,
+                                                                                    user=team.username))
     if sys.stdin.isatty():
         import getpass
 
         try:  # getpass never echoes; the value stays in memory, wrapped in a Secret
-            typed = getpass.getpass(f"password of registry user {team.username} at {team.registry}: ")
+            typed = getpass.getpass(_("password of registry user {user} at {registry}: ").format(
+                user=team.username, registry=team.registry))
         except EOFError:
             typed = ""
         if typed:
-            return Secret(typed), "you typed"
+            return Secret(typed), _("you typed")
     raise SetupError(missing_registry_password(team))
 
 
@@ -303,21 +312,22 @@ async def onboard(args: argparse.Namespace) -> int:
         form = _parse_host(args.host)
         ssh_password = secret_from_env(args.ssh_password_env) if args.ssh_password_env else None
         if args.ssh_password_env and ssh_password is None:
-            raise SetupError(f"--ssh-password-env {args.ssh_password_env}: that environment variable is not set "
-                             f"(or empty): set it to the SSH password of {form.user}@{form.host}")
+            raise SetupError(_("--ssh-password-env {variable}: that environment variable is not set "
+                               "(or empty): set it to the SSH password of {login}").format(
+                                   variable=args.ssh_password_env, login=f"{form.user}@{form.host}"))
         if ssh_password:
             form.auth, form.password = "password", ssh_password
             form.sudo_password = ssh_password if form.user != "root" else None
         else:  # agent or keys: when refused, the user may simply have meant a password
-            login_hint = ("to log in with a password instead, put it in an environment variable and pass "
-                          "--ssh-password-env VAR")
+            login_hint = _("to log in with a password instead, put it in an environment variable and pass "
+                           "--ssh-password-env VAR")
     password, password_from = _registry_password(args, team)
     run = _run(args)
     if form is not None:
         form.register_secrets(run.bus.redactor)
     registry = team_target(team, run.bus.redactor, password=password)
     spec = ClientSpec(f"{form.user}@{form.host}", form.transport) if form is not None else \
-        ClientSpec("this machine", HostForm(local=True).transport)
+        ClientSpec(_("this machine"), HostForm(local=True).transport)
     try:
         return await _configure(run, [spec], registry, password_from, login_hint)
     finally:
@@ -330,16 +340,17 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # as profiles accept in *_env
 async def export_team_profile(args: argparse.Namespace) -> int:
     profile = load_named_profile(args.profile)
     if args.password_env is not None and not _ENV_NAME.fullmatch(args.password_env):
-        raise SetupError(f"--password-env {args.password_env[:40]!r}: give the NAME of an environment variable "
-                         "(letters, digits and '_'), not the password itself")
+        raise SetupError(_("--password-env {given}: give the NAME of an environment variable "
+                           "(letters, digits and '_'), not the password itself").format(
+                               given=repr(args.password_env[:40])))
     ca_pem = pki.load_or_create_ca().cert_pem.decode() if profile.registry.tls == "own-ca" else None
     shared = team_profile_from(profile, ca_pem)
     team = shared.team
     assert team is not None
     if args.password_env:
         if not team.username:
-            raise SetupError("--password-env: this registry has no login (auth = \"none\"), so teammates need "
-                             "no password: leave --password-env out")
+            raise SetupError(_("--password-env: this registry has no login (auth = \"none\"), so teammates need "
+                               "no password: leave --password-env out"))
         team.password_env = args.password_env
     if args.output:
         from app.summary import ExportError, write_team_profile
@@ -349,11 +360,11 @@ async def export_team_profile(args: argparse.Namespace) -> int:
         except ExportError as exc:
             # (the writer's advice speaks of "a file": here the file is what -o names)
             raise SetupError(str(exc).replace("give a file", "give -o a file")) from None
-        print(f"wrote {written}", file=sys.stderr)
+        print(_("wrote {path}").format(path=written), file=sys.stderr)
     else:
         sys.stdout.write(render_profile(shared))
     if team.username and not team.password_env:
-        print(f"note: registry user {team.username} has no password_env: teammates give the password with "
-              f"regwiz onboard FILE --password-env VAR (or type it when asked); export with --password-env VAR "
-              f"to write the variable's name into the team profile", file=sys.stderr)
+        print(_("note: registry user {user} has no password_env: teammates give the password with "
+                "regwiz onboard FILE --password-env VAR (or type it when asked); export with --password-env VAR "
+                "to write the variable's name into the team profile").format(user=team.username), file=sys.stderr)
     return OK

@@ -15,12 +15,22 @@ from typing import Any, Callable, TextIO
 
 from app.diagnose import CheckResult, DiagnosisContext, default_checks, run_checks
 from app.events import EventBus, EventKind, LogEvent
+from app.i18n import N_, _
 from app.runlog import RunLogs
 from app.steps import Outcome, Plan, Status, Step, StepContext, StepResult, run_step
 from app.transport import Transport, TransportError
 from app.transport.hostkeys import HostKeyNotAccepted, HostKeyUnknown
 
 OK, FAILED, USAGE = 0, 1, 2
+
+# What the text lines show translated (JSON keeps them as they are): the records' types, and the
+# statuses and outcomes of checks, steps, proofs and clients (app/steps.py Status and Outcome values).
+SHOWN_WORDS = (
+    N_("check"), N_("step"), N_("plan"), N_("proof"), N_("client"), N_("error"), N_("info"), N_("report"),
+    N_("ok"), N_("warning"), N_("failure"), N_("skipped"), N_("nothing to do"), N_("not applied"), N_("refused"),
+    N_("applied and verified"), N_("failed; rolled back"), N_("failed"), N_("applying"),
+    N_("not applied (run again with --yes)"),
+)
 
 
 class HeadlessFailure(Exception):
@@ -47,11 +57,14 @@ class Output:
         else:
             text = data.get("summary") or data.get("message") or data.get("detail") or ""
             if record_type == "report":  # where to look afterwards: the report and the per-step logs
-                text = f"{data.get('path')} (the logs of every step: {data.get('logs')})"
+                text = _("{path} (the logs of every step: {logs})").format(path=data.get("path"),
+                                                                          logs=data.get("logs"))
             status = data.get("status") or data.get("outcome") or ""
+            status = _(status) if isinstance(status, str) and status else status
             title = data.get("title") or data.get("step") or data.get("name") or data.get("client") or ""
             body = " ".join(str(part) for part in (status, text) if part)
-            print(f"== {record_type}{' ' + title if title else ''}: {body}".rstrip(), file=self.stream, flush=True)
+            print(f"== {_(record_type)}{' ' + title if title else ''}: {body}".rstrip(), file=self.stream,
+                  flush=True)
 
 
 @dataclass
@@ -78,8 +91,9 @@ class Run:
         except HostKeyNotAccepted as refused:
             unknown = refused.unknown
             raise TransportError(
-                f"{unknown}\nHeadless runs never accept a key on their own: connect once in the TUI, "
-                f"or pass --trust-host-key {unknown.fingerprint} after checking it.") from None
+                f"{unknown}\n" + _("Headless runs never accept a key on their own: connect once in the TUI, "
+                                   "or pass --trust-host-key {fingerprint} after checking it.").format(
+                                       fingerprint=unknown.fingerprint)) from None
 
     async def confirm(self, plan: Plan) -> bool:
         if not self.yes:
@@ -94,7 +108,7 @@ class Run:
                                 self.confirm, planned=planned)
         if on_result is not None:
             on_result(result)
-        self.out.record("step", step=step.title, outcome=result.outcome.value, message=result.message)
+        self.out.record("step", step=_(step.title), outcome=result.outcome.value, message=result.message)
         if result.busy:  # another run changes this host: nothing more of this run may touch it
             raise HeadlessFailure(result.message)
         return result.outcome in (Outcome.APPLIED, Outcome.NOTHING_TO_DO) or \
@@ -110,7 +124,7 @@ class Run:
             return results
         for result in failing:
             await self.step(result.fixes[0], transport, f"fix.{result.check_id}", host)
-        self.out.record("info", message="diagnosing again after the fixes")
+        self.out.record("info", message=_("diagnosing again after the fixes"))
         results = await run_checks(default_checks(), DiagnosisContext(transport, self.bus, host))
         for result in results:
             self.out.record("check", **result.as_json())

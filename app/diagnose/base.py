@@ -79,7 +79,8 @@ async def run_checks(checks: list[Check], ctx: DiagnosisContext,
             result = await check.run(ctx, emit)
         except TransportError as exc:
             result = check.result(Status.FAILURE, _("could not check: {error}").format(error=exc))
-        emit(EventKind.STATUS, f"{_(check.title)}: {result.status.value}: {result.summary}")
+        # The status words are marked in app/headless.py (SHOWN_WORDS).
+        emit(EventKind.STATUS, f"{_(check.title)}: {_(result.status.value)}: {result.summary}")
         results.append(result)
         if on_result is not None:
             on_result(result)

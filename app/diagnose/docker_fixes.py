@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from app import facts
 from app.dockerd import DockerService, explain_failure
+from app.i18n import N_, _
 from app.steps import Plan, Step, StepContext
 from app.transport import Command, shell
 
@@ -38,7 +39,7 @@ class InstallDockerDecision:
 
 
 class EnableDockerFix(Step):
-    title = "Start Docker and start it at boot"
+    title = N_("Start Docker and start it at boot")
 
     def __init__(self, service: DockerService) -> None:
         self.service = service
@@ -47,10 +48,10 @@ class EnableDockerFix(Step):
         actions = []
         enable = await self.service.is_enabled(ctx.transport) is False
         if enable:
-            actions.append("enable docker.service at boot (systemctl enable docker)")
+            actions.append(_("enable docker.service at boot ({command})").format(command="systemctl enable docker"))
         if not await self.service.answers(ctx.transport):
-            actions.append("start the Docker daemon")
-        return Plan("Start the Docker daemon", actions=actions, decision=EnableDockerDecision(enable))
+            actions.append(_("start the Docker daemon"))
+        return Plan(_("Start the Docker daemon"), actions=actions, decision=EnableDockerDecision(enable))
 
     async def apply(self, ctx: StepContext, plan: Plan) -> None:
         assert isinstance(plan.decision, EnableDockerDecision)
@@ -63,7 +64,8 @@ class EnableDockerFix(Step):
         if await self.service.answers(ctx.transport):
             return None
         cause = explain_failure(await self.service.recent_log(ctx.transport, ctx.emit))
-        return f"the daemon did not start: {cause.cause}" if cause else "the daemon did not start"
+        return _("the daemon did not start: {cause}").format(cause=cause.cause) if cause else \
+            _("the daemon did not start")
 
     async def rollback(self, ctx: StepContext) -> None:
         await self.service.stop(ctx.transport, ctx.emit)
@@ -73,7 +75,7 @@ class EnableDockerFix(Step):
 
 
 class InstallDockerFix(Step):
-    title = "Install Docker with the distribution's package manager"
+    title = N_("Install Docker with the distribution's package manager")
 
     def __init__(self, os_release: dict[str, str]) -> None:
         self.os_release = os_release
@@ -81,12 +83,14 @@ class InstallDockerFix(Step):
     async def plan(self, ctx: StepContext) -> Plan:
         for manager, (binary, command) in INSTALLERS.items():
             if (await ctx.transport.run(Command("sh", "-c", f"command -v {binary}"))).ok:
-                return Plan(f"Install Docker with {manager}", actions=[command, "start Docker and start it at boot"],
+                return Plan(_("Install Docker with {manager}").format(manager=manager),
+                            actions=[command, _("start Docker and start it at boot")],
                             decision=InstallDockerDecision(manager, command))
-        name = self.os_release.get("PRETTY_NAME", "this system")
-        return Plan("Install Docker", refused=(
-            f"regwiz knows no package manager on {name} (looked for apt-get, dnf, yum, apk, zypper). "
-            "Install Docker by hand (docs.docker.com/engine/install), then run the diagnosis again."))
+        name = self.os_release.get("PRETTY_NAME", _("this system"))
+        return Plan(_("Install Docker"), refused=_(
+            "regwiz knows no package manager on {name} (looked for apt-get, dnf, yum, apk, zypper). "
+            "Install Docker by hand (docs.docker.com/engine/install), then run the diagnosis again.").format(
+                name=name))
 
     async def apply(self, ctx: StepContext, plan: Plan) -> None:
         assert isinstance(plan.decision, InstallDockerDecision)
@@ -101,16 +105,17 @@ class InstallDockerFix(Step):
 
     async def verify(self, ctx: StepContext) -> str | None:
         service = await facts.docker_service(ctx.transport)
-        return None if await service.answers(ctx.transport) else "Docker was installed but its daemon does not answer"
+        return None if await service.answers(ctx.transport) else \
+            _("Docker was installed but its daemon does not answer")
 
     async def rollback(self, ctx: StepContext) -> None:
         # An installed package is left in place: removing it could take away
         # what the user had. The message says what happened instead.
-        ctx.emit.warning("Docker stays installed; see the log above for why its daemon did not start")
+        ctx.emit.warning(_("Docker stays installed; see the log above for why its daemon did not start"))
 
     async def verify_rollback(self, ctx: StepContext, plan: Plan) -> str | None:
         # The package stays: once it is there, the host is not "as it was before" (it had no Docker).
         if (await ctx.transport.run(shell("command -v dockerd || command -v docker"))).ok:
-            return ("Docker stays installed (the package is left in place), but its daemon does not answer: "
-                    "see its log above, then run the diagnosis again")
+            return _("Docker stays installed (the package is left in place), but its daemon does not answer: "
+                     "see its log above, then run the diagnosis again")
         return None

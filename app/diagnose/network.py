@@ -21,6 +21,7 @@ from app.diagnose.network_fixes import DaemonNetworkFix, RouteDeleteFix
 from app.dockerd import FailureCause, explain_failure
 from app.events import ScopedEmitter
 from app.facts import DockerState, docker_service, docker_state, known, read_in_one, remember
+from app.i18n import N_, _
 from app.remote_files import RemoteFiles
 from app.steps import Status
 from app.transport import Command, Transport
@@ -53,10 +54,12 @@ def _nameserver_note(facts: NetworkFacts, rules: netmodel.BridgeRules) -> str | 
     if not net.stub_resolver_only:
         return None
     if rules.reads_resolved_file:
-        found = ", ".join(str(n) for n in net.resolved_nameservers or ()) or "none"
-        return (f"/etc/resolv.conf names only {netmodel.RESOLVED_STUB}: dockerd {rules.version} checks the "
-                f"nameservers of {netmodel.RESOLVED_RESOLV_CONF} instead ({found})")
-    return f"/etc/resolv.conf names only {netmodel.RESOLVED_STUB}: dockerd {rules.version} reads it as is"
+        found = ", ".join(str(n) for n in net.resolved_nameservers or ()) or _("none")
+        return _("/etc/resolv.conf names only {stub}: dockerd {version} checks the nameservers of {file} "
+                 "instead ({found})").format(stub=netmodel.RESOLVED_STUB, version=rules.version,
+                                             file=netmodel.RESOLVED_RESOLV_CONF, found=found)
+    return _("/etc/resolv.conf names only {stub}: dockerd {version} reads it as is").format(
+        stub=netmodel.RESOLVED_STUB, version=rules.version)
 
 
 def _env_value(text: str, name: str) -> str:
@@ -150,7 +153,7 @@ async def gather(ctx: DiagnosisContext, emit: ScopedEmitter) -> NetworkFacts:
 
 class NetworkCheck(Check):
     check_id = "network"
-    title = "Route conflict"
+    title = N_("Route conflict")
 
     async def run(self, ctx: DiagnosisContext, emit: ScopedEmitter) -> CheckResult:
         facts = await gather(ctx, emit)
@@ -165,20 +168,25 @@ class NetworkCheck(Check):
             try:
                 json.loads(facts.daemon_json)
             except ValueError as exc:
-                return self.result(Status.FAILURE, f"{DAEMON_JSON} is not valid JSON ({exc})",
-                                   evidence=["dockerd refuses to start with it: fix its syntax first; "
-                                             "regwiz will not edit a file it cannot read"], data=data)
+                return self.result(Status.FAILURE, _("{file} is not valid JSON ({error})").format(
+                                       file=DAEMON_JSON, error=exc),
+                                   evidence=[_("dockerd refuses to start with it: fix its syntax first; "
+                                               "regwiz will not edit a file it cannot read")], data=data)
         if facts.options_error:
-            return self.result(Status.FAILURE, f"the daemon's network options are malformed: {facts.options_error}",
-                               evidence=[f"flags from {facts.flag_source}: {facts.flags}",
-                                         "dockerd refuses to start with them: correct them first"], data=data)
+            return self.result(Status.FAILURE, _("the daemon's network options are malformed: {error}").format(
+                                   error=facts.options_error),
+                               evidence=[_("flags from {source}: {flags}").format(source=facts.flag_source,
+                                                                                   flags=facts.flags),
+                                         _("dockerd refuses to start with them: correct them first")], data=data)
         conflicts = netmodel.conflicting_options(facts.daemon_json, facts.flags)
         if conflicts:
             data["conflicting_options"] = conflicts
-            return self.result(Status.FAILURE, f"set both in {DAEMON_JSON} and as a flag: {', '.join(conflicts)}",
-                               evidence=[f"flags from {facts.flag_source}: {facts.flags}",
-                                         "dockerd refuses to start when an option is given both ways "
-                                         "(docker/for-linux#327): keep one"], data=data)
+            return self.result(Status.FAILURE, _("set both in {file} and as a flag: {options}").format(
+                                   file=DAEMON_JSON, options=", ".join(conflicts)),
+                               evidence=[_("flags from {source}: {flags}").format(source=facts.flag_source,
+                                                                                   flags=facts.flags),
+                                         _("dockerd refuses to start when an option is given both ways "
+                                           "(docker/for-linux#327): keep one")], data=data)
         # Predict from everything the daemon sees: existing networks and their br-* routes block
         # pools too (docker0's own route is left out by the rules: it is rebuilt with docker0).
         prediction = netmodel.predict_bridge(facts.net, facts.options, facts.docker_version)
@@ -199,46 +207,50 @@ class NetworkCheck(Check):
         if note:
             evidence.append(note)
         for pool, why in prediction.skipped[:3]:
-            evidence.append(f"pool {pool} skipped: {why}")
+            evidence.append(_("pool {pool} skipped: {why}").format(pool=pool, why=why))
         if len(prediction.skipped) > 3:
-            evidence.append(f"… and {len(prediction.skipped) - 3} more pools skipped (see the picture)")
+            more = len(prediction.skipped) - 3
+            evidence.append(_("… and {count} more pools skipped (see the picture)").format(count=more))
         network_fix = DaemonNetworkFix(facts)
         if prediction.source == "none":
-            blamed = ", ".join(r.describe() for r in prediction.blamed_routes) or "none"
-            evidence.insert(0, f"routes to blame: {blamed}")
+            blamed = ", ".join(r.describe() for r in prediction.blamed_routes) or _("none")
+            evidence.insert(0, _("routes to blame: {routes}").format(routes=blamed))
             evidence += _failure_words(prediction, logged, "address-pools",
-                                       "dockerd will fail to find a free address pool")
+                                       _("dockerd will fail to find a free address pool"))
             seen = logged is not None and logged.kind == "address-pools"
-            summary = ("dockerd found no available network for docker0 (its log says so)" if seen else
-                       "dockerd will find no available network for docker0 (predicted)")
+            summary = (_("dockerd found no available network for docker0 (its log says so)") if seen else
+                       _("dockerd will find no available network for docker0 (predicted)"))
             # Routes of Docker's own bridges are no host routes to delete.
             host_routes = [r for r in prediction.blamed_routes if not (r.dev and DOCKER_DEVICES.match(r.dev))]
             fixes = [network_fix] + [RouteDeleteFix(route, facts) for route in host_routes]
             return self.result(Status.FAILURE, summary, evidence=evidence, fixes=fixes, picture=picture, data=data)
         if prediction.source == "refused":
-            evidence += _failure_words(prediction, logged, "other", "dockerd will refuse these options")
+            evidence += _failure_words(prediction, logged, "other", _("dockerd will refuse these options"))
             return self.result(Status.FAILURE, prediction.message, evidence=evidence, picture=picture, data=data)
         if logged is not None and logged.kind == "address-pools":
-            evidence.append(f"its log holds an earlier failure, in dockerd's own words: {logged.evidence} "
-                            "(the settings read now predict a start)")
+            evidence.append(_("its log holds an earlier failure, in dockerd's own words: {words} "
+                              "(the settings read now predict a start)").format(words=logged.evidence))
         if prediction.subnet is None:  # -b none, or a bridge of the user's: nothing of docker0 to check
             return self.result(Status.OK, prediction.message, evidence=evidence, picture=picture, data=data)
         if shadowing:
             evidence = [s.message for s in shadowing] + evidence
-            return self.result(Status.WARNING, f"Docker's {shadowing[0].docker_subnet} shadows part of "
-                               f"{shadowing[0].route.dest}, routed via {shadowing[0].route.gateway}",
+            return self.result(Status.WARNING, _("Docker's {subnet} shadows part of {dest}, routed via {gateway}")
+                               .format(subnet=shadowing[0].docker_subnet, dest=shadowing[0].route.dest,
+                                       gateway=shadowing[0].route.gateway),
                                evidence=evidence, fixes=[network_fix], picture=picture, data=data)
-        return self.result(Status.OK, f"docker0 {'will take' if prediction.source == 'pool' else 'has'} "
-                           f"{prediction.subnet}; no route conflict", evidence=evidence, picture=picture, data=data)
+        summary = (_("docker0 will take {subnet}; no route conflict") if prediction.source == "pool"
+                   else _("docker0 has {subnet}; no route conflict")).format(subnet=prediction.subnet)
+        return self.result(Status.OK, summary, evidence=evidence, picture=picture, data=data)
 
 
 def _failure_words(prediction: netmodel.BridgePrediction, logged: FailureCause | None, kind: str,
                    predicted: str) -> list[str]:
     """Evidence for a failure: the daemon's own line when its log holds one, else a plain prediction."""
     if logged is not None and logged.kind == kind:
-        return [f"dockerd's own words (from its log): {logged.evidence}"]
-    lines = [f"predicted: {predicted} (not seen in its log)"]
+        return [_("dockerd's own words (from its log): {words}").format(words=logged.evidence)]
+    lines = [_("predicted: {prediction} (not seen in its log)").format(prediction=predicted)]
     if prediction.expected_error:
-        lines.append(f"dockerd {prediction.rules.version} reports this as \"{prediction.expected_error}\" "
-                     "(wording taken from moby's source, not from this host's log)")
+        lines.append(_("dockerd {version} reports this as \"{error}\" (wording taken from moby's source, "
+                       "not from this host's log)").format(version=prediction.rules.version,
+                                                            error=prediction.expected_error))
     return lines

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from app import facts, netmodel
 from app.diagnose.network_facts import DAEMON_JSON, LOCAL_KV, NetworkFacts
 from app.dockerd import DockerService, explain_failure
+from app.i18n import N_, _
 from app.remote_files import FileChange
 from app.steps import Plan, Step, StepContext
 from app.transport import Command, shell
@@ -36,8 +37,8 @@ def _configured_ranges_are_clean(facts: NetworkFacts) -> bool:
     taken = [r.dest for r in facts.host_net.routes if not r.is_default]
     taken += [a.interface.network for a in facts.host_net.addresses]
     taken += [ipaddress.IPv4Network(f"{n}/32") for n in facts.host_net.nameservers]
-    taken += [net for net, _ in netmodel.CLOUD_RESERVED]
-    ranges = [options.bip.network] + [base for base, _ in options.default_address_pools]
+    taken += [net for net, _why in netmodel.CLOUD_RESERVED]
+    ranges = [options.bip.network] + [base for base, _size in options.default_address_pools]
     return not any(r.overlaps(t) for r in ranges for t in taken)
 
 
@@ -52,7 +53,7 @@ class DaemonNetworkDecision:
 
 
 class DaemonNetworkFix(Step):
-    title = "Give Docker free address ranges (daemon.json bip and default-address-pools)"
+    title = N_("Give Docker free address ranges (daemon.json bip and default-address-pools)")
 
     def __init__(self, facts: NetworkFacts) -> None:
         self.facts = facts
@@ -71,16 +72,17 @@ class DaemonNetworkFix(Step):
         try:
             config = json.loads(current) if current and current.strip() else {}
         except ValueError as exc:
-            return Plan(self.title, refused=f"{DAEMON_JSON} is not valid JSON ({exc}); fix it first, "
-                                            "regwiz will not rewrite a file it cannot read")
+            return Plan(_(self.title), refused=_("{file} is not valid JSON ({error}); fix it first, "
+                                                 "regwiz will not rewrite a file it cannot read").format(
+                                                     file=DAEMON_JSON, error=exc))
         if not isinstance(config, dict):
-            return Plan(self.title, refused=f"{DAEMON_JSON} does not hold a JSON object")
+            return Plan(_(self.title), refused=_("{file} does not hold a JSON object").format(file=DAEMON_JSON))
         flag_options = netmodel.parse_daemon_options(None, self.facts.flags)
         if flag_options.bip or flag_options.default_address_pools:
-            return Plan(self.title, refused=(
-                f"the daemon's flags ({self.facts.flag_source}) already set bip or default-address-pools; "
-                f"setting them in {DAEMON_JSON} too would stop dockerd (docker/for-linux#327). "
-                "Change them there instead."))
+            return Plan(_(self.title), refused=_(
+                "the daemon's flags ({source}) already set bip or default-address-pools; "
+                "setting them in {file} too would stop dockerd (docker/for-linux#327). "
+                "Change them there instead.").format(source=self.facts.flag_source, file=DAEMON_JSON))
         service = await facts.docker_service(ctx.transport)
         was_running = await service.answers(ctx.transport)
         was_enabled = await service.is_enabled(ctx.transport)
@@ -99,16 +101,17 @@ class DaemonNetworkFix(Step):
         bip_net = address_plan.bip.network
         clear_kv = remembered is not None and remembered != bip_net
         if clear_kv:
-            actions.append(f"move {LOCAL_KV} aside (it remembers {remembered}; dockerd would reuse it)")
+            actions.append(_("move {file} aside (it remembers {subnet}; dockerd would reuse it)").format(
+                file=LOCAL_KV, subnet=remembered))
         docker0 = self.facts.net.docker0
         healthy = was_running and docker0 is not None and docker0.network == bip_net
         if new_text != current or clear_kv or not healthy:
-            actions.append("restart docker" if was_running else "start docker")
+            actions.append(_("restart docker") if was_running else _("start docker"))
         if was_enabled is False:
-            actions.append("start docker at boot (systemctl enable docker)")
+            actions.append(_("start docker at boot ({command})").format(command="systemctl enable docker"))
         change = FileChange(DAEMON_JSON, current, new_text, mode=0o644)
-        summary = (f"docker0 gets {address_plan.bip}; new networks come from "
-                   f"{address_plan.pool_base} in /{address_plan.pool_size}s")
+        summary = _("docker0 gets {bip}; new networks come from {base} in /{size}s").format(
+            bip=address_plan.bip, base=address_plan.pool_base, size=address_plan.pool_size)
         decision = DaemonNetworkDecision(address_plan, service, clear_kv, was_running, was_enabled,
                                          docker0 is not None)
         return Plan(summary, changes=[change], actions=actions, decision=decision)
@@ -137,13 +140,14 @@ class DaemonNetworkFix(Step):
         service = decision.service
         if not await service.answers(ctx.transport):
             cause = explain_failure(await service.recent_log(ctx.transport, ctx.emit))
-            return "docker did not come back" + (f": {cause.cause}" if cause else "")
+            return _("docker did not come back: {cause}").format(cause=cause.cause) if cause else \
+                _("docker did not come back")
         shown = await ctx.transport.run(Command("ip", "-j", "-4", "addr", "show", "docker0"), emit=ctx.emit)
         addresses = netmodel.parse_ip_json_addresses(shown.stdout) if shown.ok else []
         want = decision.address_plan.bip.network
         if not any(a.interface.network == want for a in addresses):
-            got = ", ".join(str(a.interface) for a in addresses) or "no address"
-            return f"docker0 has {got}, not {want}"
+            got = ", ".join(str(a.interface) for a in addresses) or _("no address")
+            return _("docker0 has {found}, not {wanted}").format(found=got, wanted=want)
         return None
 
     async def rollback(self, ctx: StepContext) -> None:
@@ -154,7 +158,7 @@ class DaemonNetworkFix(Step):
         if decision.was_enabled is False:
             await ctx.transport.run(Command("systemctl", "disable", "docker"), sudo=True, emit=ctx.emit)
         if decision.was_running and not await service.restart(ctx.transport, ctx.emit):
-            ctx.emit.error("docker did not come back after the rollback either: see its log above")
+            ctx.emit.error(_("docker did not come back after the rollback either: see its log above"))
         if not decision.was_running and not decision.had_docker0:
             # A dockerd that started during the step left its bridge behind; with
             # it, the next dockerd would take its address and hide the conflict.
@@ -192,7 +196,7 @@ class RouteDeleteFix(Step):
     def __init__(self, route: netmodel.Route, facts: NetworkFacts) -> None:
         self.route = route
         self.facts = facts
-        self.title = f"Delete the route {route.describe()} (the seed's way)"
+        self.title = _("Delete the route {route} (the seed's way)").format(route=route.describe())
         self._deleted = False  # what apply did: the route is gone (rollback adds it back)
 
     def _decision(self) -> RouteDeleteDecision:
@@ -214,12 +218,14 @@ class RouteDeleteFix(Step):
 
     async def plan(self, ctx: StepContext) -> Plan:
         if self.route.is_default:
-            return Plan(self.title, refused="the default route carries all outside traffic; regwiz never deletes it")
+            return Plan(self.title, refused=_("the default route carries all outside traffic; "
+                                              "regwiz never deletes it"))
         carrier = await self._session_route(ctx)
         if carrier is not None and carrier.dest == self.route.dest:
-            return Plan(self.title, refused=(
-                f"{self.route.describe()} carries this SSH session (the host reaches this machine through it): "
-                "deleting it would cut you off. Use the recommended daemon.json fix instead."))
+            return Plan(self.title, refused=_(
+                "{route} carries this SSH session (the host reaches this machine through it): "
+                "deleting it would cut you off. Use the recommended daemon.json fix instead.").format(
+                    route=self.route.describe()))
         changes = []
         for path in PERSISTENT_FILES:
             text = await ctx.files.read(path)
@@ -231,13 +237,14 @@ class RouteDeleteFix(Step):
                 changes.append(FileChange(path, text, kept))
         actions = [f"ip route del {self.route.describe()}"]
         if not changes:
-            actions.append("(no network configuration file re-adds this route at boot)")
+            actions.append(_("(no network configuration file re-adds this route at boot)"))
         service = None
         if (await ctx.transport.run(shell("command -v dockerd"))).ok:
             service = await facts.docker_service(ctx.transport)
-            actions.append("restart docker so it picks a free range")
+            actions.append(_("restart docker so it picks a free range"))
         return Plan(
-            f"Delete {self.route.describe()}: hosts in {self.route.dest} will no longer be reached through it",
+            _("Delete {route}: hosts in {dest} will no longer be reached through it").format(
+                route=self.route.describe(), dest=self.route.dest),
             changes=changes, actions=actions, typed_confirmation=str(self.route.dest),
             decision=RouteDeleteDecision(tuple(self._route_args()), service))
 
@@ -264,11 +271,12 @@ class RouteDeleteFix(Step):
     async def verify(self, ctx: StepContext) -> str | None:
         shown = await ctx.transport.run(Command("ip", "-4", "route", "show", str(self.route.dest)), emit=ctx.emit)
         if shown.stdout.strip():
-            return f"the route is still there: {shown.stdout.strip()}"
+            return _("the route is still there: {route}").format(route=shown.stdout.strip())
         service = self._decision().service
         if service is not None and not await service.answers(ctx.transport):
             cause = explain_failure(await service.recent_log(ctx.transport, ctx.emit))
-            return "docker still does not start" + (f": {cause.cause}" if cause else "")
+            return _("docker still does not start: {cause}").format(cause=cause.cause) if cause else \
+                _("docker still does not start")
         return None
 
     async def rollback(self, ctx: StepContext) -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Interface, IPv4Network
+import unicodedata
+
+from app.i18n import N_, _
 
 from app.netmodel.model import DaemonNetworkOptions, HostNetwork, Route
 from app.netmodel.predict import BridgePrediction, pool_is_free
@@ -30,15 +33,15 @@ def _routed(route: Route) -> bool:
 
 def _shadow_message(owner: str, subnet: IPv4Network, route: Route) -> str:
     if route.dest.supernet_of(subnet):
-        return (
-            f"{owner} ({subnet}) lies inside {route.describe()}: hosts of that routed network in {subnet} "
+        return _(
+            "{owner} ({subnet}) lies inside {route}: hosts of that routed network in {subnet} "
             "become unreachable from this server"
-        )
+        ).format(owner=owner, subnet=subnet, route=route.describe())
     # The route is the more specific one, so it wins for its part of the subnet.
-    return (
-        f"{route.describe()} lies inside {owner} ({subnet}): containers given addresses in "
-        f"{route.dest} become unreachable from this server"
-    )
+    return _(
+        "{route} lies inside {owner} ({subnet}): containers given addresses in "
+        "{dest} become unreachable from this server"
+    ).format(route=route.describe(), owner=owner, subnet=subnet, dest=route.dest)
 
 
 def find_shadowing(net: HostNetwork, bridge: IPv4Network | None) -> list[Shadowing]:
@@ -120,10 +123,10 @@ def plan_addresses(net: HostNetwork, avoid: Iterable[IPv4Network] = ()) -> Addre
     free = (block for block in _plan_blocks() if not any(block.overlaps(used) for used in taken))
     first, second = next(free, None), next(free, None)
     if first is None or second is None:
-        raise ValueError(
+        raise ValueError(_(
             "no two free address blocks left in 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16: routes, "
             "addresses or nameservers cover them; choose bip and default-address-pools by hand"
-        )
+        ))
     bip = IPv4Interface(f"{first.network_address + 1}/{PLAN_POOL_SIZE}")
     return AddressPlan(bip=bip, pool_base=second, pool_size=PLAN_POOL_SIZE)
 
@@ -132,17 +135,17 @@ def plan_addresses(net: HostNetwork, avoid: Iterable[IPv4Network] = ()) -> Addre
 # A plain-text picture of the address ranges
 # ---------------------------------------------------------------------------
 
+# The rows' keys, in English; each is shown translated (N_ marks them for the catalog).
 ROW_LABELS = (
-    "routes (link)",
-    "routes (via gw)",
-    "interfaces",
-    "nameservers",
-    "docker networks",
-    "docker pools",
-    "docker0 (predicted)",
+    N_("routes (link)"),
+    N_("routes (via gw)"),
+    N_("interfaces"),
+    N_("nameservers"),
+    N_("docker networks"),
+    N_("docker pools"),
+    N_("docker0 (predicted)"),
 )
 _HEX = "0123456789abcdef"
-_LABEL_WIDTH = max(map(len, ROW_LABELS)) + 2
 _MAX_TEN_WINDOWS = 2
 
 
@@ -160,9 +163,10 @@ def _fixed_blocks() -> list[_Block]:
     private192 = IPv4Network("192.168.0.0/16")
     return [
         _Block(private172, tuple(private172.subnets(new_prefix=16)), tuple(str(16 + n) for n in range(16)),
-               "a cell per /16, 172.16 .. 172.31", "cell n = 172.(16+n).0.0/16"),
+               _("a cell per /16, 172.16 .. 172.31"), _("cell n = {network}").format(network="172.(16+n).0.0/16")),
         _Block(private192, tuple(private192.subnets(new_prefix=20)), tuple(_HEX),
-               "cell n = 192.168.(16*n).0/20", "cell n = 192.168.(16*n).0/20"),
+               _("cell n = {network}").format(network="192.168.(16*n).0/20"),
+               _("cell n = {network}").format(network="192.168.(16*n).0/20")),
     ]
 
 
@@ -179,17 +183,40 @@ def _ten_windows(items: list[IPv4Network]) -> list[_Block]:
     blocks = []
     for window in windows[:_MAX_TEN_WINDOWS]:
         first = window.network_address.packed[1]
-        note = f"cell n = 10.({first}+n).0.0/16"
+        note = _("cell n = {network}").format(network=f"10.({first}+n).0.0/16")
         blocks.append(_Block(window, tuple(window.subnets(new_prefix=16)), tuple(_HEX), note, note))
     return blocks
 
 
+def display_width(text: str) -> int:
+    """The columns ``text`` takes in a terminal: wide (CJK) characters take two, combining marks none."""
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+               for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    """``text`` padded with spaces to ``width`` display columns (ljust counts characters)."""
+    return text + " " * max(0, width - display_width(text))
+
+
+def _clip(text: str, width: int) -> str:
+    """The longest start of ``text`` that takes at most ``width`` display columns."""
+    if display_width(text) <= width:
+        return text
+    used = 0
+    for index, ch in enumerate(text):
+        used += display_width(ch)
+        if used > width:
+            return text[:index]
+    return text
+
+
 def _wrap(words: list[str], width: int, indent: str = "   ") -> list[str]:
-    """Words joined by two spaces into lines of at most width characters."""
+    """Words joined by two spaces into lines of at most width display columns."""
     lines: list[str] = []
     line = ""
     for word in words:
-        if line and len(line) + 2 + len(word) > width:
+        if line and display_width(line) + 2 + display_width(word) > width:
             lines.append(line)
             line = indent + word
         else:
@@ -232,28 +259,29 @@ def _cells_text(marks: Iterable[str], cell_width: int) -> str:
 
 
 def _block_lines(
-    block: _Block, rows: dict[str, list[IPv4Network]], pool_row: list[str], cell_width: int, width: int
+    block: _Block, rows: dict[str, list[IPv4Network]], pool_row: list[str], cell_width: int, width: int,
+    label_width: int,
 ) -> list[str]:
     wide = cell_width > 1
     labels = block.labels if wide else tuple(_HEX)
     title = [f"{block.area}:", block.wide_note if wide else block.narrow_note]
-    lines = _wrap(title, width) + [" " * _LABEL_WIDTH + _cells_text(labels, cell_width)]
+    lines = _wrap(title, width) + [" " * label_width + _cells_text(labels, cell_width)]
     for label in ROW_LABELS:
         marks = pool_row if label == "docker pools" else [_cover_mark(cell, rows[label]) for cell in block.cells]
-        lines.append(label.ljust(_LABEL_WIDTH) + _cells_text(marks, cell_width))
+        lines.append(_pad(_(label), label_width) + _cells_text(marks, cell_width))
     return lines
 
 
 def _legend(width: int) -> list[str]:
-    words = ["legend:", "'#' covered", "'+' partly covered", "'.' nothing",
-             "pools: 'x' skipped (overlap)", "'o' free", "'*' docker0's pick"]
+    words = [_("legend:"), _("'#' covered"), _("'+' partly covered"), _("'.' nothing"),
+             _("pools: 'x' skipped (overlap)"), _("'o' free"), _("'*' docker0's pick")]
     return _wrap(words, width)
 
 
 def render_picture(
     net: HostNetwork, options: DaemonNetworkOptions, prediction: BridgePrediction, width: int = 72
 ) -> list[str]:
-    """The address ranges side by side as plain text lines (each at most width characters).
+    """The address ranges side by side as plain text lines (each at most width display columns).
 
     Blocks for 172.16.0.0/12 (a cell per /16) and 192.168.0.0/16 (a cell per
     /20), plus 10.0.0.0/8 windows (a cell per /16) when something lies there.
@@ -264,13 +292,15 @@ def render_picture(
     pools = candidate_pools(options, prediction.rules)
     ten_items = [*rows["docker0 (predicted)"], *([options.bip.network] if options.bip else []), *pools[:1]]
     ten_items += [item for label, items in rows.items() for item in items if label != "docker0 (predicted)"]
-    cell_width = 3 if _LABEL_WIDTH + 16 * 3 <= width else 1
+    # The labels' column: as wide as the widest label in the language in use (by display columns), plus two.
+    label_width = max(display_width(_(label)) for label in ROW_LABELS) + 2
+    cell_width = 3 if label_width + 16 * 3 <= width else 1
     lines: list[str] = []
     for block in _fixed_blocks() + _ten_windows(ten_items):
         nearby = [pool for pool in pools if pool.overlaps(block.area)]  # configured pools can number thousands
         pool_row = [_pool_mark(cell, nearby, net, prediction) for cell in block.cells]
         if lines:
             lines.append("")
-        lines += _block_lines(block, rows, pool_row, cell_width, width)
+        lines += _block_lines(block, rows, pool_row, cell_width, width, label_width)
     lines += [""] + _legend(width)
-    return [line.rstrip()[:width] for line in lines]
+    return [_clip(line.rstrip(), width) for line in lines]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
+from app.i18n import _
 from app.netmodel.model import DaemonNetworkOptions, HostNetwork, Route
 from app.netmodel.rules import (
     BridgeRules,
@@ -64,8 +65,10 @@ def pool_is_free(pool: IPv4Network, net: HostNetwork, rules: BridgeRules) -> boo
 
 def _skip_reason(routes: list[Route], servers: list[IPv4Address], networks: list[tuple[str, IPv4Network]]) -> str:
     # dockerd checks nameservers first, then routes: keep that order.
-    return "; ".join([f"nameserver {server}" for server in servers] + [route.describe() for route in routes]
-                     + [f"docker network {name} ({subnet})" for name, subnet in networks])
+    return "; ".join([_("nameserver {server}").format(server=server) for server in servers]
+                     + [route.describe() for route in routes]
+                     + [_("docker network {name} ({subnet})").format(name=name, subnet=subnet)
+                        for name, subnet in networks])
 
 
 def _result(rules: BridgeRules, subnet: IPv4Network | None, source: str, message: str,
@@ -74,7 +77,8 @@ def _result(rules: BridgeRules, subnet: IPv4Network | None, source: str, message
 
 
 def _refused(rules: BridgeRules, message: str, expected_error: str) -> BridgePrediction:
-    return _result(rules, None, "refused", f"dockerd {rules.version} will not start: {message}", expected_error)
+    return _result(rules, None, "refused", _("dockerd {version} will not start: {reason}").format(
+        version=rules.version, reason=message), expected_error)
 
 
 def _given_subnet(subnet: IPv4Network, source: str, message: str, net: HostNetwork,
@@ -83,16 +87,17 @@ def _given_subnet(subnet: IPv4Network, source: str, message: str, net: HostNetwo
     routes = [r for r in net.routes if r.is_link_scope and r.dev != "docker0" and r.dest.overlaps(subnet)]
     servers = [server for server in daemon_nameservers(net, rules) if server in subnet]
     if routes or servers:
-        message += f"; it overlaps {_skip_reason(routes, servers, [])}, which becomes unreachable from this server"
+        message += _("; it overlaps {what}, which becomes unreachable from this server").format(
+            what=_skip_reason(routes, servers, []))
     return _result(rules, subnet, source, message)
 
 
 def _elect_pool(net: HostNetwork, options: DaemonNetworkOptions, rules: BridgeRules) -> BridgePrediction:
     configured = bool(options.default_address_pools) and rules.knows_address_pools
-    kind = "configured" if configured else "default"
+    kind = _("configured") if configured else _("default")
     if configured and rules.sorts_configured_pools and len(options.default_address_pools) > 1:
-        kind = "configured (sorted by address, as dockerd 27+ does)"
-    counted = "route" if rules.every_route_blocks else "link route"
+        kind = _("configured (sorted by address, as dockerd 27+ does)")
+    counted = _("route") if rules.every_route_blocks else _("link route")
     skipped: list[tuple[IPv4Network, str]] = []
     blamed_routes: dict[Route, None] = {}  # dicts keep first-seen order without duplicates
     blamed_servers: dict[IPv4Address, None] = {}
@@ -100,9 +105,11 @@ def _elect_pool(net: HostNetwork, options: DaemonNetworkOptions, rules: BridgeRu
     for pool in iter_pools(options, rules):
         routes, servers, networks = _pool_blockers(pool, net, rules)
         if not (routes or servers or networks):
-            after = f", after skipping {len(skipped)}" if skipped else ""
-            message = (f"docker0 will take {pool} (the first {kind} pool that overlaps no {counted}, "
-                       f"nameserver or docker network{after})")
+            message = (_("docker0 will take {pool} (the first {kind} pool that overlaps no {counted}, "
+                         "nameserver or docker network, after skipping {count})") if skipped else
+                       _("docker0 will take {pool} (the first {kind} pool that overlaps no {counted}, "
+                         "nameserver or docker network)")).format(pool=pool, kind=kind, counted=counted,
+                                                                   count=len(skipped))
             return BridgePrediction(pool, "pool", message, None, tuple(blamed_routes), tuple(blamed_servers),
                                     tuple(skipped), rules.link_scope_only, rules, tuple(blamed_networks))
         skipped.append((pool, _skip_reason(routes, servers, networks)))
@@ -110,8 +117,8 @@ def _elect_pool(net: HostNetwork, options: DaemonNetworkOptions, rules: BridgeRu
         blamed_servers.update(dict.fromkeys(servers))
         blamed_networks.update(dict.fromkeys(networks))
     tried = [pool for pool, _reason in skipped]
-    message = (f"dockerd {rules.version} will not start: every {kind} pool overlaps a {counted}, "
-               "a nameserver or a docker network")
+    message = _("dockerd {version} will not start: every {kind} pool overlaps a {counted}, "
+                "a nameserver or a docker network").format(version=rules.version, kind=kind, counted=counted)
     return BridgePrediction(None, "none", message, pool_failure_text(rules, tried), tuple(blamed_routes),
                             tuple(blamed_servers), tuple(skipped), rules.link_scope_only, rules,
                             tuple(blamed_networks))
@@ -120,13 +127,13 @@ def _elect_pool(net: HostNetwork, options: DaemonNetworkOptions, rules: BridgeRu
 def _refusal(options: DaemonNetworkOptions, rules: BridgeRules) -> BridgePrediction | None:
     """Options this daemon refuses before it looks at any address."""
     if options.bridge and options.bip is not None:
-        return _refused(rules, '"bridge" (-b) and "bip" are both set',
+        return _refused(rules, _('"bridge" (-b) and "bip" are both set'),
                         "You specified -b & --bip, mutually exclusive options. Please specify only one")
     if options.pools_configured and not rules.knows_address_pools:
-        return _refused(rules, "default-address-pools is unknown before Docker 18.06",
+        return _refused(rules, _("default-address-pools is unknown before Docker 18.06"),
                         "the following directives don't match any configuration option: default-address-pools")
     if options.ipv6 and not options.fixed_cidr_v6 and rules.ipv6_needs_fixed_cidr_v6:
-        return _refused(rules, '"ipv6": true without "fixed-cidr-v6"',
+        return _refused(rules, _('"ipv6": true without "fixed-cidr-v6"'),
                         "IPv6 is enabled for the default bridge, but no subnet is configured. "
                         "Specify an IPv6 subnet using --fixed-cidr-v6")
     return None
@@ -138,17 +145,20 @@ def _with_bip(bip: IPv4Interface, net: HostNetwork, options: DaemonNetworkOption
         # Before 23.0.4 the election runs first, bip or not: with no pool free dockerd stops there.
         elected = _elect_pool(net, options, rules)
         if elected.fails:
-            return replace(elected, message=elected.message + f' ("bip" {bip} does not help: dockerd '
-                           f'{rules.version} looks for a free pool before it reads "bip" when docker0 has '
-                           'no address)')
+            return replace(elected, message=elected.message + _(
+                ' ("bip" {bip} does not help: dockerd {version} looks for a free pool before it reads "bip" '
+                'when docker0 has no address)').format(bip=bip, version=rules.version))
     for name, subnet in user_networks(net):
         if subnet.overlaps(bip.network):
-            return _refused(rules, f'"bip" {bip} overlaps the docker network {name} ({subnet})',
+            return _refused(rules, _('"bip" {bip} overlaps the docker network {name} ({subnet})').format(
+                                bip=bip, name=name, subnet=subnet),
                             "Pool overlaps with other one on this address space")
     if rules.bip_must_match_docker0 and net.docker0 is not None and net.docker0.ip != bip.ip:
-        return _refused(rules, f'"bip" {bip} does not match docker0\'s address {net.docker0}',
+        return _refused(rules, _('"bip" {bip} does not match docker0\'s address {address}').format(
+                            bip=bip, address=net.docker0),
                         f"Bridge ip ({net.docker0.ip}) does not match existing bridge configuration {bip.ip}")
-    return _given_subnet(bip.network, "bip", f'docker0 will take {bip.network} (set by "bip" {bip})', net, rules)
+    return _given_subnet(bip.network, "bip", _('docker0 will take {subnet} (set by "bip" {bip})').format(
+        subnet=bip.network, bip=bip), net, rules)
 
 
 def _known_address(net: HostNetwork, options: DaemonNetworkOptions,
@@ -163,9 +173,9 @@ def _known_address(net: HostNetwork, options: DaemonNetworkOptions,
     if options.remembered_subnet is not None:
         subnet = options.remembered_subnet
         return IPv4Interface((int(subnet.network_address) + 1, subnet.prefixlen)), "remembered", \
-            "remembered in local-kv.db from an earlier start"
+            _("remembered in local-kv.db from an earlier start")
     if net.docker0 is not None:
-        return net.docker0, "docker0-exists", f"the interface already has {net.docker0}"
+        return net.docker0, "docker0-exists", _("the interface already has {address}").format(address=net.docker0)
     return None
 
 
@@ -185,10 +195,11 @@ def predict_bridge(net: HostNetwork, options: DaemonNetworkOptions, docker_versi
     if refusal is not None:
         return refusal
     if options.bridge == "none":
-        return _result(rules, None, "no-bridge", 'dockerd will make no default bridge ("bridge": "none")')
+        return _result(rules, None, "no-bridge", _('dockerd will make no default bridge ("bridge": "none")'))
     if options.bridge and options.bridge != "docker0":
         return _result(rules, None, "user-bridge",
-                       f"dockerd will use the bridge {options.bridge} as is; regwiz does not predict its address")
+                       _("dockerd will use the bridge {bridge} as is; regwiz does not predict its address").format(
+                           bridge=options.bridge))
     if options.bip is not None:
         return _with_bip(options.bip, net, options, rules)
     known = _known_address(net, options, rules)
@@ -201,14 +212,19 @@ def predict_bridge(net: HostNetwork, options: DaemonNetworkOptions, docker_versi
                 known = None  # selectBIP ignores an address outside fixed-cidr: fixed-cidr is the subnet
             elif fixed.prefixlen < subnet.prefixlen:
                 subnet = IPv4Network((int(address.ip), fixed.prefixlen), strict=False)
-                why += f', widened to "fixed-cidr" {fixed}'
+                why += _(', widened to "fixed-cidr" {fixed}').format(fixed=fixed)
         if known is not None:
-            verb = "keep" if source == "docker0-exists" else "take"
-            again = " again" if source == "remembered" else ""
-            return _given_subnet(subnet, source, f"docker0 will {verb} {subnet}{again} ({why})", net, rules)
+            if source == "docker0-exists":
+                sentence = _("docker0 will keep {subnet} ({why})")
+            elif source == "remembered":
+                sentence = _("docker0 will take {subnet} again ({why})")
+            else:
+                sentence = _("docker0 will take {subnet} ({why})")
+            return _given_subnet(subnet, source, sentence.format(subnet=subnet, why=why), net, rules)
     if fixed is not None and rules.fixed_cidr_fails:
-        return _refused(rules, '"fixed-cidr" without "bip" and without a docker0 address',
+        return _refused(rules, _('"fixed-cidr" without "bip" and without a docker0 address'),
                         "Invalid Address SubPool")
     if fixed is not None and rules.fixed_cidr_is_subnet:
-        return _given_subnet(fixed, "fixed-cidr", f'docker0 will take {fixed} (from "fixed-cidr")', net, rules)
+        return _given_subnet(fixed, "fixed-cidr", _('docker0 will take {subnet} (from "fixed-cidr")').format(
+            subnet=fixed), net, rules)
     return _elect_pool(net, options, rules)
