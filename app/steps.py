@@ -84,10 +84,14 @@ class Plan:
         return lines
 
     def same_as(self, other: "Plan") -> bool:
-        """The same changes of the same files as read, the same actions and decisions."""
+        """The same changes of the same files as read, and the same decisions.
+
+        Not the summary and actions: they are prose in the language of the run that planned (a plan saved
+        in Chinese and applied under LANG=C says the same), and every action apply takes is in the decision.
+        """
         def key(plan: Plan) -> tuple[object, ...]:
             files = tuple((c.path, c.before_sha256, c.after_sha256, c.mode) for c in plan.changes)
-            return (plan.summary, files, tuple(plan.actions), plan.decision, plan.files_sudo)
+            return (files, plan.decision, plan.files_sudo)
         return key(self) == key(other)
 
 
