@@ -183,7 +183,7 @@ class DeployScreen(WizardStep):
         parts = [", ".join(self.users) if self.users else _("none yet")]
         if waiting:
             parts.append(_("saved in the profile, password needed: {names}").format(names=", ".join(waiting)))
-        self.query_one("#users", Static).update(_("users: {list}").format(list="; ".join(parts))
+        self.query_one("#users", Static).update(_("users: {list}").format(list=_("; ").join(parts))
                                                 + (f" ({note})" if note else ""))
 
     def _field_error(self, container: str, problem: str | None) -> None:
