@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.binding import Binding
 
 from app.events import EventBus
+from app.i18n import N_, _
 from app.runlog import RunLogs
 from app.transport import Transport
 from screens.steps import STEPS, StepsPanel
@@ -27,12 +28,13 @@ from screens.wizard import (Connected, GoToStep, OpenDashboard, OpenRegistry, Op
 
 class RegwizApp(App[None]):
     TITLE = "regwiz"
-    SUB_TITLE = "a private Docker registry, step by step"
+    SUB_TITLE = N_("a private Docker registry, step by step")  # shown with _()
     CSS_PATH = "regwiz.tcss"
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+    BINDINGS = [Binding("ctrl+q", "quit", N_("Quit"), priority=True)]
 
     def __init__(self, profile: str | None = None, *, resume_gc: bool = False) -> None:
         super().__init__()
+        self.sub_title = _(self.SUB_TITLE)
         self.resume_gc = resume_gc  # the garbage collector waits for the first screen (app.cli)
         self.profile_name = profile
         self.profile: Profile | None = None  # the Profile in use, once loaded
@@ -68,7 +70,7 @@ class RegwizApp(App[None]):
         try:
             save_setting("theme", self.theme)
         except OSError as exc:
-            self.notify(f"could not keep the theme: {exc}", severity="warning")
+            self.notify(_("could not keep the theme: {error}").format(error=exc), severity="warning")
 
     def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
                            time_format: str | None = None) -> str | None:
@@ -80,9 +82,10 @@ class RegwizApp(App[None]):
             ensure_private_dir(folder)
             written = self.save_screenshot(filename, str(folder), time_format)
         except OSError as exc:
-            self.notify(f"Screenshot not saved: {exc.strerror or exc} ({folder})", severity="error", timeout=10)
+            self.notify(_("Screenshot not saved: {error} ({folder})").format(error=exc.strerror or exc, folder=folder),
+                        severity="error", timeout=10)
             return None
-        self.notify(f"Screenshot saved: {written}", timeout=10)
+        self.notify(_("Screenshot saved: {path}").format(path=written), timeout=10)
         return written
 
     # -- moving through the wizard (messages from the step screens) -----------------------
@@ -108,8 +111,12 @@ class RegwizApp(App[None]):
         if current is None or index != current + 1 or not isinstance(self.screen, WizardStep) \
                 or not self.screen.step_complete:
             following = STEPS[current + 1] if current is not None and current + 1 < len(STEPS) else None
-            hint = f"; next is {following} (ctrl+n once this step is done)" if following else ""
-            self.notify(f"{STEPS[index]} comes later: the steps go in order{hint}.", severity="warning")
+            if following:
+                text = _("{step} comes later: the steps go in order; next is {following} (ctrl+n once this "
+                         "step is done).").format(step=_(STEPS[index]), following=_(following))
+            else:
+                text = _("{step} comes later: the steps go in order.").format(step=_(STEPS[index]))
+            self.notify(text, severity="warning")
             return
         opener = {1: self.show_diagnosis, 2: self.show_deploy, 3: self.show_clients, 4: self.show_summary}
         opener[index]()
@@ -182,10 +189,10 @@ class RegwizApp(App[None]):
         try:
             save_profile(profile, path)
         except (OSError, ProfileError) as exc:
-            self.notify(f"could not save the profile: {exc}", severity="error")
+            self.notify(_("could not save the profile: {error}").format(error=exc), severity="error")
             return
         self.profile = profile
-        self.notify(f"Saved to profile {path.stem} (no secrets)", timeout=4)
+        self.notify(_("Saved to profile {name} (no secrets)").format(name=path.stem), timeout=4)
 
     def registry_address(self) -> str:
         """The address clients use: the one regwiz connected to (this machine: loopback)."""
@@ -220,26 +227,60 @@ class RegwizApp(App[None]):
         self.push_screen(SummaryScreen(self.bus, summary))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        yield SystemCommand("Open the logs folder", "Show where this run's logs and report are",
+        from app.i18n import LANGUAGES, current
+
+        for command in super().get_system_commands(screen):  # Textual's own (marked in screens/footer.py)
+            yield command._replace(title=_(command.title), help=_(command.help))
+        yield SystemCommand(_("Open the logs folder"), _("Show where this run's logs and report are"),
                             self.action_open_logs)
-        yield SystemCommand("Write the run report", "Markdown: every file changed, with its backup",
+        yield SystemCommand(_("Write the run report"), _("Markdown: every file changed, with its backup"),
                             self.action_write_report)
         if self.transport is not None:
-            yield SystemCommand("Re-run diagnostics", "Check the registry host again", self.show_diagnosis)
+            yield SystemCommand(_("Re-run diagnostics"), _("Check the registry host again"), self.show_diagnosis)
         if self.transport is not None and self.registry_choices is not None:
-            yield SystemCommand("Open the registry", "Its tags and sizes, storage; delete and prune",
+            yield SystemCommand(_("Open the registry"), _("Its tags and sizes, storage; delete and prune"),
                                 self.show_registry)
-        yield SystemCommand("Onboard a machine", "Join a team's registry from its team profile: this machine "
-                            "or a host", self.show_onboarding)
+        yield SystemCommand(_("Onboard a machine"), _("Join a team's registry from its team profile: this machine "
+                            "or a host"), self.show_onboarding)
         if self.profile is not None and self.profile.path is not None:
-            yield SystemCommand("Export the team profile", "What teammates need (address, CA; no secret), "
-                                "into the working directory", self.action_export_team_profile)
+            yield SystemCommand(_("Export the team profile"), _("What teammates need (address, CA; no secret), "
+                                "into the working directory"), self.action_export_team_profile)
+        for language, name in LANGUAGES.items():
+            # Each language named in its own words: whoever cannot read the one in use still finds theirs.
+            chosen = _(" (in use)") if language == current() else ""
+            yield SystemCommand(_("Language: {name}").format(name=name) + chosen,
+                                _("Show regwiz in {language}, now and in later runs").format(language=name),
+                                lambda language=language: self.choose_language(language))
         from app.profiles import list_profiles
 
         for name in list_profiles():
-            yield SystemCommand(f"Switch profile: {name}", "Open this saved set-up's dashboard",
+            yield SystemCommand(_("Switch profile: {name}").format(name=name), _("Open this saved set-up's dashboard"),
                                 lambda name=name: self.open_profile(name))
+
+    def choose_language(self, language: str) -> None:
+        """The palette's language: in use at once (keys, steps, title; each screen's own words when it is
+        composed next), and kept in the settings for the runs after this one."""
+        from app.i18n import LANGUAGES, use
+        from app.settings import save_setting
+
+        use(language)
+        self.sub_title = _(self.SUB_TITLE)
+        from textual.widgets import Footer
+
+        for screen in self.screen_stack:
+            for footer in screen.query(Footer):  # (Textual's and screens.footer's)
+                footer.refresh(recompose=True)
+            for panel in screen.query(StepsPanel):
+                panel.refresh()
+        self.screen.refresh_bindings()
+        try:
+            save_setting("language", language)
+        except OSError as exc:
+            self.notify(_("{language} from now on, but not kept for the next run: {error}").format(
+                language=LANGUAGES[language], error=exc), severity="warning", timeout=10)
+            return
+        self.notify(_("{language} from now on, and in later runs. What a screen says in its own words changes "
+                      "when it is opened again.").format(language=LANGUAGES[language]), timeout=10)
 
     def show_registry(self) -> None:
         from app.registry.ops import source_from_choices
@@ -266,14 +307,15 @@ class RegwizApp(App[None]):
             ca_pem = pki.load_or_create_ca().cert_pem.decode() if self.profile.registry.tls == "own-ca" else None
             written = write_team_profile(team_profile_from(self.profile, ca_pem), str(target))
         except ExportExists:
-            self.notify(f"{target} exists already: nothing written. Export from the summary step to choose "
-                        f"another file, or: regwiz export-team-profile --profile {self.profile.path} -o FILE",
-                        severity="warning", timeout=12)
+            self.notify(_("{target} exists already: nothing written. Export from the summary step to choose "
+                          "another file, or: {command}").format(
+                target=target, command=f"regwiz export-team-profile --profile {self.profile.path} -o FILE"),
+                severity="warning", timeout=12)
             return
         except (ExportError, ProfileError, OSError) as exc:
-            self.notify(f"The team profile was not written: {exc}", severity="error", timeout=12)
+            self.notify(_("The team profile was not written: {error}").format(error=exc), severity="error", timeout=12)
             return
-        self.notify(f"Team profile written: {written}", timeout=10)
+        self.notify(_("Team profile written: {path}").format(path=written), timeout=10)
 
     def action_open_logs(self) -> None:
         folder = self.run_logs.directory
@@ -281,10 +323,10 @@ class RegwizApp(App[None]):
         if opener and (os.environ.get("DISPLAY") or sys.platform == "darwin"):
             subprocess.Popen([opener, str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.copy_to_clipboard(str(folder))
-        self.notify(f"Logs: {folder} (path copied)", timeout=10)
+        self.notify(_("Logs: {folder} (path copied)").format(folder=folder), timeout=10)
 
     def action_write_report(self) -> None:
-        self.notify(f"Report written: {self.run_logs.write_report()}", timeout=10)
+        self.notify(_("Report written: {path}").format(path=self.run_logs.write_report()), timeout=10)
 
     async def on_unmount(self) -> None:
         self.startup_finished()  # (if the app ends before its first screen is drawn)

@@ -13,6 +13,7 @@ from textual.widgets import (Button, Checkbox, Footer, Header, Input, Label, Log
                              RadioButton, RadioSet, Static)
 
 from app.events import EventBus
+from app.i18n import N_, _
 from app.redact import Secret
 from app.registry import config as regconfig
 from app.registry.deploy import DeployChoices, DeployRegistryStep, adopt_names
@@ -27,10 +28,16 @@ from screens.wizard import RegistryDeployed, SaveToProfile, WizardStep, form_fie
 
 _USER_NAME = re.compile(r"^[^\s:\x00-\x1f\x7f]{1,64}$")  # htpasswd: one line, "name:hash"
 
-WARN_NO_TLS = ("Without TLS every Docker client refuses the registry (\"http: server gave HTTP response "
+WARN_NO_TLS = N_("Without TLS every Docker client refuses the registry (\"http: server gave HTTP response "
                "to HTTPS client\") until its daemon gets --insecure-registry; traffic and passwords go in clear.")
-WARN_NO_AUTH = "Without authentication anyone who reaches the port can pull and push."
-NOTE_CACHE = "A pull-through cache only serves pulls: it refuses pushes."
+WARN_NO_AUTH = N_("Without authentication anyone who reaches the port can pull and push.")
+NOTE_CACHE = N_("A pull-through cache only serves pulls: it refuses pushes.")  # (these three: shown with _())
+
+
+# An outcome as words, in the status line (the JSON keeps Outcome.value).
+OUTCOME_WORDS = {Outcome.NOTHING_TO_DO: N_("nothing to do"), Outcome.DECLINED: N_("not applied"),
+                 Outcome.REFUSED: N_("refused"), Outcome.APPLIED: N_("applied and verified"),
+                 Outcome.ROLLED_BACK: N_("failed; rolled back"), Outcome.FAILED: N_("failed")}
 
 
 def radio(set_id: str, options: list[tuple[str, str]]) -> RadioSet:
@@ -43,7 +50,7 @@ class DeployScreen(WizardStep):
     HAS_PRIMARY = True
     AUTO_FOCUS = "#port"
     # ctrl+r, not ctrl+d: in a text field ctrl+d deletes a character and never reached the screen.
-    BINDINGS = [Binding("ctrl+n", "next_step", "Next: Clients"), Binding("ctrl+r", "primary", "Deploy")]
+    BINDINGS = [Binding("ctrl+n", "next_step", N_("Next: Clients")), Binding("ctrl+r", "primary", N_("Deploy"))]
     LOG_STEPS = frozenset({"deploy", "prove"})
     STATUS_ID, STATUS_SCROLLS = "deploy-status", True
 
@@ -63,50 +70,52 @@ class DeployScreen(WizardStep):
             yield StepsPanel(current=2, done=2, id="steps")
             # Enter moves through the fields; after the last one it reviews the deploy (screens/wizard.py).
             with VerticalScroll(id="deploy-form", classes="form form-action-deploy"):
-                yield Label(f"Deploy a registry on {self.host}", classes="question", markup=False)
+                yield Label(_("Deploy a registry on {host}").format(host=self.host), classes="question", markup=False)
                 with Horizontal(classes="row"):
-                    yield form_field("port", "Port", "", narrow=True)
-                    yield form_field("names", "More names for the certificate (a,b)", "")
+                    yield form_field("port", _("Port"), "", narrow=True)
+                    yield form_field("names", _("More names for the certificate (a,b)"), "")
                 yield Label("TLS", classes="field-label")
-                yield radio("tls", [("own-ca", "regwiz's own CA"), ("provided", "my certificate"),
-                                    ("none", "none (insecure)")])
-                yield Static(WARN_NO_TLS, id="tls-warning", classes="warning")
+                yield radio("tls", [("own-ca", _("regwiz's own CA")), ("provided", _("my certificate")),
+                                    ("none", _("none (insecure)"))])
+                yield Static(_(WARN_NO_TLS), id="tls-warning", classes="warning")
                 with Horizontal(id="provided-fields", classes="row"):
-                    yield form_field("cert", "Certificate file (PEM)", "")
-                    yield form_field("key", "Key file (PEM)", "")
-                yield Label("Authentication", classes="field-label")
-                yield radio("auth", [("htpasswd", "users and passwords (htpasswd)"), ("none", "none")])
-                yield Static(WARN_NO_AUTH, id="auth-warning", classes="warning")
+                    yield form_field("cert", _("Certificate file (PEM)"), "")
+                    yield form_field("key", _("Key file (PEM)"), "")
+                yield Label(_("Authentication"), classes="field-label")
+                yield radio("auth", [("htpasswd", _("users and passwords (htpasswd)")), ("none", _("none"))])
+                yield Static(_(WARN_NO_AUTH), id="auth-warning", classes="warning")
                 # A form of its own: Enter in the password adds the user.
                 with Horizontal(id="user-fields", classes="row form form-action-add-user"):
-                    yield form_field("user", "User name", "", value=self.saved_users[0] if self.saved_users
+                    yield form_field("user", _("User name"), "", value=self.saved_users[0] if self.saved_users
                                       else "ci")
-                    yield form_field("user-password", "Password", "", password=True)
-                    yield Button("Add user", id="add-user", compact=True)
+                    yield form_field("user-password", _("Password"), "", password=True)
+                    yield Button(_("Add user"), id="add-user", compact=True)
                 yield Static("", id="user-fields-error", classes="field-error", markup=False)
                 yield Static("", id="users", markup=False)
-                yield Label("Storage", classes="field-label")
-                yield radio("storage", [("fs", "a directory on the host"), ("oss", "Aliyun OSS")])
-                yield form_field("storage-path", "Directory", "", value="/var/lib/registry")
+                yield Label(_("Storage"), classes="field-label")
+                yield radio("storage", [("fs", _("a directory on the host")), ("oss", _("Aliyun OSS"))])
+                yield form_field("storage-path", _("Directory"), "", value="/var/lib/registry")
                 with Vertical(id="oss-fields"):
                     with Horizontal(classes="row"):
-                        yield form_field("oss-bucket", "Bucket", "")
-                        yield form_field("oss-region", "Region", "e.g. oss-cn-hangzhou")
+                        yield form_field("oss-bucket", _("Bucket"), "")
+                        yield form_field("oss-region", _("Region"),
+                                         _("e.g. {example}").format(example="oss-cn-hangzhou"))
                     with Horizontal(classes="row"):
-                        yield form_field("oss-key-id", "AccessKey ID", "")
-                        yield form_field("oss-key-secret", "AccessKey secret", "", password=True)
-                    yield form_field("oss-endpoint", "Endpoint (optional)", "")
-                    yield Checkbox("use the internal (VPC) endpoint", id="oss-internal", compact=True)
-                yield Label("Mode", classes="field-label")
-                yield radio("mode", [("private", "private registry"), ("cache", "pull-through cache of Docker Hub")])
-                yield Static(NOTE_CACHE, id="cache-note", classes="warning")
-                yield Label("registry:2 comes from", classes="field-label")
-                yield radio("image", [("auto", "choose for me (probe Docker Hub)"), ("pull", "the host pulls it"),
-                                      ("mirror", "a registry mirror"), ("upload", "upload from this machine")])
-                yield form_field("mirror", "Mirror URL", "e.g. https://<id>.mirror.aliyuncs.com")
+                        yield form_field("oss-key-id", _("AccessKey ID"), "")
+                        yield form_field("oss-key-secret", _("AccessKey secret"), "", password=True)
+                    yield form_field("oss-endpoint", _("Endpoint (optional)"), "")
+                    yield Checkbox(_("use the internal (VPC) endpoint"), id="oss-internal", compact=True)
+                yield Label(_("Mode"), classes="field-label")
+                yield radio("mode", [("private", _("private registry")),
+                                     ("cache", _("pull-through cache of Docker Hub"))])
+                yield Static(_(NOTE_CACHE), id="cache-note", classes="warning")
+                yield Label(_("registry:2 comes from"), classes="field-label")
+                yield radio("image", [("auto", _("choose for me (probe Docker Hub)")), ("pull", _("the host pulls it")),
+                                      ("mirror", _("a registry mirror")), ("upload", _("upload from this machine"))])
+                yield form_field("mirror", _("Mirror URL"), _("e.g. {example}").format(example="https://<id>.mirror.aliyuncs.com"))
                 with Horizontal(id="deploy-buttons"):
-                    yield Button("Review and deploy", id="deploy", variant="primary", compact=True)
-                    yield Button("Continue: Clients", id="to-clients", variant="success", compact=True,
+                    yield Button(_("Review and deploy"), id="deploy", variant="primary", compact=True)
+                    yield Button(_("Continue: Clients"), id="to-clients", variant="success", compact=True,
                                  disabled=True)
                 yield Static("", id="deploy-status")
                 yield ProgressBar(id="upload", total=None, show_eta=True)
@@ -150,9 +159,9 @@ class DeployScreen(WizardStep):
     @on(Button.Pressed, "#add-user")
     def add_user(self) -> None:
         name, password = self._value("user"), self.query_one("#user-password", Input).value
-        problem = ("enter a user name" if not name else
-                   "a user name has no spaces, ':' or control characters" if not _USER_NAME.match(name) else
-                   f"enter a password for {name}, then press Enter" if not password else None)
+        problem = (_("enter a user name") if not name else
+                   _("a user name has no spaces, ':' or control characters") if not _USER_NAME.match(name) else
+                   _("enter a password for {name}, then press Enter").format(name=name) if not password else None)
         self._field_error("user-fields", problem)
         if problem:
             self.query_one("#user" if not name or not _USER_NAME.match(name) else "#user-password", Input).focus()
@@ -162,7 +171,8 @@ class DeployScreen(WizardStep):
         self.bus.redactor.add(password)
         self.query_one("#user-password", Input).value = ""
         self.query_one("#user", Input).value = ""
-        self._show_users(f"{name}'s password changed" if replaced else f"added {name}")
+        self._show_users(_("{name}'s password changed").format(name=name) if replaced
+                         else _("added {name}").format(name=name))
         self.query_one("#user", Input).focus()
 
     def action_add_user(self) -> None:
@@ -170,10 +180,11 @@ class DeployScreen(WizardStep):
 
     def _show_users(self, note: str = "") -> None:
         waiting = [n for n in self.saved_users if n not in self.users]
-        parts = [", ".join(self.users) if self.users else "none yet"]
+        parts = [", ".join(self.users) if self.users else _("none yet")]
         if waiting:
-            parts.append("saved in the profile, password needed: " + ", ".join(waiting))
-        self.query_one("#users", Static).update("users: " + "; ".join(parts) + (f" ({note})" if note else ""))
+            parts.append(_("saved in the profile, password needed: {names}").format(names=", ".join(waiting)))
+        self.query_one("#users", Static).update(_("users: {list}").format(list=_("; ").join(parts))
+                                                + (f" ({note})" if note else ""))
 
     def _field_error(self, container: str, problem: str | None) -> None:
         """An error line under a group of fields, in view, or none."""
@@ -227,7 +238,7 @@ class DeployScreen(WizardStep):
         port_problem = validate_port(self._value("port"))
         self._field_error("port", port_problem)
         if port_problem:
-            self.set_status(f"Port: {port_problem}.", "error")
+            self.set_status(_("Port: {problem}.").format(problem=port_problem), "error")
             self.query_one("#port", Input).focus()
             return
         choices = self.read_choices()
@@ -247,7 +258,7 @@ class DeployScreen(WizardStep):
         from app.registry.prove import prove, summary_lines
 
         self.query_one("#log", Log).clear()
-        self.set_status("Planning…", "busy")
+        self.set_status(_("Planning…"), "busy")
         emit = self.bus.scoped(source="deploy", host=self.host)
         step = DeployRegistryStep(choices, progress=self._progress)
 
@@ -257,9 +268,9 @@ class DeployScreen(WizardStep):
         result = await run_step(step, StepContext(self.transport, emit), confirm)
         adopt_names(choices, result.plan)  # the certificate's names, as the plan shown found them
         if result.outcome not in (Outcome.APPLIED, Outcome.NOTHING_TO_DO):
-            self.set_status(f"{result.outcome.value}: {result.message}", "error")
+            self.set_status(f"{_(OUTCOME_WORDS[result.outcome])}: {result.message}", "error")
             return
-        self.set_status("Deployed. Proving it from this machine…", "busy")
+        self.set_status(_("Deployed. Proving it from this machine…"), "busy")
         proof_list = self.query_one("#proof", Static)
         steps = await prove(choices, self.bus.scoped(source="prove", host=self.host))
         # One wrapping line per sub-step: a detail is never cut at the screen's edge.
@@ -267,10 +278,10 @@ class DeployScreen(WizardStep):
         proof_list.display = True
         proved = all(s.ok for s in steps)
         if proved:
-            self.set_status("The registry works: pushed, pulled and compared from this machine. "
-                            "Next: Clients (ctrl+n).", "ok")
+            self.set_status(_("The registry works: pushed, pulled and compared from this machine. "
+                              "Next: Clients (ctrl+n)."), "ok")
         else:
-            self.set_status("The registry runs, but the proof failed: see the list below.", "error")
+            self.set_status(_("The registry runs, but the proof failed: see the list below."), "error")
         self.choices = choices
         self.query_one("#summary", Static).update("\n".join(summary_lines(choices)))
         if proved:

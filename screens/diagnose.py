@@ -13,6 +13,7 @@ from textual.widgets import Button, DataTable, Footer, Header, Label, Log, Stati
 from app.diagnose import CheckResult, DiagnosisContext, default_checks, run_checks
 from app.diagnose.base import Check
 from app.events import EventBus, LogEvent, Scope
+from app.i18n import N_, _
 from app.steps import Outcome, Plan, Status, StepContext, run_step
 from app.transport import Transport
 from screens.livelog import LiveLog
@@ -22,6 +23,9 @@ from screens.wizard import WizardStep
 
 STATUS_STYLE = {Status.OK: "green", Status.WARNING: "yellow", Status.FAILURE: "red",
                 Status.RUNNING: "cyan", Status.PENDING: "grey50", Status.SKIPPED: "grey50"}
+# A status as a word, in the notification that ends a diagnosis (the JSON keeps Status.value).
+STATUS_WORDS = {Status.OK: N_("ok"), Status.WARNING: N_("warning"), Status.FAILURE: N_("failure"),
+                Status.RUNNING: N_("running"), Status.PENDING: N_("pending"), Status.SKIPPED: N_("skipped")}
 
 
 class DiagnoseScreen(WizardStep):
@@ -30,11 +34,11 @@ class DiagnoseScreen(WizardStep):
     HAS_PRIMARY = True
     AUTO_FOCUS = "#checks"
     BINDINGS = [
-        Binding("ctrl+n", "next_step", "Next: Deploy"),
-        Binding("ctrl+r", "primary", "Re-run"),
-        Binding("f", "fix", "Fix"),
-        Binding("r", "rerun", "Re-run", show=False),
-        Binding("n", "next_step", "Next: Deploy", show=False),
+        Binding("ctrl+n", "next_step", N_("Next: Deploy")),
+        Binding("ctrl+r", "primary", N_("Re-run")),
+        Binding("f", "fix", N_("Fix")),
+        Binding("r", "rerun", N_("Re-run"), show=False),
+        Binding("n", "next_step", N_("Next: Deploy"), show=False),
     ]
 
     def __init__(self, bus: EventBus, transport: Transport, host: str, autorun: bool = True) -> None:
@@ -53,16 +57,16 @@ class DiagnoseScreen(WizardStep):
         with Horizontal():
             yield StepsPanel(current=1, done=1, id="steps")
             with VerticalScroll(id="main"):  # at 80x24 the log is below: scrolled to, not lost
-                yield Label(f"Diagnosis of {self.host}", classes="question", markup=False)
+                yield Label(_("Diagnosis of {host}").format(host=self.host), classes="question", markup=False)
                 yield DataTable(id="checks", cursor_type="row", zebra_stripes=False)
                 with VerticalScroll(id="detail"):
                     yield Static("", id="summary", markup=False)
                     yield Static("", id="evidence", markup=False)
                     yield Static("", id="picture", markup=False)
                 with Horizontal(id="actions"):
-                    yield Button("Fix…", id="fix", variant="warning", disabled=True, compact=True)
-                    yield Button("Re-run", id="rerun", compact=True)
-                    yield Button("Continue: Deploy", id="next", variant="success", compact=True)
+                    yield Button(_("Fix…"), id="fix", variant="warning", disabled=True, compact=True)
+                    yield Button(_("Re-run"), id="rerun", compact=True)
+                    yield Button(_("Continue: Deploy"), id="next", variant="success", compact=True)
                     yield Static("", id="fix-hint", markup=False)
                 yield LiveLog(id="log", highlight=False)
         yield Footer()
@@ -70,10 +74,10 @@ class DiagnoseScreen(WizardStep):
     def on_mount(self) -> None:
         table = self.query_one("#checks", DataTable)
         table.add_column(" ", key="icon", width=1)
-        table.add_column("Check", key="check", width=16)
-        table.add_column("Result", key="result", width=72)
+        table.add_column(_("Check"), key="check", width=16)
+        table.add_column(_("Result"), key="result", width=72)
         for check in self.checks:
-            table.add_row(Status.PENDING.icon, check.title, "", key=check.check_id)
+            table.add_row(Status.PENDING.icon, _(check.title), "", key=check.check_id)
         if self.autorun:
             self.action_rerun()
 
@@ -107,13 +111,14 @@ class DiagnoseScreen(WizardStep):
         log.clear()
         log.write_lines(self.logs.get(self.selected, []))
         result = self.results.get(self.selected)
-        self.query_one("#summary", Static).update(result.summary if result else "checking…")
+        self.query_one("#summary", Static).update(result.summary if result else _("checking…"))
         self.query_one("#evidence", Static).update("\n".join(f"• {e}" for e in result.evidence) if result else "")
         self.query_one("#picture", Static).update("\n".join(result.picture) if result else "")
         fix = self.query_one("#fix", Button)
         fix.disabled = not (result and result.fixes)
         hint = self.query_one("#fix-hint", Static)
-        hint.update(f"recommended fix (f): {result.fixes[0].title}" if result and result.fixes else "")
+        hint.update(_("recommended fix (f): {fix}").format(fix=_(result.fixes[0].title))
+                    if result and result.fixes else "")
         self.refresh_bindings()
 
     # -- actions --------------------------------------------------------------------
@@ -140,12 +145,13 @@ class DiagnoseScreen(WizardStep):
         ctx = DiagnosisContext(self.transport, self.bus, self.host)
 
         def started(check: Check) -> None:
-            self._set_row(check.check_id, Status.RUNNING, "checking…")
+            self._set_row(check.check_id, Status.RUNNING, _("checking…"))
 
         results = await run_checks(self.checks, ctx, started, self.record_result)
         worst = max((r.status for r in results), key=lambda s: [Status.OK, Status.WARNING, Status.FAILURE].index(s)
                     if s in (Status.OK, Status.WARNING, Status.FAILURE) else 0)
-        self.notify(f"Diagnosis done: {worst.value}", severity="information" if worst is Status.OK else "warning")
+        self.notify(_("Diagnosis done: {status}").format(status=_(STATUS_WORDS[worst])),
+                    severity="information" if worst is Status.OK else "warning")
         # Done once it has looked, whatever it found: the deploy step checks again before it changes anything.
         self.complete()
         return results
@@ -161,7 +167,7 @@ class DiagnoseScreen(WizardStep):
         if self.step_complete:
             self.action_next_step()
         else:
-            self.notify("The diagnosis is still running: wait for it, then continue.", severity="warning")
+            self.notify(_("The diagnosis is still running: wait for it, then continue."), severity="warning")
 
     @on(Button.Pressed, "#fix")
     def action_fix(self) -> None:
@@ -173,7 +179,7 @@ class DiagnoseScreen(WizardStep):
     async def apply_fix(self, result: CheckResult) -> None:
         index = 0
         if len(result.fixes) > 1:
-            chosen = await self.app.push_screen_wait(ChooseFixScreen([f.title for f in result.fixes]))
+            chosen = await self.app.push_screen_wait(ChooseFixScreen([_(f.title) for f in result.fixes]))
             if chosen is None:
                 return
             index = chosen
@@ -187,7 +193,7 @@ class DiagnoseScreen(WizardStep):
         outcome = await run_step(step, ctx, confirm)
         severity: SeverityLevel = "information" if outcome.outcome in (Outcome.APPLIED, Outcome.NOTHING_TO_DO) \
             else "error"
-        self.notify(f"{step.title}: {outcome.message}", severity=severity, timeout=8)
+        self.notify(f"{_(step.title)}: {outcome.message}", severity=severity, timeout=8)
         if outcome.outcome in (Outcome.APPLIED, Outcome.ROLLED_BACK):
             self.diagnose()
 

@@ -1,9 +1,14 @@
-"""Textual's Footer, rebuilt only when the keys it shows change."""
+"""Textual's Footer, rebuilt only when the keys it shows change; key descriptions in the language in use."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from textual.binding import ActiveBinding
 from textual.screen import Screen
 from textual.widgets import Footer as TextualFooter
+
+from app.i18n import ENGLISH, N_, _, current
 
 
 class Footer(TextualFooter):
@@ -26,7 +31,7 @@ class Footer(TextualFooter):
         bindings = self.screen.active_bindings
         shown = tuple((binding.key, binding.key_display, binding.description, binding.action, binding.group,
                        enabled, tooltip)
-                      for (_, binding, enabled, tooltip) in bindings.values() if binding.show)
+                      for (_node, binding, enabled, tooltip) in bindings.values() if binding.show)
         palette = bindings.get(self.app.COMMAND_PALETTE_BINDING) if self.show_command_palette else None
         return shown, self.app.ENABLE_COMMAND_PALETTE, palette is not None and palette[1:]
 
@@ -39,3 +44,31 @@ class Footer(TextualFooter):
             if self._keys_shown() == self._shown:
                 return
         super().bindings_changed(screen)
+
+
+# Textual's own key descriptions and palette entries, marked here so the catalog has them (regwiz's own
+# are marked with N_ where they are bound).
+TEXTUAL_WORDS = (
+    N_("palette"), N_("Focus Next"), N_("Focus Previous"), N_("Copy selected text"),
+    N_("Quit the app and return to the command prompt."),
+    N_("Theme"), N_("Change the current theme"), N_("Quit"), N_("Quit the application as soon as possible"),
+    N_("Keys"), N_("Hide the keys and widget help panel"),
+    N_("Show help for the focused widget and a summary of available keys"),
+    N_("Minimize"), N_("Minimize the widget and restore to normal size"),
+    N_("Maximize"), N_("Maximize the focused widget"),
+    N_("Screenshot"), N_("Save an SVG 'screenshot' of the current screen"),
+)
+
+
+def translated_bindings(bindings: dict[str, ActiveBinding]) -> dict[str, ActiveBinding]:
+    """The active bindings with their descriptions and tooltips in the language in use.
+
+    Bindings are declared at class level (their words marked with N_), so they are translated
+    here, where the footer and the keys panel read them (``Screen.active_bindings``).
+    """
+    if current() == ENGLISH:
+        return bindings
+    return {key: ActiveBinding(node, replace(binding, description=_(binding.description) if binding.description
+                                             else "", tooltip=_(binding.tooltip) if binding.tooltip else ""),
+                               enabled, _(tooltip) if tooltip else tooltip)
+            for key, (node, binding, enabled, tooltip) in bindings.items()}

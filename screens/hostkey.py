@@ -8,13 +8,14 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+from app.i18n import N_, _
 from screens.plan import KEYS_HINT
 
 
 class HostKeyScreen(ModalScreen[bool]):
     """Dismisses with True when the user accepts the key."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", N_("Cancel"))]
 
     def __init__(self, host: str, key_type: str, fingerprint: str) -> None:
         super().__init__()
@@ -22,18 +23,19 @@ class HostKeyScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="hostkey-dialog"):
-            yield Label("Unknown host key", classes="dialog-title")
+            yield Label(_("Unknown host key"), classes="dialog-title")
             yield Static(
-                f"regwiz has never seen [b]{self.host}[/b] before.\n"
-                "Compare this fingerprint with the one your provider's console shows:",
+                _("regwiz has never seen [b]{host}[/b] before.\n"
+                  "Compare this fingerprint with the one your provider's console shows:").format(
+                    host=self.host),
                 markup=True,
             )
             yield Static(f"{self.key_type}\n{self.fingerprint}", id="fingerprint", markup=False)
-            yield Static("Accepting stores the key in regwiz's own known_hosts.", classes="hint")
-            yield Static(KEYS_HINT, classes="hint keys-hint")
+            yield Static(_("Accepting stores the key in regwiz's own known_hosts."), classes="hint")
+            yield Static(_(KEYS_HINT), classes="hint keys-hint")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Accept and connect", id="accept", variant="warning")
-                yield Button("Cancel", id="cancel", variant="primary")
+                yield Button(_("Accept and connect"), id="accept", variant="warning")
+                yield Button(_("Cancel"), id="cancel", variant="primary")
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()  # the safe choice has focus

@@ -25,7 +25,7 @@ from typing import Callable, ClassVar, Iterable, Sequence
 
 from rich.cells import cell_len
 from textual import events, on
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.screen import Screen
@@ -33,6 +33,8 @@ from textual.timer import Timer
 from textual.widgets import Log, Static
 
 from app.events import EventBus, LogEvent, Scope
+from app.i18n import N_, _
+from screens.footer import translated_bindings
 
 # What str.splitlines splits on besides "\n": a batch holding none of these is already split.
 _OTHER_LINE_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
@@ -147,7 +149,7 @@ class LiveLog(Log):
 
 # ctrl+y, on every screen with a live log. Each screen lists it in its own BINDINGS, where its footer
 # shows it (a binding of the base class would come first in every footer).
-COPY_LOG = Binding("ctrl+y", "copy_log", "Copy log")
+COPY_LOG = Binding("ctrl+y", "copy_log", N_("Copy log"))
 
 
 class LiveLogScreen(Screen[None]):
@@ -169,6 +171,11 @@ class LiveLogScreen(Screen[None]):
 
     bus: EventBus
     _stop_log: Callable[[], None] | None = None
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """The keys, described in the language in use (the footer and the keys panel read them here)."""
+        return translated_bindings(super().active_bindings)
 
     @on(events.Mount)
     def _subscribe_log(self) -> None:
@@ -209,4 +216,4 @@ class LiveLogScreen(Screen[None]):
         """ctrl+y: the live log, redacted as it is shown, to the clipboard."""
         lines = self.query_one("#log", Log).lines
         self.app.copy_to_clipboard("\n".join(lines))
-        self.notify(f"Copied {len(lines)} log lines")
+        self.notify(_("Copied {count} log lines").format(count=len(lines)))

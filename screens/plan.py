@@ -11,16 +11,17 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from app.i18n import N_, _
 from app.steps import Plan
 
 # Modals have no footer of their own: the keys are said in words.
-KEYS_HINT = "Keys: Tab moves between the buttons, Enter presses the one in focus, Escape cancels."
+KEYS_HINT = N_("Keys: Tab moves between the buttons, Enter presses the one in focus, Escape cancels.")  # shown with _()
 
 
 def coloured_diff(diff: str) -> Text:
     """A unified diff with added lines green and removed lines red."""
     if not diff:
-        return Text("(no file changes)")
+        return Text(_("(no file changes)"))
     text = Text()
     for line in diff.splitlines():
         style = ("bold" if line.startswith(("---", "+++")) else "green" if line.startswith("+")
@@ -32,7 +33,7 @@ def coloured_diff(diff: str) -> Text:
 class ChooseFixScreen(ModalScreen[int | None]):
     """Dismisses with the index of the chosen fix, or None."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", N_("Cancel"))]
 
     def __init__(self, titles: list[str]) -> None:
         super().__init__()
@@ -40,11 +41,11 @@ class ChooseFixScreen(ModalScreen[int | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label("Choose a fix", classes="dialog-title")
-            yield OptionList(*[Option(("(recommended) " if i == 0 else "") + title, id=str(i))
+            yield Label(_("Choose a fix"), classes="dialog-title")
+            yield OptionList(*[Option(_("(recommended) {fix}").format(fix=title) if i == 0 else title, id=str(i))
                                for i, title in enumerate(self.titles)], id="fixes")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Cancel", id="cancel", compact=True)
+                yield Button(_("Cancel"), id="cancel", compact=True)
 
     @on(OptionList.OptionSelected)
     def _chosen(self, event: OptionList.OptionSelected) -> None:
@@ -58,7 +59,7 @@ class ChooseFixScreen(ModalScreen[int | None]):
 class PlanScreen(ModalScreen[bool]):
     """Shows what a step will change; True when the user confirms."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", N_("Cancel"))]
 
     def __init__(self, plan: Plan) -> None:
         super().__init__()
@@ -66,21 +67,21 @@ class PlanScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Label("Review the change", classes="dialog-title")
+            yield Label(_("Review the change"), classes="dialog-title")
             yield Static(self.plan.summary, id="plan-summary", markup=False)
             with VerticalScroll(id="plan-body"):
                 for action in self.plan.actions:
                     yield Static(f"• {action}", classes="plan-action", markup=False)
                 yield Static(coloured_diff(self.plan.diff()), id="plan-diff")
             if self.plan.typed_confirmation:
-                yield Label(f"This is risky. Type {self.plan.typed_confirmation} to confirm:")
+                yield Label(_("This is risky. Type {text} to confirm:").format(text=self.plan.typed_confirmation))
                 yield Input(id="typed", placeholder=self.plan.typed_confirmation, compact=True)
-            yield Static("Old files are backed up under /var/backups/regwiz; a change that "
-                         "leaves the service unhealthy is rolled back. " + KEYS_HINT, classes="hint")
+            yield Static(_("Old files are backed up under /var/backups/regwiz; a change that "
+                           "leaves the service unhealthy is rolled back.") + " " + _(KEYS_HINT), classes="hint")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Apply", id="apply", variant="warning",
+                yield Button(_("Apply"), id="apply", variant="warning",
                              disabled=bool(self.plan.typed_confirmation), compact=True)
-                yield Button("Cancel", id="cancel", variant="primary", compact=True)
+                yield Button(_("Cancel"), id="cancel", variant="primary", compact=True)
 
     def on_mount(self) -> None:
         if self.plan.typed_confirmation:

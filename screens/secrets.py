@@ -16,8 +16,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from app.dashboard import NeededSecret
+from app.i18n import N_, _
 from app.redact import Redactor, Secret
 from screens.wizard import FormKeys
+
+
+# What a secret is (NeededSecret.noun), as a field's placeholder: shown with _().
+NOUNS = (N_("password"), N_("passphrase"), N_("sudo password"))
 
 
 class SecretsScreen(FormKeys, ModalScreen[dict[str, Secret] | None]):
@@ -37,7 +42,7 @@ class SecretsScreen(FormKeys, ModalScreen[dict[str, Secret] | None]):
     #secrets-buttons Button { margin-left: 2; }
     """
 
-    BINDINGS = [Binding("escape", "cancel", "Skip these")]
+    BINDINGS = [Binding("escape", "cancel", N_("Skip these"))]
     AUTO_FOCUS = "Input"
 
     def __init__(self, needed: list[NeededSecret], redactor: Redactor | None = None,
@@ -48,19 +53,19 @@ class SecretsScreen(FormKeys, ModalScreen[dict[str, Secret] | None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="secrets-dialog", classes="form form-action-confirm"):
-            yield Label("Secrets for the checks", classes="secrets-title")
-            yield Static("Kept in memory for this session only, never saved. Enter: next field, "
-                         "then check; Escape: skip the rows that need them.", classes="secrets-hint")
+            yield Label(_("Secrets for the checks"), classes="secrets-title")
+            yield Static(_("Kept in memory for this session only, never saved. Enter: next field, "
+                           "then check; Escape: skip the rows that need them."), classes="secrets-hint")
             for index, needed in enumerate(self.needed):
-                where = f" (or set {needed.env})" if needed.env else ""
-                empty = "; empty: use the SSH agent" if needed.optional else ""
+                where = _(" (or set {variable})").format(variable=needed.env) if needed.env else ""
+                empty = _("; empty: use the SSH agent") if needed.optional else ""
                 yield Label(f"{needed.label}{where}{empty}", classes="secret-label", markup=False)
                 earlier = self.typed.get(needed.key)
                 yield Input(earlier.reveal() if earlier else "", password=True, id=f"secret-{index}",
-                            placeholder=needed.noun)
+                            placeholder=_(needed.noun))
             with Horizontal(id="secrets-buttons"):
-                yield Button("Skip", id="secrets-skip", compact=True)
-                yield Button("Check", id="secrets-confirm", variant="primary", compact=True)
+                yield Button(_("Skip"), id="secrets-skip", compact=True)
+                yield Button(_("Check"), id="secrets-confirm", variant="primary", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#secret-0", Input).focus()  # (the first field has focus on arrival)

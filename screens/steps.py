@@ -6,7 +6,9 @@ from rich.text import Text
 from textual import events
 from textual.widget import Widget
 
-STEPS = ("Credentials", "Diagnose", "Deploy", "Clients", "Summary")
+from app.i18n import N_, _
+
+STEPS = (N_("Credentials"), N_("Diagnose"), N_("Deploy"), N_("Clients"), N_("Summary"))  # shown with _()
 
 
 class StepsPanel(Widget):
@@ -35,11 +37,11 @@ class StepsPanel(Widget):
     def step_text(self, index: int) -> str:
         """A step's line as shown: its mark (✓ done, ▶ current), number and name."""
         mark = "✓" if index < self.done else ("▶" if index == self.current else " ")
-        return f"{mark} {index + 1}. {STEPS[index]}"
+        return f"{mark} {index + 1}. {_(STEPS[index])}"
 
     def render(self) -> Text:
         text = Text(end="")
-        text.append("Steps", style=self.get_component_rich_style("steps--title"))
+        text.append(_("Steps"), style=self.get_component_rich_style("steps--title"))
         text.append("\n")
         for index in range(len(STEPS)):
             style = self.get_component_rich_style("steps--step")

@@ -9,6 +9,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Header, Input, Label, Log, RadioButton, RadioSet, Select, Static
 
 from app.events import EventBus, EventKind
+from app.i18n import N_, _
 from app.redact import Secret
 from app.targets import HostForm, parse_number, validate_host, validate_key_file, validate_port, validate_user
 from app.transport import Command, TransportError
@@ -46,8 +47,8 @@ FIELD_CHECKS = {
 class TargetScreen(WizardStep):
     STEP = 0
     HAS_PRIMARY = True
-    BINDINGS = [Binding("ctrl+n", "next_step", "Next: Diagnose"), Binding("ctrl+r", "primary", "Connect"),
-                Binding("ctrl+t", "connect", "Connect", show=False)]  # (the key of earlier versions)
+    BINDINGS = [Binding("ctrl+n", "next_step", N_("Next: Diagnose")), Binding("ctrl+r", "primary", N_("Connect")),
+                Binding("ctrl+t", "connect", N_("Connect"), show=False)]  # (the key of earlier versions)
     # The address field takes the keys from the start (not the scrolling form first: each focus
     # change restyles the form, which costs start-up time).
     AUTO_FOCUS = "#host"
@@ -75,29 +76,30 @@ class TargetScreen(WizardStep):
                 names = _saved_profiles()
                 if names:
                     with Horizontal(id="saved-profiles"):
-                        yield Label("A saved set-up:", classes="field-label")
-                        yield Select([(n, n) for n in names], id="profile-select", prompt="choose a profile",
+                        yield Label(_("A saved set-up:"), classes="field-label")
+                        yield Select([(n, n) for n in names], id="profile-select", prompt=_("choose a profile"),
                                      compact=True)  # choosing one fills the form below
-                        yield Button("Open its dashboard", id="open-profile", compact=True)
-                yield Label("Where should the registry run?", classes="question")
+                        yield Button(_("Open its dashboard"), id="open-profile", compact=True)
+                yield Label(_("Where should the registry run?"), classes="question")
                 with RadioSet(id="target", compact=True):
-                    yield RadioButton("A server I reach over SSH", id="remote", value=True)
-                    yield RadioButton("This machine", id="local")
+                    yield RadioButton(_("A server I reach over SSH"), id="remote", value=True)
+                    yield RadioButton(_("This machine"), id="local")
                 with Vertical(id="remote-fields"):
                     with Horizontal(classes="row"):
                         # Placeholders read as hints, never as values a cleared field would seem to hold.
-                        yield self._field("host", "Address or ~/.ssh/config alias", "e.g. 203.0.113.10")
-                        yield self._field("port", "Port", "", value="22", narrow=True)
-                    yield self._field("user", "User", "", value="root")
-                    yield Label("Log in with", classes="field-label")
+                        yield self._field("host", _("Address or ~/.ssh/config alias"),
+                                          _("e.g. {example}").format(example="203.0.113.10"))
+                        yield self._field("port", _("Port"), "", value="22", narrow=True)
+                    yield self._field("user", _("User"), "", value="root")
+                    yield Label(_("Log in with"), classes="field-label")
                     with RadioSet(id="auth", compact=True):
-                        yield RadioButton("Password", id="auth-password", value=True)
-                        yield RadioButton("Private key file", id="auth-key")
+                        yield RadioButton(_("Password"), id="auth-password", value=True)
+                        yield RadioButton(_("Private key file"), id="auth-key")
                         yield RadioButton("ssh-agent", id="auth-agent")
-                    yield self._field("password", "Password", "", password=True)
+                    yield self._field("password", _("Password"), "", password=True)
                 with Horizontal(id="buttons"):
-                    yield Button("Connect", id="connect", variant="primary", compact=True)
-                    yield Button("Continue: Diagnose", id="next", variant="success", compact=True, disabled=True)
+                    yield Button(_("Connect"), id="connect", variant="primary", compact=True)
+                    yield Button(_("Continue: Diagnose"), id="next", variant="success", compact=True, disabled=True)
                 yield Static("", id="status")
                 yield LiveLog(id="log", highlight=False)
         yield Footer()
@@ -115,14 +117,15 @@ class TargetScreen(WizardStep):
                 self._inputs["identity_file"].value = identity_file
             return
         self.query_one("#remote-fields").mount_all([
-            self._field("identity_file", "Private key file", "e.g. ~/.ssh/id_ed25519", value=identity_file),
-            self._field("passphrase", "Key passphrase (if it has one)", "", password=True),
+            self._field("identity_file", _("Private key file"), _("e.g. {example}").format(example="~/.ssh/id_ed25519"),
+                        value=identity_file),
+            self._field("passphrase", _("Key passphrase (if it has one)"), "", password=True),
         ], after="#field-password")
 
     async def _show_sudo_field(self) -> None:
         """The sudo password field (mounted the first time sudo asks for one), focused."""
         if "sudo_password" not in self._inputs:
-            field = self._field("sudo_password", "sudo password (this user is not root and sudo asks for one)",
+            field = self._field("sudo_password", _("sudo password (this user is not root and sudo asks for one)"),
                                 "", password=True)
             await self.query_one("#form").mount(field, before="#buttons")
         self.query_one("#field-sudo_password").display = True
@@ -233,7 +236,7 @@ class TargetScreen(WizardStep):
         for name in ("host", "port", "user", "identity_file", "password"):
             self._show_error(name, errors.get(name))
         if errors:
-            self.set_status("Fix the fields marked in red first.", "error")
+            self.set_status(_("Fix the fields marked in red first."), "error")
             return
         self.test_connection(form)
 
@@ -243,41 +246,42 @@ class TargetScreen(WizardStep):
         log = self.query_one("#log", Log)
         log.clear()
         self.query_one("#next", Button).disabled = True
-        host_label = form.host or "this machine"
+        host_label = form.host or "this machine"  # (a log's host field: not translated)
         emit = self.bus.scoped(source="credentials", host=host_label)
         transport = form.transport()
         keep = False
-        self.set_status(f"Connecting to {transport.label or 'this machine'}…", "busy")
+        self.set_status(_("Connecting to {host}…").format(host=transport.label or _("this machine")), "busy")
         try:
-            emit.info(f"connecting to {transport.label}")
+            emit.info(_("connecting to {host}").format(host=transport.label))
 
             async def ask(name: str, unknown: HostKeyUnknown) -> bool:
                 emit(EventKind.WARNING, str(unknown))
                 screen = HostKeyScreen(name, unknown.key_type, unknown.fingerprint)
                 accepted = bool(await self.app.push_screen_wait(screen))  # type: ignore[arg-type]
                 if accepted:
-                    emit.info(f"accepted {unknown.key_type} {unknown.fingerprint}")
+                    emit.info(_("accepted {key_type} {fingerprint}").format(key_type=unknown.key_type,
+                                                                           fingerprint=unknown.fingerprint))
                 return accepted
 
             try:
                 await transport.connect_trusting(ask)
             except HostKeyNotAccepted:
-                self.set_status("Not connected: the host key was not accepted.", "error")
-                emit.error("host key not accepted; nothing was done")
+                self.set_status(_("Not connected: the host key was not accepted."), "error")
+                emit.error(_("host key not accepted; nothing was done"))
                 return
             await transport.run(Command("uname", "-srm"), emit=emit, check=True)
             await transport.run(Command("cat", "/etc/os-release"), emit=emit)
             if not await transport.is_root() and await transport.sudo_needs_password() and not form.sudo_password:
                 await self._show_sudo_field()
-                message = (f"{form.user} is not root and sudo asks for a password: "
-                           "enter the sudo password, then connect again.")
+                message = _("{user} is not root and sudo asks for a password: "
+                            "enter the sudo password, then connect again.").format(user=form.user)
                 emit.warning(message)
                 self.set_status(message, "error")
                 return
             await transport.check_sudo()
             keep = True
             self.connected_to = transport.label
-            self.set_status(f"Connected to {transport.label}. Next: Diagnose (ctrl+n).", "ok")
+            self.set_status(_("Connected to {host}. Next: Diagnose (ctrl+n).").format(host=transport.label), "ok")
             next_button = self.query_one("#next", Button)
             next_button.disabled = False
             self.set_focus(next_button)  # at once (focus() would wait behind the messages below)
@@ -311,8 +315,9 @@ class TargetScreen(WizardStep):
             return
         self.prefill(profile)
         self.post_message(ProfileChosen(profile))
-        needs = "" if self._value("password") or self._auth() != "password" else " Enter the password, then connect."
-        self.set_status(f"Filled in from the profile {event.value}.{needs}", "ok")
+        needs = "" if self._value("password") or self._auth() != "password" else \
+            " " + _("Enter the password, then connect.")
+        self.set_status(_("Filled in from the profile {name}.").format(name=event.value) + needs, "ok")
         first_empty = next((self._inputs[name] for name in ("host", "password")
                             if name in self._inputs and not self._inputs[name].value and
                             is_shown(self._inputs[name], self)), None)
@@ -322,7 +327,7 @@ class TargetScreen(WizardStep):
     def _open_profile(self) -> None:
         value = self.query_one("#profile-select", Select).value
         if not isinstance(value, str):
-            self.set_status("Choose a saved profile in the list first, then open its dashboard.", "error")
+            self.set_status(_("Choose a saved profile in the list first, then open its dashboard."), "error")
             self.query_one("#profile-select", Select).focus()
             return
         self.post_message(OpenDashboard(value))

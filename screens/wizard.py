@@ -23,6 +23,7 @@ from textual.widget import Widget
 from textual.containers import Vertical
 from textual.widgets import Input, Label, Static
 
+from app.i18n import N_
 from screens.livelog import COPY_LOG, LiveLogScreen
 from screens.steps import STEPS
 
@@ -125,14 +126,14 @@ class WizardStep(FormKeys, LiveLogScreen):
 
     STEP: ClassVar[int] = 0
     # A subclass names its own keys by binding the same keys again, e.g.
-    # ``Binding("ctrl+n", "next_step", "Next: Deploy")``, ``Binding("ctrl+r", "primary", "Connect")``;
+    # ``Binding("ctrl+n", "next_step", N_("Next: Deploy"))``, ``Binding("ctrl+r", "primary", N_("Connect"))``;
     # without a ctrl+r binding of its own a step has no primary action (the key is hidden).
     HAS_PRIMARY: ClassVar[bool] = False
 
     BINDINGS = [
-        Binding("escape", "back", "Back"),
-        Binding("ctrl+n", "next_step", "Next"),
-        Binding("ctrl+r", "primary", "Run"),
+        Binding("escape", "back", N_("Back")),
+        Binding("ctrl+n", "next_step", N_("Next")),
+        Binding("ctrl+r", "primary", N_("Run")),
         COPY_LOG,
     ]
 
