@@ -222,7 +222,8 @@ async def run_step(step: Step, ctx: StepContext, confirm: Confirm, planned: Plan
                 try:
                     plan = await step.plan(ctx)
                 except TransportError as exc:
-                    message = _("{error}. Nothing was changed; run the step again once the host answers.").format(error=exc)
+                    message = _("{error}. Nothing was changed; run the step again once the host answers.").format(
+                        error=exc)
                     emit.error(message)
                     return StepResult(Outcome.FAILED, message)
             if plan.refused:

@@ -268,7 +268,8 @@ class Transport(abc.ABC):
             status, out, err = await self._execute(line, stdin, sink, keep_output, timeout)
         except asyncio.TimeoutError:
             if emit is not None:
-                emit(EventKind.ERROR, _("timed out after {seconds:g} s: {command}").format(seconds=timeout, command=display))
+                emit(EventKind.ERROR, _("timed out after {seconds:g} s: {command}").format(
+                    seconds=timeout, command=display))
             raise TransportError(_("{command} did not finish within {seconds:g} s").format(
                 command=f"`{display}`", seconds=timeout)) from None
         result = CommandResult(display, status, "\n".join(out), "\n".join(err),
