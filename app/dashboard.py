@@ -22,6 +22,7 @@ from app import facts
 from app.clients.configure import login, prove_pull
 from app.clients.detect import detect_kind
 from app.clients.model import RegistryTarget
+from app.i18n import N_, _
 from app.diagnose import DiagnosisContext
 from app.diagnose.network import NetworkCheck
 from app.dockerd import DockerService
@@ -77,8 +78,9 @@ class NeededSecret:
 
     def skipped(self) -> str:
         """What a row that needed it says when it was not given."""
-        how = f"set {self.env}" if self.env else f"name its variable with {self.field} in {self.section}"
-        return f"{SKIPPED_PREFIX}no {self.noun} given ({how} or re-check and enter it)"
+        how = _("set {variable}").format(variable=self.env) if self.env else \
+            _("name its variable with {field} in {section}").format(field=self.field, section=self.section)
+        return _("skipped: no {secret} given ({how} or re-check and enter it)").format(secret=_(self.noun), how=how)
 
 
 def _who(entry: ServerProfile | ClientProfile) -> str:
@@ -96,20 +98,22 @@ def _client_name(entry: ClientProfile) -> str:
 
 def _host_secrets(entry: ServerProfile | ClientProfile, prefix: str, section: str) -> list[NeededSecret]:
     """The SSH password (password login: no key file), the key's passphrase, the sudo password."""
-    who = "this machine" if _is_local(entry) else _who(entry)
+    who = _("this machine") if _is_local(entry) else _who(entry)
     needed = []
     if not _is_local(entry):
         if entry.identity_file:
             if entry.passphrase_env:
-                needed.append(NeededSecret(f"{prefix}.passphrase", f"passphrase of the key {entry.identity_file}",
-                                           entry.passphrase_env, "passphrase", "passphrase_env", section))
+                needed.append(NeededSecret(f"{prefix}.passphrase",
+                                           _("passphrase of the key {path}").format(path=entry.identity_file),
+                                           entry.passphrase_env, N_("passphrase"), "passphrase_env", section))
         else:
             # No key file: the wizard logged in by password (or the agent, when it is left empty).
-            needed.append(NeededSecret(f"{prefix}.password", f"SSH password of {who}", entry.password_env,
-                                       "password", "password_env", section, optional=not entry.password_env))
+            needed.append(NeededSecret(f"{prefix}.password", _("SSH password of {who}").format(who=who),
+                                       entry.password_env, N_("password"), "password_env", section,
+                                       optional=not entry.password_env))
     if entry.sudo_password_env:
-        needed.append(NeededSecret(f"{prefix}.sudo", f"sudo password of {who}", entry.sudo_password_env,
-                                   "sudo password", "sudo_password_env", section))
+        needed.append(NeededSecret(f"{prefix}.sudo", _("sudo password of {who}").format(who=who),
+                                   entry.sudo_password_env, N_("sudo password"), "sudo_password_env", section))
     return needed
 
 
@@ -122,10 +126,11 @@ def needed_secrets(profile: Profile) -> list[NeededSecret]:
     needed = _host_secrets(profile.server, "server", "[server]")
     user = _registry_user(profile)
     if user is not None:
-        needed.append(NeededSecret(REGISTRY_PASSWORD, f"password of registry user {user.name}", user.password_env,
-                                   section="[[registry.users]]"))
+        needed.append(NeededSecret(REGISTRY_PASSWORD, _("password of registry user {user}").format(user=user.name),
+                                   user.password_env, section="[[registry.users]]"))
     for index, entry in enumerate(profile.clients):
-        needed += _host_secrets(entry, _client_prefix(index), f"the [[clients]] entry of {_client_name(entry)}")
+        needed += _host_secrets(entry, _client_prefix(index), _("the [[clients]] entry of {client}").format(
+            client=_("this machine") if _is_local(entry) else _who(entry)))
     return needed
 
 
@@ -188,8 +193,10 @@ def deploy_choices_for(profile: Profile, secrets: Mapping[str, Secret], redactor
     if user is None:
         return deploy_choices(profile, redactor)
     if REGISTRY_PASSWORD not in secrets:
-        how = f"set {user.password_env}" if user.password_env else "press r and enter it"
-        raise SetupError(f"deploying again needs the password of registry user {user.name}: {how}")
+        how = _("set {variable}").format(variable=user.password_env) if user.password_env \
+            else _("press r and enter it")
+        raise SetupError(_("deploying again needs the password of registry user {user}: {how}").format(
+            user=user.name, how=how))
     others = [u for u in profile.registry.users[1:] if u.name != user.name]
     bare = deepcopy(profile)
     bare.registry.users = others  # (their passwords still come from their variables)
@@ -228,16 +235,17 @@ def _explain_login(exc: TransportError, form: HostForm, needed: list[NeededSecre
 
     if isinstance(exc, AuthenticationFailed) and form.auth == "agent":
         what = next((n for n in needed if n.key.endswith(".password")), None)
-        how = f"set {what.env}" if what and what.env else "name identity_file or password_env in the profile"
-        return AuthenticationFailed(f"{form.user}@{form.host} refused the login: no SSH password was given and "
-                                    f"the SSH agent has no key it accepts (re-check and enter the password, "
-                                    f"or {how})")
+        how = _("set {variable}").format(variable=what.env) if what and what.env \
+            else _("name identity_file or password_env in the profile")
+        return AuthenticationFailed(_("{user}@{host} refused the login: no SSH password was given and the SSH agent "
+                                      "has no key it accepts (re-check and enter the password, or {how})").format(
+                                          user=form.user, host=form.host, how=how))
     return exc
 
 
 async def _row(row: HealthRow, on_row: OnRow, work: Callable[[], Awaitable[tuple[Status, str]]],
                fix: str) -> HealthRow:
-    row.status, row.detail = Status.RUNNING, "checking…"
+    row.status, row.detail = Status.RUNNING, _("checking…")
     on_row(row)
     try:
         row.status, row.detail = await work()
@@ -246,7 +254,8 @@ async def _row(row: HealthRow, on_row: OnRow, work: Callable[[], Awaitable[tuple
     except (TransportError, RegistryError, SetupError, OSError, asyncio.TimeoutError) as exc:
         row.status, row.detail = Status.FAILURE, str(exc) or exc.__class__.__name__
     except Exception as exc:  # noqa: BLE001 - a row must end, whatever its check raised
-        row.status, row.detail = Status.FAILURE, f"the check itself failed: {exc.__class__.__name__}: {exc}"
+        row.status, row.detail = Status.FAILURE, _("the check itself failed: {error}").format(
+            error=f"{exc.__class__.__name__}: {exc}")
     # A skipped row has no fix of its own: the secret, or the row it depends on, is what to see to.
     row.fix = fix if row.status in (Status.FAILURE, Status.WARNING) else None
     on_row(row)
@@ -262,10 +271,11 @@ async def check_health(profile: Profile, bus: EventBus, on_row: OnRow,
     server_needs = [n for n in needed if n.key.startswith("server.")]
     registry_needs = [n for n in needed if n.key == REGISTRY_PASSWORD]
     server_name = profile.server.host or "this machine"
+    shown_server = profile.server.host or _("this machine")
     rows = {key: HealthRow(key, title) for key, title in (
-        ("host", f"{server_name} reachable"), ("docker", "Docker healthy"), ("bridge", "No bridge conflict"),
-        ("registry", "Registry up"), ("tls", "TLS certificate"), ("auth", "Auth working"),
-        ("storage", "Registry storage"))}
+        ("host", _("{host} reachable").format(host=shown_server)), ("docker", _("Docker healthy")),
+        ("bridge", _("No bridge conflict")), ("registry", _("Registry up")), ("tls", _("TLS certificate")),
+        ("auth", _("Auth working")), ("storage", _("Registry storage")))}
     rows["storage"].action = ACTION_REGISTRY
     if profile.registry.tls == "own-ca":
         rows["tls"].action = ACTION_RENEW  # regwiz's CA issues the new one
@@ -273,7 +283,7 @@ async def check_health(profile: Profile, bus: EventBus, on_row: OnRow,
     for index, entry in enumerate(profile.clients):
         name = _client_name(entry)
         key = f"client:{name}" if f"client:{name}" not in rows else f"client:{name}#{index}"
-        rows[key] = HealthRow(key, f"{name} pulls")
+        rows[key] = HealthRow(key, _("{client} pulls").format(client=_(name) if _is_local(entry) else name))
         client_rows.append((rows[key], entry, _client_prefix(index)))
     for row in rows.values():
         on_row(row)  # every row shows at once, before any check starts
@@ -295,12 +305,13 @@ async def check_health(profile: Profile, bus: EventBus, on_row: OnRow,
             try:
                 await transport.connect()
             except TransportError as exc:
-                host_down.append(f"not checked: {server_name} is out of reach (its row says why)")
+                host_down.append(_("not checked: {host} is out of reach (its row says why)").format(
+                    host=shown_server))
                 raise _explain_login(exc, server_form, server_needs) from None
             services.append(await facts.docker_service(transport))
         finally:
             connected.set()
-        return Status.OK, f"connected to {transport.label}"
+        return Status.OK, _("connected to {host}").format(host=transport.label)
 
     async def on_host() -> DockerService:
         await connected.wait()
@@ -311,7 +322,7 @@ async def check_health(profile: Profile, bus: EventBus, on_row: OnRow,
     async def docker() -> tuple[Status, str]:
         service = await on_host()
         ok = await service.answers(transport)
-        return (Status.OK, "the daemon answers") if ok else (Status.FAILURE, "the daemon does not answer")
+        return (Status.OK, _("the daemon answers")) if ok else (Status.FAILURE, _("the daemon does not answer"))
 
     async def bridge() -> tuple[Status, str]:
         await on_host()
@@ -333,12 +344,13 @@ async def check_health(profile: Profile, bus: EventBus, on_row: OnRow,
             if not services:  # the host itself is out of reach (or skipped): only what this machine sees
                 raise
             down = await explain_registry_down(transport, registry.port)
-            raise RegistryError(f"{exc}; {down.cause}. Fix: {down.fix}") from exc
-        return Status.OK, f"{registry.url}/v2/ answers {code}"
+            raise RegistryError(_("{error}; {cause}. Fix: {fix}").format(error=exc, cause=down.cause,
+                                                                         fix=down.fix)) from exc
+        return Status.OK, _("{url} answers {code}").format(url=f"{registry.url}/v2/", code=code)
 
     async def tls() -> tuple[Status, str]:
         if not registry.tls:
-            return Status.WARNING, "no TLS: every client needs --insecure-registry"
+            return Status.WARNING, _("no TLS: every client needs --insecure-registry")
         info = await asyncio.to_thread(client.tls_handshake)
         from datetime import datetime, timezone
 
@@ -347,29 +359,29 @@ async def check_health(profile: Profile, bus: EventBus, on_row: OnRow,
             expires = expires.replace(tzinfo=timezone.utc)
         days = (expires - datetime.now(timezone.utc)).days
         status = Status.OK if days > 30 else Status.WARNING if days > 0 else Status.FAILURE
-        return status, f"valid, {days} days to expiry ({info['protocol']})"
+        return status, _("valid, {days} days to expiry ({protocol})").format(days=days, protocol=info["protocol"])
 
     async def auth() -> tuple[Status, str]:
         if profile.registry.auth == "htpasswd" and not profile.registry.users:
-            return Status.FAILURE, ("auth is htpasswd but the profile names no registry user: add a "
-                                    "[[registry.users]] entry with its name")
+            return Status.FAILURE, _("auth is htpasswd but the profile names no registry user: add a "
+                                     "[[registry.users]] entry with its name")
         if not registry.username:
-            return Status.WARNING, "no authentication: anyone who reaches the port can pull and push"
+            return Status.WARNING, _("no authentication: anyone who reaches the port can pull and push")
         skip = _missing_for(registry_needs, given)
         if skip:
             raise _Skipped(skip)
         await asyncio.to_thread(client.login)
         anonymous = await asyncio.to_thread(client.ping, False)
         if anonymous != 401:
-            return Status.FAILURE, "the registry lets anonymous clients in"
-        return Status.OK, f"{registry.username} logs in; anonymous access refused"
+            return Status.FAILURE, _("the registry lets anonymous clients in")
+        return Status.OK, _("{user} logs in; anonymous access refused").format(user=registry.username)
 
     async def storage() -> tuple[Status, str]:
         from app.registry.ops import DEFAULT_KEEP, human_size, storage_facts
 
         source = registry_source_for(profile, given)
         if source.storage is None:
-            return Status.OK, "OSS storage: not on the host (neither measured nor pruned here)"
+            return Status.OK, _("OSS storage: not on the host (neither measured nor pruned here)")
         skip = _missing_for(registry_needs, given) if registry.username else None
         await on_host()
         if skip:
@@ -378,10 +390,12 @@ async def check_health(profile: Profile, bus: EventBus, on_row: OnRow,
         total = facts.used + facts.free
         low_free = total and facts.free < LOW_FREE * total and facts.free < LOW_FREE_BYTES
         status = Status.WARNING if low_free else Status.OK
-        low = "; little room left: prune (press f)" if status is Status.WARNING else ""
-        return status, (f"{human_size(facts.used)} used, {human_size(facts.free)} free, {facts.tags} tags; keeping "
-                        f"the {DEFAULT_KEEP} newest of each repository frees {human_size(facts.default_frees)} "
-                        f"({facts.default_deletes} tags){low}")
+        low = _("; little room left: prune (press f)") if status is Status.WARNING else ""
+        return status, _("{used} used, {free} free, {tags} tags; keeping the {keep} newest of each repository frees "
+                         "{frees} ({deletes} tags)").format(
+                             used=human_size(facts.used), free=human_size(facts.free), tags=facts.tags,
+                             keep=DEFAULT_KEEP, frees=human_size(facts.default_frees),
+                             deletes=facts.default_deletes) + low
 
     checks: list[tuple[HealthRow, Callable[[], Awaitable[tuple[Status, str]]], str]] = [
         (rows["host"], host, FIX_DIAGNOSE), (rows["docker"], docker, FIX_DIAGNOSE),
@@ -408,7 +422,7 @@ async def check_health(profile: Profile, bus: EventBus, on_row: OnRow,
                 kind = client_kind(entry) or await detect_kind(t, emit)
                 await login(t, kind, registry, emit)
                 seconds = await prove_pull(t, kind, registry, emit)
-                return Status.OK, f"{kind.value}: pulled in {seconds:.1f} s"
+                return Status.OK, _("{kind}: pulled in {seconds:.1f} s").format(kind=kind.value, seconds=seconds)
             finally:
                 await t.close()
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
 from app.events import ScopedEmitter
+from app.i18n import _
 from app.transport.base import CommandResult, Transport, TransportError, shell
 
 LOCK_WAIT_ENV = "REGWIZ_LOCK_WAIT"
@@ -142,20 +143,22 @@ class Holder:
     def describe(self, now: float | None = None) -> str:
         now = time.time() if now is None else now
         since = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(self.since))
-        where = f"from {self.machine}" + (f" ({self.origin})" if self.origin else "")
-        return (f"{self.user}@{self.machine} (`{self.command}`, pid {self.pid}), {where}, since {since} "
-                f"({max(0, now - self.since):.0f} s ago)")
+        machine = f"{self.machine} ({self.origin})" if self.origin else self.machine
+        return _("{user}@{machine} ({command}, pid {pid}), from {where}, since {since} ({ago:.0f} s ago)").format(
+            user=self.user, machine=self.machine, command=f"`{self.command}`", pid=self.pid, where=machine,
+            since=since, ago=max(0, now - self.since))
 
 
 class HostBusy(TransportError):
     """Another regwiz run changes this host; the message names it and says what to do."""
 
     def __init__(self, host: str, holder: Holder | None, waited: float) -> None:
-        who = holder.describe() if holder else "another regwiz run (it has not said who yet)"
+        who = holder.describe() if holder else _("another regwiz run (it has not said who yet)")
         super().__init__(
-            f"another regwiz run is changing {host}: {who}. Waited {waited:.1f} s; nothing was changed by this "
-            f"run. Run again once it has finished (or set {LOCK_WAIT_ENV}=SECONDS to wait longer); if that run "
-            "is gone, its lock went with its connection")
+            _("another regwiz run is changing {host}: {who}. Waited {waited:.1f} s; nothing was changed by this "
+              "run. Run again once it has finished (or set {variable}=SECONDS to wait longer); if that run "
+              "is gone, its lock went with its connection").format(host=host, who=who, waited=waited,
+                                                                    variable=LOCK_WAIT_ENV))
         self.holder = holder
         self.waited = waited
 
@@ -215,15 +218,16 @@ class HostLock:
         task = asyncio.ensure_future(self.transport.run(script, sudo=self.sudo, stdin=self._stdin(),
                                                         on_lines=on_lines))
         either: set[asyncio.Future[Any]] = {task, held}
-        done, _ = await asyncio.wait(either, timeout=ANSWER_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+        done, _pending = await asyncio.wait(either, timeout=ANSWER_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
         if not done:
             release.set()
-            done, _ = await asyncio.wait(either, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+            done, _pending = await asyncio.wait(either, timeout=10, return_when=asyncio.FIRST_COMPLETED)
         if not done:
             task.cancel()
             held.cancel()
-            raise TransportError(f"regwiz's lock on {self.transport.label} did not answer within "
-                                 f"{ANSWER_TIMEOUT:g} s: check that the host answers commands, then run again")
+            raise TransportError(_("regwiz's lock on {host} did not answer within {seconds:g} s: check that the host "
+                                   "answers commands, then run again").format(host=self.transport.label,
+                                                                              seconds=ANSWER_TIMEOUT))
         if held in done:
             self._task, self.path = task, held.result()
             task.add_done_callback(lambda t: self._lost(t, emit))
@@ -234,16 +238,17 @@ class HostLock:
             lines = result.stdout.splitlines()
             after = lines[lines.index(BUSY) + 1:] if BUSY in lines else []
             return False, Holder.parse(after)
-        raise TransportError(f"could not take regwiz's lock on {self.transport.label} ({result.command} exited "
-                             f"with {result.exit_status}: {result.stderr.strip()[-200:]}): check that /run/lock "
-                             "or /tmp is writable there")
+        raise TransportError(_("could not take regwiz's lock on {host} ({command} exited with {status}: {stderr}): "
+                               "check that /run/lock or /tmp is writable there").format(
+                                   host=self.transport.label, command=result.command, status=result.exit_status,
+                                   stderr=result.stderr.strip()[-200:]))
 
     def _lost(self, task: asyncio.Task[CommandResult], emit: ScopedEmitter | None) -> None:
         if not task.cancelled():
             task.exception()  # retrieved: a dropped connection is reported by the step itself
         if self._release is not None and not self._release.is_set() and self._task is task and emit is not None:
-            emit.warning(f"regwiz's lock on {self.transport.label} went with its connection; it is taken "
-                         "again before the next change")
+            emit.warning(_("regwiz's lock on {host} went with its connection; it is taken again before the next "
+                           "change").format(host=self.transport.label))
 
     async def acquire(self, emit: ScopedEmitter | None = None, wait: float | None = None) -> bool:
         """Hold the host; True when another run held it first (the caller plans again: the host changed)."""

@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from app.i18n import _
 from app.profiles import ClientProfile
 from app.session import SetupError
 
@@ -51,7 +52,8 @@ def read_inventory(path: str, limit: str | None = None) -> dict[str, Any]:
     """``ansible-inventory --list`` of ``path`` as JSON (``_meta.hostvars`` and the group tree)."""
     file = Path(path).expanduser()
     if not file.exists():
-        raise InventoryError(f"--inventory {path}: no such file or folder: give the path of an Ansible inventory")
+        raise InventoryError(_("--inventory {path}: no such file or folder: give the path of an Ansible "
+                               "inventory").format(path=path))
     argv = [ansible_inventory_command(), "-i", str(file), "--list"]
     if limit:
         argv += ["--limit", limit]
@@ -61,17 +63,19 @@ def read_inventory(path: str, limit: str | None = None) -> dict[str, Any]:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT, env=env,
                               stdin=subprocess.DEVNULL, check=False)
     except subprocess.TimeoutExpired:
-        raise InventoryError(f"ansible-inventory did not finish reading {path} in {TIMEOUT} s: check the "
-                             "inventory (a dynamic inventory's source may not answer)") from None
+        raise InventoryError(_("ansible-inventory did not finish reading {path} in {seconds} s: check the "
+                               "inventory (a dynamic inventory's source may not answer)").format(
+                                   path=path, seconds=TIMEOUT)) from None
     if done.returncode != 0:
-        said = " ".join(done.stderr.split())[-600:] or f"exit status {done.returncode}"
-        raise InventoryError(f"ansible-inventory could not read {path}: {said}")
+        said = " ".join(done.stderr.split())[-600:] or _("exit status {status}").format(status=done.returncode)
+        raise InventoryError(_("ansible-inventory could not read {path}: {said}").format(path=path, said=said))
     try:
         data = json.loads(done.stdout)
     except ValueError:
-        raise InventoryError(f"ansible-inventory printed no JSON for {path}: check its Ansible version") from None
+        raise InventoryError(_("ansible-inventory printed no JSON for {path}: check its Ansible version").format(
+            path=path)) from None
     if not isinstance(data, dict):
-        raise InventoryError(f"ansible-inventory printed no inventory for {path}")
+        raise InventoryError(_("ansible-inventory printed no inventory for {path}").format(path=path))
     return data
 
 
@@ -97,11 +101,13 @@ def _first(variables: dict[str, Any], names: tuple[str, ...]) -> Any:
 
 def _text(host: str, name: str, value: Any) -> str:
     if not isinstance(value, (str, int)) or isinstance(value, bool):
-        raise InventoryError(f"inventory host {host}: {name} must be a string (found {type(value).__name__})")
+        raise InventoryError(_("inventory host {host}: {name} must be a string (found {found})").format(
+            host=host, name=name, found=type(value).__name__))
     text = str(value)
     if "{{" in text or "{%" in text:
-        raise InventoryError(f"inventory host {host}: {name} is a Jinja template ({text[:60]!r}), which only "
-                             "Ansible evaluates: give the value itself")
+        raise InventoryError(_("inventory host {host}: {name} is a Jinja template ({text}), which only Ansible "
+                               "evaluates: give the value itself").format(host=host, name=name,
+                                                                          text=repr(text[:60])))
     return text
 
 
@@ -110,14 +116,16 @@ def client_entry(host: str, variables: dict[str, Any], profile_clients: list[Cli
     secrets = [name for name in SECRET_VARS if name in variables]
     if secrets:
         raise InventoryError(
-            f"inventory host {host}: {', '.join(secrets)} holds a password in a file, which regwiz refuses "
-            "(secrets stay out of files): remove it, put the password in an environment variable, and name "
-            "that variable with password_env (sudo_password_env for become) in the profile's [[clients]] entry "
-            "for this host, or with the inventory variable regwiz_password_env (regwiz_sudo_password_env)")
+            _("inventory host {host}: {variables} holds a password in a file, which regwiz refuses "
+              "(secrets stay out of files): remove it, put the password in an environment variable, and name "
+              "that variable with password_env (sudo_password_env for become) in the profile's [[clients]] entry "
+              "for this host, or with the inventory variable regwiz_password_env (regwiz_sudo_password_env)").format(
+                  host=host, variables=", ".join(secrets)))
     connection = variables.get("ansible_connection", "ssh")
     if connection not in ("ssh", "paramiko", "smart", "local"):
-        raise InventoryError(f"inventory host {host}: ansible_connection={connection} is not SSH: regwiz reaches "
-                             "clients over SSH (or this machine with ansible_connection=local)")
+        raise InventoryError(_("inventory host {host}: {setting} is not SSH: regwiz reaches clients over SSH (or "
+                               "this machine with ansible_connection=local)").format(
+                                   host=host, setting=f"ansible_connection={connection}"))
     if connection == "local":
         return ClientProfile(host="", kind="local")
     address = _text(host, "ansible_host", _first(variables, _HOST) or host)
@@ -125,8 +133,8 @@ def client_entry(host: str, variables: dict[str, Any], profile_clients: list[Cli
     try:
         port = int(_text(host, "ansible_port", port_value)) if port_value is not None else 22
     except ValueError:
-        raise InventoryError(f"inventory host {host}: ansible_port must be a number (found "
-                             f"{str(port_value)[:20]!r})") from None
+        raise InventoryError(_("inventory host {host}: ansible_port must be a number (found {found})").format(
+            host=host, found=repr(str(port_value)[:20]))) from None
     user_value = _first(variables, _USER)
     key_value = _first(variables, _KEY)
     entry = ClientProfile(
@@ -155,8 +163,12 @@ def inventory_clients(path: str, limit: str | None, profile_clients: list[Client
     data = read_inventory(path, limit)
     names = host_names(data)
     if not names:
-        where = f" matching --limit {limit!r}" if limit else ""
-        raise InventoryError(f"the inventory {path} has no hosts{where}: check the file (ansible-inventory -i "
-                             f"{path} --graph shows what Ansible reads)")
+        command = f"ansible-inventory -i {path} --graph"
+        if limit:
+            raise InventoryError(_("the inventory {path} has no hosts matching --limit {limit}: check the file "
+                                   "({command} shows what Ansible reads)").format(path=path, limit=repr(limit),
+                                                                                   command=command))
+        raise InventoryError(_("the inventory {path} has no hosts: check the file ({command} shows what Ansible "
+                               "reads)").format(path=path, command=command))
     hostvars = (data.get("_meta") or {}).get("hostvars") or {}
     return [client_entry(name, hostvars.get(name) or {}, profile_clients) for name in names]

@@ -17,11 +17,12 @@ from pathlib import Path
 from app.clients.configure import ClientResult, ClientSpec
 from app.clients.model import ClientKind, RegistryTarget
 from app.profiles import ProfileError, TeamProfile, parse_profile, secret_from_env
+from app.i18n import N_, _
 from app.redact import Redactor, Secret
 from app.steps import Status
 from app.targets import HostForm, parse_number, validate_host, validate_key_file, validate_port, validate_user
 
-EXPORT_HINT = "make one with regwiz export-team-profile --profile NAME (or the Summary step's export)"
+EXPORT_HINT = N_("make one with regwiz export-team-profile --profile NAME (or the Summary step's export)")
 
 
 class OnboardError(Exception):
@@ -35,11 +36,12 @@ def registry_address_problem(registry: str) -> str | None:
     host, sep, port = registry.rpartition(":")
     number = parse_number(port)
     if not sep or not host.strip("[]") or number is None or not 1 <= number <= 65535:
-        return (f"the registry must be HOST:PORT with a port of 1 to 65535 (found {registry[:80]!r}): "
-                f"fix [team] registry, or export the team profile again")
+        return _("the registry must be HOST:PORT with a port of 1 to 65535 (found {found}): fix [team] registry, "
+                 "or export the team profile again").format(found=repr(registry[:80]))
     problem = validate_host(host.strip("[]"))
     if problem:
-        return f"the registry host {host[:80]!r}: {problem}: fix [team] registry"
+        return _("the registry host {host}: {problem}: fix [team] registry").format(host=repr(host[:80]),
+                                                                                  problem=problem)
     return None
 
 
@@ -47,14 +49,15 @@ def team_from_text(text: str, path: Path | None = None) -> TeamProfile:
     """The ``[team]`` of a team profile's text (pasted, or read from ``path``)."""
     where = f"{path}: " if path is not None else ""
     if not text.strip():
-        raise OnboardError(f"{where}the team profile is empty: paste its text, or give its file")
+        raise OnboardError(where + _("the team profile is empty: paste its text, or give its file"))
     try:
         profile = parse_profile(text, path)
     except ProfileError as exc:
-        raise OnboardError(f"{exc}: fix it, or ask for the team profile again") from None
+        raise OnboardError(_("{error}: fix it, or ask for the team profile again").format(error=exc)) from None
     team = profile.team
     if team is None:
-        raise OnboardError(f"{where}this is not a team profile (it has no [team] table): {EXPORT_HINT}")
+        raise OnboardError(where + _("this is not a team profile (it has no [team] table): {hint}").format(
+            hint=_(EXPORT_HINT)))
     problem = registry_address_problem(team.registry)
     if problem:
         raise OnboardError(f"{where}{problem}")
@@ -64,21 +67,22 @@ def team_from_text(text: str, path: Path | None = None) -> TeamProfile:
 def team_from_file(given: str) -> tuple[TeamProfile, Path]:
     """The team profile in the file ``given`` (``~`` expanded) and its path."""
     if not given.strip():
-        raise OnboardError("give the team profile's file (or paste its text)")
+        raise OnboardError(_("give the team profile's file (or paste its text)"))
     try:
         path = Path(given.strip()).expanduser()
         exists = path.is_file()
     except (OSError, RuntimeError, ValueError) as exc:  # too long, an unknown ~user, a NUL byte
-        raise OnboardError(f"{given[:80]!r} is not a usable path ({exc.__class__.__name__}): give the team "
-                           "profile's file") from None
+        raise OnboardError(_("{given} is not a usable path ({error}): give the team profile's file").format(
+            given=repr(given[:80]), error=exc.__class__.__name__)) from None
     if not exists:
-        raise OnboardError(f"no file at {path}: give the file regwiz export-team-profile wrote")
+        raise OnboardError(_("no file at {path}: give the file regwiz export-team-profile wrote").format(path=path))
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise OnboardError(f"{path} is not UTF-8 text: give the .toml file regwiz wrote") from None
+        raise OnboardError(_("{path} is not UTF-8 text: give the .toml file regwiz wrote").format(path=path)) from None
     except OSError as exc:
-        raise OnboardError(f"cannot read {path} ({exc.strerror or exc}): check its permissions") from None
+        raise OnboardError(_("cannot read {path} ({reason}): check its permissions").format(
+            path=path, reason=exc.strerror or exc)) from None
     return team_from_text(text, path), path
 
 
@@ -114,8 +118,8 @@ def registry_for(team: TeamProfile, redactor: Redactor | None, password: Secret 
         raise OnboardError(problem)
     if needs_password(team):
         if not password:
-            via = f" (or set {team.password_env})" if team.password_env else ""
-            raise OnboardError(f"enter the password of registry user {team.username}{via}")
+            via = _(" (or set {variable})").format(variable=team.password_env) if team.password_env else ""
+            raise OnboardError(_("enter the password of registry user {user}").format(user=team.username) + via)
         if redactor is not None:
             redactor.add(password)  # before anything can log it
     from app.session import team_target
@@ -160,7 +164,7 @@ def host_problems(answers: HostAnswers) -> dict[str, str]:
         "user": validate_user(answers.user or "root"),
     }
     if answers.auth == "password" and not answers.password:
-        problems["password"] = "enter the SSH password (or choose a key file or the agent)"
+        problems["password"] = _("enter the SSH password (or choose a key file or the agent)")
     if answers.auth == "key":
         problems["identity_file"] = validate_key_file(answers.identity_file)
     return {name: problem for name, problem in problems.items() if problem}
@@ -210,15 +214,17 @@ class OnboardOutcome:
 def outcome_of(result: ClientResult, registry: RegistryTarget) -> OnboardOutcome:
     """What the configuring of one machine means for the user: done only when its pull worked."""
     if result.status is Status.OK and result.pull_seconds is not None:
-        return OnboardOutcome(True, False, f"Done: {result.name} pulled {registry.image_ref()} in "
-                                           f"{result.pull_seconds:.1f} s. It can push and pull now.")
+        return OnboardOutcome(True, False, _("Done: {client} pulled {image} in {seconds:.1f} s. It can push and "
+                                             "pull now.").format(client=result.name, image=registry.image_ref(),
+                                                                 seconds=result.pull_seconds))
     if result.status is Status.OK:  # e.g. containerd: trusted, yet nothing pulled to prove it
-        return OnboardOutcome(False, False, f"{result.name}: {result.message}. Not proven by a pull: "
-                                            f"pull an image there to check.")
+        return OnboardOutcome(False, False, _("{client}: {message}. Not proven by a pull: pull an image there to "
+                                              "check.").format(client=result.name, message=result.message))
     if result.status is Status.SKIPPED:
-        return OnboardOutcome(False, False, f"{result.name}: nothing changed (the plan was not confirmed). "
-                                            f"Press ctrl+r to see it again.")
+        return OnboardOutcome(False, False, _("{client}: nothing changed (the plan was not confirmed). Press ctrl+r "
+                                              "to see it again.").format(client=result.name))
     if registry_refused(result.message):
-        return OnboardOutcome(False, True, f"The registry refused the password of user {registry.username}: "
-                                           f"retype it and press ctrl+r.")
-    return OnboardOutcome(False, False, f"{result.name} is not done: {result.message or result.status.value}")
+        return OnboardOutcome(False, True, _("The registry refused the password of user {user}: retype it and "
+                                             "press ctrl+r.").format(user=registry.username))
+    return OnboardOutcome(False, False, _("{client} is not done: {reason}").format(
+        client=result.name, reason=result.message or result.status.value))

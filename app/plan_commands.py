@@ -21,6 +21,7 @@ from app.diagnose import DiagnosisContext, default_checks, run_checks
 from app.diagnose.docker_fixes import EnableDockerDecision, EnableDockerFix, InstallDockerDecision, InstallDockerFix
 from app.diagnose.network_fixes import DaemonNetworkDecision, DaemonNetworkFix, RouteDeleteDecision, RouteDeleteFix
 from app.headless import FAILED, OK, Run, fixes_to_apply
+from app.i18n import _
 from app.planfile import PlanFileError, SavedHost, SavedPlans, SavedStep, SensitiveChange
 from app.profiles import Profile
 from app.registry.deploy import DeployChoices, DeployDecision, DeployRegistryStep, adopt_names
@@ -104,7 +105,8 @@ async def plan_out(args: argparse.Namespace, command: str) -> int:
     run = _run(args)
     out = Path(args.plan_out).expanduser()
     if not out.parent.is_dir():
-        raise SetupError(f"--plan-out {args.plan_out}: the folder {out.parent} does not exist")
+        raise SetupError(_("--plan-out {path}: the folder {folder} does not exist").format(path=args.plan_out,
+                                                                                         folder=out.parent))
     fixes, deploy, clients = COMMANDS[command]
     given = Path(args.profile).expanduser()
     saved = SavedPlans(command, str(given.resolve()) if given.is_file() else args.profile)
@@ -113,7 +115,7 @@ async def plan_out(args: argparse.Namespace, command: str) -> int:
     ok = True
     try:
         if fixes or deploy:
-            _, transport, host = _server(profile, run)
+            _spec, transport, host = _server(profile, run)
             try:
                 await run.connect(transport, host)
                 server, ok = await _plan_server(run, profile, transport, host, fixes, choices)
@@ -129,8 +131,9 @@ async def plan_out(args: argparse.Namespace, command: str) -> int:
         steps = sum(len(h.steps) for h in saved.hosts)
         run.out.record("plan-file", path=str(out), hosts=len(saved.hosts), steps=steps,
                        status="written" if ok else "written, with refusals",
-                       message=f"{steps} plans for {len(saved.hosts)} hosts; nothing was changed: "
-                               f"review {out}, then regwiz apply {out}")
+                       message=_("{steps} plans for {hosts} hosts; nothing was changed: review {path}, then "
+                                 "{command}").format(steps=steps, hosts=len(saved.hosts), path=out,
+                                                     command=f"regwiz apply {out}"))
         return OK if ok else FAILED
     finally:
         run.finish()
@@ -165,19 +168,23 @@ async def _plan_clients(run: Run, profile: Profile, specs: list[ClientSpec], sav
 def _validate(saved: SavedPlans, source: str, profile: Profile, client_names: set[str]) -> None:
     """Every host and step of the file fits the profile, before any host is touched."""
     if saved.command not in COMMANDS:
-        raise PlanFileError(f"{source}: 'command' must be one of {', '.join(COMMANDS)}, found {saved.command!r:.40}")
+        raise PlanFileError(_("{source}: 'command' must be one of {choices}, found {value}").format(
+            source=source, choices=", ".join(COMMANDS), value=f"{saved.command!r:.40}"))
     for i, host in enumerate(saved.hosts):
         where = f"{source}: hosts[{i}] ({host.name})"
         for step in host.steps:
             if (step.step in SERVER_STEPS) != (host.role == "server"):
-                raise PlanFileError(f"{where}: a {host.role} has no step {step.step!r}")
+                raise PlanFileError(_("{where}: a {role} has no step {step}").format(where=where, role=host.role,
+                                                                                   step=repr(step.step)))
         if host.role == "client":
             if host.name not in client_names:
-                raise PlanFileError(f"{where}: the profile has no client {host.name!r}")
+                raise PlanFileError(_("{where}: the profile has no client {client}").format(
+                    where=where, client=repr(host.name)))
             if host.kind not in {k.value for k in ClientKind}:
-                raise PlanFileError(f"{where}: unknown client kind {host.kind!r:.40}")
+                raise PlanFileError(_("{where}: unknown client kind {kind}").format(where=where,
+                                                                                  kind=f"{host.kind!r:.40}"))
         elif sum(s.step == "deploy" for s in host.steps) > 1:
-            raise PlanFileError(f"{where}: more than one deploy")
+            raise PlanFileError(_("{where}: more than one deploy").format(where=where))
 
 
 async def _resolve_secrets(step: Step, ctx: StepContext, plan: Plan) -> Plan | str:
@@ -201,9 +208,9 @@ async def _resolve_secrets(step: Step, ctx: StepContext, plan: Plan) -> Plan | s
                 fresh = {(c.path, c.after_sha256): c.new for c in again.changes}
             text = fresh.get((change.path, change.planned_after))
             if text is None:
-                return (f"the planned text of {change.path} (it holds secrets, so the plan file has only its "
-                        "digest) is not kept on this machine, and planning again gives another: apply the plan "
-                        "where it was made, or plan again")
+                return _("the planned text of {path} (it holds secrets, so the plan file has only its digest) is not "
+                         "kept on this machine, and planning again gives another: apply the plan where it was made, "
+                         "or plan again").format(path=change.path)
         changes.append(change.with_text(text))
     return Plan(plan.summary, changes=changes, actions=plan.actions, typed_confirmation=plan.typed_confirmation,
                 refused=plan.refused, decision=plan.decision, files_sudo=plan.files_sudo)
@@ -212,7 +219,7 @@ async def _resolve_secrets(step: Step, ctx: StepContext, plan: Plan) -> Plan | s
 async def _apply_server(run: Run, profile: Profile, host_plan: SavedHost) -> int:
     from app.commands import _prove, _server
 
-    _, transport, host = _server(profile, run)
+    _spec, transport, host = _server(profile, run)
     choices = deploy_choices(profile, run.bus.redactor)
     code = OK
     try:
@@ -225,8 +232,8 @@ async def _apply_server(run: Run, profile: Profile, host_plan: SavedHost) -> int
             step = DeployRegistryStep(choices) if saved.step == "deploy" else fixes.get((saved.check, saved.title))
             if step is None or kind_of(step) != saved.step:
                 run.out.record("step", step=saved.title, outcome="refused", status="failure",
-                               message=f"the {saved.check} check no longer offers this fix on {host}: "
-                                       "nothing more was changed; plan again")
+                               message=_("the {check} check no longer offers this fix on {host}: nothing more was "
+                                         "changed; plan again").format(check=saved.check, host=host))
                 return FAILED
             ctx = StepContext(transport, run.bus.scoped(source="apply", host=host))
             plan = await _resolve_secrets(step, ctx, saved.plan)

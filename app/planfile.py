@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from app import paths
+from app.i18n import _
 from app.remote_files import FileChange, sha256_text
 from app.steps import Plan
 
@@ -107,46 +108,52 @@ def decode_value(kind: Any, data: Any, where: str) -> Any:
                 return decode_value(option, data, where)
             except PlanFileError:
                 continue
-        raise PlanFileError(f"{where}: {data!r} is not one of {kind}")
+        raise PlanFileError(_("{where}: {value} is not one of {choices}").format(where=where, value=repr(data),
+                                                                                  choices=kind))
     if origin is tuple:
         if not isinstance(data, list):
-            raise PlanFileError(f"{where}: a list was expected, found {type(data).__name__}")
+            raise PlanFileError(_("{where}: a list was expected, found {found}").format(
+                where=where, found=type(data).__name__))
         return tuple(decode_value(typing.get_args(kind)[0], v, f"{where}[{i}]") for i, v in enumerate(data))
     if isinstance(kind, type) and issubclass(kind, enum.Enum):
         try:
             return kind(data)
         except ValueError:
-            raise PlanFileError(f"{where}: {data!r} is not one of {[m.value for m in kind]}") from None
+            raise PlanFileError(_("{where}: {value} is not one of {choices}").format(
+                where=where, value=repr(data), choices=[m.value for m in kind])) from None
     if isinstance(kind, type) and issubclass(kind, _ADDRESS_TYPES):
         try:
             return kind(data)
         except (TypeError, ValueError):
-            raise PlanFileError(f"{where}: {data!r} is not an address or network") from None
+            raise PlanFileError(_("{where}: {value} is not an address or network").format(
+                where=where, value=repr(data))) from None
     if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         return decode_dataclass(kind, data, where)
     if kind in (bool, int, str):
         if type(data) is not kind:
-            raise PlanFileError(f"{where}: a {kind.__name__} was expected, found {data!r}")
+            raise PlanFileError(_("{where}: a {type} was expected, found {value}").format(
+                where=where, type=kind.__name__, value=repr(data)))
         return data
     if kind is type(None) and data is None:
         return None
-    raise PlanFileError(f"{where}: {data!r} does not fit {kind}")
+    raise PlanFileError(_("{where}: {value} does not fit {type}").format(where=where, value=repr(data), type=kind))
 
 
 def decode_dataclass(cls: type, data: Any, where: str) -> Any:
     if not isinstance(data, dict):
-        raise PlanFileError(f"{where}: an object was expected, found {type(data).__name__}")
+        raise PlanFileError(_("{where}: an object was expected, found {found}").format(
+            where=where, found=type(data).__name__))
     hints = typing.get_type_hints(cls)
     values = {}
     for f in dataclasses.fields(cls):
         if not f.compare:
             continue
         if f.name not in data:
-            raise PlanFileError(f"{where}: {f.name!r} is missing")
+            raise PlanFileError(_("{where}: {key} is missing").format(where=where, key=repr(f.name)))
         values[f.name] = decode_value(hints[f.name], data[f.name], f"{where}.{f.name}")
     unknown = set(data) - set(values)
     if unknown:
-        raise PlanFileError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        raise PlanFileError(_("{where}: unknown key(s) {keys}").format(where=where, keys=", ".join(sorted(unknown))))
     return cls(**values)
 
 
@@ -200,7 +207,7 @@ def render(saved: SavedPlans) -> str:
 def write(saved: SavedPlans, path: Path) -> None:
     path = path.expanduser()
     if path.parent and not path.parent.is_dir():
-        raise PlanFileError(f"{path}: its folder {path.parent} does not exist")
+        raise PlanFileError(_("{path}: its folder {folder} does not exist").format(path=path, folder=path.parent))
     paths.write_atomic(path, render(saved).encode(), 0o644)
 
 
@@ -210,35 +217,37 @@ def _field(data: dict[str, Any], key: str, kind: type | tuple[type, ...], where:
     if key not in data:
         if optional:
             return None
-        raise PlanFileError(f"{where}: {key!r} is missing")
+        raise PlanFileError(_("{where}: {key} is missing").format(where=where, key=repr(key)))
     value = data[key]
     if value is None and optional:
         return None
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise PlanFileError(f"{where}: {key!r} must be a {names}, found {value!r:.60}")
+        names = kind.__name__ if isinstance(kind, type) else _(" or ").join(k.__name__ for k in kind)
+        raise PlanFileError(_("{where}: {key} must be a {types}, found {value}").format(
+            where=where, key=repr(key), types=names, value=f"{value!r:.60}"))
     return value
 
 
 def _digest(data: dict[str, Any], key: str, where: str) -> str | None:
     value = _field(data, key, str, where, optional=True)
     if value is not None and (len(value) != 64 or any(c not in "0123456789abcdef" for c in value)):
-        raise PlanFileError(f"{where}: {key!r} is not a sha256 in hex")
+        raise PlanFileError(_("{where}: {key} is not a sha256 in hex").format(where=where, key=repr(key)))
     return value
 
 
 def _change(data: Any, where: str) -> FileChange:
     if not isinstance(data, dict):
-        raise PlanFileError(f"{where}: an object was expected")
+        raise PlanFileError(_("{where}: an object was expected").format(where=where))
     path = _field(data, "path", str, where)
     if not path.startswith("/"):
-        raise PlanFileError(f"{where}: 'path' must be absolute, found {path!r:.80}")
+        raise PlanFileError(_("{where}: 'path' must be absolute, found {value}").format(
+            where=where, value=f"{path!r:.80}"))
     mode = _field(data, "mode", int, where)
     sensitive = _field(data, "sensitive", bool, where)
     before, after = _digest(data, "before_sha256", where), _digest(data, "after_sha256", where)
     if sensitive:
         if "old" in data or "new" in data:
-            raise PlanFileError(f"{where}: a sensitive file's text is never in a plan file")
+            raise PlanFileError(_("{where}: a sensitive file's text is never in a plan file").format(where=where))
         changes = _field(data, "changes", bool, where)
         # The text comes at apply time (resolve_secrets); until then only its digests stand for it.
         return SensitiveChange(path, None, None, mode, True, before, planned_after=after, planned_change=changes)
@@ -246,7 +255,8 @@ def _change(data: Any, where: str) -> FileChange:
     new = _field(data, "new", str, where, optional=True)
     change = FileChange(path, old, new, mode, False)
     if change.before_sha256 != before or change.after_sha256 != after:
-        raise PlanFileError(f"{where}: the digests do not match the file's old and new text (edited by hand?)")
+        raise PlanFileError(_("{where}: the digests do not match the file's old and new text (edited by "
+                              "hand?)").format(where=where))
     return change
 
 
@@ -267,16 +277,16 @@ class SensitiveChange(FileChange):
 
 def _plan(data: Any, where: str, decision_type: type | None) -> Plan:
     if not isinstance(data, dict):
-        raise PlanFileError(f"{where}: an object was expected")
+        raise PlanFileError(_("{where}: an object was expected").format(where=where))
     changes = _field(data, "changes", list, where)
     actions = _field(data, "actions", list, where)
     if not all(isinstance(a, str) for a in actions):
-        raise PlanFileError(f"{where}: 'actions' must be a list of text")
+        raise PlanFileError(_("{where}: 'actions' must be a list of text").format(where=where))
     decision = None
     if decision_type is not None:
         decision = decode_value(decision_type, data.get("decision"), f"{where}.decision")
     elif data.get("decision") is not None:
-        raise PlanFileError(f"{where}: this step takes no decision")
+        raise PlanFileError(_("{where}: this step takes no decision").format(where=where))
     return Plan(_field(data, "summary", str, where), changes=[_change(c, f"{where}.changes[{i}]")
                                                               for i, c in enumerate(changes)],
                 actions=list(actions), typed_confirmation=_field(data, "typed_confirmation", str, where, True),
@@ -289,31 +299,35 @@ def parse(text: str, source: str, decision_types: dict[str, type | None]) -> Sav
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise PlanFileError(f"{source} is not JSON ({exc}): give a file written by --plan-out") from None
+        raise PlanFileError(_("{source} is not JSON ({error}): give a file written by --plan-out").format(
+            source=source, error=exc)) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise PlanFileError(f"{source} is not a regwiz plan file (no \"format\": \"{FORMAT}\"): "
-                            "give a file written by --plan-out")
+        raise PlanFileError(_("{source} is not a regwiz plan file (no {format}): give a file written by "
+                              "--plan-out").format(source=source, format=f"\"format\": \"{FORMAT}\""))
     version = data.get("version")
     if version != VERSION:
-        raise PlanFileError(f"{source}: plan file version {version!r}; this regwiz reads version {VERSION}: "
-                            "plan again with this regwiz")
+        raise PlanFileError(_("{source}: plan file version {found}; this regwiz reads version {version}: "
+                              "plan again with this regwiz").format(source=source, found=repr(version),
+                                                                    version=VERSION))
     saved = SavedPlans(_field(data, "command", str, source), _field(data, "profile", str, source),
                        created=_field(data, "created", str, source))
     for i, host in enumerate(_field(data, "hosts", list, source)):
         where = f"{source}: hosts[{i}]"
         if not isinstance(host, dict):
-            raise PlanFileError(f"{where}: an object was expected")
+            raise PlanFileError(_("{where}: an object was expected").format(where=where))
         role = _field(host, "role", str, where)
         if role not in ROLES:
-            raise PlanFileError(f"{where}: 'role' must be one of {', '.join(ROLES)}, found {role!r:.40}")
+            raise PlanFileError(_("{where}: 'role' must be one of {choices}, found {value}").format(
+                where=where, choices=", ".join(ROLES), value=f"{role!r:.40}"))
         entry = SavedHost(role, _field(host, "name", str, where), _field(host, "kind", str, where, True))
         for j, step in enumerate(_field(host, "steps", list, where)):
             at = f"{where}.steps[{j}]"
             if not isinstance(step, dict):
-                raise PlanFileError(f"{at}: an object was expected")
+                raise PlanFileError(_("{where}: an object was expected").format(where=at))
             kind = _field(step, "step", str, at)
             if kind not in decision_types:
-                raise PlanFileError(f"{at}: unknown step {kind!r:.40} (known: {', '.join(sorted(decision_types))})")
+                raise PlanFileError(_("{where}: unknown step {step} (known: {known})").format(
+                    where=at, step=f"{kind!r:.40}", known=", ".join(sorted(decision_types))))
             entry.steps.append(SavedStep(kind, _field(step, "title", str, at),
                                          _plan(step.get("plan"), f"{at}.plan", decision_types[kind]),
                                          _field(step, "check", str, at, True)))
@@ -325,5 +339,6 @@ def load(path: Path, decision_types: dict[str, type | None]) -> SavedPlans:
     try:
         text = path.expanduser().read_text()
     except (OSError, UnicodeDecodeError) as exc:
-        raise PlanFileError(f"{path}: cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
+        raise PlanFileError(_("{path}: cannot be read ({reason})").format(
+            path=path, reason=getattr(exc, "strerror", None) or exc)) from None
     return parse(text, str(path), decision_types)

@@ -29,6 +29,8 @@ from typing import Any, Callable, Iterable, NoReturn, Sequence
 import tomlkit
 from tomlkit.items import AoT, InlineTable, Table, Whitespace
 
+from app.i18n import _
+
 META = "regwiz.profile"
 
 # Keys that would hold a secret itself; the profile must name a variable instead.
@@ -68,7 +70,8 @@ class ProfileError(ValueError):
         if self.path is not None:
             where.append(str(self.path))
         if self.line is not None:
-            where.append(f"line {self.line}" + (f", column {self.column}" if self.column else ""))
+            where.append(_("line {line}, column {column}").format(line=self.line, column=self.column)
+                         if self.column else _("line {line}").format(line=self.line))
         return f"{', '.join(where)}: {self.message}" if where else self.message
 
 
@@ -88,9 +91,9 @@ def show(value: Any) -> str:
         text = json.dumps(value, ensure_ascii=False)
         return text if len(text) <= 60 else text[:57] + '..."'
     if isinstance(value, dict):
-        return "a table"
+        return _("a table")
     if isinstance(value, list):
-        return "an array"
+        return _("an array")
     return str(value)
 
 
@@ -119,11 +122,11 @@ class Text:
 
     def __call__(self, value: Any) -> str | None:
         if not isinstance(value, str):
-            return f"must be a string (found {show(value)})"
+            return _("must be a string (found {value})").format(value=show(value))
         if not self.empty and not value.strip():
-            return "must not be empty"
+            return _("must not be empty")
         if not self.spaces and value and any(ch.isspace() or ord(ch) < 0x20 for ch in value):
-            return f"must not contain spaces or control characters (found {show(value)})"
+            return _("must not contain spaces or control characters (found {value})").format(value=show(value))
         return None
 
 
@@ -131,14 +134,15 @@ class Text:
 class Port:
     def __call__(self, value: Any) -> str | None:
         if type(value) is not int or not 1 <= value <= 65535:
-            return f"must be a whole number from 1 to 65535 (found {show(value)})"
+            return _("must be a whole number from 1 to 65535 (found {value})").format(value=show(value))
         return None
 
 
 @dataclass(frozen=True)
 class Flag:
     def __call__(self, value: Any) -> str | None:
-        return None if isinstance(value, bool) else f"must be true or false (found {show(value)})"
+        return None if isinstance(value, bool) else _("must be true or false (found {value})").format(
+            value=show(value))
 
 
 class Choice:
@@ -155,7 +159,8 @@ class Choice:
     def __call__(self, value: Any) -> str | None:
         choices = self.choices
         if not isinstance(value, str) or value not in choices:
-            return f"must be one of {', '.join(map(show, choices))} (found {show(value)})"
+            return _("must be one of {choices} (found {value})").format(choices=", ".join(map(show, choices)),
+                                                                         value=show(value))
         return None
 
     def help(self) -> str:
@@ -169,8 +174,8 @@ class EnvName:
     def __call__(self, value: Any) -> str | None:
         # The value is not shown: a user may have put the secret itself here.
         if not isinstance(value, str) or not _ENV_RE.fullmatch(value):
-            return ("must be the name of an environment variable (letters, digits and '_', not starting "
-                    "with a digit), not the secret itself")
+            return _("must be the name of an environment variable (letters, digits and '_', not starting "
+                     "with a digit), not the secret itself")
         return None
 
 
@@ -182,10 +187,10 @@ class Names:
 
     def __call__(self, value: Any) -> str | Problem | None:
         if not isinstance(value, list):
-            return f"must be an array of strings (found {show(value)})"
+            return _("must be an array of strings (found {value})").format(value=show(value))
         for index, item in enumerate(value):
             if not isinstance(item, str) or not item.strip() or any(ch.isspace() for ch in item):
-                return Problem(f"must be a name without spaces (found {show(item)})", (index,))
+                return Problem(_("must be a name without spaces (found {value})").format(value=show(item)), (index,))
         for index, item in enumerate(value):
             if self.each is not None and (problem := self.each(item)):
                 return Problem(problem if isinstance(problem, str) else problem.message, (index,))
@@ -486,11 +491,11 @@ class _Reader:
                 else:
                     line = self.text.count("\n") + 1
             raise ProfileError(
-                f"the profile is not valid TOML: {reason[:1].lower()}{reason[1:]}",
+                _("the profile is not valid TOML: {reason}").format(reason=f"{reason[:1].lower()}{reason[1:]}"),
                 path=self.path, line=line, column=column,
             ) from None
         except RecursionError:
-            raise ProfileError("the profile is not usable TOML: it nests too deeply", path=self.path) from None
+            raise ProfileError(_("the profile is not usable TOML: it nests too deeply"), path=self.path) from None
 
     def refuse_secrets(self, data: Any, where: FieldPath = ()) -> None:
         if isinstance(data, dict):
@@ -501,8 +506,9 @@ class _Reader:
                 if env_key and not holds_tables:
                     self.fail(
                         where + (key,),
-                        "would hold a secret, and secrets never live in a profile: put it in an "
-                        f"environment variable and give that variable's name as {field_name(where + (env_key,))}",
+                        _("would hold a secret, and secrets never live in a profile: put it in an environment "
+                          "variable and give that variable's name as {field}").format(
+                              field=field_name(where + (env_key,))),
                     )
                 self.refuse_secrets(item, where + (key,))
         elif isinstance(data, list):
@@ -530,14 +536,17 @@ class _Reader:
         if key.shape == "table":
             if found is None or isinstance(found, dict):
                 return found
-            self.fail(where, f"must be a table, written [{header}] (found {show(found)})")
+            self.fail(where, _("must be a table, written {header} (found {value})").format(
+                header=f"[{header}]", value=show(found)))
         if found is None:
             return []
         if not isinstance(found, list):
-            self.fail(where, f"must be an array of tables, each written [[{header}]] (found {show(found)})")
+            self.fail(where, _("must be an array of tables, each written {header} (found {value})").format(
+                header=f"[[{header}]]", value=show(found)))
         for index, entry in enumerate(found):
             if not isinstance(entry, dict):
-                self.fail(where + (index,), f"must be a table, written [[{header}]] (found {show(entry)})")
+                self.fail(where + (index,), _("must be a table, written {header} (found {value})").format(
+                    header=f"[[{header}]]", value=show(entry)))
         return found
 
     def entries(self, key: Key, sub: Schema, found: list[dict], where: FieldPath) -> list[Any]:
@@ -549,7 +558,8 @@ class _Reader:
                 unique_key, noun = key.decl.unique
                 mark = entry.get(unique_key)
                 if mark in seen:
-                    self.fail(where + (index, unique_key), f"repeats the {noun} {show(mark)}")
+                    self.fail(where + (index, unique_key), _("repeats the {noun} {value}").format(
+                        noun=_(noun), value=show(mark)))
                 seen.add(mark)
             out.append(item)
         return out
@@ -558,7 +568,7 @@ class _Reader:
         found = data.get(key.name)
         if found is None:  # TOML has no null: absent
             if key.read_default is None:
-                self.fail(where, "is missing")
+                self.fail(where, _("is missing"))
             return key.read_default()
         for check in key.decl.check:
             problem = check(found)
@@ -794,11 +804,12 @@ def render(obj: Any, schema: Schema, source_text: str | None, header: str, path:
     try:
         text = fresh_document(want, schema, header).as_string()
     except (TypeError, ValueError) as exc:
-        raise ProfileError(f"the profile holds a value TOML cannot represent: {exc}", path=path) from exc
+        raise ProfileError(_("the profile holds a value TOML cannot represent: {error}").format(error=exc),
+                           path=path) from exc
     try:
         back = full.parse(text)
     except ProfileError as exc:
         raise ProfileError(exc.message, path=path, field=exc.field) from None
     if not same(schema.data(back), want):
-        raise ProfileError("the profile holds values that do not survive being written", path=path)
+        raise ProfileError(_("the profile holds values that do not survive being written"), path=path)
     return text

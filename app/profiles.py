@@ -57,6 +57,7 @@ from app.profile_schema import (
     tables,
     value,
 )
+from app.i18n import N_, _
 from app.redact import Secret
 from app.registry.config import AUTH_CHOICES, MODE_CHOICES, TLS_CHOICES
 
@@ -82,38 +83,41 @@ _HEADER = "regwiz profile: no secrets in here, only the names of the variables t
 
 def _absolute(path: str) -> str | None:
     if not path.startswith("/"):
-        return f"must be an absolute path on the server (found {show(path)})"
+        return _("must be an absolute path on the server (found {value})").format(value=show(path))
     if any(c in path for c in ":,"):
-        return f"must not contain ':' or ',' (found {show(path)})"
+        return _("must not contain ':' or ',' (found {value})").format(value=show(path))
     return None
 
 
 def _http_url(url: str) -> str | None:
     if url.startswith(("https://", "http://")):
         return None
-    return f"must start with https:// or http:// (found {show(url)})"
+    return _("must start with https:// or http:// (found {value})").format(value=show(url))
 
 
 def _host_name(name: str) -> str | None:
     from app.targets import validate_host
 
-    return f"must be an address or host name (found {show(name)})" if validate_host(name) else None
+    return _("must be an address or host name (found {value})").format(value=show(name)) if validate_host(name) \
+        else None
 
 
 def _user_name(name: str) -> str | None:
     if USERNAME_RE.fullmatch(name):
         return None
-    return f"must be 1-64 letters, digits, '.', '_' or '-', not starting with '-' (found {show(name)})"
+    return _("must be 1-64 letters, digits, '.', '_' or '-', not starting with '-' (found {value})").format(
+        value=show(name))
 
 
 def _host_port(address: str) -> str | None:
-    return f"must be host:port, without a scheme or path (found {show(address)})" if "/" in address else None
+    return _("must be host:port, without a scheme or path (found {value})").format(value=show(address)) \
+        if "/" in address else None
 
 
 def _pem(text: str) -> str | None:
     if "-----BEGIN CERTIFICATE-----" in text:
         return None
-    return "must be a PEM certificate (-----BEGIN CERTIFICATE----- ...)"
+    return _("must be a PEM certificate (-----BEGIN CERTIFICATE----- ...)")
 
 
 _HOST = Text(empty=True, spaces=False)
@@ -161,7 +165,7 @@ class RegistryProfile:
     auth: str = value(Choice(AUTH_CHOICES), default="htpasswd", always=True)
     storage: str = value(Text(), _absolute, default=DEFAULT_STORAGE, always=True)
     mode: str = value(Choice(MODE_CHOICES), default="private", always=True)
-    users: list[RegistryUser] = tables(RegistryUser, unique=("name", "user"))
+    users: list[RegistryUser] = tables(RegistryUser, unique=("name", N_("user")))
     names: list[str] = value(Names(_host_name), factory=list, help="extra certificate names")
     # The upstream of a cache: written whenever the registry is one, default or not.
     remote_url: str = value(_WORD, _http_url, default=DEFAULT_REMOTE_URL, always=lambda t: t.get("mode") == "cache",
@@ -234,8 +238,8 @@ def resolve_profile_path(name_or_path: str) -> Path:
         return given
     if not _NAME_RE.fullmatch(name_or_path or "") or name_or_path.startswith("."):
         raise ProfileError(
-            f"{name_or_path!r} is neither an existing profile file nor a profile name "
-            "(a name is letters, digits, '.', '_' or '-', not starting with '.')",
+            _("{given} is neither an existing profile file nor a profile name "
+              "(a name is letters, digits, '.', '_' or '-', not starting with '.')").format(given=repr(name_or_path)),
             path=given if name_or_path else None,
         )
     name = name_or_path if name_or_path.endswith(".toml") else f"{name_or_path}.toml"
@@ -259,14 +263,17 @@ def load_profile(name_or_path: str) -> Profile:
     path = resolve_profile_path(name_or_path)
     if not path.exists():
         if path.parent == profiles_dir() and not Path(name_or_path).expanduser().is_absolute():
-            raise ProfileError(f"no profile named {path.stem!r} (looked in {path.parent})", path=None)
-        raise ProfileError(f"no profile at {path}", path=None)
+            raise ProfileError(_("no profile named {name} (looked in {folder})").format(
+                name=repr(path.stem), folder=path.parent), path=None)
+        raise ProfileError(_("no profile at {path}").format(path=path), path=None)
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise ProfileError(f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})", path=path) from exc
+        raise ProfileError(_("the file is not UTF-8 text ({reason} at byte {offset})").format(
+            reason=exc.reason, offset=exc.start), path=path) from exc
     except OSError as exc:
-        raise ProfileError(f"cannot read the profile: {exc.strerror or exc}", path=path) from exc
+        raise ProfileError(_("cannot read the profile: {reason}").format(reason=exc.strerror or exc),
+                           path=path) from exc
     return parse_profile(text, path)
 
 
@@ -279,13 +286,14 @@ def save_profile(profile: Profile, path: Path | None = None) -> Path:
     """
     target = Path(path).expanduser() if path is not None else profile.path
     if target is None:
-        raise ProfileError("the profile has no file to be saved to: give a path or a name")
+        raise ProfileError(_("the profile has no file to be saved to: give a path or a name"))
     text = render_profile(profile)
     try:
         _make_private_parents(target.parent)
         write_atomic(target, text.encode("utf-8"), 0o600)
     except OSError as exc:
-        raise ProfileError(f"cannot write the profile: {exc.strerror or exc}", path=target) from exc
+        raise ProfileError(_("cannot write the profile: {reason}").format(reason=exc.strerror or exc),
+                           path=target) from exc
     profile.path = target
     profile.source_text = text
     return target
@@ -339,8 +347,8 @@ def team_profile_from(profile: Profile, ca_pem: str | None) -> Profile:
             host = ""
     if not host:
         raise ProfileError(
-            "a team profile needs an address teammates can reach: set server.host, "
-            "or registry.names when the registry runs on this machine",
+            _("a team profile needs an address teammates can reach: set server.host, "
+              "or registry.names when the registry runs on this machine"),
             path=profile.path,
             field="registry.names" if server.local else "server.host",
         )

@@ -6,6 +6,7 @@ import sys
 from typing import TextIO
 
 from app.clients.configure import ClientResult
+from app.i18n import _
 from app.steps import Status
 
 
@@ -29,7 +30,8 @@ class ClientProgress:
 
     def line(self) -> str:
         done, failed, running = self.counts()
-        return f"== progress: {done} done, {failed} failed, {running} running of {self.total} clients"
+        return "== progress: " + _("{done} done, {failed} failed, {running} running of {total} clients").format(
+            done=done, failed=failed, running=running, total=self.total)
 
     def __call__(self, result: ClientResult) -> None:
         self.status[result.name] = result.status

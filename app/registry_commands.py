@@ -11,6 +11,8 @@ import argparse
 import copy
 from typing import TYPE_CHECKING, Any
 
+from app.i18n import _
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -131,13 +133,13 @@ def _ca_pem(profile: Profile) -> bytes | None:
     if profile.registry.tls != "own-ca":
         return None
     if not (pki.ca_dir() / pki.CA_CERT_NAME).exists():
-        raise _setup_error(f"regwiz's CA is not in {pki.ca_dir()}: run this where the registry was deployed "
-                           "(or copy that CA folder here)")
+        raise _setup_error(_("regwiz's CA is not in {folder}: run this where the registry was deployed (or copy "
+                             "that CA folder here)").format(folder=pki.ca_dir()))
     current = pki.load_or_create_ca().cert_pem
     try:
         previous = pki.previous_ca()  # a rotation in progress: the registry may still show the old CA's certificate
     except pki.PKIError as exc:
-        raise _setup_error(f"{exc} (kept by an unfinished regwiz ca rotate)") from None
+        raise _setup_error(_("{error} (kept by an unfinished regwiz ca rotate)").format(error=exc)) from None
     return pki.trust_bundle(current, previous.cert_pem) if previous else current
 
 
@@ -180,8 +182,8 @@ def _check_repo(name: str | None) -> None:
     from app.registry.client import is_valid_repository
 
     if name is not None and not is_valid_repository(name):
-        raise _setup_error(f"--repo {name[:80]!r} is not a repository name: lower-case letters, digits and "
-                           "separators (. _ - /)")
+        raise _setup_error(_("--repo {name} is not a repository name: lower-case letters, digits and separators "
+                             "(. _ - /)").format(name=repr(name[:80])))
 
 
 async def _on_server(profile: Profile, run: Run, work: Any, report: bool = True) -> int:
@@ -235,11 +237,11 @@ async def _ls(args: argparse.Namespace) -> int:
                 print(f"{info.repository + ':' + info.tag:<40} {info.digest[:19]:<19} {_human_size(info.size):>9}  "
                       f"{iso_time(info.pushed) or '-'}", file=run.out.stream)
             if not tags:
-                print("(no tags)", file=run.out.stream)
-        where = storage or "OSS (not measured: the blobs are not on the host)"
+                print(_("(no tags)"), file=run.out.stream)
+        where = storage or _("OSS (not measured: the blobs are not on the host)")
         run.out.record("usage", path=storage, bytes=usage, command=f"du -sb {storage}" if storage else None,
-                       tags=len(tags), summary=f"{where}: {_human_size(usage)} ({usage} bytes) on the host"
-                       if usage is not None else where)
+                       tags=len(tags), summary=_("{where}: {size} ({bytes} bytes) on the host").format(
+                           where=where, size=_human_size(usage), bytes=usage) if usage is not None else where)
         return OK
 
     return await _on_server(profile, run, work, report=False)
@@ -255,14 +257,14 @@ async def _prune(args: argparse.Namespace) -> int:
 
     _check_repo(args.repo)
     if args.keep is not None and args.keep < 1:
-        raise _setup_error(f"--keep {args.keep}: keep at least 1 tag of each repository (to empty a repository, "
-                           "--older-than 0 --repo NAME)")
+        raise _setup_error(_("--keep {keep}: keep at least 1 tag of each repository (to empty a repository, "
+                             "--older-than 0 --repo NAME)").format(keep=args.keep))
     if args.older_than is not None and not args.older_than >= 0:
-        raise _setup_error(f"--older-than {args.older_than}: give a number of days, 0 or more")
+        raise _setup_error(_("--older-than {days}: give a number of days, 0 or more").format(days=args.older_than))
     profile = _profile(args)
     if profile.registry.mode == "cache":
-        raise _setup_error("a pull-through cache is pruned by the registry itself (proxy.ttl); regwiz prunes "
-                           "private registries")
+        raise _setup_error(_("a pull-through cache is pruned by the registry itself (proxy.ttl); regwiz prunes "
+                             "private registries"))
     run = _run(args, yes=args.yes)
     client = RegistryClient(_endpoint(profile, run.bus.redactor))
 
@@ -271,14 +273,16 @@ async def _prune(args: argparse.Namespace) -> int:
             info = planned.info
             run.out.record("prune-tag", repository=info.repository, tag=info.tag, digest=info.digest, size=info.size,
                            pushed=_iso(info.pushed), frees=planned.frees, note=planned.note,
-                           summary=f"{info.repository}:{info.tag} goes, {planned.frees} bytes back"
+                           summary=_("{tag} goes, {bytes} bytes back").format(
+                               tag=f"{info.repository}:{info.tag}", bytes=planned.frees)
                            + (f" ({planned.note})" if planned.note else ""))
         for info, why in plan.spared:
             run.out.record("prune-spared", repository=info.repository, tag=info.tag, digest=info.digest,
-                           reason=why, summary=f"{info.repository}:{info.tag} stays: {why}")
+                           reason=why, summary=_("{tag} stays: {why}").format(tag=f"{info.repository}:{info.tag}",
+                                                                              why=why))
         run.out.record("prune-plan", tags=len(plan.delete), kept=len(plan.kept), planned_bytes=plan.freed_bytes,
-                       summary=f"{len(plan.delete)} tags to delete, about {plan.freed_bytes} bytes back; "
-                               f"{len(plan.kept)} tags kept")
+                       summary=_("{count} tags to delete, about {bytes} bytes back; {kept} tags kept").format(
+                           count=len(plan.delete), bytes=plan.freed_bytes, kept=len(plan.kept)))
 
     step = PruneStep(client, _storage(profile), profile.registry.port, profile.registry.tls != "none",
                      keep=args.keep, older_than_days=args.older_than, repository=args.repo, on_plan=on_plan)
@@ -294,9 +298,10 @@ async def _prune(args: argparse.Namespace) -> int:
                            freed_bytes=result.freed_bytes, planned_bytes=planned, usage_before=result.usage_before,
                            usage_after=result.usage_after, collect_seconds=result.collect_seconds,
                            restarted=result.restarted,
-                           summary=f"{len(result.deleted)} tags deleted; the storage went from "
-                                   f"{result.usage_before} to {result.usage_after} bytes ({result.freed_bytes} freed, "
-                                   f"{planned} planned)")
+                           summary=_("{count} tags deleted; the storage went from {before} to {after} bytes "
+                                     "({freed} freed, {planned} planned)").format(
+                                         count=len(result.deleted), before=result.usage_before,
+                                         after=result.usage_after, freed=result.freed_bytes, planned=planned))
         if not ok:
             raise HeadlessFailure("the prune did not finish: see the step above (the registry was restarted, "
                                   "its storage writable; deleted manifests do not come back)")
@@ -332,15 +337,16 @@ async def _users(args: argparse.Namespace) -> int:
     if action != "remove":
         password = secret_from_env(variable)
         if password is None:
-            raise _setup_error(f"--password-env {variable}: that environment variable is not set (or empty): put "
-                               f"{name}'s password in it")
+            raise _setup_error(_("--password-env {variable}: that environment variable is not set (or empty): put "
+                                 "{user}'s password in it").format(variable=variable, user=name))
         try:
             htpasswd.validate_password(password.reveal())
         except htpasswd.HtpasswdError as exc:
-            raise _setup_error(f"the password in ${variable}: {exc}") from None
+            raise _setup_error(_("the password in {variable}: {error}").format(variable=f"${variable}",
+                                                                              error=exc)) from None
     profile = _profile(args)
     if profile.registry.auth != "htpasswd":
-        raise _setup_error("the profile's registry has no htpasswd auth (auth = \"none\"): there are no users")
+        raise _setup_error(_("the profile's registry has no htpasswd auth (auth = \"none\"): there are no users"))
     # The command names the one change to make: it is applied as asked (there is no diff to review but a hash).
     run = _run(args, yes=True)
     if password is not None:
@@ -364,9 +370,11 @@ async def _users(args: argparse.Namespace) -> int:
         profile.registry.users = users
         saved = save_profile(profile)
         run.out.record("user", user=name, action=action, password_env=variable, profile=str(saved),
-                       restarted=False, summary=f"{name}: {action} done, no restart; the profile {saved} "
-                                                "records it" +
-                                                (f" with password_env = {variable}" if variable else ""))
+                       restarted=False, summary=(_("{user}: {action} done, no restart; the profile {profile} records "
+                                                   "it with password_env = {variable}") if variable else
+                                                 _("{user}: {action} done, no restart; the profile {profile} records "
+                                                   "it")).format(user=name, action=action, profile=saved,
+                                                                 variable=variable))
         return OK
 
     return await _on_server(profile, run, work)
@@ -385,7 +393,7 @@ def _choices_for_renewal(profile: Profile, redactor: Redactor) -> Any:
     from app.profiles import secret_from_env
     from app.session import deploy_choices
 
-    username, _ = _credentials(profile, redactor)
+    username, _password = _credentials(profile, redactor)
     narrowed = copy.deepcopy(profile)
     narrowed.registry.users = [u for u in profile.registry.users
                                if u.name == username or secret_from_env(u.password_env) is not None]
@@ -402,8 +410,9 @@ async def _cert_renew(args: argparse.Namespace) -> int:
 
     profile = _profile(args)
     if profile.registry.tls != "own-ca":
-        raise _setup_error(f"the registry's TLS is {profile.registry.tls!r}: cert renew issues from regwiz's own CA "
-                           "(tls = \"own-ca\"); for your own certificate, replace cert_file/key_file and deploy")
+        raise _setup_error(_("the registry's TLS is {tls}: cert renew issues from regwiz's own CA (tls = \"own-ca\"); "
+                             "for your own certificate, replace cert_file/key_file and deploy").format(
+                                 tls=repr(profile.registry.tls)))
     _ca_pem(profile)  # the CA must be here: a new one would not be trusted by any client
     run = _run(args, yes=args.yes)
     choices = _choices_for_renewal(profile, run.bus.redactor)
@@ -411,8 +420,8 @@ async def _cert_renew(args: argparse.Namespace) -> int:
 
     async def work(transport: Transport, host: str) -> int:
         if not await run.step(step, transport, "cert", host):
-            raise HeadlessFailure("the certificate was not renewed: see the step above (the old certificate and "
-                                  "container are back when the new one did not answer)")
+            raise HeadlessFailure(_("the certificate was not renewed: see the step above (the old certificate and "
+                                    "container are back when the new one did not answer)"))
         if not run.yes:
             return OK
         served = await asyncio.to_thread(RegistryClient(endpoint_for(choices)).tls_handshake)
@@ -420,12 +429,13 @@ async def _cert_renew(args: argparse.Namespace) -> int:
         old_serial, new_serial = step.applied_serials
         run.out.record("certificate", old_serial=_hex(old_serial), new_serial=_hex(new_serial),
                        served_serial=_hex(served_serial), sans=served["sans"], not_after=served["not_after"],
-                       summary=f"the registry now shows certificate {_hex(served_serial)} (was "
-                               f"{_hex(old_serial)}), valid until {served['not_after']}, for "
-                               f"{', '.join(served['sans'])}")
+                       summary=_("the registry now shows certificate {serial} (was {old}), valid until {not_after}, "
+                                 "for {names}").format(serial=_hex(served_serial), old=_hex(old_serial),
+                                                       not_after=served["not_after"], names=", ".join(served["sans"])))
         if served_serial != new_serial:
-            raise HeadlessFailure(f"the registry still shows certificate {_hex(served_serial)}, not the new "
-                                  f"{_hex(new_serial)}: restart its container (docker restart registry)")
+            raise HeadlessFailure(_("the registry still shows certificate {serial}, not the new {new}: restart its "
+                                    "container ({command})").format(serial=_hex(served_serial), new=_hex(new_serial),
+                                                                    command="docker restart registry"))
         steps = await prove(choices, run.bus.scoped(source="prove", host=host))
         for proof in steps:
             run.out.record("proof", name=proof.name, status="ok" if proof.ok else "failure", detail=proof.detail,

@@ -26,6 +26,7 @@ from typing import Any, Awaitable, Callable
 from app import hostlock
 from app.dockerd import DockerService
 from app.events import EventKind, ScopedEmitter
+from app.i18n import _
 from app.remote_files import FileChange, RemoteFiles, changed_since_planned
 from app.transport import Transport, TransportError, shell
 
@@ -77,7 +78,7 @@ class Plan:
 
     def describe(self) -> list[str]:
         lines = [self.summary]
-        lines += [f"will: {action}" for action in self.actions]
+        lines += [_("will: {action}").format(action=action) for action in self.actions]
         diff = self.diff()
         if diff:
             lines += diff.rstrip("\n").splitlines()
@@ -181,8 +182,8 @@ async def files_restored(ctx: StepContext, plan: Plan) -> str | None:
         return None
     undo = "; ".join(f"cp -a {shlex.quote(b)} {shlex.quote(p)}" if b else f"rm {shlex.quote(p)}" for p, b in pairs
                      if any(line.endswith(f": {p}") for line in wrong))
-    return (f"the rollback did not restore every file on {ctx.transport.label} ({', '.join(wrong)}): "
-            f"put them back by hand ({undo})")
+    return _("the rollback did not restore every file on {host} ({files}): put them back by hand ({undo})").format(
+        host=ctx.transport.label, files=", ".join(wrong), undo=undo)
 
 
 def service_down(service: DockerService, host: str, cause: str | None = None, fix: str | None = None) -> str:
@@ -191,17 +192,18 @@ def service_down(service: DockerService, host: str, cause: str | None = None, fi
         service.init, "`/var/log/docker.log`")
     start = service._control("start").line()  # the init's own way, as DockerService restarts it
     because = f" ({cause})" if cause else ""
-    then = f"{fix}, then start it" if fix else "fix what it says, then start it"
-    return (f"rolled back the files, but dockerd does not run with them either: it is down on {host}{because}; "
-            f"see {log}, {then} with `sudo {start}`")
+    then = _("{fix}, then start it").format(fix=fix) if fix else _("fix what it says, then start it")
+    return _("rolled back the files, but dockerd does not run with them either: it is down on {host}{because}; "
+             "see {log}, {then} with {command}").format(host=host, because=because, log=log, then=then,
+                                                        command=f"`sudo {start}`")
 
 
 Confirm = Callable[[Plan], Awaitable[bool]]
 
 
 def stale_message(paths: list[str], host: str) -> str:
-    return (f"{', '.join(paths)} changed on {host} since it was planned: nothing was changed there; "
-            "plan again (review the new plan) and apply that")
+    return _("{files} changed on {host} since it was planned: nothing was changed there; "
+             "plan again (review the new plan) and apply that").format(files=", ".join(paths), host=host)
 
 
 async def run_step(step: Step, ctx: StepContext, confirm: Confirm, planned: Plan | None = None) -> StepResult:
@@ -212,7 +214,8 @@ async def run_step(step: Step, ctx: StepContext, confirm: Confirm, planned: Plan
     this one waited for its lock, and planning again gives another plan, it is refused instead.
     """
     emit = ctx.emit
-    emit(EventKind.STATUS, f"{step.title}: " + ("applying the confirmed plan" if planned else "planning"))
+    emit(EventKind.STATUS, (_("{step}: applying the confirmed plan") if planned else _("{step}: planning")).format(
+        step=step.title))
     confirmed: list[str] | None = None
     took_lock = False
     try:
@@ -223,25 +226,27 @@ async def run_step(step: Step, ctx: StepContext, confirm: Confirm, planned: Plan
                 try:
                     plan = await step.plan(ctx)
                 except TransportError as exc:
-                    message = f"{exc}. Nothing was changed; run the step again once the host answers."
+                    message = _("{error}. Nothing was changed; run the step again once the host answers.").format(
+                        error=exc)
                     emit.error(message)
                     return StepResult(Outcome.FAILED, message)
             if plan.refused:
                 emit.error(plan.refused)
                 return StepResult(Outcome.REFUSED, plan.refused, plan=plan)
             if planned is not None and not plan.same_as(planned):
-                message = (f"{step.title}: another run changed {ctx.transport.label} while this one waited, and "
-                           "the confirmed plan no longer holds: nothing was changed; plan again")
+                message = _("{step}: another run changed {host} while this one waited, and the confirmed plan no "
+                            "longer holds: nothing was changed; plan again").format(step=step.title,
+                                                                                   host=ctx.transport.label)
                 emit.error(message)
                 return StepResult(Outcome.REFUSED, message, stale=True, plan=plan)
             if plan.empty:
-                emit.info(f"{step.title}: nothing to do")
-                return StepResult(Outcome.NOTHING_TO_DO, "already as it should be; nothing changed", plan=plan)
+                emit.info(_("{step}: nothing to do").format(step=step.title))
+                return StepResult(Outcome.NOTHING_TO_DO, _("already as it should be; nothing changed"), plan=plan)
             if planned is None and plan.describe() != confirmed:  # a plan that changed while waiting: again
                 emit(EventKind.INFO, plan.describe())
                 if not await confirm(plan):
-                    emit.info("not confirmed; nothing was changed")
-                    return StepResult(Outcome.DECLINED, "not confirmed; nothing was changed", plan=plan)
+                    emit.info(_("not confirmed; nothing was changed"))
+                    return StepResult(Outcome.DECLINED, _("not confirmed; nothing was changed"), plan=plan)
                 confirmed = plan.describe()
             ctx.files.sudo = plan.files_sudo
             # Before the first change, never while planning: one regwiz run at a time changes a host.
@@ -252,13 +257,14 @@ async def run_step(step: Step, ctx: StepContext, confirm: Confirm, planned: Plan
                 emit.error(str(exc))
                 return StepResult(Outcome.FAILED, str(exc), busy=True, plan=plan)
             except TransportError as exc:
-                message = f"{exc}. Nothing was changed; run the step again once the host answers."
+                message = _("{error}. Nothing was changed; run the step again once the host answers.").format(error=exc)
                 emit.error(message)
                 return StepResult(Outcome.FAILED, message, plan=plan)
             took_lock = took_lock or not had_lock
             if not waited:
                 break
-            emit.info(f"{step.title}: another run changed the host while this one waited: planning again")
+            emit.info(_("{step}: another run changed the host while this one waited: planning again").format(
+                step=step.title))
         result = await _apply(step, ctx, planned or plan)
         result.plan = planned or plan
         return result
@@ -272,7 +278,7 @@ async def _apply(step: Step, ctx: StepContext, plan: Plan) -> StepResult:
     try:  # under the lock, before the first change: every planned file is still as it was read
         changed = await changed_since_planned(ctx.transport, plan.changes, sudo=ctx.files.sudo)
     except TransportError as exc:
-        message = f"{exc}. Nothing was changed; run the step again once the host answers."
+        message = _("{error}. Nothing was changed; run the step again once the host answers.").format(error=exc)
         emit.error(message)
         return StepResult(Outcome.FAILED, message)
     if changed:
@@ -287,7 +293,7 @@ async def _apply(step: Step, ctx: StepContext, plan: Plan) -> StepResult:
             answered_before = await service.answers(ctx.transport)
         except TransportError:
             answered_before = False
-    emit(EventKind.STATUS, f"{step.title}: applying")
+    emit(EventKind.STATUS, _("{step}: applying").format(step=step.title))
     problem: str | None
     try:
         await step.apply(ctx, plan)
@@ -295,16 +301,17 @@ async def _apply(step: Step, ctx: StepContext, plan: Plan) -> StepResult:
     except TransportError as exc:
         problem = str(exc)
     if problem is None:
-        emit(EventKind.STATUS, f"{step.title}: done")
-        return StepResult(Outcome.APPLIED, "applied and verified")
-    emit.error(f"{step.title} did not verify: {problem}; rolling back")
+        emit(EventKind.STATUS, _("{step}: done").format(step=step.title))
+        return StepResult(Outcome.APPLIED, _("applied and verified"))
+    emit.error(_("{step} did not verify: {problem}; rolling back").format(step=step.title, problem=problem))
     left: str | None
     try:
         # A dropped connection takes the lock with it: take it again, and never roll back over the
         # changes of a run that held the host meanwhile.
         if await hostlock.hold(ctx.transport, emit, sudo=ctx.files.sudo):
-            message = (f"{problem}. Not rolled back: another regwiz run changed {ctx.transport.label} while this "
-                       f"one had lost its connection; check the host, and its backups: {_backups(ctx)}")
+            message = _("{problem}. Not rolled back: another regwiz run changed {host} while this one had lost its "
+                        "connection; check the host, and its backups: {backups}").format(
+                            problem=problem, host=ctx.transport.label, backups=_backups(ctx))
             emit.error(message)
             return StepResult(Outcome.FAILED, message)
         await step.rollback(ctx)
@@ -313,15 +320,17 @@ async def _apply(step: Step, ctx: StepContext, plan: Plan) -> StepResult:
                 and not await service.wait_until_answering(ctx.transport, 30):
             left = service_down(service, ctx.transport.label)
     except TransportError as exc:
-        message = f"{problem}. Rolling back failed too ({exc}); backups: {_backups(ctx)}"
+        message = _("{problem}. Rolling back failed too ({error}); backups: {backups}").format(
+            problem=problem, error=exc, backups=_backups(ctx))
         emit.error(message)
         return StepResult(Outcome.FAILED, message)
     if left is not None:
-        emit.error(f"not as it was before: {left}")
+        emit.error(_("not as it was before: {left}").format(left=left))
         return StepResult(Outcome.FAILED, f"{problem}. {left[:1].upper()}{left[1:]}")
-    emit.warning("rolled back and checked: the host is as it was before")
-    return StepResult(Outcome.ROLLED_BACK, f"{problem}. Rolled back: the host is as it was before.")
+    emit.warning(_("rolled back and checked: the host is as it was before"))
+    return StepResult(Outcome.ROLLED_BACK, _("{problem}. Rolled back: the host is as it was before.").format(
+        problem=problem))
 
 
 def _backups(ctx: StepContext) -> str:
-    return ", ".join(b.backup_path or f"{b.path} (new)" for b in ctx.files.backups) or "none"
+    return ", ".join(b.backup_path or _("{path} (new)").format(path=b.path) for b in ctx.files.backups) or _("none")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.clients.configure import ClientResult
+from app.i18n import _
 from app.profiles import (Profile, ProfileError, RegistryUser, ServerProfile, load_profile, render_profile,
                           team_profile_from)
 from app.registry.deploy import DeployChoices
@@ -71,22 +72,25 @@ class SetupSummary:
 
     def lines(self) -> list[str]:
         """The whole summary as plain text (the headless output and the tests read it)."""
-        out = [f"Registry: {self.url}" if self.deployed else "Registry: not deployed in this run"]
+        out = [_("Registry: {url}").format(url=self.url) if self.deployed else _("Registry: not deployed in this run")]
         if self.ca_file:
-            out += [f"CA certificate: {self.ca_file}", f"  SHA256 fingerprint {self.ca_fingerprint}"]
-        out.append(f"Users: {', '.join(self.users)}" if self.users else "Users: none (no login)")
-        out.append(f"Clients ({len(self.clients_done)} of {len(self.clients)} done):")
-        out += [f"  {client_text(c)}" for c in self.clients] or ["  none configured in this run"]
-        out.append("Files changed:")
-        out += [f"  {c.host}: {c.path} (backup: {c.backup})" for c in self.changes] or ["  none"]
-        out += ["Use it:"] + [f"  {c}" for c in self.commands]
-        out += ["From here:"] + [f"  {a}" for a in self.actions]
+            out += [_("CA certificate: {path}").format(path=self.ca_file),
+                    "  " + _("SHA256 fingerprint {fingerprint}").format(fingerprint=self.ca_fingerprint)]
+        out.append(_("Users: {users}").format(users=", ".join(self.users)) if self.users
+                   else _("Users: none (no login)"))
+        out.append(_("Clients ({done} of {total} done):").format(done=len(self.clients_done), total=len(self.clients)))
+        out += [f"  {client_text(c)}" for c in self.clients] or ["  " + _("none configured in this run")]
+        out.append(_("Files changed:"))
+        out += ["  " + _("{host}: {path} (backup: {backup})").format(host=c.host, path=c.path, backup=c.backup)
+                for c in self.changes] or ["  " + _("none")]
+        out += [_("Use it:")] + [f"  {c}" for c in self.commands]
+        out += [_("From here:")] + [f"  {a}" for a in self.actions]
         return out
 
 
 def client_text(client: ClientLine) -> str:
-    mark = "✓ done" if client.done else f"✗ {client.status.value}"
-    timing = f", pull {client.seconds:.1f} s" if client.seconds is not None else ""
+    mark = "✓ " + _("done") if client.done else f"✗ {client.status.value}"
+    timing = _(", pull {seconds:.1f} s").format(seconds=client.seconds) if client.seconds is not None else ""
     return f"{client.name} ({client.kind}): {mark}{timing}: {client.message}"
 
 
@@ -118,8 +122,8 @@ def _team_profile(choices: DeployChoices, ca_pem: str | None, saved: Profile | N
     try:
         return team_profile_from(profile, ca_pem), None
     except ProfileError as exc:
-        return None, (f"{exc.message} (the registry runs on this machine at {first}: deploy it with an address "
-                      f"teammates reach as an extra name)")
+        return None, exc.message + _(" (the registry runs on this machine at {address}: deploy it with an address "
+                                     "teammates reach as an extra name)").format(address=first)
 
 
 def _commands(address: str, tls: str, auth: str, mode: str, user: str | None) -> list[str]:
@@ -168,16 +172,18 @@ def build_summary(choices: DeployChoices | None, client_results: list[ClientResu
 def _actions(summary: SetupSummary) -> list[str]:
     actions = []
     if summary.profile_path is not None:
-        actions.append(f"Check its health any time: regwiz --profile {summary.profile_path.stem} "
-                       f"(the dashboard)")
+        actions.append(_("Check its health any time: {command} (the dashboard)").format(
+            command=f"regwiz --profile {summary.profile_path.stem}"))
     else:
-        actions.append("The dashboard needs a saved profile: none was saved in this run")
+        actions.append(_("The dashboard needs a saved profile: none was saved in this run"))
     if summary.team is not None:
-        actions.append("Share it: export the team profile; teammates run regwiz onboard FILE")
+        actions.append(_("Share it: export the team profile; teammates run {command}").format(
+            command="regwiz onboard FILE"))
     failed = [c.name for c in summary.clients if not c.done]
     if failed:
-        actions.append(f"Not done: {', '.join(failed)}: go back to Clients (Escape) to see why and retry")
-    actions.append("Onboard another machine from here")
+        actions.append(_("Not done: {clients}: go back to Clients (Escape) to see why and retry").format(
+            clients=", ".join(failed)))
+    actions.append(_("Onboard another machine from here"))
     return actions
 
 
@@ -203,25 +209,26 @@ def export_team_profile(summary: SetupSummary, given: str, overwrite: bool = Fal
 def write_team_profile(team: Profile, given: str, overwrite: bool = False) -> Path:
     """Write a team profile to the file ``given``, atomically; an existing file only when ``overwrite``."""
     if not given.strip():
-        raise ExportError("give the file to write the team profile to")
+        raise ExportError(_("give the file to write the team profile to"))
     if not team.team_only:  # it is readable by others: nothing about how the server is reached may go in
-        raise ExportError("this is a whole profile, not a team profile: make one with the Summary step's export "
-                          "or regwiz export-team-profile")
+        raise ExportError(_("this is a whole profile, not a team profile: make one with the Summary step's export "
+                            "or {command}").format(command="regwiz export-team-profile"))
     try:
         path = Path(given.strip()).expanduser().absolute()
         exists, is_dir = path.exists(), path.is_dir()
     except (OSError, RuntimeError, ValueError) as exc:
-        raise ExportError(f"{given[:80]!r} is not a usable path ({exc.__class__.__name__}): give a file "
-                          f"name such as {DEFAULT_TEAM_FILE}") from None
+        raise ExportError(_("{given} is not a usable path ({error}): give a file name such as {example}").format(
+            given=repr(given[:80]), error=exc.__class__.__name__, example=DEFAULT_TEAM_FILE)) from None
     if is_dir:
-        raise ExportError(f"{path} is a folder: give a file name in it, e.g. {path / DEFAULT_TEAM_FILE}")
+        raise ExportError(_("{path} is a folder: give a file name in it, e.g. {example}").format(
+            path=path, example=path / DEFAULT_TEAM_FILE))
     if exists and not overwrite:
-        raise ExportExists(f"{path} exists already")
+        raise ExportExists(_("{path} exists already").format(path=path))
     text = render_profile(team)
     try:
         # Atomic: a teammate never reads half a file. No secret in it, so readable by others.
         write_atomic(path, text.encode("utf-8"), 0o644)
     except OSError as exc:
-        raise ExportError(f"cannot write {path} ({exc.strerror or exc}): give a file in a folder you can "
-                          f"write to") from None
+        raise ExportError(_("cannot write {path} ({reason}): give a file in a folder you can write to").format(
+            path=path, reason=exc.strerror or exc)) from None
     return path

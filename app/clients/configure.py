@@ -16,6 +16,7 @@ from typing import Awaitable, Callable
 from app.clients.detect import detect
 from app.clients.model import ClientKind, RegistryTarget
 from app.events import EventBus, ScopedEmitter
+from app.i18n import _
 from app.remote_files import changed_since_planned
 from app.steps import Outcome, Plan, Status, Step, StepContext, run_step, stale_message
 from app.transport import Transport, TransportError
@@ -82,19 +83,21 @@ async def _prepare(job: _Job, registry: RegistryTarget, accept_key: AcceptKey | 
     await job.transport.connect_trusting(accept_key, name=job.spec.name)
     saved = planned.get(job.spec.name) if planned is not None else None
     if planned is not None and saved is None:
-        raise TransportError(f"the plan file has no plan for {job.spec.name}: plan again")
+        raise TransportError(_("the plan file has no plan for {client}: plan again").format(client=job.spec.name))
     detection = None if job.spec.kind or saved else await detect(job.transport, emit)
     kind = saved[0] if saved else job.spec.kind or detection.kind  # type: ignore[union-attr]
     job.result.kind = kind
-    emit.info(f"{job.spec.name}: {kind.value}" + (" (as you chose)" if detection is None else
-                                                  f" (detected; {detection.evidence})"))
+    emit.info(_("{client}: {kind} (as you chose)").format(client=job.spec.name, kind=kind.value)
+              if detection is None else _("{client}: {kind} (detected; {evidence})").format(
+                  client=job.spec.name, kind=kind.value, evidence=detection.evidence))
     if kind.refusal:
-        raise TransportError(kind.refusal)
+        raise TransportError(_(kind.refusal))
     job.steps = kind.steps(registry)
     if saved is not None:  # the saved plans, as they are: never planned again
         if len(saved[1]) != len(job.steps):
-            raise TransportError(f"the plan file holds {len(saved[1])} plans for {job.spec.name}, whose kind "
-                                 f"({kind.value}) has {len(job.steps)} steps: plan again")
+            raise TransportError(_("the plan file holds {plans} plans for {client}, whose kind ({kind}) has "
+                                   "{steps} steps: plan again").format(plans=len(saved[1]), client=job.spec.name,
+                                                                      kind=kind.value, steps=len(job.steps)))
         job.result.plans = list(saved[1])
         return
     for step in job.steps:
@@ -177,13 +180,13 @@ async def configure_clients(specs: list[ClientSpec], registry: RegistryTarget, b
         ready = [j for j in jobs if j.result.status is not Status.FAILURE]
         if plan_only:
             for job in ready:
-                job.result.status, job.result.message = Status.SKIPPED, "planned; nothing changed"
+                job.result.status, job.result.message = Status.SKIPPED, _("planned; nothing changed")
                 update(job)
             return [j.result for j in jobs]
         plans = [(j.spec.name, p) for j in ready for p in j.result.plans if not p.empty]
         if plans and not await confirm_all(plans):
             for job in ready:
-                job.result.status, job.result.message = Status.SKIPPED, "not confirmed; nothing changed"
+                job.result.status, job.result.message = Status.SKIPPED, _("not confirmed; nothing changed")
                 update(job)
             return [j.result for j in jobs]
         await asyncio.gather(*(phase(j, lambda j: _execute(j, registry)) for j in ready))

@@ -28,6 +28,7 @@ from app.clients.kinds.docker import DockerKind
 from app.clients.model import RegistryTarget
 from app.clients.runtimes import DockerStore
 from app.dockerd import DockerService, explain_failure
+from app.i18n import N_, _
 from app.remote_files import FileChange, RemoteFiles
 from app.steps import Plan, Step, StepContext, service_down
 from app.transport import Command, shell
@@ -80,9 +81,9 @@ class DaemonAction(enum.Enum):
     NOTHING = "nothing"  # certs.d is read on each pull
 
 
-_ACTIONS = {DaemonAction.RESTART: ["restart dockerd (flags are read only at start)"],
-            DaemonAction.RELOAD: ["reload dockerd's configuration (SIGHUP, no restart)"],
-            DaemonAction.DESKTOP: ["then restart Docker Desktop yourself (its menu: Restart) to apply daemon.json"],
+_ACTIONS = {DaemonAction.RESTART: [N_("restart dockerd (flags are read only at start)")],
+            DaemonAction.RELOAD: [N_("reload dockerd's configuration (SIGHUP, no restart)")],
+            DaemonAction.DESKTOP: [N_("then restart Docker Desktop yourself (its menu: Restart) to apply daemon.json")],
             DaemonAction.NOTHING: []}
 
 
@@ -102,7 +103,7 @@ class DockerTrustStep(Step):
     def __init__(self, kind: DockerKind, registry: RegistryTarget) -> None:
         self.kind = kind
         self.registry = registry
-        self.title = f"Trust {registry.address} ({kind.value})"
+        self.title = _("Trust {address} ({kind})").format(address=registry.address, kind=kind.value)
         self._rollback_failure: str | None = None  # what the rollback's own restart found, for verify_rollback
 
     @property
@@ -141,7 +142,7 @@ class DockerTrustStep(Step):
         try:
             json_keys = json.loads(daemon_json) if daemon_json and daemon_json.strip() else {}
         except ValueError:
-            return f"{daemon_path} is not valid JSON: fix it first (regwiz will not edit it)"
+            return _("{path} is not valid JSON: fix it first (regwiz will not edit it)").format(path=daemon_path)
         if r.insecure:
             flag_file = self.kind.flag_file  # (file, variable) of the kind's init, or None
             if flag_file and "insecure-registries" not in json_keys:
@@ -153,8 +154,8 @@ class DockerTrustStep(Step):
                 if flag_file:
                     text = await files.read(flag_file[0]) or ""
                     if edits.flag_values(text, flag_file[1], "--insecure-registry"):
-                        return (f"insecure registries are set both in {flag_file[0]} and {daemon_path}: "
-                                "dockerd refuses that; keep one")
+                        return _("insecure registries are set both in {flags} and {path}: dockerd refuses that; "
+                                 "keep one").format(flags=flag_file[0], path=daemon_path)
                 new = with_insecure(daemon_json, r.address, await self._docker_version(ctx))
                 changes.append(_Change(FileChange(daemon_path, daemon_json, new), reload))
         if r.cache:
@@ -171,7 +172,7 @@ class DockerTrustStep(Step):
         needs = {c.needs for c in changes if c.file.changes_anything}
         action = next((a for a in DaemonAction if a in needs), DaemonAction.NOTHING)
         decision = DockerTrustDecision(action, await facts.docker_service(ctx.transport))
-        return Plan(self.title, changes=[c.file for c in changes], actions=list(_ACTIONS[action]),
+        return Plan(self.title, changes=[c.file for c in changes], actions=[_(a) for a in _ACTIONS[action]],
                     decision=decision, files_sudo=self._sudo)
 
     async def _apply_needs(self, ctx: StepContext, decision: DockerTrustDecision) -> None:
@@ -191,7 +192,7 @@ class DockerTrustStep(Step):
         decision = self._decision()
         service = decision.service
         if decision.action is DaemonAction.DESKTOP:
-            ctx.emit.warning("restart Docker Desktop to apply the new daemon.json")
+            ctx.emit.warning(_("restart Docker Desktop to apply the new daemon.json"))
             return None
         if decision.action is DaemonAction.NOTHING:
             # Only certs.d changed: dockerd was neither restarted nor reloaded, and reads the CA
@@ -200,9 +201,10 @@ class DockerTrustStep(Step):
             return None
         if not await service.wait_until_answering(ctx.transport, 30):
             cause = explain_failure(await service.recent_log(ctx.transport, ctx.emit))
-            return "dockerd did not come back" + (f": {cause.cause}" if cause else "")
+            return _("dockerd did not come back: {cause}").format(cause=cause.cause) if cause \
+                else _("dockerd did not come back")
         if self.registry.insecure or self.registry.cache:
-            for _ in range(20):
+            for _attempt in range(20):
                 info = await ctx.transport.run(
                     Command("docker", "info", "--format", "{{json .RegistryConfig}}"), sudo=True)
                 text = info.stdout
@@ -210,7 +212,7 @@ class DockerTrustStep(Step):
                         (not self.registry.cache or self.registry.url in text):
                     return None
                 await asyncio.sleep(0.5)
-            return "dockerd answers but does not show the new registry settings"
+            return _("dockerd answers but does not show the new registry settings")
         return None
 
     async def rollback(self, ctx: StepContext) -> None:
@@ -220,7 +222,7 @@ class DockerTrustStep(Step):
         await ctx.files.restore_all()
         if decision.action is DaemonAction.RESTART:
             if not await service.restart(ctx.transport, ctx.emit):
-                ctx.emit.error("dockerd did not come back with the old settings either: see its log")
+                ctx.emit.error(_("dockerd did not come back with the old settings either: see its log"))
                 cause = explain_failure(await service.recent_log(ctx.transport, ctx.emit))
                 # Not "as it was before": run_step reports this as the state the host is left in.
                 self._rollback_failure = service_down(service, ctx.transport.label,

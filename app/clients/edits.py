@@ -9,12 +9,14 @@ import json
 import re
 import shlex
 
+from app.i18n import _
+
 
 def add_to_json_list(text: str | None, key: str, value: str) -> str:
     """daemon.json with ``value`` in the list ``key`` (created when absent)."""
     config = json.loads(text) if text and text.strip() else {}
     if not isinstance(config, dict):
-        raise ValueError("daemon.json does not hold a JSON object")
+        raise ValueError(_("daemon.json does not hold a JSON object"))
     items = list(config.get(key, []))
     if value not in items:
         items.append(value)
@@ -67,7 +69,8 @@ def add_flag(text: str | None, var: str, flag: str, value: str) -> str:
         try:
             words = shlex.split(match.group("value"), comments=True)
         except ValueError:
-            raise ValueError(f"cannot read the {var} line: {lines[index].strip()}") from None
+            raise ValueError(_("cannot read the {variable} line: {line}").format(variable=var,
+                                                                                line=lines[index].strip())) from None
         current = " ".join(words)
         new_value = f"{current} {flag} {value}".strip()
         newline = "\n" if lines[index].endswith("\n") else ""

@@ -38,6 +38,7 @@ import tomlkit
 
 from app.clients.model import RegistryTarget
 from app.events import ScopedEmitter
+from app.i18n import _
 from app.remote_files import FileChange
 from app.steps import Plan, Step, StepContext
 from app.transport import Command, Transport, TransportError, shell
@@ -93,11 +94,13 @@ def config_version(text: str | None, major: int | None) -> int:
     if version is None:
         if (major or 1) >= 2:
             # containerd 2 no longer reads version 1 files (its migration starts at 2).
-            raise ConfigRefused(f"{CONTAINERD_CONFIG} has no `version` key, which containerd 2 does not "
-                                "read: write `containerd config default` there first, then run regwiz again")
+            raise ConfigRefused(_("{path} has no `version` key, which containerd 2 does not read: write "
+                                  "`containerd config default` there first, then run regwiz again").format(
+                                      path=CONTAINERD_CONFIG))
         return 1
     if version not in REGISTRY_TABLE:
-        raise ConfigRefused(f"{CONTAINERD_CONFIG} says version = {version!r}, which regwiz does not know")
+        raise ConfigRefused(_("{path} says version = {version}, which regwiz does not know").format(
+            path=CONTAINERD_CONFIG, version=repr(version)))
     return int(version)
 
 
@@ -128,14 +131,15 @@ def containerd_config_with_path(text: str | None, major: int | None = 1) -> str:
     cri = plugins.setdefault(plugin, tomlkit.table(is_super_table=True))
     registry = cri.setdefault(table, tomlkit.table())
     if not isinstance(registry, dict):
-        raise ConfigRefused(f"{CONTAINERD_CONFIG}: plugins.{plugin}.{table} is not a table")
+        raise ConfigRefused(_("{path}: {table} is not a table").format(path=CONTAINERD_CONFIG,
+                                                                      table=f"plugins.{plugin}.{table}"))
     # (the default config of 1.7 has both as empty tables: those are fine)
     legacy = [key for key in ("mirrors", "configs") if registry.get(key)]
     if legacy:
         # CRI refuses config_path beside the deprecated inline settings.
-        raise ConfigRefused(f"{CONTAINERD_CONFIG} sets registry {' and '.join(legacy)} inline (deprecated); "
-                            "containerd will not take config_path beside them: move them to hosts.toml "
-                            f"files under {CERTS_D} first")
+        raise ConfigRefused(_("{path} sets registry {keys} inline (deprecated); containerd will not take "
+                              "config_path beside them: move them to hosts.toml files under {folder} first").format(
+                                  path=CONTAINERD_CONFIG, keys=_(" and ").join(legacy), folder=CERTS_D))
     existing = registry.get("config_path")
     if not existing:
         registry["config_path"] = CERTS_D
@@ -214,13 +218,14 @@ class _FilesStep(Step):
         except ConfigRefused as exc:
             return Plan(self.title, refused=str(exc))
         except Exception as exc:  # tomlkit raises several parse error types
-            return Plan(self.title, refused=f"an existing configuration file could not be read: {exc}")
+            return Plan(self.title, refused=_("an existing configuration file could not be read: {error}").format(
+                error=exc))
         service = await self.restarted_by(ctx)
         active = await service_active(ctx.transport, service) if service else False
         restart = active and self.restart_needed(changes)
         decision = dataclasses.replace(decision, service=service, restart=restart)
-        return Plan(self.title, changes=changes, actions=[f"restart {service}"] if restart else [],
-                    decision=decision)
+        actions = [_("restart {service}").format(service=service)] if restart else []
+        return Plan(self.title, changes=changes, actions=actions, decision=decision)
 
     def _decision(self) -> FilesDecision:
         assert self.applied is not None and isinstance(self.applied.decision, FilesDecision)
@@ -237,7 +242,7 @@ class _FilesStep(Step):
     async def verify(self, ctx: StepContext) -> str | None:
         decision = self._decision()
         if decision.restart and not await service_active(ctx.transport, decision.service):
-            return f"{decision.service} did not come back"
+            return _("{service} did not come back").format(service=decision.service)
         return None
 
     async def rollback(self, ctx: StepContext) -> None:
@@ -253,10 +258,12 @@ class _FilesStep(Step):
         service = plan.decision.service
         if files or not plan.decision.restart or await service_active(ctx.transport, service):
             return files
-        log = f"`journalctl -u {service}` (or /var/log/{service}.log without systemd)"
-        return (f"rolled back the files, but {service} does not run with them either: it is down on "
-                f"{ctx.transport.label}; see {log}, fix what it says, then start it "
-                f"(`sudo systemctl start {service}`, or `sudo /etc/init.d/{service} start`)")
+        log = _("{journal} (or {file} without systemd)").format(journal=f"`journalctl -u {service}`",
+                                                              file=f"/var/log/{service}.log")
+        return _("rolled back the files, but {service} does not run with them either: it is down on "
+                 "{host}; see {log}, fix what it says, then start it ({systemctl}, or {initd})").format(
+                     service=service, host=ctx.transport.label, log=log,
+                     systemctl=f"`sudo systemctl start {service}`", initd=f"`sudo /etc/init.d/{service} start`")
 
 
 class ContainerdTrustStep(_FilesStep):
@@ -264,7 +271,7 @@ class ContainerdTrustStep(_FilesStep):
 
     def __init__(self, registry: RegistryTarget) -> None:
         super().__init__(registry)
-        self.title = f"containerd: trust {registry.address}"
+        self.title = _("containerd: trust {address}").format(address=registry.address)
         self._log_mark: tuple[str, str] = ("0", "0")
 
     async def wanted(self, ctx: StepContext) -> tuple[list[FileChange], FilesDecision]:
@@ -299,7 +306,7 @@ class ContainerdTrustStep(_FilesStep):
             return problem
         decision = self._decision()
         if decision.major is None:
-            ctx.emit.warning("containerd is not installed here: its files are written for it, not verified")
+            ctx.emit.warning(_("containerd is not installed here: its files are written for it, not verified"))
             return None
         # containerd's own words first: its log says which key it ignored, the dump only that it is unset.
         ignored: list[str] = []
@@ -309,16 +316,17 @@ class ContainerdTrustStep(_FilesStep):
         dump = await ctx.transport.run(Command("containerd", "config", "dump"), sudo=True)
         found = dumped_config_path(dump.stdout, decision.major)
         if ignored:
-            return f"containerd ignored a setting: {ignored[0][-300:]}"
+            return _("containerd ignored a setting: {line}").format(line=ignored[0][-300:])
         if not dump.ok or not found or decision.certs_dir not in found.split(":"):
-            return (f"`containerd config dump` does not show config_path = {decision.certs_dir!r} for the CRI "
-                    f"images plugin (it shows {found or ''!r}): containerd did not take the setting")
+            return _("{command} does not show config_path = {wanted} for the CRI images plugin (it shows "
+                     "{found}): containerd did not take the setting").format(
+                         command="`containerd config dump`", wanted=repr(decision.certs_dir), found=repr(found or ""))
         if decision.restart:
-            for _ in range(25):  # the restarted daemon answers before a pull is tried
+            for _attempt in range(25):  # the restarted daemon answers before a pull is tried
                 if (await ctx.transport.run(Command("ctr", "version"), sudo=True)).ok:
                     return None
                 await asyncio.sleep(0.2)
-            return "containerd did not answer after its restart"
+            return _("containerd did not answer after its restart")
         return None
 
 
@@ -347,11 +355,11 @@ async def prove_pull_ctr(transport: Transport, registry: RegistryTarget, emit: S
     if registry.username and registry.password is not None:
         secret = registry.password.reveal()
         if "\n" in secret or "\r" in secret:
-            raise TransportError("the registry password holds a line break, which ctr's password prompt "
-                                 "cannot take: prove this client with another registry user")
+            raise TransportError(_("the registry password holds a line break, which ctr's password prompt "
+                                   "cannot take: prove this client with another registry user"))
         if not (await transport.run(shell("command -v script"))).ok:
-            raise TransportError("proving a containerd client needs util-linux's `script` (ctr reads a "
-                                 "password only from a terminal): install util-linux, or pull by hand")
+            raise TransportError(_("proving a containerd client needs util-linux's `script` (ctr reads a "
+                                   "password only from a terminal): install util-linux, or pull by hand"))
         ready = asyncio.Event()
 
         def on_lines(stream: str, lines: list[str]) -> None:
@@ -377,8 +385,9 @@ async def prove_pull_ctr(transport: Transport, registry: RegistryTarget, emit: S
 
         text = result.stderr + result.stdout
         why = explain_pull_error(text, registry.address)
-        detail = f"{why.cause}; fix: {why.fix}" if why else (text.strip().splitlines() or ["no output"])[-1]
-        raise TransportError(f"the pull with ctr failed: {detail}")
+        detail = _("{cause}; fix: {fix}").format(cause=why.cause, fix=why.fix) if why \
+            else (text.strip().splitlines() or [_("no output")])[-1]
+        raise TransportError(_("the pull with ctr failed: {detail}").format(detail=detail))
     return seconds
 
 
@@ -437,7 +446,7 @@ class DockerStoreHostsStep(Step):
 
     def __init__(self, registry: RegistryTarget) -> None:
         self.registry = registry
-        self.title = f"Docker's containerd image store: trust {registry.address}"
+        self.title = _("Docker's containerd image store: trust {address}").format(address=registry.address)
 
     async def plan(self, ctx: StepContext) -> Plan:
         store = await docker_store(ctx.transport)
@@ -476,7 +485,7 @@ class PodmanTrustStep(_FilesStep):
 
     def __init__(self, registry: RegistryTarget) -> None:
         super().__init__(registry)
-        self.title = f"podman/CRI-O: trust {registry.address}"
+        self.title = _("podman/CRI-O: trust {address}").format(address=registry.address)
 
     async def wanted(self, ctx: StepContext) -> tuple[list[FileChange], FilesDecision]:
         r = self.registry

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import asyncssh
 
 from app.clients.model import RegistryTarget
+from app.i18n import _
 from app.transport import TransportError
 from app.transport.ssh import SSHTransport
 
@@ -51,8 +52,9 @@ async def open_client_tunnel(client: SSHTransport, registry: RegistryTarget, loc
         listener = await client.connection.forward_remote_port(
             "127.0.0.1", local_port, registry.host, registry.port)
     except asyncssh.Error as exc:
-        raise TransportError(f"the client refused the forward on port {local_port}: {exc.reason} "
-                             "(is the port taken there, or is AllowTcpForwarding off in its sshd?)") from None
+        raise TransportError(_("the client refused the forward on port {port}: {reason} (is the port taken there, "
+                               "or is AllowTcpForwarding off in its sshd?)").format(port=local_port,
+                                                                                   reason=exc.reason)) from None
     return Tunnel(listener, local_port, registry)
 
 
@@ -62,5 +64,6 @@ async def open_local_tunnel(registry_host: SSHTransport, registry: RegistryTarge
         listener = await registry_host.connection.forward_local_port(
             "127.0.0.1", local_port, "localhost", registry.port)
     except (OSError, asyncssh.Error) as exc:
-        raise TransportError(f"could not listen on 127.0.0.1:{local_port} here: {exc}") from None
+        raise TransportError(_("could not listen on {address} here: {error}").format(
+            address=f"127.0.0.1:{local_port}", error=exc)) from None
     return Tunnel(listener, listener.get_port(), registry)

@@ -22,6 +22,8 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
+from app.i18n import _
+
 SCHEMA2 = "application/vnd.docker.distribution.manifest.v2+json"
 CONFIG_MEDIA = "application/vnd.docker.container.image.v1+json"
 LAYER_MEDIA = "application/vnd.docker.image.rootfs.diff.tar.gzip"
@@ -134,7 +136,8 @@ class RegistryClient:
         """Complete a verified TLS handshake and describe the certificate the registry shows."""
         ep = self.endpoint
         if not ep.tls:
-            raise RegistryError(f"{ep.address} is configured for plain HTTP: there is no TLS handshake to make")
+            raise RegistryError(_("{address} is configured for plain HTTP: there is no TLS handshake to make").format(
+                address=ep.address))
         target = _Target(True, ep.host, ep.port, "/")
         try:
             with socket.create_connection((ep.host, ep.port), timeout=ep.timeout) as raw:
@@ -151,14 +154,14 @@ class RegistryClient:
                 raise self._http_error(response, "GET /v2/")
             return response.status
         if response.status == 404:
-            raise RegistryError(f"something answers HTTP at {self.endpoint.address} but it is not a Docker "
-                                f"registry (GET /v2/ gave 404)", status=404)
+            raise RegistryError(_("something answers HTTP at {address} but it is not a Docker registry ({request} "
+                                  "gave 404)").format(address=self.endpoint.address, request="GET /v2/"), status=404)
         raise self._http_error(response, "GET /v2/")
 
     def login(self) -> None:
         """GET /v2/ with basic auth must give 200."""
         if not self.endpoint.has_credentials:
-            raise RegistryAuthError("no user name is configured to log in with")
+            raise RegistryAuthError(_("no user name is configured to log in with"))
         response = self._request("GET", "/v2/")
         if response.status != 200:
             error = self._http_error(response, "log in")
@@ -215,8 +218,8 @@ class RegistryClient:
             raise self._http_error(response, f"look up manifest {repository}:{reference}")
         digest = response.header("Docker-Content-Digest") or (reference if reference.startswith("sha256:") else "")
         if not digest:
-            raise RegistryError(f"the registry gave no digest for {repository}:{reference} (no "
-                                "Docker-Content-Digest header)", status=200)
+            raise RegistryError(_("the registry gave no digest for {reference} (no Docker-Content-Digest header)")
+                                .format(reference=f"{repository}:{reference}"), status=200)
         return ManifestHead(digest, (response.header("Content-Type") or "").split(";")[0].strip(),
                             int(response.header("Content-Length") or 0))
 
@@ -235,8 +238,8 @@ class RegistryClient:
             return
         if response.status == 405:
             raise RegistryError(
-                "the registry refuses deletes: deletion is disabled in its config (storage: delete: "
-                f"enabled: true turns it on){_registry_says(response.body)}", status=405,
+                _("the registry refuses deletes: deletion is disabled in its config ({setting} turns it on)").format(
+                    setting="storage: delete: enabled: true") + _registry_says(response.body), status=405,
                 codes=_error_codes(response.body))
         raise self._http_error(response, f"delete manifest {digest}")
 
@@ -266,13 +269,13 @@ class RegistryClient:
         if response.status == 405 or "UNSUPPORTED" in _error_codes(response.body):
             raise _push_refused(response)
         if response.status == 202:
-            raise RegistryError("the registry started an upload but gave no Location to send it to", status=202)
+            raise RegistryError(_("the registry started an upload but gave no Location to send it to"), status=202)
         raise self._http_error(response, f"start a blob upload to {repository}")
 
     def _paged(self, path: str, key: str, action: str) -> list[str]:
         found: list[str] = []
         next_path: str | None = path
-        for _ in range(1000):  # a bound, in case a broken registry links a page to itself
+        for _page in range(1000):  # a bound, in case a broken registry links a page to itself
             if next_path is None:
                 break
             response = self._request("GET", next_path)
@@ -285,15 +288,15 @@ class RegistryClient:
     def _request(self, method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None,
                  auth: bool = True, follow: bool = False) -> _Response:
         target = self._target(url)
-        for _ in range(5):
+        for _hop in range(5):
             response = self._send(method, target, body, headers or {}, auth)
             location = response.header("Location")
             if not (follow and response.status in _REDIRECTS and location):
                 return response
             target = self._target(urljoin(f"{'https' if target.tls else 'http'}://{target.address}{target.path}",
                                           location))
-        raise RegistryError(f"{method} {url} was redirected more than 5 times: the registry's storage "
-                            "redirects loop")
+        raise RegistryError(_("{request} was redirected more than 5 times: the registry's storage redirects loop")
+                            .format(request=f"{method} {url}"))
 
     def _send(self, method: str, target: _Target, body: bytes | None, headers: dict[str, str],
               auth: bool) -> _Response:
@@ -329,7 +332,8 @@ class RegistryClient:
             # With cadata, only that CA is trusted: the system store is not loaded.
             return ssl.create_default_context(cadata=ca_pem.decode("ascii") if ca_pem else None)
         except (ssl.SSLError, ValueError, UnicodeDecodeError) as exc:
-            raise RegistryTLSError(f"the CA certificate given is not a usable PEM certificate ({exc})") from exc
+            raise RegistryTLSError(_("the CA certificate given is not a usable PEM certificate ({error})").format(
+                error=exc)) from exc
 
     def _target(self, url: str) -> _Target:
         absolute = urljoin(self.endpoint.base_url + "/", url)
@@ -352,38 +356,46 @@ class RegistryClient:
         if isinstance(exc, ssl.SSLError):
             return _tls_error(exc, address)
         if isinstance(exc, ConnectionRefusedError):
-            return RegistryError(f"nothing listens on {address}: is the registry container running and the "
-                                 "port published?")
+            return RegistryError(_("nothing listens on {address}: is the registry container running and the "
+                                   "port published?").format(address=address))
         if isinstance(exc, TimeoutError):
-            return RegistryError(f"{address} did not answer within {timeout:g} s: a firewall or cloud security "
-                                 "group may block the port")
+            return RegistryError(_("{address} did not answer within {seconds:g} s: a firewall or cloud security "
+                                   "group may block the port").format(address=address, seconds=timeout))
         if isinstance(exc, socket.gaierror):
-            return RegistryError(f"cannot resolve {target.host}: {exc.strerror}; use an address this machine "
-                                 "can resolve, or its IP address")
+            return RegistryError(_("cannot resolve {host}: {reason}; use an address this machine can resolve, or "
+                                   "its IP address").format(host=target.host, reason=exc.strerror))
         if isinstance(exc, (ConnectionResetError, http.client.RemoteDisconnected)):
-            hint = " (a TLS server spoken to in plain HTTP?)" if not target.tls else ""
-            return RegistryError(f"{address} closed the connection without answering{hint}")
+            if not target.tls:
+                return RegistryError(_("{address} closed the connection without answering (a TLS server spoken "
+                                       "to in plain HTTP?)").format(address=address))
+            return RegistryError(_("{address} closed the connection without answering").format(address=address))
         if isinstance(exc, http.client.HTTPException):
-            return RegistryError(f"{address} did not answer in HTTP ({type(exc).__name__}: {exc}): is it a "
-                                 "Docker registry?")
+            return RegistryError(_("{address} did not answer in HTTP ({error}): is it a Docker registry?").format(
+                address=address, error=f"{type(exc).__name__}: {exc}"))
         reason = getattr(exc, "strerror", None) or str(exc)
-        return RegistryError(f"cannot reach {address}: {reason}; check the address, routes and firewalls")
+        return RegistryError(_("cannot reach {address}: {reason}; check the address, routes and firewalls").format(
+            address=address, reason=reason))
 
     def _certificate_error(self, exc: ssl.SSLCertVerificationError, target: _Target) -> RegistryTLSError:
         code, why = exc.verify_code, exc.verify_message
         if code in _UNKNOWN_AUTHORITY:
-            whom = "the CA given" if self.endpoint.ca_pem else "a CA this machine trusts (give the registry's CA)"
-            return RegistryTLSError(f"the registry's certificate is not signed by {whom} ({why})")
+            whom = _("the CA given") if self.endpoint.ca_pem \
+                else _("a CA this machine trusts (give the registry's CA)")
+            return RegistryTLSError(_("the registry's certificate is not signed by {whom} ({why})").format(
+                whom=whom, why=why))
         if code in _NAME_MISMATCH:
-            hint = "an IP address needs an IP SAN" if _is_ip(target.host) else "the name must be one of its SANs"
+            hint = _("an IP address needs an IP SAN") if _is_ip(target.host) \
+                else _("the name must be one of its SANs")
             names = _names_in_certificate(target, self.endpoint.timeout)
-            shown = f"; it names {', '.join(names)}" if names else ""
-            return RegistryTLSError(f"the certificate does not name {target.host} ({hint}){shown}")
+            shown = _("; it names {names}").format(names=", ".join(names)) if names else ""
+            return RegistryTLSError(_("the certificate does not name {host} ({hint})").format(host=target.host,
+                                                                                             hint=hint) + shown)
         if code == 10:
-            return RegistryTLSError(f"the registry's certificate has expired ({why}): renew it")
+            return RegistryTLSError(_("the registry's certificate has expired ({why}): renew it").format(why=why))
         if code == 9:
-            return RegistryTLSError(f"the registry's certificate is not valid yet ({why}): check both clocks")
-        return RegistryTLSError(f"the registry's certificate was refused: {why}")
+            return RegistryTLSError(_("the registry's certificate is not valid yet ({why}): check both clocks").format(
+                why=why))
+        return RegistryTLSError(_("the registry's certificate was refused: {why}").format(why=why))
 
     def _http_error(self, response: _Response, action: str) -> RegistryError:
         """An unexpected HTTP status, with the registry's own error text when it sent some."""
@@ -392,21 +404,22 @@ class RegistryClient:
             return self._auth_error(response, says)
         if status == 400 and b"HTTPS server" in response.body:
             # Go's TLS server answers a plain-HTTP request with this 400.
-            return RegistryTLSError(f"the registry speaks HTTPS, not plain HTTP: use https://{self.endpoint.address}",
-                                    status=400)
-        return RegistryError(f"{action} failed: {self.endpoint.address} answered {status} {response.reason}{says}",
+            return RegistryTLSError(_("the registry speaks HTTPS, not plain HTTP: use {url}").format(
+                url=f"https://{self.endpoint.address}"), status=400)
+        return RegistryError(_("{action} failed: {address} answered {status}").format(
+            action=action, address=self.endpoint.address, status=f"{status} {response.reason}") + says,
                              status=status, codes=codes)
 
     def _auth_error(self, response: _Response, says: str) -> RegistryAuthError:
         codes = _error_codes(response.body)
         challenge = response.header("WWW-Authenticate") or ""
         if challenge.lower().startswith("bearer"):
-            return RegistryAuthError(f"the registry uses token authentication ({challenge}), which this check "
-                                     "does not support", status=401, codes=codes)
+            return RegistryAuthError(_("the registry uses token authentication ({challenge}), which this check "
+                                       "does not support").format(challenge=challenge), status=401, codes=codes)
         if response.sent_credentials:
             return RegistryAuthError(f"the registry refused the user {self.endpoint.username}: wrong password or "
                                      f"unknown user{says}", status=401, codes=codes)
-        return RegistryAuthError(f"the registry requires a login: give a user name and password{says}",
+        return RegistryAuthError(_("the registry requires a login: give a user name and password") + says,
                                  status=401, codes=codes)
 
 
@@ -430,14 +443,16 @@ def _sha256(data: bytes) -> str:
 
 
 def _verify_digest(data: bytes, digest: str, what: str) -> None:
-    algorithm, _, expected = digest.partition(":")
+    algorithm, _colon, expected = digest.partition(":")
     try:
         actual = hashlib.new(algorithm, data).hexdigest()
     except ValueError as exc:
-        raise RegistryError(f"{what}: unknown digest algorithm {algorithm!r}") from exc
+        raise RegistryError(_("{what}: unknown digest algorithm {algorithm}").format(
+            what=what, algorithm=repr(algorithm))) from exc
     if actual != expected:
-        raise RegistryError(f"{what} does not match its digest: the registry sent {algorithm}:{actual}, "
-                            f"expected {digest} (storage corruption, or a proxy altering the data)")
+        raise RegistryError(_("{what} does not match its digest: the registry sent {actual}, expected {digest} "
+                              "(storage corruption, or a proxy altering the data)").format(
+                                  what=what, actual=f"{algorithm}:{actual}", digest=digest))
 
 
 def _basic_auth(username: str, password: str) -> str:
@@ -450,14 +465,14 @@ def is_valid_repository(repository: str) -> bool:
 
 def _checked_repository(repository: str) -> str:
     if not _REPOSITORY.match(repository):
-        raise RegistryError(f"{repository!r} is not a valid repository name: lower-case letters, digits and "
-                            "separators (. _ - /)")
+        raise RegistryError(_("{repository} is not a valid repository name: lower-case letters, digits and "
+                              "separators (. _ - /)").format(repository=repr(repository)))
     return repository
 
 
 def _checked_reference(reference: str) -> str:
     if not (_TAG.match(reference) or re.match(r"^[a-z0-9]+:[a-f0-9]{32,}$", reference)):
-        raise RegistryError(f"{reference!r} is neither a valid tag nor a digest")
+        raise RegistryError(_("{reference} is neither a valid tag nor a digest").format(reference=repr(reference)))
     return reference
 
 
@@ -465,9 +480,9 @@ def _json_object(body: bytes, action: str) -> dict:
     try:
         value = json.loads(body)
     except ValueError as exc:
-        raise RegistryError(f"{action}: the registry's answer is not JSON") from exc
+        raise RegistryError(_("{action}: the registry's answer is not JSON").format(action=action)) from exc
     if not isinstance(value, dict):
-        raise RegistryError(f"{action}: the registry's answer is not a JSON object")
+        raise RegistryError(_("{action}: the registry's answer is not a JSON object").format(action=action))
     return value
 
 
@@ -486,12 +501,12 @@ def _error_codes(body: bytes) -> tuple[str, ...]:
 
 def _registry_says(body: bytes) -> str:
     parts = [f"{e.get('code')}: {e.get('message')}" for e in _registry_errors(body)]
-    return f" (the registry says {'; '.join(parts)})" if parts else ""
+    return _(" (the registry says {errors})").format(errors="; ".join(parts)) if parts else ""
 
 
 def _push_refused(response: _Response) -> RegistryError:
-    return RegistryError("this registry refuses pushes (a pull-through cache is read-only)"
-                         f"{_registry_says(response.body)}", status=response.status, codes=_error_codes(response.body))
+    return RegistryError(_("this registry refuses pushes (a pull-through cache is read-only)")
+                         + _registry_says(response.body), status=response.status, codes=_error_codes(response.body))
 
 
 def _next_link(link: str | None) -> str | None:

@@ -26,6 +26,7 @@ from app.redact import Secret
 from app.remote_files import FileChange
 from app.steps import Plan, Step, StepContext
 from app.events import ScopedEmitter
+from app.i18n import _
 from app.transport import Command, Transport, shell
 
 HOST_DIR = "/etc/regwiz/registry"
@@ -57,15 +58,16 @@ class DeployChoices:
         names = self.names if names is None else names
         found = list(self.settings.validate())
         if not names:
-            found.append("the registry needs the address clients reach it by")
+            found.append(_("the registry needs the address clients reach it by"))
         from app.targets import validate_host
 
         for name in names:
             if validate_host(name):
-                found.append(f"{name!r} is not an address or host name a certificate can hold")
+                found.append(_("{name} is not an address or host name a certificate can hold").format(
+                    name=repr(name)))
         if self.settings.auth == "htpasswd":
             if not self.users:
-                found.append("add at least one registry user (or choose no authentication)")
+                found.append(_("add at least one registry user (or choose no authentication)"))
             for name, password in self.users.items():
                 for check, value in ((htpasswd.validate_username, name),
                                      (htpasswd.validate_password, password.reveal())):
@@ -74,7 +76,7 @@ class DeployChoices:
                     except htpasswd.HtpasswdError as exc:
                         found.append(str(exc))
         if self.settings.tls == "provided" and not (self.provided_cert and self.provided_key):
-            found.append("give the certificate and key files to use")
+            found.append(_("give the certificate and key files to use"))
         return found
 
 
@@ -208,16 +210,16 @@ class DeployRegistryStep(Step):
             return Plan(self.title, refused="; ".join(problems))
         service = await facts.docker_service(ctx.transport)
         if not await service.answers(ctx.transport):
-            return Plan(self.title, refused="Docker does not run on the host: run the diagnosis and apply "
-                                            "its fixes first")
+            return Plan(self.title, refused=_("Docker does not run on the host: run the diagnosis and apply "
+                                              "its fixes first"))
         state = await container_state(ctx.transport, ctx.emit)
         port = self.choices.settings.port
         listing = await ctx.transport.run(shell("ss -ltnpH 2>/dev/null || netstat -ltnp"), sudo=True)
         holders = parse_ss_listeners(listing.stdout, port)
         ours = state.running and state.label and await self._publishes(ctx, port)
         if holders and not ours:
-            return Plan(self.title, refused=f"port {port} is taken by {', '.join(sorted(set(holders)))}: "
-                                            "stop it, or choose another port")
+            return Plan(self.title, refused=_("port {port} is taken by {holders}: stop it, or choose another "
+                                              "port").format(port=port, holders=", ".join(sorted(set(holders)))))
         config_text = regconfig.render_config(self.choices.settings)
         old_config = await ctx.files.read(f"{HOST_DIR}/config.yml")
         files = [FileChange(f"{HOST_DIR}/config.yml", old_config, config_text, mode=0o600,
@@ -233,19 +235,28 @@ class DeployRegistryStep(Step):
         decision = DeployDecision(tuple(names), label, recreate, state.exists)
         actions = []
         if not await host_has_image(ctx.transport, self.choices.image.image):
-            actions.append(f"get {self.choices.image.image} onto the host ({self.choices.image.kind})")
+            actions.append(_("get {image} onto the host ({how})").format(image=self.choices.image.image,
+                                                                         how=self.choices.image.kind))
         if recreate:
             storage = self._storage_path()
-            keep = f", keeping the data in {storage}" if storage and state.exists else ""
-            actions.append(("recreate" if state.exists else "create") +
-                           f" the container `{CONTAINER}` on port {port}{keep}")
-        summary = (f"registry at {self.choices.address}: TLS {self.choices.settings.tls}, "
-                   f"auth {self.choices.settings.auth}, {self.choices.settings.mode} mode")
+            keep = storage if storage and state.exists else ""
+            container = f"`{CONTAINER}`"
+            if state.exists:
+                actions.append(_("recreate the container {container} on port {port}, keeping the data in {storage}")
+                               .format(container=container, port=port, storage=keep) if keep else
+                               _("recreate the container {container} on port {port}").format(
+                                   container=container, port=port))
+            else:
+                actions.append(_("create the container {container} on port {port}").format(
+                    container=container, port=port))
+        summary = _("registry at {address}: TLS {tls}, auth {auth}, {mode} mode").format(
+            address=self.choices.address, tls=self.choices.settings.tls, auth=self.choices.settings.auth,
+            mode=self.choices.settings.mode)
         if self.choices.settings.tls == "none":
-            summary += (". WARNING: without TLS, Docker clients refuse it (\"http: server gave HTTP response "
-                        "to HTTPS client\") until each daemon gets --insecure-registry")
+            summary += _(". WARNING: without TLS, Docker clients refuse it ({error}) until each daemon gets "
+                         "--insecure-registry").format(error="\"http: server gave HTTP response to HTTPS client\"")
         if self.choices.settings.auth == "none":
-            summary += ". WARNING: without auth, anyone who reaches the port can pull and push"
+            summary += _(". WARNING: without auth, anyone who reaches the port can pull and push")
         return Plan(summary, changes=files, actions=actions, decision=decision)
 
     async def _publishes(self, ctx: StepContext, port: int) -> bool:
@@ -282,11 +293,11 @@ class DeployRegistryStep(Step):
         # Up, answering HTTP, and never restarted meanwhile: a crash loop (a bad
         # config, a missing file) shows as a restart within the first second.
         last_answer = "none"
-        for _ in range(100):
+        for _attempt in range(100):
             state = await container_state(ctx.transport, ctx.emit)
             if state.restart_count > 0 or (state.exists and not state.running and not state.restarting):
-                return ("the registry container does not stay up; its last log lines: "
-                        + await last_log_lines(ctx.transport))
+                return _("the registry container does not stay up; its last log lines: {lines}").format(
+                    lines=await last_log_lines(ctx.transport))
             if state.running and not state.restarting:
                 answer = await t.run(shell('curl -sk -o /dev/null -m 3 -w "%{http_code}" "$1"', url), emit=ctx.emit)
                 last_answer = answer.stdout.strip() or "none"
@@ -295,11 +306,11 @@ class DeployRegistryStep(Step):
                     if (await container_state(ctx.transport, ctx.emit)).restart_count == 0:
                         await t.run(Command("docker", "rm", "-f", PREVIOUS), sudo=True)
                         return None
-                    return ("the registry container restarted right after answering; its last log lines: "
-                            + await last_log_lines(ctx.transport))
+                    return _("the registry container restarted right after answering; its last log lines: "
+                             "{lines}").format(lines=await last_log_lines(ctx.transport))
             await asyncio.sleep(0.2)
-        return (f"the registry does not answer {url} (last answer: {last_answer}); "
-                f"its last log lines: " + await last_log_lines(ctx.transport))
+        return _("the registry does not answer {url} (last answer: {answer}); its last log lines: {lines}").format(
+            url=url, answer=last_answer, lines=await last_log_lines(ctx.transport))
 
     async def rollback(self, ctx: StepContext) -> None:
         t = ctx.transport

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from app import facts
 from app.clients.model import RegistryTarget
 from app.dockerd import explain_failure
+from app.i18n import _
 from app.events import ScopedEmitter
 from app.registry.deploy import container_state, last_log_lines
 from app.transport import Command, Transport, shell
@@ -39,7 +40,7 @@ async def explain_registry_down(transport: Transport, port: int,
     """The cause, read off the registry host, of its registry not answering on ``port``."""
     booted = await seconds_since_boot(transport)
     recently = booted is not None and booted < RECENT_BOOT_SECONDS
-    boot_note = f"the host restarted {booted} s ago; " if recently else ""
+    boot_note = _("the host restarted {seconds} s ago; ").format(seconds=booted) if recently else ""
     service = await facts.docker_service(transport)
     if not await service.answers(transport):
         enabled = await service.is_enabled(transport)
@@ -48,18 +49,18 @@ async def explain_registry_down(transport: Transport, port: int,
             active = await transport.run(Command("systemctl", "is-active", "docker"))
             starting = active.stdout.strip() == "activating"
         known = explain_failure(await service.recent_log(transport, emit))
-        cause = boot_note + "Docker is not running"
-        if enabled is False:
-            cause += " (it is not enabled at boot, so a restart leaves it down)"
-        elif starting:
-            cause += " yet (it is starting)"
+        cause = boot_note + (_("Docker is not running (it is not enabled at boot, so a restart leaves it down)")
+                             if enabled is False else _("Docker is not running yet (it is starting)") if starting
+                             else _("Docker is not running"))
         if known:
             cause += f": {known.cause}"
-        return RegistryDown(cause, "run `regwiz diagnose --yes` (starts Docker and enables it at boot)",
+        return RegistryDown(cause, _("run {command} (starts Docker and enables it at boot)").format(
+                                command="`regwiz diagnose --yes`"),
                             transient=starting or (recently and enabled is not False and not known))
     box = await container_state(transport, emit)
     if not box.exists:
-        return RegistryDown(boot_note + "the registry container is gone", "deploy again: `regwiz deploy --yes`")
+        return RegistryDown(boot_note + _("the registry container is gone"),
+                            _("deploy again: {command}").format(command="`regwiz deploy --yes`"))
     if box.status == "running":
         # A crash loop can look "running" for an instant: look again a moment later.
         await asyncio.sleep(2)
@@ -68,24 +69,28 @@ async def explain_registry_down(transport: Transport, port: int,
             later.status = "restarting"
         box = later
     if box.status == "restarting":
-        return RegistryDown(boot_note + f"the registry container keeps restarting ({box.restart_count} restarts); "
-                            f"its last log lines: {await last_log_lines(transport)}",
-                            "fix what its log says, then `regwiz deploy --yes`")
+        return RegistryDown(boot_note + _("the registry container keeps restarting ({count} restarts); its last log "
+                                          "lines: {lines}").format(count=box.restart_count,
+                                                                   lines=await last_log_lines(transport)),
+                            _("fix what its log says, then {command}").format(command="`regwiz deploy --yes`"))
     if box.status != "running":
-        detail = f"exit code {box.exit_code}" + (f", {box.error}" if box.error else "")
-        return RegistryDown(boot_note + f"the registry container is {box.status or 'not running'} ({detail}); "
-                            f"its last log lines: {await last_log_lines(transport)}",
-                            "start it again with `regwiz deploy --yes`",
+        detail = _("exit code {code}").format(code=box.exit_code) + (f", {box.error}" if box.error else "")
+        return RegistryDown(boot_note + _("the registry container is {status} ({detail}); its last log lines: "
+                                          "{lines}").format(status=box.status or _("not running"), detail=detail,
+                                                            lines=await last_log_lines(transport)),
+                            _("start it again with {command}").format(command="`regwiz deploy --yes`"),
                             transient=box.status == "created" and recently)
     listening = await transport.run(shell("ss -ltnH 2>/dev/null | awk '{print $4}' | grep -c \":$1\\$\" || true",
                                           str(port)))
     if listening.stdout.strip() in ("", "0"):
-        return RegistryDown(boot_note + f"the registry container runs but nothing listens on port {port}",
-                            "check the host's firewall and the container's port mapping; `regwiz deploy --yes`",
+        return RegistryDown(boot_note + _("the registry container runs but nothing listens on port {port}").format(
+                                port=port),
+                            _("check the host's firewall and the container's port mapping; {command}").format(
+                                command="`regwiz deploy --yes`"),
                             transient=recently)
-    return RegistryDown(boot_note + f"the registry runs and listens on port {port} on the host, "
-                        "but this machine cannot reach it: a firewall or security group is in the way",
-                        f"open {port}/tcp to this machine in the cloud console's security group",
+    return RegistryDown(boot_note + _("the registry runs and listens on port {port} on the host, but this machine "
+                                      "cannot reach it: a firewall or security group is in the way").format(port=port),
+                        _("open {port}/tcp to this machine in the cloud console's security group").format(port=port),
                         transient=recently)  # just booted: its forwarding rules may still be coming
 
 
@@ -112,11 +117,12 @@ async def wait_for_registry(target: RegistryTarget, host: Transport | None,
         if await registry_answers(target):
             return None
         if host is None:
-            return RegistryDown("regwiz has no connection to its host to ask why",
-                                "check the registry host (`regwiz --profile` with its profile shows why)")
+            return RegistryDown(_("regwiz has no connection to its host to ask why"),
+                                _("check the registry host ({command} with its profile shows why)").format(
+                                    command="`regwiz --profile`"))
         down = await explain_registry_down(host, target.port, emit)
         if not down.transient or loop.time() >= deadline:
             return down
         if emit is not None:
-            emit.info(f"waiting: {down.cause}")
+            emit.info(_("waiting: {cause}").format(cause=down.cause))
         await asyncio.sleep(2)

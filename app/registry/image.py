@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable
 
 from app.events import ScopedEmitter
+from app.i18n import _
 from app.transport import Command, Transport, TransportError, shell
 
 DOCKER_HUB_PROBE = "https://registry-1.docker.io/v2/"
@@ -100,8 +101,9 @@ async def local_image_size(image: str) -> int:
     out, err = await proc.communicate()
     if proc.returncode != 0:
         raise ImageUnavailable(
-            f"this machine has no image {image} to upload ({err.decode().strip() or 'docker failed'}): "
-            f"pull it here first (docker pull {image}), or let the host pull it")
+            _("this machine has no image {image} to upload ({error}): pull it here first ({command}), or let the "
+              "host pull it").format(image=image, error=err.decode().strip() or _("docker failed"),
+                                     command=f"docker pull {image}"))
     return int(out.strip() or 0)
 
 
@@ -119,7 +121,8 @@ async def docker_save(image: str, counter: Callable[[int], None]) -> AsyncIterat
             await proc.wait()
     if proc.returncode != 0:
         err = (await proc.stderr.read()).decode() if proc.stderr else ""
-        raise ImageUnavailable(f"docker save {image} failed here: {err.strip()}")
+        raise ImageUnavailable(_("{command} failed here: {error}").format(command=f"docker save {image}",
+                                                                         error=err.strip()))
 
 
 async def upload_image(transport: Transport, source: ImageSource, emit: ScopedEmitter | None,
@@ -134,11 +137,13 @@ async def upload_image(transport: Transport, source: ImageSource, emit: ScopedEm
             progress(sent, total)
 
     if emit is not None:
-        emit.info(f"uploading {source.local_image} from this machine (~{total / 1e6:.0f} MB)")
+        emit.info(_("uploading {image} from this machine (~{megabytes:.0f} MB)").format(
+            image=source.local_image, megabytes=total / 1e6))
     result = await transport.run(Command("docker", "load"), sudo=True, emit=emit,
                                  stdin=docker_save(source.local_image, count), timeout=3600)
     if not result.ok:
-        raise ImageUnavailable(f"docker load on the host failed: {result.stderr.strip()[-300:]}")
+        raise ImageUnavailable(_("{command} on the host failed: {error}").format(command="docker load",
+                                                                                error=result.stderr.strip()[-300:]))
     loaded = [line.split(":", 1)[1].strip() for line in result.stdout.splitlines()
               if line.startswith("Loaded image")]
     if loaded and loaded[-1] != source.image:
@@ -166,24 +171,24 @@ async def ensure_image(transport: Transport, source: ImageSource, emit: ScopedEm
                        progress: Progress | None = None, probe: HubProbe | None = None) -> str:
     """Make ``source.image`` present on the host; return how it got there."""
     if await host_has_image(transport, source.image):
-        return "already on the host"
+        return _("already on the host")
     kind = source.kind
     if kind == "auto":
         reachable = await (probe or HubProbe()).reachable(transport, source, emit)
         if emit is not None:
-            emit.info("the host reaches Docker Hub: it will pull" if reachable else
-                      f"the host does not reach {source.probe_url} within {source.probe_seconds:g} s: "
-                      "uploading the image from this machine instead")
+            emit.info(_("the host reaches Docker Hub: it will pull") if reachable else
+                      _("the host does not reach {url} within {seconds:g} s: uploading the image from this machine "
+                        "instead").format(url=source.probe_url, seconds=source.probe_seconds))
         kind = "pull" if reachable else "upload"
     if kind == "upload":
         await upload_image(transport, source, emit, progress)
-        return "uploaded from this machine"
+        return _("uploaded from this machine")
     if kind == "mirror":
         if not source.mirror:
-            raise ImageUnavailable("choose a registry mirror URL (e.g. your Aliyun accelerator address)")
+            raise ImageUnavailable(_("choose a registry mirror URL (e.g. your Aliyun accelerator address)"))
         await set_mirror(transport, source.mirror, emit)
     result = await transport.run(Command("docker", "pull", source.image), sudo=True, emit=emit, timeout=900)
     if not result.ok:
-        raise ImageUnavailable(f"the host could not pull {source.image}: {result.stderr.strip()[-300:]}. "
-                               "Upload it from this machine instead.")
-    return "pulled through the mirror" if kind == "mirror" else "pulled by the host"
+        raise ImageUnavailable(_("the host could not pull {image}: {error}. Upload it from this machine "
+                                 "instead.").format(image=source.image, error=result.stderr.strip()[-300:]))
+    return _("pulled through the mirror") if kind == "mirror" else _("pulled by the host")

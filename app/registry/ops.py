@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Iterator
 
 from app import htpasswd, pki
+from app.i18n import _
 from app.redact import Secret
 from app.registry import config as regconfig
 from app.registry.client import INDEX_MEDIA, MANIFEST_ACCEPT, RegistryClient, RegistryError
@@ -66,7 +67,7 @@ def iso_time(seconds: float | None) -> str | None:
 
 def _descriptor(item: object, what: str) -> tuple[str, int]:
     if not isinstance(item, dict) or not isinstance(item.get("digest"), str):
-        raise RegistryError(f"{what}: a descriptor without a digest")
+        raise RegistryError(_("{what}: a descriptor without a digest").format(what=what))
     size = item.get("size")
     return item["digest"], size if isinstance(size, int) and not isinstance(size, bool) else 0
 
@@ -76,9 +77,9 @@ def manifest_blobs(body: bytes, what: str) -> tuple[str, dict[str, int], list[tu
     try:
         manifest = json.loads(body)
     except ValueError as exc:
-        raise RegistryError(f"{what}: the manifest is not JSON") from exc
+        raise RegistryError(_("{what}: the manifest is not JSON").format(what=what)) from exc
     if not isinstance(manifest, dict):
-        raise RegistryError(f"{what}: the manifest is not a JSON object")
+        raise RegistryError(_("{what}: the manifest is not a JSON object").format(what=what))
     media = str(manifest.get("mediaType") or "")
     if media in INDEX_MEDIA or "manifests" in manifest:
         return media, {}, [_descriptor(m, what) for m in manifest.get("manifests") or []]
@@ -99,8 +100,8 @@ def read_tag(client: RegistryClient, repository: str, tag: str) -> TagInfo:
     size = sum(blobs.values())
     held = {digest: len(body), **blobs}
     for child, child_size in children:  # an index: every platform's manifest, config and layers
-        child_body, _ = client.get_manifest(repository, child, accept=MANIFEST_ACCEPT)
-        _, child_blobs, _ = manifest_blobs(child_body, f"{repository}@{child}")
+        child_body, _headers = client.get_manifest(repository, child, accept=MANIFEST_ACCEPT)
+        _media, child_blobs, _children = manifest_blobs(child_body, f"{repository}@{child}")
         held[child] = child_size or len(child_body)
         for blob, blob_size in child_blobs.items():
             if blob not in held:
@@ -128,14 +129,15 @@ async def pushed_times(transport: Transport, storage: str) -> dict[tuple[str, st
     """When each tag was last pushed: the mtime of its ``current/link`` file (rewritten by each push)."""
     result = await transport.run(shell(_PUSHED, storage), sudo=True)
     if not result.ok:
-        raise TransportError(f"cannot read the push times under {storage}: {result.stderr.strip()[-300:]}")
+        raise TransportError(_("cannot read the push times under {storage}: {error}").format(
+            storage=storage, error=result.stderr.strip()[-300:]))
     return parse_pushed(result.stdout)
 
 
 def parse_pushed(text: str) -> dict[tuple[str, str], float]:
     found: dict[tuple[str, str], float] = {}
     for line in text.splitlines():
-        stamp, _, path = line.partition(" ")
+        stamp, _space, path = line.partition(" ")
         repo, sep, rest = path.partition("/_manifests/tags/")
         tag = rest.split("/", 1)[0]
         try:
@@ -152,8 +154,8 @@ async def storage_usage(transport: Transport, storage: str) -> int:
     result = await transport.run(Command("du", "-sb", "--", storage), sudo=True)
     first = result.stdout.split()[:1]
     if not result.ok or not first or not first[0].isdigit():
-        raise TransportError(f"cannot measure {storage} on the host (`du -sb` said: "
-                             f"{(result.stderr or result.stdout).strip()[-200:]})")
+        raise TransportError(_("cannot measure {storage} on the host ({command} said: {output})").format(
+            storage=storage, command="`du -sb`", output=(result.stderr or result.stdout).strip()[-200:]))
     return int(first[0])
 
 
@@ -201,8 +203,9 @@ def plan_prune(tags: list[TagInfo], keep: int | None = None, older_than_days: fl
     scope = [t for t in tags if repository is None or t.repository == repository]
     unknown = [t for t in scope if t.pushed is None]
     if unknown:
-        raise OpsError(f"the registry's storage does not say when {unknown[0].repository}:{unknown[0].tag} was "
-                       "pushed (only filesystem storage on the host keeps push times): nothing was pruned")
+        raise OpsError(_("the registry's storage does not say when {tag} was pushed (only filesystem storage on "
+                         "the host keeps push times): nothing was pruned").format(
+                             tag=f"{unknown[0].repository}:{unknown[0].tag}"))
     chosen: list[TagInfo] = []
     if keep is not None:
         by_repo: dict[str, list[TagInfo]] = {}
@@ -225,11 +228,12 @@ def plan_chosen(tags: list[TagInfo], chosen: list[TagInfo]) -> PrunePlan:
     # A manifest is deleted by digest, and that removes every tag pointing at it: a chosen tag
     # sharing its manifest with a kept one must stay (distribution 2.8 cannot delete a tag alone).
     kept_manifests = {(t.repository, t.digest): t for t in kept}
-    spared = [(t, f"it is the same manifest ({t.digest}) as the kept tag {t.repository}:"
-                  f"{kept_manifests[(t.repository, t.digest)].tag}; deleting it would delete that tag too")
+    spared = [(t, _("it is the same manifest ({digest}) as the kept tag {tag}; deleting it would delete that tag "
+                    "too").format(digest=t.digest,
+                                  tag=f"{t.repository}:{kept_manifests[(t.repository, t.digest)].tag}"))
               for t in chosen if (t.repository, t.digest) in kept_manifests]
-    spared_keys = {t.key for t, _ in spared}
-    kept += [t for t, _ in spared]
+    spared_keys = {t.key for t, _why in spared}
+    kept += [t for t, _why in spared]
     kept_blobs = {blob for t in kept for blob in t.blobs}
     counted: set[str] = set()
     delete: list[PlannedTag] = []
@@ -241,8 +245,9 @@ def plan_chosen(tags: list[TagInfo], chosen: list[TagInfo]) -> PrunePlan:
         note = ""
         if frees < ABOUT_NOTHING:
             shared = [b for b in layers if b in kept_blobs]
-            note = (f"frees about nothing ({frees} bytes): {len(shared)} of its {len(layers)} blobs are used by "
-                    "kept tags" if shared else f"frees about nothing ({frees} bytes)")
+            note = (_("frees about nothing ({frees} bytes): {shared} of its {blobs} blobs are used by kept tags")
+                    .format(frees=frees, shared=len(shared), blobs=len(layers)) if shared
+                    else _("frees about nothing ({frees} bytes)").format(frees=frees))
         delete.append(PlannedTag(info, frees, note))
     return PrunePlan(delete, kept, spared)
 
@@ -390,18 +395,21 @@ class PruneStep(Step):
 
     async def plan(self, ctx: StepContext) -> Plan:
         if self.storage is None:
-            return Plan(self.title, refused="pruning needs the registry's storage on the host (filesystem "
-                                            "storage): with OSS, neither push times nor the space used can be read")
+            return Plan(self.title, refused=_("pruning needs the registry's storage on the host (filesystem "
+                                              "storage): with OSS, neither push times nor the space used can be "
+                                              "read"))
         config = await ctx.files.read(CONFIG_PATH)
         if config is None:
-            return Plan(self.title, refused=f"{CONFIG_PATH} is missing on the host: deploy the registry first")
+            return Plan(self.title, refused=_("{path} is missing on the host: deploy the registry first").format(
+                path=CONFIG_PATH))
         if not regconfig.delete_enabled(config):
-            return Plan(self.title, refused="the registry refuses deletes (storage.delete.enabled is not true in "
-                                            f"{CONFIG_PATH}): deploy it again with regwiz, which turns it on")
+            return Plan(self.title, refused=_("the registry refuses deletes (storage.delete.enabled is not true in "
+                                              "{path}): deploy it again with regwiz, which turns it on").format(
+                                                  path=CONFIG_PATH))
         cached = blob_cache_enabled(config)
         if not (await ctx.transport.run(shell(_GC_TOOLS))).ok:
-            return Plan(self.title, refused="the host lacks what the garbage collection needs (`mount -N` and "
-                                            "`setsid -w`, util-linux 2.33 or later): nothing was deleted")
+            return Plan(self.title, refused=_("the host lacks what the garbage collection needs (`mount -N` and "
+                                              "`setsid -w`, util-linux 2.33 or later): nothing was deleted"))
         tags = await asyncio.to_thread(list_tags, self.client, None)
         await attach_push_times(ctx.transport, self.storage, tags)
         try:
@@ -412,18 +420,20 @@ class PruneStep(Step):
             self.on_plan(prune)
         decision = PruneDecision(prune, cached)
         if not prune.delete:
-            return Plan("no tag to prune", decision=decision)
-        actions = [f"delete {p.info.repository}:{p.info.tag} ({p.info.digest}, {p.info.size} bytes; frees "
-                   f"{p.frees} bytes{'; ' + p.note if p.note else ''})" for p in prune.delete]
-        actions += ["hold pushes off: the storage mount made read-only inside the registry's own mount namespace "
-                    "(`mount -N`, from the host; no restart): pulls keep being served, pushes are refused",
-                    f"garbage-collect in a one-off container {GC_HELPER} (same image and mounts, storage writable): "
-                    f"registry {' '.join(GC_ARGS)}",
-                    "the storage writable again (undone on the host even if regwiz or the connection goes away)"]
+            return Plan(_("no tag to prune"), decision=decision)
+        actions = [_("delete {tag} ({digest}, {size} bytes; frees {frees} bytes{note})").format(
+            tag=f"{p.info.repository}:{p.info.tag}", digest=p.info.digest, size=p.info.size, frees=p.frees,
+            note="; " + p.note if p.note else "") for p in prune.delete]
+        actions += [_("hold pushes off: the storage mount made read-only inside the registry's own mount namespace "
+                      "(`mount -N`, from the host; no restart): pulls keep being served, pushes are refused"),
+                    _("garbage-collect in a one-off container {helper} (same image and mounts, storage writable): "
+                      "{command}").format(helper=GC_HELPER, command=f"registry {' '.join(GC_ARGS)}"),
+                    _("the storage writable again (undone on the host even if regwiz or the connection goes away)")]
         if cached:
-            actions.append("then a restart of the registry (pulls refused ~2 s): config.yml turns on the blob "
-                           "descriptor cache, which would still list swept blobs; `regwiz deploy` drops it")
-        return Plan(f"prune {len(prune.delete)} tags, about {prune.freed_bytes} bytes back",
+            actions.append(_("then a restart of the registry (pulls refused ~2 s): config.yml turns on the blob "
+                             "descriptor cache, which would still list swept blobs; `regwiz deploy` drops it"))
+        return Plan(_("prune {count} tags, about {bytes} bytes back").format(count=len(prune.delete),
+                                                                             bytes=prune.freed_bytes),
                     actions=actions, decision=decision)
 
     def _choose(self, tags: list[TagInfo]) -> PrunePlan:
@@ -447,21 +457,24 @@ class PruneStep(Step):
         kept = {(t.repository, t.digest) for t in prune.kept}
         for repository, digest in prune.manifests:
             assert (repository, digest) not in kept  # plan_prune spares these; never delete a kept manifest
-            ctx.emit.info(f"delete {repository}@{digest}")
+            ctx.emit.info(_("delete {manifest}").format(manifest=f"{repository}@{digest}"))
             try:
                 await asyncio.to_thread(self.client.delete_manifest, repository, digest)
             except RegistryError as exc:
                 if exc.status != 404:  # already gone (another prune): nothing to do
-                    raise TransportError(f"deleting {repository}@{digest} failed: {exc}") from exc
+                    raise TransportError(_("deleting {manifest} failed: {error}").format(
+                        manifest=f"{repository}@{digest}", error=exc)) from exc
         self.result.deleted = [p.info for p in prune.delete]
         await self._collect_garbage(ctx, plan.decision.cached)
         self.result.usage_after = await storage_usage(ctx.transport, self.storage)
 
     async def _collect_garbage(self, ctx: StepContext, cached: bool) -> None:
         after = "restart" if cached else "remount"
-        ctx.emit.info(f"garbage collection: {CONTAINER}'s storage read-only in its own mount namespace, "
-                      f"`registry {' '.join(GC_ARGS)}` in a one-off container {GC_HELPER}, then "
-                      + ("a restart (blob descriptor cache)" if cached else "the storage writable again"))
+        ctx.emit.info(_("garbage collection: {container}'s storage read-only in its own mount namespace, {command} "
+                        "in a one-off container {helper}, then {after}").format(
+                            container=CONTAINER, command=f"`registry {' '.join(GC_ARGS)}`", helper=GC_HELPER,
+                            after=_("a restart (blob descriptor cache)") if cached
+                            else _("the storage writable again")))
         started = time.monotonic()
         result = await ctx.transport.run(
             shell(_GC_FOLLOW, _GC_SCRIPT, CONTAINER, regconfig.CONTAINER_DATA, GC_HELPER, after, *GC_ARGS),
@@ -469,21 +482,24 @@ class PruneStep(Step):
         self.result.collect_seconds = time.monotonic() - started
         self.result.restarted = cached
         if cached and not await registry_answers_on_host(ctx.transport, self.port, self.tls):
-            raise TransportError(f"the registry did not answer on port {self.port} within 30 s of its restart")
+            raise TransportError(_("the registry did not answer on port {port} within 30 s of its restart").format(
+                port=self.port))
         if not result.ok:
-            raise TransportError(f"the garbage collection failed (exit {result.exit_status}): see its output above")
+            raise TransportError(_("the garbage collection failed (exit {status}): see its output above").format(
+                status=result.exit_status))
 
     async def verify(self, ctx: StepContext) -> str | None:
         prune = self._decision().prune
         if not await registry_answers_on_host(ctx.transport, self.port, self.tls):
-            return "the registry does not answer after the garbage collection"
+            return _("the registry does not answer after the garbage collection")
         for info in prune.kept:
             head = await asyncio.to_thread(self.client.head_manifest, info.repository, info.digest)
             if head is None:
-                return f"the kept tag {info.repository}:{info.tag} ({info.digest}) is gone"
+                return _("the kept tag {tag} ({digest}) is gone").format(tag=f"{info.repository}:{info.tag}",
+                                                                         digest=info.digest)
         for repository, digest in prune.manifests:
             if await asyncio.to_thread(self.client.head_manifest, repository, digest) is not None:
-                return f"{repository}@{digest} is still there after its delete"
+                return _("{manifest} is still there after its delete").format(manifest=f"{repository}@{digest}")
         return None
 
     async def rollback(self, ctx: StepContext) -> None:
@@ -507,8 +523,8 @@ class DeleteTagsStep(PruneStep):
         by_key = {t.key: t for t in tags}
         missing = [k for k in self.keys if k not in by_key]
         if missing:  # listed on screen, gone since: say so rather than delete something else
-            raise OpsError(f"{missing[0][0]}:{missing[0][1]} is no longer in the registry: reload the list "
-                           "and mark again")
+            raise OpsError(_("{tag} is no longer in the registry: reload the list and mark again").format(
+                tag=f"{missing[0][0]}:{missing[0][1]}"))
         return plan_chosen(tags, [by_key[k] for k in self.keys])
 
 
@@ -554,8 +570,9 @@ async def free_space(transport: Transport, storage: str) -> int:
     result = await transport.run(Command("df", "-B1", "--output=avail", "--", storage), sudo=True)
     numbers = [word for word in result.stdout.split() if word.isdigit()]
     if not result.ok or not numbers:
-        raise TransportError(f"cannot read the free space of {storage} on the host (`df` said: "
-                             f"{(result.stderr or result.stdout).strip()[-200:]})")
+        raise TransportError(_("cannot read the free space of {storage} on the host ({command} said: {output})")
+                             .format(storage=storage, command="`df`",
+                                     output=(result.stderr or result.stdout).strip()[-200:]))
     return int(numbers[-1])
 
 
@@ -571,7 +588,7 @@ class StorageFacts:
 async def storage_facts(source: RegistrySource, transport: Transport, keep: int = DEFAULT_KEEP) -> StorageFacts:
     """Used, free and what the default policy would give back (the dashboard's storage row)."""
     if source.storage is None:
-        raise OpsError("the registry stores its blobs in OSS: there is no storage on the host to measure")
+        raise OpsError(_("the registry stores its blobs in OSS: there is no storage on the host to measure"))
     used = await storage_usage(transport, source.storage)
     free = await free_space(transport, source.storage)
     tags = await asyncio.to_thread(list_tags, source.client, None)
@@ -610,14 +627,14 @@ class UsersStep(Step):
 
     def __init__(self, action: str, name: str, password: Secret | None, client: RegistryClient) -> None:
         self.action, self.name, self.password, self.client = action, name, password, client
-        self.title = {"add": f"Add the registry user {name}", "rotate": f"Change the password of {name}",
-                      "remove": f"Remove the registry user {name}"}[action]
+        self.title = {"add": _("Add the registry user {name}"), "rotate": _("Change the password of {name}"),
+                      "remove": _("Remove the registry user {name}")}[action].format(name=name)
 
     async def plan(self, ctx: StepContext) -> Plan:
         old = await ctx.files.read(HTPASSWD_PATH)
         if old is None:
-            return Plan(self.title, refused=f"{HTPASSWD_PATH} is missing: the registry has no htpasswd auth "
-                                            "(deploy it with auth = \"htpasswd\")")
+            return Plan(self.title, refused=_("{path} is missing: the registry has no htpasswd auth (deploy it "
+                                              "with auth = \"htpasswd\")").format(path=HTPASSWD_PATH))
         try:
             if self.action == "remove":
                 new_text = htpasswd.remove_user(old, self.name)
@@ -628,7 +645,7 @@ class UsersStep(Step):
         except htpasswd.HtpasswdError as exc:
             return Plan(self.title, refused=str(exc))
         decision = UsersDecision(self.action, self.name, log_in=self.action != "remove" and self.password is not None)
-        return Plan(f"{self.title} (htpasswd only: the registry re-reads it, no restart)",
+        return Plan(_("{step} (htpasswd only: the registry re-reads it, no restart)").format(step=self.title),
                     changes=[FileChange(HTPASSWD_PATH, old, new_text, mode=0o600, sensitive=True)],
                     decision=decision)
 
@@ -642,13 +659,14 @@ class UsersStep(Step):
         [written] = [c for c in self.applied.changes if c.path == HTPASSWD_PATH]
         now = await ctx.files.read(HTPASSWD_PATH)
         if now != written.new:
-            return f"{HTPASSWD_PATH} does not hold what was written"
+            return _("{path} does not hold what was written").format(path=HTPASSWD_PATH)
         if not decision.log_in:
             return None
         try:
             await asyncio.to_thread(self.client.login)
         except RegistryError as exc:
-            return f"the registry does not accept {decision.user}'s new password yet: {exc}"
+            return _("the registry does not accept {user}'s new password yet: {error}").format(user=decision.user,
+                                                                                              error=exc)
         return None
 
 

@@ -15,6 +15,7 @@ from typing import Any, Callable
 from app import pki
 from app.clients.model import RegistryTarget
 from app.events import EventKind, ScopedEmitter
+from app.i18n import N_, _
 from app.registry.client import SCHEMA2, RegistryAuthError, RegistryClient, RegistryEndpoint, RegistryError
 from app.registry.deploy import DeployChoices
 from app.registry.testimage import GeneratedImage, generate_test_image
@@ -31,39 +32,43 @@ async def prove(choices: DeployChoices, emit: ScopedEmitter, host: str | None = 
 
     def on_step(step: ProofStep) -> None:  # runs in the worker thread
         kind = EventKind.INFO if step.ok else EventKind.ERROR
-        text = f"{'✓' if step.ok else '✗'} {step.name}: {step.detail} ({step.seconds:.2f} s)"
+        text = f"{'✓' if step.ok else '✗'} " + _("{step}: {detail} ({seconds:.2f} s)").format(
+            step=_(step.name), detail=step.detail, seconds=step.seconds)
         loop.call_soon_threadsafe(emit, kind, text)
 
-    emit.info(f"proving {client.endpoint.address} from this machine")
+    emit.info(_("proving {address} from this machine").format(address=client.endpoint.address))
     started = time.monotonic()
     steps = await asyncio.to_thread(prove_registry, client, "regwiz/proof", on_step,
                                     choices.settings.mode == "private")
-    emit.info(f"proof took {time.monotonic() - started:.1f} s")
+    emit.info(_("proof took {seconds:.1f} s").format(seconds=time.monotonic() - started))
     return steps
 
 
 def summary_lines(choices: DeployChoices) -> list[str]:
     settings = choices.settings
     address = choices.address
-    lines = [f"Registry: {'http' if settings.tls == 'none' else 'https'}://{address}"]
+    lines = [_("Registry: {url}").format(url=f"{'http' if settings.tls == 'none' else 'https'}://{address}")]
     if settings.tls == "own-ca":
         ca = pki.load_or_create_ca()
-        lines += [f"CA certificate: {ca.cert_path}",
-                  f"  fingerprint {ca.fingerprint_sha256}",
-                  f"  Docker clients trust it at /etc/docker/certs.d/{address}/ca.crt (no restart needed)"]
+        lines += [_("CA certificate: {path}").format(path=ca.cert_path),
+                  "  " + _("fingerprint {fingerprint}").format(fingerprint=ca.fingerprint_sha256),
+                  "  " + _("Docker clients trust it at {path} (no restart needed)").format(
+                      path=f"/etc/docker/certs.d/{address}/ca.crt")]
     if settings.auth == "htpasswd":
         first = next(iter(choices.users), "USER")
-        lines.append(f"Log in: docker login {address} -u {first}")
+        lines.append(_("Log in: {command}").format(command=f"docker login {address} -u {first}"))
     if settings.tls == "none":
-        lines += ["Without TLS, every Docker client refuses this registry with:",
+        lines += [_("Without TLS, every Docker client refuses this registry with:"),
                   f'  Get "https://{address}/v2/": http: server gave HTTP response to HTTPS client',
-                  f"  until its daemon is started with --insecure-registry {address} (the Clients step does it)"]
+                  "  " + _("until its daemon is started with --insecure-registry {address} (the Clients step does "
+                           "it)").format(address=address)]
     if settings.mode == "cache":
-        lines.append(f"Pull-through cache of {settings.proxy_remote_url}: it refuses pushes. "
-                     f"Set it as a registry mirror on clients (registry-mirrors).")
+        lines.append(_("Pull-through cache of {url}: it refuses pushes. Set it as a registry mirror on clients "
+                       "(registry-mirrors).").format(url=settings.proxy_remote_url))
     else:
-        lines.append(f"Push: docker tag IMAGE {address}/NAME:TAG && docker push {address}/NAME:TAG")
-    lines.append("Next: Clients, to configure the machines that push and pull.")
+        lines.append(_("Push: {command}").format(
+            command=f"docker tag IMAGE {address}/NAME:TAG && docker push {address}/NAME:TAG"))
+    lines.append(_("Next: Clients, to configure the machines that push and pull."))
     return lines
 
 
@@ -128,34 +133,35 @@ def prove_registry(client: RegistryClient, repository: str = "regwiz/proof",
 
 def _prove_access(client: RegistryClient, proof: _Proof) -> bool:
     ep = client.endpoint
-    if ep.tls and not proof.run("TLS handshake", lambda: _handshake_detail(client.tls_handshake())):
+    if ep.tls and not proof.run(N_("TLS handshake"), lambda: _handshake_detail(client.tls_handshake())):
         return False
-    if not proof.run("GET /v2/ without credentials", lambda: _anonymous_detail(client)):
+    if not proof.run(N_("GET /v2/ without credentials"), lambda: _anonymous_detail(client)):
         return False
-    return not ep.has_credentials or proof.run("log in", lambda: _login_detail(client))
+    return not ep.has_credentials or proof.run(N_("log in"), lambda: _login_detail(client))
 
 
 def _login_detail(client: RegistryClient) -> str:
     client.login()
-    return f"the registry accepted the user {client.endpoint.username}"
+    return _("the registry accepted the user {user}").format(user=client.endpoint.username)
 
 
 def _handshake_detail(info: dict) -> str:
-    sans = ", ".join(info["sans"]) or "no SANs"
-    return f"{info['protocol']}, certificate {info['subject'] or '(no subject)'} for {sans}, valid until " \
-           f"{info['not_after']}"
+    sans = ", ".join(info["sans"]) or _("no SANs")
+    return _("{protocol}, certificate {subject} for {names}, valid until {not_after}").format(
+        protocol=info["protocol"], subject=info["subject"] or _("(no subject)"), names=sans,
+        not_after=info["not_after"])
 
 
 def _anonymous_detail(client: RegistryClient) -> str:
     status = client.ping(with_auth=False)
     if client.endpoint.has_credentials:
         if status == 401:
-            return "401: the registry refuses anonymous access, as it must with authentication on"
-        raise RegistryAuthError("the registry answered 200 without credentials: authentication is off, so "
-                                "anyone who reaches it can push and pull", status=status)
+            return _("401: the registry refuses anonymous access, as it must with authentication on")
+        raise RegistryAuthError(_("the registry answered 200 without credentials: authentication is off, so "
+                                  "anyone who reaches it can push and pull"), status=status)
     if status == 200:
-        return "200: the registry answers without credentials (no authentication configured)"
-    raise RegistryAuthError("the registry wants a login (401) but no user name and password are configured",
+        return _("200: the registry answers without credentials (no authentication configured)")
+    raise RegistryAuthError(_("the registry wants a login (401) but no user name and password are configured"),
                             status=status)
 
 
@@ -165,41 +171,46 @@ def _prove_push_pull(client: RegistryClient, repository: str, image: GeneratedIm
 
     def push(data: bytes, what: str) -> str:
         digest = client.push_blob(repository, data)
-        return f"{what} {digest} ({len(data)} bytes) is in {repository}"
+        return _("{what} {digest} ({size} bytes) is in {repository}").format(what=_(what), digest=digest,
+                                                                              size=len(data), repository=repository)
 
     def push_manifest() -> str:
         digest = client.put_manifest(repository, tag, image.manifest, SCHEMA2)
         if digest != image.manifest_digest:
-            raise RegistryError(f"the registry stored the manifest as {digest}, not {image.manifest_digest}")
-        return f"{repository}:{tag} is {digest}"
+            raise RegistryError(_("the registry stored the manifest as {digest}, not {expected}").format(
+                digest=digest, expected=image.manifest_digest))
+        return _("{tag} is {digest}").format(tag=f"{repository}:{tag}", digest=digest)
 
     def pull_manifest() -> str:
         pulled["manifest"], pulled["digest"] = client.get_manifest(repository, tag)
-        return f"{repository}:{tag} gave {len(pulled['manifest'])} bytes, digest {pulled['digest']}"
+        return _("{tag} gave {size} bytes, digest {digest}").format(
+            tag=f"{repository}:{tag}", size=len(pulled["manifest"]), digest=pulled["digest"])
 
     def compare() -> str:
         if pulled["digest"] != image.manifest_digest or pulled["manifest"] != image.manifest:
-            raise RegistryError(f"the pulled manifest ({pulled['digest']}) differs from the pushed one "
-                                f"({image.manifest_digest})")
-        return f"pulled and pushed manifests are both {image.manifest_digest}"
+            raise RegistryError(_("the pulled manifest ({digest}) differs from the pushed one ({expected})").format(
+                digest=pulled["digest"], expected=image.manifest_digest))
+        return _("pulled and pushed manifests are both {digest}").format(digest=image.manifest_digest)
 
     def pull_layer() -> str:
         if client.get_blob(repository, image.layer_digest) != image.layer:
-            raise RegistryError("the pulled layer differs from the pushed one")
-        return f"layer {image.layer_digest} came back byte for byte ({len(image.layer)} bytes)"
+            raise RegistryError(_("the pulled layer differs from the pushed one"))
+        return _("layer {digest} came back byte for byte ({size} bytes)").format(digest=image.layer_digest,
+                                                                                size=len(image.layer))
 
     def delete() -> str:
         client.delete_manifest(repository, image.manifest_digest)
-        return f"manifest {image.manifest_digest} deleted (its blobs stay until garbage collection)"
+        return _("manifest {digest} deleted (its blobs stay until garbage collection)").format(
+            digest=image.manifest_digest)
 
     steps: list[tuple[str, Callable[[], str]]] = [
-        ("push layer", lambda: push(image.layer, "layer")),
-        ("push config", lambda: push(image.config, "config")),
-        ("push manifest", push_manifest),
-        ("pull manifest", pull_manifest),
-        ("compare digests", compare),
-        ("pull layer", pull_layer),
-        ("delete", delete),
+        (N_("push layer"), lambda: push(image.layer, N_("layer"))),
+        (N_("push config"), lambda: push(image.config, N_("config"))),
+        (N_("push manifest"), push_manifest),
+        (N_("pull manifest"), pull_manifest),
+        (N_("compare digests"), compare),
+        (N_("pull layer"), pull_layer),
+        (N_("delete"), delete),
     ]
     for name, action in steps:
         if not proof.run(name, action):

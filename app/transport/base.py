@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 
 from app.events import EventKind, ScopedEmitter
+from app.i18n import _
 from app.redact import Secret
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ class CommandFailed(TransportError):
     def __init__(self, result: CommandResult) -> None:
         detail = (result.stderr.strip() or result.stdout.strip()).splitlines()[-5:]
         super().__init__(
-            f"`{result.command}` exited with {result.exit_status}"
+            _("{command} exited with {status}").format(command=f"`{result.command}`", status=result.exit_status)
             + (": " + " / ".join(detail) if detail else "")
         )
         self.result = result
@@ -210,7 +211,7 @@ class Transport(abc.ABC):
 
     async def accept_host_key(self, key: asyncssh.SSHKey) -> None:
         """Trust this host key from now on: only a transport with host keys (SSH) has one to accept."""
-        raise TransportError(f"{self.label or 'this machine'} has no host key to accept")
+        raise TransportError(_("{host} has no host key to accept").format(host=self.label or _("this machine")))
 
     async def close(self) -> None:
         """Close the connection (and let go of the host's lock)."""
@@ -267,8 +268,10 @@ class Transport(abc.ABC):
             status, out, err = await self._execute(line, stdin, sink, keep_output, timeout)
         except asyncio.TimeoutError:
             if emit is not None:
-                emit(EventKind.ERROR, f"timed out after {timeout:g} s: {display}")
-            raise TransportError(f"`{display}` did not finish within {timeout:g} s") from None
+                emit(EventKind.ERROR, _("timed out after {seconds:g} s: {command}").format(
+                    seconds=timeout, command=display))
+            raise TransportError(_("{command} did not finish within {seconds:g} s").format(
+                command=f"`{display}`", seconds=timeout)) from None
         result = CommandResult(display, status, "\n".join(out), "\n".join(err),
                                time.monotonic() - started)
         if emit is not None:
@@ -344,22 +347,22 @@ class Transport(abc.ABC):
         if not await self.sudo_needs_password():
             return
         if not self.sudo_password:
-            raise SudoError("sudo on this host needs a password: enter the sudo password")
+            raise SudoError(_("sudo on this host needs a password: enter the sudo password"))
         status, out, err = await self._execute(
             "sudo -S -k -p '' true", self.sudo_password.reveal().encode() + b"\n", _discard, True, 30
         )
         if status != 0:
             text = "\n".join(err + out)
             if "not in the sudoers" in text or "not allowed" in text:
-                raise SudoError("this user may not use sudo: log in as root or as a user in the sudo group")
-            raise SudoError("the sudo password was refused: check it and try again")
+                raise SudoError(_("this user may not use sudo: log in as root or as a user in the sudo group"))
+            raise SudoError(_("the sudo password was refused: check it and try again"))
 
     async def _sudo_wrap(self, line: str) -> tuple[str, bytes | None]:
         if await self.is_root():
             return line, None
         if await self.sudo_needs_password():
             if not self.sudo_password:
-                raise SudoError("sudo on this host needs a password: enter the sudo password")
+                raise SudoError(_("sudo on this host needs a password: enter the sudo password"))
             wrapped = "sudo -S -k -p '' -- sh -c " + shlex.quote(line)
             return wrapped, self.sudo_password.reveal().encode() + b"\n"
         return "sudo -n -- sh -c " + shlex.quote(line), None

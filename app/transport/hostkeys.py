@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app import paths
+from app.i18n import _
 from app.transport.base import TransportError
 
 if TYPE_CHECKING:  # asyncssh is imported when keys are read: the first screen imports this module
@@ -34,9 +35,10 @@ class HostKeyUnknown(TransportError):
         self.key_type = key.get_algorithm()
         self.fingerprint = fingerprint(key)
         super().__init__(
-            f"The host key of {host_pattern(host, port)} is not known yet.\n"
-            f"{self.key_type} key fingerprint {self.fingerprint}.\n"
-            "Compare it with the one your cloud console or provider shows before you accept it."
+            _("The host key of {host} is not known yet.\n"
+              "{key_type} key fingerprint {fingerprint}.\n"
+              "Compare it with the one your cloud console or provider shows before you accept it.").format(
+                host=host_pattern(host, port), key_type=self.key_type, fingerprint=self.fingerprint)
         )
 
 
@@ -45,7 +47,7 @@ class HostKeyNotAccepted(TransportError):
 
     def __init__(self, name: str, unknown: HostKeyUnknown) -> None:
         self.name, self.unknown = name, unknown
-        super().__init__(f"the host key of {name} was not accepted")
+        super().__init__(_("the host key of {host} was not accepted").format(host=name))
 
 
 class HostKeyChanged(TransportError):
@@ -56,11 +58,12 @@ class HostKeyChanged(TransportError):
         self.fingerprint = fingerprint(key) if key is not None else "unknown"
         pattern = host_pattern(host, port)
         super().__init__(
-            f"REFUSED: the host key of {pattern} has changed (now {self.fingerprint}).\n"
-            "Someone may be intercepting the connection (a man in the middle), or the server "
-            "was reinstalled. regwiz will not connect.\n"
-            f"If you know the server was rebuilt, check its new key out of band, then remove the old "
-            f"entry with: ssh-keygen -R '{pattern}' -f {source}"
+            _("REFUSED: the host key of {host} has changed (now {fingerprint}).\n"
+              "Someone may be intercepting the connection (a man in the middle), or the server "
+              "was reinstalled. regwiz will not connect.\n"
+              "If you know the server was rebuilt, check its new key out of band, then remove the old "
+              "entry with: {command}").format(host=pattern, fingerprint=self.fingerprint,
+                                              command=f"ssh-keygen -R '{pattern}' -f {source}")
         )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import asyncssh
 
+from app.i18n import _
 from app.redact import Secret
 from app.transport.base import LineSink, Stdin, Transport, TransportError, chunks_of, pump
 from app.transport.hostkeys import HostKeyChanged, HostKeyUnknown, KnownHostsStore
@@ -132,7 +133,7 @@ class SSHTransport(Transport):
                 return None
             raise self._explain(exc) from None
         if key is None and not quiet:
-            raise TransportError(f"{self.label} offered no host key")
+            raise TransportError(_("{host} offered no host key").format(host=self.label))
         return key
 
     def _explain(self, exc: BaseException) -> TransportError:
@@ -146,24 +147,27 @@ class SSHTransport(Transport):
             )
         if isinstance(exc, (asyncssh.KeyImportError, asyncssh.KeyEncryptionError)):
             return AuthenticationFailed(
-                f"could not read the key {t.identity_file}: "
-                + ("wrong passphrase" if t.passphrase else "it is encrypted: enter its passphrase")
+                _("could not read the key {path}: {reason}").format(
+                    path=t.identity_file,
+                    reason=_("wrong passphrase") if t.passphrase else _("it is encrypted: enter its passphrase"))
             )
         if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
-            return HostUnreachable(f"{where} did not answer within {t.connect_timeout:g} s: "
-                                   "check the address, and that a firewall or security group lets port "
-                                   f"{t.port} in")
+            return HostUnreachable(_("{where} did not answer within {seconds:g} s: check the address, and that a "
+                                     "firewall or security group lets port {port} in").format(
+                                         where=where, seconds=t.connect_timeout, port=t.port))
         if isinstance(exc, ConnectionRefusedError):
-            return HostUnreachable(f"nothing listens on {where}: check the port, and that sshd runs there")
+            return HostUnreachable(_("nothing listens on {where}: check the port, and that sshd runs there").format(
+                where=where))
         if isinstance(exc, socket.gaierror):
-            return HostUnreachable(f"the name {t.host!r} does not resolve: check the address")
+            return HostUnreachable(_("the name {name} does not resolve: check the address").format(name=repr(t.host)))
         if isinstance(exc, OSError) and exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
-            return HostUnreachable(f"{t.host} is unreachable from this machine: check the address and network")
+            return HostUnreachable(_("{host} is unreachable from this machine: check the address and network").format(
+                host=t.host))
         if isinstance(exc, FileNotFoundError):
-            return AuthenticationFailed(f"the key file {t.identity_file} does not exist")
+            return AuthenticationFailed(_("the key file {path} does not exist").format(path=t.identity_file))
         if isinstance(exc, asyncssh.Error):
-            return TransportError(f"SSH to {where} failed: {exc.reason}")
-        return TransportError(f"SSH to {where} failed: {exc}")
+            return TransportError(_("SSH to {where} failed: {reason}").format(where=where, reason=exc.reason))
+        return TransportError(_("SSH to {where} failed: {reason}").format(where=where, reason=exc))
 
     def origin(self) -> str:
         address = self._conn.get_extra_info("sockname") if self._conn is not None else None
@@ -189,8 +193,10 @@ class SSHTransport(Transport):
             reason = getattr(exc, "reason", exc)
             if isinstance(exc, (asyncssh.ConnectionLost, asyncssh.DisconnectError, ConnectionError)) \
                     or self.connection.is_closed():
-                raise TransportError(f"the connection to {self.label} was lost ({reason})") from None
-            raise TransportError(f"the connection to {self.label} failed: {reason}") from None
+                raise TransportError(_("the connection to {host} was lost ({reason})").format(
+                    host=self.label, reason=reason)) from None
+            raise TransportError(_("the connection to {host} failed: {reason}").format(
+                host=self.label, reason=reason)) from None
         out: list[str] | None = [] if keep_output else None
         err: list[str] = []
 
@@ -217,4 +223,5 @@ class SSHTransport(Transport):
             proc.close()
             raise
         except (asyncssh.Error, ConnectionError, BrokenPipeError) as exc:
-            raise TransportError(f"the connection to {self.label} was lost: {exc}") from None
+            raise TransportError(_("the connection to {host} was lost: {reason}").format(
+                host=self.label, reason=exc)) from None

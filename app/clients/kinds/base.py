@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TypeVar
 
 from app.clients.facts import ClientFacts
+from app.i18n import N_, _
 
 if TYPE_CHECKING:
     from app.clients.model import RegistryTarget
@@ -135,16 +136,18 @@ class ClientKind(metaclass=_Kinds):
         if not result.ok:
             text = result.stderr + result.stdout
             why = explain_pull_error(text, address or registry.address)
-            detail = f"{why.cause}; fix: {why.fix}" if why else text.strip().splitlines()[-1:]
-            raise TransportError(f"the pull failed: {detail}")
-        return Proof(seconds, f"pulled {registry.image_ref()} in {seconds:.1f} s")
+            detail = _("{cause}; fix: {fix}").format(cause=why.cause, fix=why.fix) if why \
+                else text.strip().splitlines()[-1:]
+            raise TransportError(_("the pull failed: {detail}").format(detail=detail))
+        return Proof(seconds, _("pulled {image} in {seconds:.1f} s").format(image=registry.image_ref(),
+                                                                            seconds=seconds))
 
 
 class UnknownKind(ClientKind):
     """What detection says when no sign holds: nothing to configure."""
 
     name = "unknown"
-    refusal = "no Docker, containerd or podman found: install a container runtime first"
+    refusal = N_("no Docker, containerd or podman found: install a container runtime first")
 
 
 UNKNOWN = UnknownKind()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Sequence
 
 from app.clients.kinds.base import INSTALLED, RUNS, ClientKind, Proof, Sign, register
+from app.i18n import _
 
 if TYPE_CHECKING:
     from app.clients.model import RegistryTarget
@@ -49,7 +50,8 @@ class ContainerdKind(ClientKind):
                       and p.decision.service == "containerd"), None)
         certs_dir = trust.certs_dir if trust is not None else await self.certs_dir(transport)
         seconds = await prove_pull_ctr(transport, registry, emit, certs_dir)
-        return Proof(seconds, f"pulled {registry.image_ref()} with ctr in {seconds:.1f} s")
+        return Proof(seconds, _("pulled {image} with ctr in {seconds:.1f} s").format(image=registry.image_ref(),
+                                                                                     seconds=seconds))
 
     async def certs_dir(self, transport: Transport) -> str:
         """The hosts dir of config.toml's config_path (its first), else /etc/containerd/certs.d."""

@@ -1,0 +1,132 @@
+"""The engine speaks the language in use: under zh_CN, representative messages that a person reads come
+out in Chinese with every placeholder filled (file, line, field, host, pid, seconds), and the same calls
+give the English text again once English is back in use.
+
+Each message is made by the code that makes it for real (the profile parser, the client and users steps,
+the host lock's error, run_step's rollback report, the SSH transport's explanation of a failure).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app import i18n
+from app.clients.docker_trust import DockerTrustStep
+from app.clients.kinds import kind_named
+from app.clients.model import RegistryTarget
+from app.clients.runtimes import ContainerdTrustStep
+from app.events import EventBus
+from app.hostlock import Holder, HostBusy
+from app.profiles import ProfileError, parse_profile
+from app.registry.ops import UsersStep
+from app.remote_files import FileChange
+from app.steps import Outcome, Plan, Step, StepContext, run_step
+from app.transport.hostkeys import KnownHostsStore
+from app.transport.local import LocalTransport
+from app.transport.ssh import HostUnreachable, SSHTarget, SSHTransport
+
+
+@pytest.fixture
+def chinese() -> Iterator[None]:
+    assert i18n.use("zh_CN") == "zh_CN", "the zh_CN catalog is not compiled (./dev compiles it)"
+    try:
+        yield
+    finally:
+        i18n.use("en")
+
+
+def _no_placeholder_left(text: str) -> None:
+    assert "{" not in text and "}" not in text, text
+
+
+def test_a_malformed_profile_names_file_line_and_field_in_chinese(chinese: None) -> None:
+    with pytest.raises(ProfileError) as caught:
+        parse_profile('[server]\nhost = "a"\nport = "abc"\n', Path("profile.toml"))
+    text = str(caught.value)
+    assert text == 'profile.toml, 第 3 行: server.port 必须是 1 到 65535 之间的整数（实际为 "abc"）'
+    assert caught.value.field == "server.port" and caught.value.line == 3  # the data stays as it was
+
+
+def test_the_same_profile_error_is_english_again_in_english() -> None:
+    with pytest.raises(ProfileError) as caught:
+        parse_profile('[server]\nhost = "a"\nport = "abc"\n', Path("profile.toml"))
+    assert str(caught.value) == ('profile.toml, line 3: server.port must be a whole number from 1 to 65535 '
+                                 '(found "abc")')
+
+
+def test_client_plan_summaries_are_chinese_with_the_address(chinese: None) -> None:
+    registry = RegistryTarget("203.0.113.10", 5000, True, None)
+    docker = DockerTrustStep(kind_named("linux"), registry)  # type: ignore[arg-type]
+    assert docker.title == "信任 203.0.113.10:5000（linux）"
+    assert ContainerdTrustStep(registry).title == "containerd：信任 203.0.113.10:5000"
+    users = UsersStep("add", "alice", None, None)  # type: ignore[arg-type]
+    assert users.title == "添加仓库用户 alice"
+
+
+def test_the_host_lock_message_is_chinese_and_names_the_holder(chinese: None) -> None:
+    holder = Holder("bob", "laptop", 4242, time.time() - 30, "regwiz deploy", origin="198.51.100.7")
+    text = str(HostBusy("root@203.0.113.10", holder, 10.0))
+    assert text.startswith("另一个 regwiz 运行正在修改 root@203.0.113.10：bob@laptop（`regwiz deploy`，pid 4242），"
+                           "来自 laptop (198.51.100.7)，开始于 "), text
+    assert "已等待 10.0 秒；本次运行没有做任何修改" in text and "REGWIZ_LOCK_WAIT=SECONDS" in text
+    _no_placeholder_left(text)
+
+
+class _FailingWrite(Step):
+    """Writes one file of the user's own, then never verifies: run_step rolls it back."""
+
+    title = "write and fail"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    async def plan(self, ctx: StepContext) -> Plan:
+        return Plan("write", changes=[FileChange(str(self.path), self.path.read_text(), "new text\n")],
+                    files_sudo=False)
+
+    async def apply(self, ctx: StepContext, plan: Plan) -> None:
+        for change in plan.changes:
+            await ctx.files.write(change)
+
+    async def verify(self, ctx: StepContext) -> str | None:
+        return "the service did not like the new text"  # what a check found (not translated here)
+
+    async def rollback(self, ctx: StepContext) -> None:
+        await ctx.files.restore_all()
+
+
+async def _yes(plan: Plan) -> bool:
+    return True
+
+
+async def test_a_rollback_report_is_chinese(chinese: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))  # backups and the lock go to the test's own folder
+    target = tmp_path / "app.conf"
+    target.write_text("old text\n")
+    async with LocalTransport() as t:
+        result = await run_step(_FailingWrite(target), StepContext(t, EventBus().scoped(source="x")), _yes)
+    assert result.outcome is Outcome.ROLLED_BACK, result.message
+    assert result.message == "the service did not like the new text。已回滚：主机已恢复原样。"
+    assert target.read_text() == "old text\n"
+
+
+def test_an_unreachable_host_is_explained_in_chinese(chinese: None, tmp_path: Path) -> None:
+    target = SSHTarget("203.0.113.10", 2222, "root", connect_timeout=2.5,
+                       known_hosts=KnownHostsStore(tmp_path / "kh"))
+    error = SSHTransport(target)._explain(TimeoutError())
+    assert isinstance(error, HostUnreachable)
+    assert str(error) == "203.0.113.10:2222 在 2.5 秒内没有响应：请检查地址，并确认防火墙或安全组放行了端口 2222"
+    refused = SSHTransport(target)._explain(ConnectionRefusedError())
+    assert str(refused) == "203.0.113.10:2222 上没有服务在监听：请检查端口，并确认那里运行着 sshd"
+
+
+def test_the_unreachable_host_is_english_in_english(tmp_path: Path) -> None:
+    target = SSHTarget("203.0.113.10", 2222, "root", connect_timeout=2.5,
+                       known_hosts=KnownHostsStore(tmp_path / "kh"))
+    assert str(SSHTransport(target)._explain(TimeoutError())) == (
+        "203.0.113.10:2222 did not answer within 2.5 s: check the address, and that a firewall or security "
+        "group lets port 2222 in")
