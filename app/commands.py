@@ -353,13 +353,15 @@ async def export_team_profile(args: argparse.Namespace) -> int:
                                "no password: leave --password-env out"))
         team.password_env = args.password_env
     if args.output:
-        from app.summary import ExportError, write_team_profile
+        from app.summary import ExportError, ExportUnwritable, write_team_profile
 
         try:
             written = write_team_profile(shared, args.output, overwrite=True)  # -o names the file to write
+        except ExportUnwritable as exc:  # (here the file is what -o names)
+            raise SetupError(_("cannot write {path} ({reason}): give -o a file in a folder you can write to").format(
+                path=exc.path, reason=exc.reason)) from None
         except ExportError as exc:
-            # (the writer's advice speaks of "a file": here the file is what -o names)
-            raise SetupError(str(exc).replace("give a file", "give -o a file")) from None
+            raise SetupError(str(exc)) from None
         print(_("wrote {path}").format(path=written), file=sys.stderr)
     else:
         sys.stdout.write(render_profile(shared))

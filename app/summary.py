@@ -195,6 +195,14 @@ class ExportExists(ExportError):
     """The file exists: it is overwritten only when the user says so."""
 
 
+class ExportUnwritable(ExportError):
+    """The file's folder cannot be written; a caller that named the file another way words its own advice."""
+
+    def __init__(self, message: str, path: Path, reason: str) -> None:
+        super().__init__(message)
+        self.path, self.reason = path, reason
+
+
 def default_export_path(cwd: Path | None = None) -> Path:
     return (cwd or Path.cwd()) / DEFAULT_TEAM_FILE
 
@@ -229,6 +237,7 @@ def write_team_profile(team: Profile, given: str, overwrite: bool = False) -> Pa
         # Atomic: a teammate never reads half a file. No secret in it, so readable by others.
         write_atomic(path, text.encode("utf-8"), 0o644)
     except OSError as exc:
-        raise ExportError(_("cannot write {path} ({reason}): give a file in a folder you can write to").format(
-            path=path, reason=exc.strerror or exc)) from None
+        reason = str(exc.strerror or exc)
+        raise ExportUnwritable(_("cannot write {path} ({reason}): give a file in a folder you can write to").format(
+            path=path, reason=reason), path, reason) from None
     return path
