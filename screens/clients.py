@@ -19,6 +19,7 @@ from app.clients.model import ClientKind, RegistryTarget
 from app.clients.testimage import ensure_test_image
 from app.clients.tunnel import Tunnel, open_client_tunnel
 from app.events import EventBus, LogEvent
+from app.i18n import N_, _, ngettext
 from app.profiles import ClientProfile
 from app.redact import Secret
 from app.registry.client import RegistryError
@@ -35,9 +36,32 @@ from screens.plan import PlanScreen
 from screens.steps import StepsPanel
 from screens.wizard import WizardStep
 
-KIND_OPTIONS = [("detect", "detect")] + [(name, name) for name in kind_names()]
-PASSWORD_NEEDED = "password needed: select it and enter the password"
-NO_ADDRESS = "enter the client's address or ~/.ssh/config alias"
+KIND_OPTIONS = [(N_("detect"), "detect")] + [(name, name) for name in kind_names()]  # (labels: _() in compose)
+PASSWORD_NEEDED = N_("password needed: select it and enter the password")  # (a row's detail: _() where shown)
+NO_ADDRESS = N_("enter the client's address or ~/.ssh/config alias")
+THIS_MACHINE = "this machine"  # the local client's name, its key in the table (shown translated)
+#: The table's column headings, by column key (translated where shown).
+COLUMN_TITLES = {"client": N_("client"), "kind": N_("kind"), "status": N_("status"), "detail": N_("detail")}
+#: The status words of a row (app.steps.Status values), translated where shown.
+STATUS_WORDS = (N_("pending"), N_("running"), N_("ok"), N_("warning"), N_("failure"), N_("skipped"))
+
+
+def example(value: str) -> str:
+    """A placeholder's hint: e.g. VALUE."""
+    return _("e.g. {example}").format(example=value)
+
+
+def shown_name(name: str) -> str:
+    """A client's name as the table shows it: "this machine" in the language in use."""
+    return _(THIS_MACHINE) if name == THIS_MACHINE else name
+
+
+def shown_detail(detail: str) -> str:
+    return _(PASSWORD_NEEDED) if detail == PASSWORD_NEEDED else detail
+
+
+def status_cell(status: Status) -> str:
+    return f"{status.icon} {_(status.value)}"
 
 
 def ssh_config_hosts(path: Path | None = None) -> list[str]:
@@ -60,7 +84,7 @@ def hosts_from_text(text: str) -> list[str]:
 
 def check_host(value: str) -> str | None:
     """validate_host, worded for a client (its own message speaks of the server)."""
-    return NO_ADDRESS if not value.strip() else validate_host(value)
+    return _(NO_ADDRESS) if not value.strip() else validate_host(value)
 
 
 FIELD_CHECKS: dict[str, Callable[[str], str | None]] = {
@@ -72,7 +96,7 @@ FIELD_CHECKS: dict[str, Callable[[str], str | None]] = {
 
 
 def client_name(form: HostForm) -> str:
-    return "this machine" if form.local else (f"{form.user}@{form.host}" if form.user else form.host)
+    return THIS_MACHINE if form.local else (f"{form.user}@{form.host}" if form.user else form.host)
 
 
 @dataclass
@@ -108,7 +132,7 @@ class ClientDetail(Static):
 class ClientsScreen(WizardStep):
     STEP = 3
     HAS_PRIMARY = True
-    BINDINGS = [Binding("ctrl+n", "next_step", "Next: Summary"), Binding("ctrl+r", "primary", "Configure all")]
+    BINDINGS = [Binding("ctrl+n", "next_step", N_("Next: Summary")), Binding("ctrl+r", "primary", N_("Configure all"))]
     AUTO_FOCUS = "#client-host"
     LOG_STEPS = frozenset({"client"})
     STATUS_ID = "clients-status"
@@ -169,48 +193,49 @@ class ClientsScreen(WizardStep):
         with Horizontal():
             yield StepsPanel(current=3, done=3, id="steps")
             with VerticalScroll(id="clients-main"):
-                yield Label(f"Clients of {self.registry.url}", classes="question", markup=False)
+                yield Label(_("Clients of {url}").format(url=self.registry.url), classes="question", markup=False)
                 # Enter moves host → user → port → password; Enter in the password adds the client.
                 with Vertical(id="add-client-form", classes="form form-action-add-client"):
                     with Vertical(id="client-fields"):
                         with Horizontal(classes="client-row"):
                             # Placeholders read as hints; defaults are real values.
-                            yield self._field("client-host", "Address or ~/.ssh/config alias",
-                                              placeholder="e.g. 198.51.100.7")
-                            yield self._field("client-user", "User", value="root")
+                            yield self._field("client-host", _("Address or ~/.ssh/config alias"),
+                                              placeholder=example("198.51.100.7"))
+                            yield self._field("client-user", _("User"), value="root")
                         with Horizontal(classes="client-row"):
-                            yield self._field("client-port", "Port", value="22")
-                            yield self._field("client-password", "Password", password=True)
-                            yield Vertical(Label("Kind", classes="field-label"),
-                                           Select(KIND_OPTIONS, value="detect", id="client-kind",
+                            yield self._field("client-port", _("Port"), value="22")
+                            yield self._field("client-password", _("Password"), password=True)
+                            yield Vertical(Label(_("Kind"), classes="field-label"),
+                                           Select([(_(label), value) for label, value in KIND_OPTIONS],
+                                                  value="detect", id="client-kind",
                                                   allow_blank=False, compact=True),
                                            classes="field", id="field-client-kind")
-                    yield Static("No password: ssh-agent or your SSH keys log in. Enter goes to the next "
-                                 "field; Enter in Password adds the client.", id="client-form-hint",
+                    yield Static(_("No password: ssh-agent or your SSH keys log in. Enter goes to the next "
+                                   "field; Enter in Password adds the client."), id="client-form-hint",
                                  classes="hint")
                     with Horizontal(id="client-buttons"):
-                        yield Button("Add", id="add-client", compact=True)
-                        yield Button("Add this machine", id="add-local", compact=True)
-                        yield Button("Add ~/.ssh/config hosts", id="add-ssh-config", compact=True)
+                        yield Button(_("Add"), id="add-client", compact=True)
+                        yield Button(_("Add this machine"), id="add-local", compact=True)
+                        yield Button(_("Add ~/.ssh/config hosts"), id="add-ssh-config", compact=True)
                 with Vertical(id="hosts-file-form", classes="form form-action-add-file"):
-                    yield Label("Or from a file, one user@host:port a line", classes="field-label")
+                    yield Label(_("Or from a file, one user@host:port a line"), classes="field-label")
                     with Horizontal(id="hosts-file-row"):
-                        yield Input(placeholder="e.g. ~/hosts.txt", id="hosts-file-path", compact=True)
-                        yield Button("Add from file", id="add-file", compact=True)
+                        yield Input(placeholder=example("~/hosts.txt"), id="hosts-file-path", compact=True)
+                        yield Button(_("Add from file"), id="add-file", compact=True)
                     yield Static("", id="hosts-file-path-error", classes="field-error", markup=False)
                 # Enter in the path moves to the limit; Enter in the limit adds the inventory's hosts.
                 with Vertical(id="inventory-form", classes="form form-action-add-inventory"):
-                    yield Label("Or an Ansible inventory, with an optional --limit", classes="field-label")
+                    yield Label(_("Or an Ansible inventory, with an optional --limit"), classes="field-label")
                     with Horizontal(id="inventory-row"):
-                        yield Input(placeholder="e.g. ~/hosts.ini", id="inventory-path", compact=True)
-                        yield Input(placeholder="e.g. web:!web3", id="inventory-limit", compact=True)
-                        yield Button("Add inventory", id="add-inventory", compact=True)
+                        yield Input(placeholder=example("~/hosts.ini"), id="inventory-path", compact=True)
+                        yield Input(placeholder=example("web:!web3"), id="inventory-limit", compact=True)
+                        yield Button(_("Add inventory"), id="add-inventory", compact=True)
                     yield Static("", id="inventory-path-error", classes="field-error", markup=False)
                 yield ClientsTable(id="clients", cursor_type="row")
                 yield ClientDetail("", id="client-detail", markup=False)
                 with Horizontal(id="clients-actions"):
-                    yield Button("Configure all", id="configure", variant="primary", compact=True)
-                    yield Button("Tunnel for the selected client", id="tunnel", compact=True)
+                    yield Button(_("Configure all"), id="configure", variant="primary", compact=True)
+                    yield Button(_("Tunnel for the selected client"), id="tunnel", compact=True)
                 yield Static("", id="clients-status", markup=False)
                 yield Static("", id="clients-summary", markup=False)
                 yield LiveLog(id="log", highlight=False)
@@ -248,13 +273,13 @@ class ClientsScreen(WizardStep):
         else:
             columns = (("client", 18), ("status", 9))
             usable += 2 * table.cell_padding  # (one column fewer)
-        columns += (("detail", max(8, usable - sum(w for _, w in columns))),)
+        columns += (("detail", max(8, usable - sum(w for _key, w in columns))),)
         if columns == self._columns:
             return
         self._columns = columns
         table.clear(columns=True)
         for key, column_width in columns:
-            table.add_column(key, key=key, width=column_width)
+            table.add_column(_(COLUMN_TITLES[key]), key=key, width=column_width)
         for name in self.rows:
             table.add_row(*self._cells(name), key=name)
         if self.selected in self.rows:
@@ -262,14 +287,15 @@ class ClientsScreen(WizardStep):
 
     def _cells(self, name: str) -> list[str]:
         row = self.rows[name]
-        values = {"client": name, "kind": row.kind, "status": row.status, "detail": row.detail}
-        return [values[key] for key, _ in self._columns]
+        values = {"client": shown_name(name), "kind": _(row.kind) if row.kind == "detect" else row.kind,
+                  "status": row.status, "detail": shown_detail(row.detail)}
+        return [values[key] for key, _width in self._columns]
 
     def _set_row(self, name: str, row: Row) -> None:
         table = self.query_one("#clients", DataTable)
         if name in self.rows:
             self.rows[name] = row
-            for (key, _), value in zip(self._columns, self._cells(name), strict=True):
+            for (key, _width), value in zip(self._columns, self._cells(name), strict=True):
                 table.update_cell(name, key, value)
         else:
             self.rows[name] = row
@@ -283,9 +309,11 @@ class ClientsScreen(WizardStep):
         """The selected client in full (the table crops long details), wrapped."""
         row = self.rows.get(self.selected or "")
         if row is None:
-            text = "No clients yet: add them above, then configure all (ctrl+r)." if not self.rows else ""
+            text = _("No clients yet: add them above, then configure all (ctrl+r).") if not self.rows else ""
         else:
-            text = f"{self.selected} ({row.kind}) · {row.status}" + (f": {row.detail}" if row.detail else "")
+            kind = _(row.kind) if row.kind == "detect" else row.kind
+            text = f"{shown_name(self.selected or '')} ({kind}) · {row.status}" + (
+                f": {shown_detail(row.detail)}" if row.detail else "")
         self.query_one("#client-detail", Static).update(text)
 
     def on_log_event(self, event: LogEvent) -> None:
@@ -305,10 +333,10 @@ class ClientsScreen(WizardStep):
         self.forms[name], self.kinds[name] = form, kind
         if detail != PASSWORD_NEEDED:
             self.needs_password.discard(name)
-        self._set_row(name, Row(kind.value if kind else "detect", f"{Status.PENDING.icon} pending", detail))
+        self._set_row(name, Row(kind.value if kind else "detect", status_cell(Status.PENDING), detail))
         if replaced:
-            self.set_status(f"{name} was in the list already: its password, port and kind are now the ones "
-                         "just entered.", "ok")
+            self.set_status(_("{name} was in the list already: its password, port and kind are now the ones "
+                              "just entered.").format(name=shown_name(name)), "ok")
         return name
 
     def _add_saved(self, entry: ClientProfile) -> None:
@@ -364,9 +392,9 @@ class ClientsScreen(WizardStep):
             field = self.query_one(f"#{wrong[0]}", Input)
             field.focus()
             self.query_one(f"#field-{wrong[0]}").scroll_visible(animate=False)
-            self.set_status("Nothing added: fix the fields marked in red, then press Enter in Password.", "error")
+            self.set_status(_("Nothing added: fix the fields marked in red, then press Enter in Password."), "error")
             return
-        typed_user, _, host = values["client-host"].strip().rpartition("@")
+        typed_user, _at, host = values["client-host"].strip().rpartition("@")
         user = typed_user or values["client-user"].strip()
         password = self.query_one("#client-password", Input).value
         secret = Secret(password) if password else None
@@ -376,7 +404,8 @@ class ClientsScreen(WizardStep):
         replacing = client_name(form) in self.forms
         added = self.add_client(form, self._kind())  # (a replaced client says so itself)
         if not replacing:
-            self.set_status(f"Added {added}. Add another, or configure all (ctrl+r).", "ok")
+            self.set_status(_("Added {name}. Add another, or configure all (ctrl+r).").format(
+                name=shown_name(added or "")), "ok")
         self.query_one("#client-host", Input).value = ""
         self.query_one("#client-password", Input).value = ""
         self.query_one("#client-host", Input).focus()
@@ -390,8 +419,9 @@ class ClientsScreen(WizardStep):
         names = ssh_config_hosts()
         for name in names:
             self.add_client(HostForm(host=name, auth="agent"), None)
-        self.set_status(f"Added {len(names)} hosts from ~/.ssh/config." if names else
-                     "No hosts in ~/.ssh/config: add them by address above.", "ok" if names else "error")
+        self.set_status(ngettext("Added {count} hosts from ~/.ssh/config.", "Added {count} hosts from ~/.ssh/config.",
+                                 len(names)).format(count=len(names)) if names else
+                        _("No hosts in ~/.ssh/config: add them by address above."), "ok" if names else "error")
 
     @on(Button.Pressed, "#add-file")
     def action_add_file(self) -> None:
@@ -402,35 +432,37 @@ class ClientsScreen(WizardStep):
         path = Path(typed).expanduser() if typed else None
         try:
             if path is None:
-                error = "enter the path of a file with one user@host:port a line"
+                error = _("enter the path of a file with one user@host:port a line")
             elif not path.is_file():
-                error = f"no file at {path}: check the path"
+                error = _("no file at {path}: check the path").format(path=path)
         except (OSError, ValueError) as exc:
-            error = f"not a usable path ({exc.__class__.__name__}): check it"
+            error = _("not a usable path ({error}): check it").format(error=exc.__class__.__name__)
         self._show_error("hosts-file-path", error)
         if error or path is None:
             field.focus()
-            self.set_status("Nothing added from a file: " + (error or ""), "error")
+            self.set_status(_("Nothing added from a file: ") + (error or ""), "error")
             return
         try:
             text = path.read_text(errors="replace")
         except OSError as exc:
-            self._show_error("hosts-file-path", f"cannot read {path}: {exc.strerror or exc}")
+            self._show_error("hosts-file-path",
+                             _("cannot read {path}: {error}").format(path=path, error=exc.strerror or exc))
             return
         added, skipped = 0, []
         for number, entry in enumerate(hosts_from_text(text), 1):
-            user, _, rest = entry.rpartition("@")
-            host, _, port = rest.partition(":")
+            user, _at, rest = entry.rpartition("@")
+            host, _colon, port = rest.partition(":")
             user, port = user or "root", port or "22"
             if check_host(host) or validate_port(port) or validate_user(user):
                 skipped.append(str(number))
                 continue
             self.add_client(HostForm(host=host, user=user, port=parse_number(port) or 22, auth="agent"), None)
             added += 1
-        message = f"Added {added} clients from {path.name}."
+        message = ngettext("Added {count} clients from {file}.", "Added {count} clients from {file}.", added).format(
+            count=added, file=path.name)
         if skipped:
-            message += (f" Skipped entries {', '.join(skipped)} (not user@host:port): fix them in the file "
-                        "and add it again.")
+            message += " " + _("Skipped entries {numbers} (not user@host:port): fix them in the file "
+                               "and add it again.").format(numbers=", ".join(skipped))
         self.set_status(message, "error" if skipped else "ok")
 
     @on(Button.Pressed, "#add-inventory")
@@ -439,10 +471,10 @@ class ClientsScreen(WizardStep):
         path = self.query_one("#inventory-path", Input).value.strip()
         limit = self.query_one("#inventory-limit", Input).value.strip() or None
         if not path:
-            self._show_error("inventory-path", "enter the path of an Ansible inventory")
+            self._show_error("inventory-path", _("enter the path of an Ansible inventory"))
             self.query_one("#inventory-path", Input).focus()
             return
-        self.set_status(f"Reading {path} with ansible-inventory…", "busy")
+        self.set_status(_("Reading {path} with ansible-inventory…").format(path=path), "busy")
         self._read_inventory(path, limit)
 
     @work(exclusive=True, group="inventory")
@@ -456,14 +488,20 @@ class ClientsScreen(WizardStep):
             entries = await asyncio.to_thread(inventory_clients, path, limit, self.saved)
         except SetupError as exc:
             self._show_error("inventory-path", str(exc))
-            self.set_status("Nothing added from the inventory: " + str(exc), "error")
+            self.set_status(_("Nothing added from the inventory: ") + str(exc), "error")
             return
         for entry in entries:
             self._add_saved(entry)
-        where = f" matching {limit}" if limit else ""
         waiting = sum(1 for name in self.needs_password if name in self.rows)
-        self.set_status(f"Added {len(entries)} clients from {Path(path).name}{where}."
-                     + (f" {waiting} need a password: select each to enter it." if waiting else ""), "ok")
+        count, file = len(entries), Path(path).name
+        added = (ngettext("Added {count} clients from {file} matching {limit}.",
+                          "Added {count} clients from {file} matching {limit}.", count).format(
+                     count=count, file=file, limit=limit) if limit else
+                 ngettext("Added {count} clients from {file}.", "Added {count} clients from {file}.", count).format(
+                     count=count, file=file))
+        self.set_status(added + (" " + ngettext("{count} need a password: select each to enter it.",
+                                                "{count} need a password: select each to enter it.",
+                                                waiting).format(count=waiting) if waiting else ""), "ok")
 
     @on(DataTable.RowHighlighted, "#clients")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -488,22 +526,23 @@ class ClientsScreen(WizardStep):
         kind = self.kinds.get(name)
         self.query_one("#client-kind", Select).value = kind.value if kind else "detect"
         self.query_one("#client-password", Input).focus()
-        self.set_status(f"Enter the password of {name}, then press Enter: it replaces the row.", "busy")
+        self.set_status(_("Enter the password of {name}, then press Enter: it replaces the row.").format(name=name),
+                        "busy")
 
     def status_text(self) -> str:
         return str(self.query_one("#clients-status", Static).render())
 
     def _update_row(self, result: ClientResult) -> None:
-        self._set_row(result.name, Row(result.kind.value if result.kind else "?",
-                                       f"{result.status.icon} {result.status.value}", result.message))
+        self._set_row(result.name, Row(result.kind.value if result.kind else "?", status_cell(result.status),
+                                       result.message))
 
     # -- tunnel mode ------------------------------------------------------------------
     @on(Button.Pressed, "#tunnel")
     def _tunnel(self) -> None:
         name = self.selected
         if name is None or name not in self.forms or self.forms[name].local:
-            self.set_status("Select a remote client in the table first (this machine pulls through its own "
-                         "forward).", "error")
+            self.set_status(_("Select a remote client in the table first (this machine pulls through its own "
+                              "forward)."), "error")
             return
         self.open_tunnel(name)
 
@@ -521,19 +560,21 @@ class ClientsScreen(WizardStep):
                 self.set_status(str(exc), "error")
                 return
             self.tunnels[name] = (transport, tunnel)
-        self.set_status(f"Tunnel open for {name} while regwiz runs: its localhost:{tunnel.local_port} "
-                     f"leads to the registry; no trust settings needed.", "ok")
-        self.query_one("#clients-summary", Static).update("\n".join([f"on {name}:"] + tunnel.usage()))
+        self.set_status(_("Tunnel open for {name} while regwiz runs: its localhost:{port} "
+                          "leads to the registry; no trust settings needed.").format(name=name, port=tunnel.local_port),
+                        "ok")
+        self.query_one("#clients-summary", Static).update(
+            "\n".join([_("on {name}:").format(name=name)] + tunnel.usage()))
 
     # -- configuring ----------------------------------------------------------------
     @on(Button.Pressed, "#configure")
     def action_configure(self) -> None:
         if not self.forms:
-            self.set_status("Add at least one client first: its address, then Enter through the fields.", "error")
+            self.set_status(_("Add at least one client first: its address, then Enter through the fields."), "error")
             self.query_one("#client-host", Input).focus()
             return
         if self.running:
-            self.set_status("Configuring is under way: wait for it to finish.", "busy")
+            self.set_status(_("Configuring is under way: wait for it to finish."), "busy")
             return
         self.run_clients()
 
@@ -549,16 +590,16 @@ class ClientsScreen(WizardStep):
             self.running = False
 
     async def _run_clients(self) -> None:
-        self.set_status(f"Checking that {self.registry.address} answers…", "busy")
+        self.set_status(_("Checking that {address} answers…").format(address=self.registry.address), "busy")
         if not await self._registry_ready():
             return
-        self.set_status("Preparing the test image…", "busy")
+        self.set_status(_("Preparing the test image…"), "busy")
         try:
             await ensure_test_image(self.registry)
         except (RegistryError, TransportError, OSError) as exc:
-            self.set_status(f"The test image could not be pushed to {self.registry.address}: {exc}. Nothing was "
-                         "changed on the clients. Fix the registry (see its dashboard), then configure again "
-                         "(ctrl+r).", "error")
+            self.set_status(_("The test image could not be pushed to {address}: {error}. Nothing was "
+                              "changed on the clients. Fix the registry (see its dashboard), then configure again "
+                              "(ctrl+r).").format(address=self.registry.address, error=exc), "error")
             self.query_one("#clients-status").scroll_visible(top=True, animate=False)
             return
         specs = [ClientSpec(name, form.transport, self.kinds[name]) for name, form in self.forms.items()]
@@ -567,7 +608,10 @@ class ClientsScreen(WizardStep):
             changes = [FileChange(f"{name}: {c.path}", c.old, c.new, c.mode, c.sensitive)
                        for name, plan in plans for c in plan.changes]
             actions = [f"{name}: {a}" for name, plan in plans for a in plan.actions]
-            combined = Plan(f"Configure {len({n for n, _ in plans})} clients to trust {self.registry.address}",
+            count = len({n for n, _plan in plans})
+            combined = Plan(ngettext("Configure {count} clients to trust {address}",
+                                     "Configure {count} clients to trust {address}", count).format(
+                                count=count, address=self.registry.address),
                             changes=changes, actions=actions)
             return bool(await self.app.push_screen_wait(PlanScreen(combined)))  # type: ignore[arg-type]
 
@@ -575,7 +619,7 @@ class ClientsScreen(WizardStep):
             return bool(await self.app.push_screen_wait(
                 HostKeyScreen(name, unknown.key_type, unknown.fingerprint)))  # type: ignore[arg-type]
 
-        self.set_status("Configuring…", "busy")
+        self.set_status(_("Configuring…"), "busy")
         results = await configure_clients(specs, self.registry, self.bus, confirm_all,
                                           on_update=self._update_row, accept_key=accept_key)
         self.show_results(results)
@@ -589,13 +633,19 @@ class ClientsScreen(WizardStep):
         """The outcome, wrapped and scrolled into view; the step is done when every client pulls."""
         self.results = results
         ok = sum(r.status is Status.OK for r in results)
-        if results and ok == len(results):
-            text, kind = f"{ok} of {len(results)} clients pull from the registry. Next: Summary (ctrl+n).", "ok"
+        total = len(results)
+        if results and ok == total:
+            text, kind = ngettext("{ok} of {total} clients pull from the registry. Next: Summary (ctrl+n).",
+                                  "{ok} of {total} clients pull from the registry. Next: Summary (ctrl+n).",
+                                  total).format(ok=ok, total=total), "ok"
         else:
-            text, kind = (f"{ok} of {len(results)} clients pull from the registry. Select a client in the "
-                          "table for its log; fix it, then configure again (ctrl+r)."), "error"
+            text, kind = ngettext("{ok} of {total} clients pull from the registry. Select a client in the "
+                                  "table for its log; fix it, then configure again (ctrl+r).",
+                                  "{ok} of {total} clients pull from the registry. Select a client in the "
+                                  "table for its log; fix it, then configure again (ctrl+r).",
+                                  total).format(ok=ok, total=total), "error"
         self.set_status(text, kind)
-        lines = [f"{r.status.icon} {r.name} ({r.kind.value if r.kind else '?'}): {r.status.value}"
+        lines = [f"{r.status.icon} {shown_name(r.name)} ({r.kind.value if r.kind else '?'}): {_(r.status.value)}"
                  + (f", {r.message}" if r.message else "") for r in results]
         self.query_one("#clients-summary", Static).update("\n".join(lines))
         # The status at the top of the view, the summary under it.
@@ -610,10 +660,12 @@ class ClientsScreen(WizardStep):
         try:
             down = await wait_for_registry(self.registry, server, emit)
         except TransportError as exc:
-            down = RegistryDown(f"its host cannot be reached to ask why ({exc})", "check the registry host")
+            down = RegistryDown(_("its host cannot be reached to ask why ({error})").format(error=exc),
+                                _("check the registry host"))
         if down is None:
             return True
-        self.set_status(f"The registry at {self.registry.address} does not answer: {down.cause}. "
-                     f"Nothing was changed on the clients. Fix: {down.fix}", "error")
+        self.set_status(_("The registry at {address} does not answer: {cause}. "
+                          "Nothing was changed on the clients. Fix: {fix}").format(
+                            address=self.registry.address, cause=down.cause, fix=down.fix), "error")
         self.query_one("#clients-status").scroll_visible(top=True, animate=False)
         return False

@@ -9,6 +9,7 @@ registry screen, the certificate row renews it), g the registry screen, ctrl+y c
 from __future__ import annotations
 
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -20,6 +21,7 @@ from textual.widgets import Button, DataTable, Header, Input, Label, Log, Static
 from app.dashboard import (ACTION_REGISTRY, ACTION_RENEW, FIX_CLIENTS, FIX_DEPLOY, HealthRow, check_health,
                            missing_secrets)
 from app.events import EventBus
+from app.i18n import N_, _, ngettext
 from app.profiles import Profile
 from app.redact import Secret
 from app.session import SetupError
@@ -30,8 +32,9 @@ from screens.footer import Footer
 from screens.livelog import COPY_LOG, LiveLog, LiveLogScreen
 from screens.wizard import Connected, OpenStep, RegistryDeployed, close_keys_panel
 
-FIX_LABELS = {"diagnose": "Open the diagnosis", "deploy": "Deploy again", "clients": "Configure the clients",
-              "registry": "Open the registry", "renew": "Renew the certificate"}
+FIX_LABELS = {"diagnose": N_("Open the diagnosis"), "deploy": N_("Deploy again"),
+              "clients": N_("Configure the clients"), "registry": N_("Open the registry"),
+              "renew": N_("Renew the certificate")}  # (translated where shown)
 CHECK_WIDTH = (16, 34)  # the check column: at least, at most (the result column takes the rest)
 
 
@@ -44,8 +47,8 @@ class DashboardScreen(LiveLogScreen):
     #dash-bar Button { margin-right: 2; }
     """
 
-    BINDINGS = [Binding("escape", "back", "Back"), Binding("r", "recheck", "Re-check"),
-                Binding("f", "fix", "Fix"), Binding("g", "registry", "Registry"),
+    BINDINGS = [Binding("escape", "back", N_("Back")), Binding("r", "recheck", N_("Re-check")),
+                Binding("f", "fix", N_("Fix")), Binding("g", "registry", N_("Registry")),
                 COPY_LOG]
     AUTO_FOCUS = "#health"
     LOG_STEPS = frozenset({"dashboard", "client"})
@@ -64,15 +67,15 @@ class DashboardScreen(LiveLogScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="dash-body"):
-            where = self.profile.path.name if self.profile.path else "profile"
-            yield Label(f"Health of the set-up in {where}", id="dash-title", markup=False)
+            where = self.profile.path.name if self.profile.path else _("profile")
+            yield Label(_("Health of the set-up in {where}").format(where=where), id="dash-title", markup=False)
             yield DataTable(id="health", cursor_type="row", zebra_stripes=False)
             yield Static("", id="row-detail", markup=False)
             yield Static("", id="dashboard-status", markup=False)
             with Horizontal(id="dash-bar"):
-                yield Button("Re-check", id="recheck", compact=True)
-                yield Button("Fix the selected row", id="fix", variant="warning", compact=True, disabled=True)
-                yield Button("Registry", id="open-registry", compact=True)
+                yield Button(_("Re-check"), id="recheck", compact=True)
+                yield Button(_("Fix the selected row"), id="fix", variant="warning", compact=True, disabled=True)
+                yield Button(_("Registry"), id="open-registry", compact=True)
             yield LiveLog(id="log", highlight=False)
         yield Footer()
 
@@ -88,7 +91,7 @@ class DashboardScreen(LiveLogScreen):
 
     # -- the table: its result column as wide as the screen allows ----------------------
     def _column_widths(self) -> tuple[int, int]:
-        titles = [len(r.title) for r in self.rows.values()] or [0]
+        titles = [cell_len(r.title) for r in self.rows.values()] or [0]  # (a CJK character: 2 cells)
         check = max(CHECK_WIDTH[0], min(CHECK_WIDTH[1], max(titles)))
         # The body's padding (2), each column's padding (2 x 3), the icon (1), a scrollbar's room (2).
         width = (self.size.width or 80) - 2 - 6 - 1 - 2
@@ -97,8 +100,8 @@ class DashboardScreen(LiveLogScreen):
     def _add_columns(self, check: int, result: int) -> None:
         table = self.query_one("#health", DataTable)
         table.add_column(" ", key="icon", width=1)
-        table.add_column("check", key="check", width=check)
-        table.add_column("result", key="result", width=result)
+        table.add_column(_("check"), key="check", width=check)
+        table.add_column(_("result"), key="result", width=result)
         self._widths = (check, result)
 
     def on_resize(self, event: Resize) -> None:
@@ -125,12 +128,12 @@ class DashboardScreen(LiveLogScreen):
         table = self.query_one("#health", DataTable)
         new = row.key not in self.rows
         self.rows[row.key] = row
-        if new and len(row.title) > self._widths[0] and self._widths[0] < CHECK_WIDTH[1]:
+        if new and cell_len(row.title) > self._widths[0] and self._widths[0] < CHECK_WIDTH[1]:
             self._rebuild(self._column_widths())  # a longer title than the column: widen it
         elif new:
             table.add_row(*self._cells(row), key=row.key)
         else:
-            icon, _, result = self._cells(row)
+            icon, _title, result = self._cells(row)
             table.update_cell(row.key, "icon", icon)
             table.update_cell(row.key, "result", result)
         self._update_selection()
@@ -148,13 +151,15 @@ class DashboardScreen(LiveLogScreen):
         button = self.query_one("#fix", Button)
         wanted = _wanted(row)
         button.disabled = wanted is None
-        button.label = FIX_LABELS.get(wanted or "", "Fix the selected row")
+        button.label = _(FIX_LABELS.get(wanted or "", N_("Fix the selected row")))
         detail = self.query_one("#row-detail", Static)
         if row is None:
             detail.update("")
         else:
-            fix = f"\n{'Fix' if row.fix else 'Action'}: {FIX_LABELS[wanted]} (press f)" if wanted in FIX_LABELS else ""
-            detail.update(f"{row.title}: {row.detail or row.status.value}{fix}")
+            fix = ("\n" + (_("Fix: {what} (press f)") if row.fix else _("Action: {what} (press f)")).format(
+                what=_(FIX_LABELS[wanted])) if wanted in FIX_LABELS else "")
+            detail.update(_("{title}: {detail}").format(title=row.title, detail=row.detail or _(row.status.value))
+                          + fix)
         self.refresh_bindings()
 
     @on(DataTable.RowHighlighted)
@@ -202,27 +207,32 @@ class DashboardScreen(LiveLogScreen):
         missing = missing_secrets(self.profile)
         given: dict[str, Secret] = {}
         if missing:
-            self.set_status("Waiting for the secrets the checks need…")
+            self.set_status(_("Waiting for the secrets the checks need…"))
             answer = await self.app.push_screen_wait(SecretsScreen(missing, self.bus.redactor, self.typed))
             if answer is not None:
                 self.typed = given = answer
-        self.set_status("Checking everything in parallel…")
+        self.set_status(_("Checking everything in parallel…"))
         try:
             rows = await check_health(self.profile, self.bus, self.show_row, given)
         except (SetupError, TransportError, OSError) as exc:
-            self.set_status(f"The checks could not start: {exc}")
+            self.set_status(_("The checks could not start: {error}").format(error=exc))
             return
         failing = [r for r in rows if r.status in (Status.FAILURE, Status.WARNING)]
         skipped = [r for r in rows if r.status is Status.SKIPPED]
         if not failing and not skipped:
-            self.set_status("All is well.")
+            self.set_status(_("All is well."))
             return
         parts = []
         if failing:
-            parts.append(f"{len(failing)} of {len(rows)} need attention: select a row and press f")
+            parts.append(ngettext("{failing} of {total} need attention: select a row and press f",
+                                  "{failing} of {total} need attention: select a row and press f",
+                                  len(rows)).format(failing=len(failing), total=len(rows)))
         if skipped:
-            parts.append(f"{len(skipped)} skipped for want of a secret: press r to enter it")
-        self.set_status("; ".join(parts) + ".")
+            parts.append(ngettext("{count} skipped for want of a secret: press r to enter it",
+                                  "{count} skipped for want of a secret: press r to enter it",
+                                  len(skipped)).format(count=len(skipped)))
+        # TRANSLATORS: the separator between the two parts of the status, and its closing full stop.
+        self.set_status(_("; ").join(parts) + _("."))
 
     # -- fixing -----------------------------------------------------------------------
     @on(Button.Pressed, "#fix")
@@ -253,7 +263,7 @@ class DashboardScreen(LiveLogScreen):
                 return
             transport = host_form_for(self.profile.server, "server", secrets).transport()
             await transport.connect()
-            host = self.profile.server.host or "this machine"
+            host = self.profile.server.host or _("this machine")
             self.post_message(Connected(transport, host))
             if fix == ACTION_REGISTRY:
                 from app.dashboard import registry_source_for
@@ -289,24 +299,27 @@ class DashboardScreen(LiveLogScreen):
         async def confirm(plan: Plan) -> bool:
             return bool(await self.app.push_screen_wait(PlanScreen(plan)))  # type: ignore[arg-type]
 
-        self.set_status("Renewing the certificate: planning…")
+        self.set_status(_("Renewing the certificate: planning…"))
         result = await run_step(step, StepContext(transport, self.bus.scoped(source="dashboard", host=host)), confirm)
         if result.outcome is not Outcome.APPLIED:
-            self.set_status(f"The certificate was not renewed ({result.outcome.value}): "
-                            f"{result.message or 'cancelled'}")
+            self.set_status(_("The certificate was not renewed ({outcome}): {message}").format(
+                outcome=result.outcome.value, message=result.message or _("cancelled")))
             return
         try:
             served = await asyncio.to_thread(RegistryClient(endpoint_for(choices)).tls_handshake)
         except RegistryError as exc:
-            self.set_status(f"Renewed, but the registry's certificate cannot be read: {exc}. Press r to re-check.")
+            self.set_status(_("Renewed, but the registry's certificate cannot be read: {error}. "
+                              "Press r to re-check.").format(error=exc))
             return
         serial = int(served.get("serial") or "0", 16)
         if serial != step.applied_serials[1]:
-            self.set_status(f"The registry still shows certificate {serial:X}, not the new one: restart its container "
-                          "(docker restart registry) and press r.")
+            self.set_status(_("The registry still shows certificate {serial}, not the new one: restart its container "
+                              "({command}) and press r.").format(serial=f"{serial:X}",
+                                                                 command="docker restart registry"))
             return
-        self.set_status(f"Certificate renewed: the registry shows {serial:X}, valid until {served['not_after']}. "
-                      "Clients trust the CA: nothing to change on them.")
+        self.set_status(_("Certificate renewed: the registry shows {serial}, valid until {not_after}. "
+                          "Clients trust the CA: nothing to change on them.").format(
+                            serial=f"{serial:X}", not_after=served["not_after"]))
         self.recheck()
 
 
@@ -318,4 +331,13 @@ def _wanted(row: HealthRow | None) -> str | None:
 def _fit(text: str, width: int) -> str:
     """One line of at most ``width`` cells; the detail under the table shows the whole text."""
     line = " ".join(text.split())
-    return line if len(line) <= width else line[:max(0, width - 1)] + "…"
+    if cell_len(line) <= width:
+        return line
+    # Cut by cells, not characters (a Chinese character takes two), and never through a character.
+    kept, used = [], 0
+    for char in line:
+        used += cell_len(char)
+        if used > width - 1:
+            break
+        kept.append(char)
+    return "".join(kept) + "…"

@@ -16,6 +16,7 @@ from textual.widgets import Button, Header, Input, Label, RadioButton, RadioSet,
 from app.clients.configure import ClientResult, ClientSpec, configure_clients
 from app.clients.model import RegistryTarget
 from app.events import EventBus
+from app.i18n import N_, _
 from app.onboarding import (HostAnswers, ca_fingerprint, OnboardError, host_form, host_problems, host_spec, local_spec,
                             needs_password, outcome_of, password_from_env, registry_for, team_from_file,
                             team_from_text)
@@ -32,6 +33,16 @@ from screens.wizard import FormKeys, form_field
 
 # The fields of the details form, in the order Enter moves through them (hidden ones are skipped).
 HOST_FIELDS = ("host", "port", "user", "password", "identity-file", "passphrase")
+THIS_MACHINE = "this machine"  # the name of the local client (app.onboarding.local_spec), shown translated
+
+
+def example(value: str) -> str:
+    """A placeholder's hint: e.g. VALUE."""
+    return _("e.g. {example}").format(example=value)
+
+
+def shown_name(name: str) -> str:
+    return _(THIS_MACHINE) if name == THIS_MACHINE else name
 
 
 class OnboardScreen(FormKeys, LiveLogScreen):
@@ -54,7 +65,7 @@ class OnboardScreen(FormKeys, LiveLogScreen):
     #onboard-status.busy { color: $warning; }
     #onboard-main #log { height: 12; min-height: 6; }
     """
-    BINDINGS = [Binding("escape", "back", "Back"), Binding("ctrl+r", "primary", "See what will change"),
+    BINDINGS = [Binding("escape", "back", N_("Back")), Binding("ctrl+r", "primary", N_("See what will change")),
                 COPY_LOG]
     LOG_STEPS = frozenset({"client", "onboard"})
     STATUS_ID = "onboard-status"
@@ -70,39 +81,39 @@ class OnboardScreen(FormKeys, LiveLogScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll(id="onboard-main"):
-            yield Label("Onboard a machine onto your team's registry", classes="onboard-title")
+            yield Label(_("Onboard a machine onto your team's registry"), classes="onboard-title")
             # Enter in the file's field reads it; pasted text is read with the button below it.
             with Vertical(id="team-form", classes="form form-action-load-team"):
-                yield form_field("team-file", "Team profile file (from regwiz export-team-profile)",
-                                  "e.g. team.toml")
-                yield Label("or paste its text here, then press the button below:", classes="field-label")
+                yield form_field("team-file", _("Team profile file (from regwiz export-team-profile)"),
+                                 example("team.toml"))
+                yield Label(_("or paste its text here, then press the button below:"), classes="field-label")
                 yield TextArea(id="team-text", soft_wrap=True, show_line_numbers=False, compact=True)
-                yield Button("Read the pasted text", id="load-pasted", compact=True)
+                yield Button(_("Read the pasted text"), id="load-pasted", compact=True)
             yield Static("", id="team-info", markup=False)
-            yield Label("Which machine?", classes="onboard-head")
+            yield Label(_("Which machine?"), classes="onboard-head")
             with RadioSet(id="machine", compact=True):
-                yield RadioButton("This machine", id="machine-local", value=True)
-                yield RadioButton("A host over SSH", id="machine-host")
+                yield RadioButton(_("This machine"), id="machine-local", value=True)
+                yield RadioButton(_("A host over SSH"), id="machine-host")
             # One form: Enter goes from field to field, and after the last one shows the plan.
             with Vertical(id="details", classes="form form-action-primary"):
                 with Vertical(id="host-fields"):
                     with Horizontal(classes="row"):
-                        yield form_field("host", "Address or ~/.ssh/config alias", "e.g. 198.51.100.7")
-                        yield form_field("port", "Port", "", value="22", narrow=True)
-                    yield form_field("user", "User", "", value="root")
-                    yield Label("Log in with", classes="field-label")
+                        yield form_field("host", _("Address or ~/.ssh/config alias"), example("198.51.100.7"))
+                        yield form_field("port", _("Port"), "", value="22", narrow=True)
+                    yield form_field("user", _("User"), "", value="root")
+                    yield Label(_("Log in with"), classes="field-label")
                     with RadioSet(id="auth", compact=True):
-                        yield RadioButton("Password", id="auth-password", value=True)
-                        yield RadioButton("Key file", id="auth-key")
+                        yield RadioButton(_("Password"), id="auth-password", value=True)
+                        yield RadioButton(_("Key file"), id="auth-key")
                         yield RadioButton("ssh-agent", id="auth-agent")
-                    yield form_field("password", "SSH password", "", password=True)
+                    yield form_field("password", _("SSH password"), "", password=True)
                     with Vertical(id="key-fields"):
-                        yield form_field("identity-file", "Private key file", "e.g. ~/.ssh/id_ed25519")
-                        yield form_field("passphrase", "Its passphrase (empty: none)", "", password=True)
+                        yield form_field("identity-file", _("Private key file"), example("~/.ssh/id_ed25519"))
+                        yield form_field("passphrase", _("Its passphrase (empty: none)"), "", password=True)
                 with Vertical(id="registry-fields"):
-                    yield form_field("registry-password", "Registry password", "", password=True)
+                    yield form_field("registry-password", _("Registry password"), "", password=True)
             with Horizontal(id="onboard-buttons"):
-                yield Button("See what will change", id="review", variant="primary", compact=True)
+                yield Button(_("See what will change"), id="review", variant="primary", compact=True)
             yield Static("", id="onboard-status", markup=False)
             yield LiveLog(id="log", highlight=False)
         yield Footer()
@@ -123,7 +134,7 @@ class OnboardScreen(FormKeys, LiveLogScreen):
     # -- the team profile ---------------------------------------------------------------
     def action_load_team(self) -> None:
         try:
-            team, _ = team_from_file(self.query_one("#team-file", Input).value)
+            team, _path = team_from_file(self.query_one("#team-file", Input).value)
         except OnboardError as exc:
             self._error("team-file", str(exc))
             return
@@ -148,26 +159,29 @@ class OnboardScreen(FormKeys, LiveLogScreen):
     def _show_team(self, team: TeamProfile | None) -> None:
         info = self.query_one("#team-info", Static)
         if team is None:
-            info.update("No team profile read yet.")
+            info.update(_("No team profile read yet."))
             info.set_class(True, "missing")
             return
         info.set_class(False, "missing")
-        lines = [f"Registry {'https' if team.tls else 'http'}://{team.registry} ({team.mode})"]
+        lines = [_("Registry {url} ({mode})").format(url=f"{'https' if team.tls else 'http'}://{team.registry}",
+                                                     mode=team.mode)]
         if team.ca_pem:
-            lines.append(f"CA certificate SHA256 {ca_fingerprint(team.ca_pem)}")
-        lines.append(f"Registry user: {team.username}" if team.username else "No login (no registry password)")
+            lines.append(_("CA certificate SHA256 {fingerprint}").format(fingerprint=ca_fingerprint(team.ca_pem)))
+        lines.append(_("Registry user: {user}").format(user=team.username) if team.username else
+                     _("No login (no registry password)"))
         info.update("\n".join(lines))
         field = self.query_one("#registry-password", Input)
         if needs_password(team):
             self.query_one("#registry-password-label", Label).update(
-                f"Password of registry user {team.username}"
-                + (f" (or set {team.password_env})" if team.password_env else ""))
+                _("Password of registry user {user}").format(user=team.username)
+                + (_(" (or set {variable})").format(variable=team.password_env) if team.password_env else ""))
             from_env = password_from_env(team)
             if from_env and not field.value:
                 self.bus.redactor.add(from_env)
                 field.value = from_env.reveal()  # in memory only, shown as dots
                 self.query_one("#registry-password-label", Label).update(
-                    f"Password of registry user {team.username} (filled from ${team.password_env})")
+                    _("Password of registry user {user}").format(user=team.username)
+                    + _(" (filled from {variable})").format(variable=f"${team.password_env}"))
 
     # -- which fields are shown ---------------------------------------------------------
     @on(RadioSet.Changed)
@@ -222,7 +236,7 @@ class OnboardScreen(FormKeys, LiveLogScreen):
         for name in (*HOST_FIELDS, "registry-password"):
             self._error(name, "")
         if self.team is None:
-            self._error("team-file", "read a team profile first: give its file and press Enter, or paste it")
+            self._error("team-file", _("read a team profile first: give its file and press Enter, or paste it"))
             self.query_one("#team-file", Input).focus()
             return
         if self._remote():
@@ -254,7 +268,8 @@ class OnboardScreen(FormKeys, LiveLogScreen):
         self.query_one("#review", Button).disabled = True
         emit = self.bus.scoped(source="onboard", host=spec.name)
         try:
-            self.set_status(f"Checking the registry at {registry.address} from this machine…", "busy")
+            self.set_status(_("Checking the registry at {address} from this machine…").format(address=registry.address),
+                            "busy")
             emit.info(f"logging in to {registry.address} and pushing the small test image every client pulls")
             try:
                 await ensure_test_image(registry)  # the first request that logs in: a wrong password shows here
@@ -262,13 +277,15 @@ class OnboardScreen(FormKeys, LiveLogScreen):
                 if registry.username and "refused" in str(exc):
                     self._password_refused(registry)
                 else:
-                    self.set_status(f"{exc}: check the team profile's registry and user.", "error")
+                    self.set_status(_("{error}: check the team profile's registry and user.").format(error=exc),
+                                    "error")
                 return
             except (RegistryError, OSError) as exc:
-                self.set_status(f"The registry at {registry.address} cannot be used from this machine: {exc}. "
-                             f"Nothing was changed.", "error")
+                self.set_status(_("The registry at {address} cannot be used from this machine: {error}. "
+                                  "Nothing was changed.").format(address=registry.address, error=exc), "error")
                 return
-            self.set_status(f"Connecting to {spec.name} and planning its changes…", "busy")
+            self.set_status(_("Connecting to {name} and planning its changes…").format(name=shown_name(spec.name)),
+                            "busy")
             self.results = await configure_clients([spec], registry, self.bus, self._confirm_all,
                                                    on_update=self._update, accept_key=self._accept_key)
             outcome = outcome_of(self.results[0], registry)
@@ -281,23 +298,24 @@ class OnboardScreen(FormKeys, LiveLogScreen):
             self.query_one("#review", Button).disabled = False
 
     def _password_refused(self, registry: RegistryTarget) -> None:
-        self.set_status(f"The registry refused the password of user {registry.username}: nothing was changed. "
-                     f"Retype it and press ctrl+r.", "error")
-        self._error("registry-password", "refused by the registry: retype it")
+        self.set_status(_("The registry refused the password of user {user}: nothing was changed. "
+                          "Retype it and press ctrl+r.").format(user=registry.username), "error")
+        self._error("registry-password", _("refused by the registry: retype it"))
         field = self.query_one("#registry-password", Input)
         field.value = ""
         field.focus()
 
     def _update(self, result: ClientResult) -> None:
         kind = f" ({result.kind.value})" if result.kind else ""
-        self.set_status(f"{result.name}{kind}: {result.status.value}{': ' + result.message if result.message else ''}",
-                     "busy")
+        self.set_status(f"{shown_name(result.name)}{kind}: {_(result.status.value)}"
+                        f"{': ' + result.message if result.message else ''}", "busy")
 
     async def _confirm_all(self, plans: list[tuple[str, Plan]]) -> bool:
         changes = [FileChange(f"{name}: {c.path}", c.old, c.new, c.mode, c.sensitive)
                    for name, plan in plans for c in plan.changes]
         actions = [f"{name}: {a}" for name, plan in plans for a in plan.actions]
-        combined = Plan(f"Make {plans[0][0]} trust the team's registry", changes=changes, actions=actions)
+        combined = Plan(_("Make {name} trust the team's registry").format(name=shown_name(plans[0][0])),
+                        changes=changes, actions=actions)
         return bool(await self.app.push_screen_wait(PlanScreen(combined)))  # type: ignore[arg-type]
 
     async def _accept_key(self, name: str, unknown: HostKeyUnknown) -> bool:

@@ -16,6 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Header, Input, Label, Log, Static
 
 from app.events import EventBus
+from app.i18n import N_, _, ngettext
 from app.registry.ops import (OpsError, PrunePlan, RegistrySource, TagInfo, human_size, iso_time)
 from app.steps import Outcome, Plan, StepContext, run_step
 from app.transport import Transport, TransportError
@@ -47,9 +48,9 @@ class RegistryScreen(FormKeys, LiveLogScreen):
     #reg-bar Button { margin-right: 2; }
     """
 
-    BINDINGS = [Binding("escape", "back", "Back"), Binding("space", "toggle_mark", "Mark"),
-                Binding("d", "delete_marked", "Delete"), Binding("p", "prune", "Prune"),
-                Binding("ctrl+r", "prune", "Prune", show=False), Binding("r", "reload", "Reload"),
+    BINDINGS = [Binding("escape", "back", N_("Back")), Binding("space", "toggle_mark", N_("Mark")),
+                Binding("d", "delete_marked", N_("Delete")), Binding("p", "prune", N_("Prune")),
+                Binding("ctrl+r", "prune", N_("Prune"), show=False), Binding("r", "reload", N_("Reload")),
                 COPY_LOG]
     AUTO_FOCUS = "#tags"
     LOG_STEPS = frozenset({"registry"})
@@ -72,23 +73,24 @@ class RegistryScreen(FormKeys, LiveLogScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="reg-body"):
-            yield Label(f"Registry {self.source.url or self.host_label}", id="reg-title", markup=False)
-            yield Static("Storage: measuring…", id="reg-storage", markup=False)
+            yield Label(_("Registry {url}").format(url=self.source.url or self.host_label), id="reg-title",
+                        markup=False)
+            yield Static(_("Storage: measuring…"), id="reg-storage", markup=False)
             yield DataTable(id="tags", cursor_type="row", zebra_stripes=False)
             yield Static("", id="tag-detail", markup=False)
             # Enter through the fields; Enter in the last one prunes (the plan comes first).
             with Horizontal(id="reg-policy", classes="form form-action-prune"):
-                yield Label("Prune: keep newest")
-                yield Input("", id="prune-keep", placeholder="N", compact=True, restrict=r"[0-9]*")
-                yield Label("or older than days")
-                yield Input("", id="prune-days", placeholder="DAYS", compact=True, restrict=r"[0-9.]*")
-                yield Label("repo")
-                yield Input("", id="prune-repo", placeholder="all", compact=True)
+                yield Label(_("Prune: keep newest"))
+                yield Input("", id="prune-keep", placeholder=_("N"), compact=True, restrict=r"[0-9]*")
+                yield Label(_("or older than days"))
+                yield Input("", id="prune-days", placeholder=_("DAYS"), compact=True, restrict=r"[0-9.]*")
+                yield Label(_("repo"))
+                yield Input("", id="prune-repo", placeholder=_("all"), compact=True)
             yield Static("", id="registry-status", markup=False)
             with Horizontal(id="reg-bar"):
-                yield Button("Delete marked", id="delete", variant="warning", compact=True, disabled=True)
-                yield Button("Prune", id="prune", compact=True)
-                yield Button("Reload", id="reload", compact=True)
+                yield Button(_("Delete marked"), id="delete", variant="warning", compact=True, disabled=True)
+                yield Button(_("Prune"), id="prune", compact=True)
+                yield Button(_("Reload"), id="reload", compact=True)
             yield LiveLog(id="log", highlight=False)
         yield Footer()
 
@@ -101,10 +103,10 @@ class RegistryScreen(FormKeys, LiveLogScreen):
         # The name takes what the mark, size and pushed columns (and paddings, a scrollbar) leave.
         name = max(24, (self.app.size.width or 80) - 2 - 1 - 9 - 20 - 8 - 2)
         table.add_column(" ", key="mark", width=1)
-        table.add_column("repository:tag", key="name", width=name)
+        table.add_column(_("repository:tag"), key="name", width=name)
         self._name_width = name
-        table.add_column("size", key="size", width=9)
-        table.add_column("pushed", key="pushed", width=20)
+        table.add_column(_("size"), key="size", width=9)
+        table.add_column(_("pushed"), key="pushed", width=20)
         if self.autoload:
             self.action_reload()
 
@@ -125,7 +127,7 @@ class RegistryScreen(FormKeys, LiveLogScreen):
         table.clear()
         self.tags, self.marked = {}, set()
         self._update_buttons()
-        self.set_status("Reading the registry's tags…")
+        self.set_status(_("Reading the registry's tags…"))
         try:
             times: dict[tuple[str, str], float] = {}
             if self.source.storage is not None:
@@ -138,15 +140,21 @@ class RegistryScreen(FormKeys, LiveLogScreen):
                 for info in batch:
                     info.pushed = times.get(info.key)
                 self.add_tags(batch)
-                self.set_status(f"Read {len(self.tags)} tags…")
+                self.set_status(ngettext("Read {count} tags…", "Read {count} tags…", len(self.tags)).format(
+                    count=len(self.tags)))
             if self.source.storage is not None:
                 self.usage = await storage_usage(self.transport, self.source.storage)
                 self.free = await free_space(self.transport, self.source.storage)
             self.show_storage()
-            self.set_status(f"{len(self.tags)} tags in {len({t.repository for t in self.tags.values()})} repositories. "
-                        "Space marks a tag, d deletes the marked; p prunes by the policy above.")
+            repositories = len({t.repository for t in self.tags.values()})
+            self.set_status(ngettext("{tags} tags in {repositories} repositories. "
+                                     "Space marks a tag, d deletes the marked; p prunes by the policy above.",
+                                     "{tags} tags in {repositories} repositories. "
+                                     "Space marks a tag, d deletes the marked; p prunes by the policy above.",
+                                     len(self.tags)).format(tags=len(self.tags), repositories=repositories))
         except (RegistryError, TransportError, OSError) as exc:
-            self.set_status(f"Cannot read the registry: {exc}. Check the host and press r to try again.")
+            self.set_status(_("Cannot read the registry: {error}. Check the host and press r to try again.").format(
+                error=exc))
         finally:
             self.loading = False
             self._update_buttons()
@@ -168,17 +176,19 @@ class RegistryScreen(FormKeys, LiveLogScreen):
     def show_storage(self) -> None:
         storage = self.query_one("#reg-storage", Static)
         if self.source.storage is None:
-            storage.update("Storage: OSS (not on the host: neither measured nor pruned here)")
+            storage.update(_("Storage: OSS (not on the host: neither measured nor pruned here)"))
             return
         total = sum(t.size for t in self.tags.values())
-        storage.update(f"Storage {self.source.storage}: {human_size(self.usage)} used, {human_size(self.free)} "
-                       f"free; tags list {human_size(total)}")
+        storage.update(_("Storage {path}: {used} used, {free} free; tags list {listed}").format(
+            path=self.source.storage, used=human_size(self.usage), free=human_size(self.free),
+            listed=human_size(total)))
 
     @on(DataTable.RowHighlighted, "#tags")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         info = self.tags.get(event.row_key.value or "")
         detail = self.query_one("#tag-detail", Static)
-        detail.update("" if info is None else f"{row_key(info)}  {info.digest[:19]}…  {info.size} bytes")
+        detail.update("" if info is None else f"{row_key(info)}  {info.digest[:19]}…  "
+                      + _("{size} bytes").format(size=info.size))
 
     # -- marking ----------------------------------------------------------------------
     def _selected_key(self) -> str | None:
@@ -201,8 +211,10 @@ class RegistryScreen(FormKeys, LiveLogScreen):
         if table.cursor_row < table.row_count - 1:
             table.move_cursor(row=table.cursor_row + 1)  # mark the next with the next space
         self._update_buttons()
-        self.set_status(f"{len(self.marked)} marked: press d to see what deleting them frees." if self.marked
-                    else "Nothing marked.")
+        self.set_status(ngettext("{count} marked: press d to see what deleting them frees.",
+                                 "{count} marked: press d to see what deleting them frees.",
+                                 len(self.marked)).format(count=len(self.marked)) if self.marked
+                        else _("Nothing marked."))
 
     def _update_buttons(self) -> None:
         if not self.is_attached:
@@ -228,7 +240,7 @@ class RegistryScreen(FormKeys, LiveLogScreen):
         if close_keys_panel(self):
             return
         if self.busy:
-            self.notify("A delete or prune is running: wait for it to end (the registry is read-only meanwhile).",
+            self.notify(_("A delete or prune is running: wait for it to end (the registry is read-only meanwhile)."),
                         severity="warning")
             return
         if self.app.screen is self and len(self.app.screen_stack) > 2:
@@ -245,7 +257,8 @@ class RegistryScreen(FormKeys, LiveLogScreen):
         keys = [self.tags[k].key for k in sorted(self.marked)]
         src = self.source
         self.run_change(DeleteTagsStep(src.client, src.storage, src.port, src.tls, keys, on_plan=self._planned),
-                        f"delete {len(keys)} marked tags")
+                        ngettext("delete {count} marked tags", "delete {count} marked tags", len(keys)).format(
+                            count=len(keys)))
 
     @on(Button.Pressed, "#prune")
     def _prune_pressed(self) -> None:
@@ -259,18 +272,19 @@ class RegistryScreen(FormKeys, LiveLogScreen):
         days_text = self.query_one("#prune-days", Input).value.strip()
         repo = self.query_one("#prune-repo", Input).value.strip() or None
         if bool(keep_text) == bool(days_text):
-            return "Fill in one of keep newest N or older than DAYS (not both), then press Enter or p."
+            return _("Fill in one of keep newest N or older than DAYS (not both), then press Enter or p.")
         if repo is not None and not is_valid_repository(repo):
-            return f"{repo[:60]!r} is not a repository name: leave it empty for all repositories."
+            return _("{name} is not a repository name: leave it empty for all repositories.").format(
+                name=repr(repo[:60]))
         if keep_text:
             keep = int(keep_text)
             if keep < 1:
-                return "Keep at least 1 tag of each repository (to empty one: older than 0 with its name)."
+                return _("Keep at least 1 tag of each repository (to empty one: older than 0 with its name).")
             return keep, None, repo
         try:
             days = float(days_text)
         except ValueError:
-            return f"{days_text!r} is not a number of days: give one like 30 or 0.5."
+            return _("{value} is not a number of days: give one like 30 or 0.5.").format(value=repr(days_text))
         return None, days, repo
 
     def action_prune(self) -> None:
@@ -285,10 +299,11 @@ class RegistryScreen(FormKeys, LiveLogScreen):
 
         keep, days, repo = chosen
         src = self.source
-        rule = f"keep the {keep} newest" if keep is not None else f"older than {days:g} days"
+        rule = (_("keep the {count} newest").format(count=keep) if keep is not None else
+                _("older than {days} days").format(days=f"{days:g}"))
         self.run_change(PruneStep(src.client, src.storage, src.port, src.tls, keep=keep, older_than_days=days,
                                   repository=repo, on_plan=self._planned),
-                        f"prune {rule} of {repo or 'every repository'}")
+                        _("prune {rule} of {repository}").format(rule=rule, repository=repo or _("every repository")))
 
     async def _drop(self, deleted: list[TagInfo]) -> None:
         """The deleted tags leave the table, and the storage is measured again (no re-listing of thousands)."""
@@ -306,14 +321,19 @@ class RegistryScreen(FormKeys, LiveLogScreen):
                 self.usage = await storage_usage(self.transport, self.source.storage)
                 self.free = await free_space(self.transport, self.source.storage)
             except TransportError as exc:
-                self.notify(f"The storage could not be measured again: {exc}. Press r to reload.", severity="warning")
+                self.notify(_("The storage could not be measured again: {error}. Press r to reload.").format(error=exc),
+                            severity="warning")
         self.show_storage()
         self._update_buttons()
 
     def _planned(self, plan: PrunePlan) -> None:
-        self.set_status(f"Planned: {len(plan.delete)} tags go, about {human_size(plan.freed_bytes)} back"
-                    + (f"; {len(plan.spared)} spared (they share a manifest with a kept tag)" if plan.spared else "")
-                    + ". Read the plan and apply or cancel.")
+        spared = (ngettext("; {count} spared (they share a manifest with a kept tag)",
+                           "; {count} spared (they share a manifest with a kept tag)",
+                           len(plan.spared)).format(count=len(plan.spared)) if plan.spared else "")
+        self.set_status(ngettext("Planned: {count} tags go, about {size} back",
+                                 "Planned: {count} tags go, about {size} back",
+                                 len(plan.delete)).format(count=len(plan.delete), size=human_size(plan.freed_bytes))
+                        + spared + _(". Read the plan and apply or cancel."))
 
     @work(exclusive=True, group="registry-change")
     async def run_change(self, step, what: str) -> None:  # type: ignore[no-untyped-def]
@@ -321,7 +341,7 @@ class RegistryScreen(FormKeys, LiveLogScreen):
 
         self.busy = True
         self._update_buttons()
-        self.set_status(f"Planning: {what}…")
+        self.set_status(_("Planning: {what}…").format(what=what))
 
         async def confirm(plan: Plan) -> bool:
             return bool(await self.app.push_screen_wait(PlanScreen(plan)))  # type: ignore[arg-type]
@@ -341,12 +361,17 @@ class RegistryScreen(FormKeys, LiveLogScreen):
             applied = step.applied_prune
             planned = applied.freed_bytes if applied else 0
             await self._drop(step.result.deleted)
-            self.set_status(f"Done: {len(step.result.deleted)} tags deleted; {human_size(freed)} freed ({freed} bytes, "
-                        f"measured on the host; {human_size(planned)} planned).")
+            deleted = len(step.result.deleted)
+            self.set_status(ngettext("Done: {count} tags deleted; {freed} freed ({bytes} bytes, "
+                                     "measured on the host; {planned} planned).",
+                                     "Done: {count} tags deleted; {freed} freed ({bytes} bytes, "
+                                     "measured on the host; {planned} planned).", deleted).format(
+                count=deleted, freed=human_size(freed), bytes=freed, planned=human_size(planned)))
         elif result.outcome is Outcome.NOTHING_TO_DO:
-            self.set_status(f"{what}: no tag to delete (nothing changed).")
+            self.set_status(_("{what}: no tag to delete (nothing changed).").format(what=what))
         elif result.outcome is Outcome.DECLINED:
-            self.set_status("Cancelled: nothing was deleted.")
+            self.set_status(_("Cancelled: nothing was deleted."))
         else:
-            extra = f" {human_size(freed)} were freed before it stopped." if freed else ""
-            self.set_status(f"{what} did not finish: {result.message}.{extra} See the log (ctrl+y copies it).")
+            extra = " " + _("{size} were freed before it stopped.").format(size=human_size(freed)) if freed else ""
+            self.set_status(_("{what} did not finish: {message}.{extra} See the log (ctrl+y copies it).").format(
+                what=what, message=result.message, extra=extra))

@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Header, Input, Label, Static
 
 from app.events import EventBus
+from app.i18n import N_, _, ngettext
 from app.summary import (ExportError, ExportExists, SetupSummary, client_text, default_export_path,
                          export_team_profile)
 from screens.footer import Footer
@@ -40,8 +41,8 @@ class SummaryScreen(WizardStep):
     #export-confirm Button { margin-right: 2; }
     #export-status { height: auto; color: $success; }
     """
-    BINDINGS = [Binding("d", "dashboard", "Dashboard"), Binding("g", "registry", "Registry"),
-                Binding("e", "export", "Export"), Binding("o", "onboard", "Onboard")]  # (short: all fit at 80)
+    BINDINGS = [Binding("d", "dashboard", N_("Dashboard")), Binding("g", "registry", N_("Registry")),
+                Binding("e", "export", N_("Export")), Binding("o", "onboard", N_("Onboard"))]  # (short: all fit at 80)
     AUTO_FOCUS = None  # the first enabled action takes the focus (on_mount)
 
     def __init__(self, bus: EventBus, summary: SetupSummary) -> None:
@@ -59,21 +60,23 @@ class SummaryScreen(WizardStep):
             with VerticalScroll(id="summary-main"):
                 yield Static(self._title(), id="summary-title", classes="summary-title", markup=False)
                 with Horizontal(id="summary-actions"):
-                    yield Button("Open the dashboard", id="dashboard", variant="primary", compact=True,
+                    yield Button(_("Open the dashboard"), id="dashboard", variant="primary", compact=True,
                                  disabled=s.profile_path is None)
-                    yield Button("Registry", id="registry", compact=True, disabled=not self._registry_reachable())
-                    yield Button("Export the team profile", id="export", compact=True, disabled=s.team is None)
-                    yield Button("Onboard another machine", id="onboard", compact=True, disabled=s.team is None)
+                    yield Button(_("Registry"), id="registry", compact=True,
+                                 disabled=not self._registry_reachable())
+                    yield Button(_("Export the team profile"), id="export", compact=True, disabled=s.team is None)
+                    yield Button(_("Onboard another machine"), id="onboard", compact=True,
+                                 disabled=s.team is None)
                 yield Static("\n".join(self._reasons()), id="summary-reasons", markup=False)
                 # Asked for only when exporting: Enter in the path writes the file.
                 with Vertical(id="export-form", classes="form form-action-write-export"):
-                    yield Label("Write the team profile to (Enter writes it, Escape closes):",
+                    yield Label(_("Write the team profile to (Enter writes it, Escape closes):"),
                                 classes="field-label")
                     yield Input(str(default_export_path()), id="export-path", compact=True)
                     yield Static("", id="export-error", markup=False)
                     with Horizontal(id="export-confirm"):
-                        yield Button("Keep the file", id="export-keep", variant="primary", compact=True)
-                        yield Button("Replace it", id="export-replace", variant="warning", compact=True)
+                        yield Button(_("Keep the file"), id="export-keep", variant="primary", compact=True)
+                        yield Button(_("Replace it"), id="export-replace", variant="warning", compact=True)
                 yield Static("", id="export-status", markup=False)
                 yield from self._sections()
         yield Footer()
@@ -88,21 +91,22 @@ class SummaryScreen(WizardStep):
     def _title(self) -> str:
         s = self.summary
         if not s.deployed:
-            return "Summary: no registry was deployed in this run"
+            return _("Summary: no registry was deployed in this run")
         done, total = len(s.clients_done), len(s.clients)
-        clients = f"{done} of {total} clients pull from it" if total else "no clients configured yet"
-        return f"Summary: {s.url}: {clients}"
+        clients = (ngettext("{done} of {total} clients pull from it", "{done} of {total} clients pull from it",
+                             total).format(done=done, total=total) if total else _("no clients configured yet"))
+        return _("Summary: {url}: {clients}").format(url=s.url, clients=clients)
 
     def _reasons(self) -> list[str]:
         s = self.summary
         reasons = []
         if s.profile_path is None:
-            reasons.append("Dashboard: no profile was saved in this run (it opens a saved set-up).")
+            reasons.append(_("Dashboard: no profile was saved in this run (it opens a saved set-up)."))
         if s.team is None:
-            reasons.append(f"Export and onboard: {s.team_problem}.")
+            reasons.append(_("Export and onboard: {problem}.").format(problem=s.team_problem))
         if not self._registry_reachable():
-            reasons.append("Registry: no registry was deployed (and connected to) in this run; open it from the "
-                           "dashboard of its profile.")
+            reasons.append(_("Registry: no registry was deployed (and connected to) in this run; open it from the "
+                             "dashboard of its profile."))
         return reasons
 
     def _registry_reachable(self) -> bool:
@@ -112,29 +116,34 @@ class SummaryScreen(WizardStep):
 
     def _sections(self) -> ComposeResult:
         s = self.summary
-        yield Label("Registry", classes="summary-head")
-        registry = [f"Address: {s.url}" if s.deployed else "Not deployed in this run."]
+        yield Label(_("Registry"), classes="summary-head")
+        registry = [_("Address: {url}").format(url=s.url) if s.deployed else _("Not deployed in this run.")]
         if s.deployed:
-            registry.append(f"TLS: {_TLS.get(s.tls, s.tls)}; mode: {s.mode}")
+            registry.append(_("TLS: {tls}; mode: {mode}").format(tls=_(_TLS[s.tls]) if s.tls in _TLS else s.tls,
+                                                                   mode=s.mode))
         if s.ca_file:
-            registry += [f"CA file: {s.ca_file}", f"CA SHA256 fingerprint: {s.ca_fingerprint}"]
+            registry += [_("CA file: {path}").format(path=s.ca_file),
+                         _("CA SHA256 fingerprint: {fingerprint}").format(fingerprint=s.ca_fingerprint)]
         yield Static("\n".join(registry), id="summary-registry", classes="summary-text", markup=False)
-        yield Label("Users", classes="summary-head")
-        users = ", ".join(s.users) if s.users else "none: anyone who reaches the port can pull (no login)"
+        yield Label(_("Users"), classes="summary-head")
+        users = ", ".join(s.users) if s.users else _("none: anyone who reaches the port can pull (no login)")
         yield Static(users, id="summary-users", classes="summary-text", markup=False)
-        yield Label(f"Clients ({len(s.clients_done)} of {len(s.clients)} done)", classes="summary-head")
+        done, total = len(s.clients_done), len(s.clients)
+        yield Label(ngettext("Clients ({done} of {total} done)", "Clients ({done} of {total} done)", total).format(
+            done=done, total=total), classes="summary-head")
         if not s.clients:
-            yield Static("None configured in this run.", id="summary-clients", classes="summary-text")
+            yield Static(_("None configured in this run."), id="summary-clients", classes="summary-text")
         for index, client in enumerate(s.clients):
             yield Static(client_text(client), id=f"summary-client-{index}", markup=False,
                          classes="summary-text " + ("summary-ok" if client.done else "summary-bad"))
-        yield Label("Files changed (copy the backup back to undo)", classes="summary-head")
-        changes = [f"{c.host}: {c.path}\n  backup: {c.backup}" for c in s.changes] or ["None."]
+        yield Label(_("Files changed (copy the backup back to undo)"), classes="summary-head")
+        changes = [f"{c.host}: {c.path}\n  " + _("backup: {backup}").format(backup=c.backup)
+                   for c in s.changes] or [_("None.")]
         yield Static("\n".join(changes), id="summary-changes", classes="summary-text", markup=False)
         if s.commands:
-            yield Label("Use it", classes="summary-head")
+            yield Label(_("Use it"), classes="summary-head")
             yield Static("\n".join(s.commands), id="summary-commands", classes="summary-text", markup=False)
-        yield Label("From here", classes="summary-head")
+        yield Label(_("From here"), classes="summary-head")
         yield Static("\n".join(f"• {a}" for a in s.actions), id="summary-next", classes="summary-text",
                      markup=False)
 
@@ -192,7 +201,7 @@ class SummaryScreen(WizardStep):
     @on(Button.Pressed, "#export-keep")
     def _keep(self) -> None:
         self.query_one("#export-confirm").display = False
-        self._export_problem("Kept the existing file: give another name and press Enter.")
+        self._export_problem(_("Kept the existing file: give another name and press Enter."))
         self.query_one("#export-path", Input).focus()
 
     @on(Input.Changed, "#export-path")
@@ -204,7 +213,7 @@ class SummaryScreen(WizardStep):
         try:
             path = export_team_profile(self.summary, given, overwrite=overwrite)
         except ExportExists as exc:
-            self._export_problem(f"{exc}: replace it, or keep it and give another name.")
+            self._export_problem(_("{error}: replace it, or keep it and give another name.").format(error=exc))
             self.query_one("#export-confirm").display = True
             self.query_one("#export-keep", Button).focus()  # the safe choice has the focus
             return
@@ -216,7 +225,8 @@ class SummaryScreen(WizardStep):
         self.query_one("#export-form").display = False
         self._export_problem("")
         status = self.query_one("#export-status", Static)
-        status.update(f"Team profile written: {path}\nA teammate runs: regwiz onboard {path.name}")
+        status.update(_("Team profile written: {path}").format(path=path) + "\n"
+                      + _("A teammate runs: {command}").format(command=f"regwiz onboard {path.name}"))
         self.query_one("#export", Button).focus()
 
     def _export_problem(self, text: str) -> None:
@@ -240,4 +250,4 @@ class SummaryScreen(WizardStep):
         super().action_back()
 
 
-_TLS = {"own-ca": "regwiz's own CA", "provided": "your certificate", "none": "none (insecure)"}
+_TLS = {"own-ca": N_("regwiz's own CA"), "provided": N_("your certificate"), "none": N_("none (insecure)")}

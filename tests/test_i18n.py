@@ -33,7 +33,12 @@ def placeholders(text: str) -> list[str]:
     return sorted(f"{name}:{spec}" for _, name, spec, _ in string.Formatter().parse(text) if name is not None)
 
 
-def marked_messages() -> set[str]:
+def forms(text: str | tuple[str, ...] | list[str]) -> list[str]:
+    """The forms of an entry: one for a plain message, singular and plural (or each msgstr[n]) for ngettext."""
+    return [text] if isinstance(text, str) else list(text)
+
+
+def marked_messages() -> set[str | tuple[str, ...]]:
     return {message.id for message in i18n.extract(ROOT) if message.id}
 
 
@@ -45,14 +50,15 @@ def test_the_code_marks_strings_for_translation():
 
 def test_every_marked_string_is_translated_in_zh_cn():
     catalog = zh_catalog()
-    translated = {m.id for m in catalog if m.id and m.string and not m.fuzzy}
+    translated = {m.id for m in catalog if m.id and all(forms(m.string)) and not m.fuzzy}
     missing = sorted(marked_messages() - translated)
     assert not missing, f"not in app/locale/zh_CN (run ./dev catalogs, then translate): {missing}"
 
 
 def test_every_zh_cn_entry_keeps_the_placeholders():
-    wrong = [(m.id, m.string) for m in zh_catalog() if m.id and m.string
-             and placeholders(m.id) != placeholders(m.string)]
+    wrong = [(m.id, m.string) for m in zh_catalog() if m.id and all(forms(m.string))
+             and any(placeholders(english) != placeholders(chinese)
+                     for english in forms(m.id) for chinese in forms(m.string))]
     assert not wrong, f"placeholders differ between English and Chinese: {wrong}"
 
 
@@ -127,8 +133,12 @@ def test_the_compiled_catalog_is_the_source_catalog(tmp_path):
     assert i18n.compile_catalogs(tmp_path) == []  # up to date: not written again
     translation = gettext.translation("regwiz", str(tmp_path), languages=["zh_CN"])
     for message in zh_catalog():
-        if message.id and message.string:
+        if message.id and isinstance(message.id, str) and message.string:
             assert translation.gettext(message.id) == message.string
+        elif message.id and all(forms(message.string)):  # (ngettext: zh_CN has one form, for every count)
+            singular, plural = message.id
+            assert translation.ngettext(singular, plural, 1) == translation.ngettext(singular, plural, 5) \
+                == message.string[0]
 
 
 def _diagnose_help_and_json(lang: str) -> tuple[str, str]:

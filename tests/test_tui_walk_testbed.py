@@ -66,7 +66,8 @@ async def apply_plan(pilot: Pilot, seconds: float = 120) -> str:
     return shown
 
 
-async def credentials_by_keys(pilot: Pilot, host: TestHost) -> TargetScreen:
+async def credentials_by_keys(pilot: Pilot, host: TestHost, connected: str = "Connected to") -> TargetScreen:
+    """The first screen by keys; ``connected``: what its status says once connected (the language's words)."""
     app = pilot.app
     target = app.screen
     assert isinstance(target, TargetScreen) and app.focused is target.query_one("#host", Input)
@@ -75,7 +76,7 @@ async def credentials_by_keys(pilot: Pilot, host: TestHost) -> TargetScreen:
     await pilot.press(*host.root_password, "enter")  # Enter in the last field connects
     await accept_host_key(pilot)
     await wait_for(pilot, lambda: target.step_complete, 60, "the connection")
-    assert "Connected to" in text_of(target, "#status")
+    assert connected in text_of(target, "#status"), text_of(target, "#status")
     return target
 
 
