@@ -8,8 +8,6 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
-from screens.plan import KEYS_HINT
-
 
 class HostKeyScreen(ModalScreen[bool]):
     """Dismisses with True when the user accepts the key."""
@@ -21,6 +19,8 @@ class HostKeyScreen(ModalScreen[bool]):
         self.host, self.key_type, self.fingerprint = host, key_type, fingerprint
 
     def compose(self) -> ComposeResult:
+        from screens.plan import KEYS_HINT  # here: screens.plan brings the engine's steps (start-up time)
+
         with Vertical(id="hostkey-dialog"):
             yield Label("Unknown host key", classes="dialog-title")
             yield Static(
