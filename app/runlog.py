@@ -58,6 +58,9 @@ class RunLogs:
     changes: list[FileChangeRecord] = field(default_factory=list)
     outcomes: list[str] = field(default_factory=list)
     _open: dict[Path, TextIO] = field(default_factory=dict, repr=False)  # each log file, opened once
+    _files: dict[tuple[str, str], TextIO] = field(default_factory=dict, repr=False)  # (scope step, host) -> its file
+    _unflushed: set[TextIO] = field(default_factory=set, repr=False)  # files holding buffered output
+    _flushed_at: float = field(default=0.0, repr=False)  # time.monotonic() of the last flush
 
     def __post_init__(self) -> None:
         paths.ensure_private_dir(self.directory.parent)
@@ -70,30 +73,55 @@ class RunLogs:
     def path_for(self, step: str, host: str) -> Path:
         return self.directory / f"{step}--{_safe(host)}.log"
 
-    def __call__(self, event: LogEvent) -> None:
+    #: A command's output is written through a buffer of this size and flushed at least this often, and at
+    #: once with any other event (the command line, its exit, a step's words): whoever reads a log after a
+    #: command ended finds all of it. A flush per output batch cost a write(2) per few thousand lines.
+    BUFFER_BYTES = 1 << 20
+    FLUSH_SECONDS = 0.5
+
+    def _file_for(self, event: LogEvent) -> tuple[str, TextIO]:
+        """The event's step name and log file, opened once per step and host (no path work per event)."""
+        key = (event.scope.step, event.host)
+        out = self._files.get(key)
         step = self.step_of(event)
-        path = self.path_for(step, event.host)
-        stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
-        out = self._open.get(path)
         if out is None:
-            new = not path.exists()
-            out = self._open[path] = path.open("a", encoding="utf-8")
-            if new:
-                path.chmod(0o600)
+            path = self.path_for(step, event.host)
+            out = self._open.get(path)
+            if out is None:
+                new = not path.exists()
+                out = self._open[path] = path.open("a", encoding="utf-8", buffering=self.BUFFER_BYTES)
+                if new:
+                    path.chmod(0o600)
+            self._files[key] = out
+        return step, out
+
+    def __call__(self, event: LogEvent) -> None:
+        step, out = self._file_for(event)
         # One write per event, to a file kept open: a command's output arrives in hundreds of events a
         # second, thousands of lines each; the stamp is formatted once and joined in, not per line.
         lines = event.render_lines()
         if lines:
-            head = stamp + " "
+            head = time.strftime("%H:%M:%S", time.localtime(event.at)) + " "
             out.write(head + ("\n" + head).join(lines) + "\n")
-            out.flush()
+            self._unflushed.add(out)
+        output = event.kind is EventKind.STDOUT or event.kind is EventKind.STDERR
+        if not output or time.monotonic() - self._flushed_at >= self.FLUSH_SECONDS:
+            self.flush()
         if event.kind is EventKind.FILE_CHANGED and event.lines:
             backup = event.lines[1] if len(event.lines) > 1 and event.lines[1] != "-" else None
             self.changes.append(FileChangeRecord(event.host, event.lines[0], backup, step))
         if event.kind is EventKind.STATUS:
             self.outcomes.append(f"{event.host or 'this machine'}: {event.text}")
 
+    def flush(self) -> None:
+        """Everything written so far onto the disk's page cache (readable by anyone who opens the file)."""
+        for out in self._unflushed:
+            out.flush()
+        self._unflushed.clear()
+        self._flushed_at = time.monotonic()
+
     def log_text(self, step: str, host: str) -> str:
+        self.flush()
         path = self.path_for(step, host)
         return path.read_text() if path.exists() else ""
 
@@ -101,6 +129,8 @@ class RunLogs:
         for out in self._open.values():  # the run is over: its logs are complete
             out.close()
         self._open.clear()
+        self._files.clear()
+        self._unflushed.clear()
         lines = ["# regwiz run report", "",
                  f"Run: regwiz pid {os.getpid()} (each run has its own folder and report)", "",
                  f"Logs: `{self.directory}`", ""]

@@ -1,12 +1,11 @@
 """The user's own settings of regwiz itself (not of a set-up): kept in ``<config>/settings.toml``.
 
-Read with tomllib at start-up (small and fast); written with tomlkit, so a comment the user
+Read with tomllib at start-up when the file exists (small and fast); written with tomlkit, so a comment the user
 added survives. A file that cannot be read is ignored (defaults), never fatal.
 """
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +21,14 @@ def settings_path() -> Path:
 def load_settings(path: Path | None = None) -> dict[str, Any]:
     """The saved settings of known names and types; {} when there is no usable file."""
     try:
-        data = tomllib.loads((path or settings_path()).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        text = (path or settings_path()).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    import tomllib  # only when there is a file (start-up time: most runs have none)
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
         return {}
     return {key: value for key, value in data.items() if isinstance(value, KNOWN.get(key, type(None)))}
 

@@ -16,7 +16,7 @@ class Figure:
     regwiz: float
     baseline: float
     unit: str
-    goal: str  # e.g. "<= 1.3x"
+    goal: str  # e.g. "<= 1.25x"
     limit: float
     higher_is_better: bool = False  # throughput: ratio must be >= limit
     notes: list[str] = field(default_factory=list)

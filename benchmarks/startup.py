@@ -98,7 +98,7 @@ def run(repeat: int) -> list[Figure]:
         measure()  # warm the page cache and .pyc files once, uncounted
     samples = interleaved(contenders, repeat)
     regwiz, floor = median(samples["regwiz"]), median(samples["floor"])
-    return [Figure("start-up", regwiz * 1000, floor * 1000, "ms", "<= 1.3x", 1.3,
+    return [Figure("start-up", regwiz * 1000, floor * 1000, "ms", "<= 1.25x", 1.25,
                    notes=[f"samples regwiz {_ms(samples['regwiz'])}, floor {_ms(samples['floor'])}"])]
 
 

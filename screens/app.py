@@ -29,7 +29,12 @@ from screens.wizard import (Connected, GoToStep, OpenDashboard, OpenRegistry, Op
 class RegwizApp(App[None]):
     TITLE = "regwiz"
     SUB_TITLE = N_("a private Docker registry, step by step")  # shown with _()
-    CSS_PATH = "regwiz.tcss"
+    CSS_PATH = "regwiz.tcss"  # the first screen's rules (and those shared by every screen)
+    # The other screens' rules, read when the first of them is pushed: start-up parses only the first
+    # screen's part (8.0 ms to parse the whole file at best, 0.7 ms this part, measured). Nothing in this file
+    # matches the first screen, and it comes after regwiz.tcss, as it did when both were one file.
+    SCREENS_CSS_PATH = Path(__file__).with_name("regwiz_screens.tcss")
+    _screens_css_read = False
     BINDINGS = [Binding("ctrl+q", "quit", N_("Quit"), priority=True)]
 
     def __init__(self, profile: str | None = None, *, resume_gc: bool = False) -> None:
@@ -46,6 +51,13 @@ class RegwizApp(App[None]):
         self.registry_choices: DeployChoices | None = None  # once the registry is deployed
         self.steps_done = 0  # how many wizard steps are done in this run (the steps panel's ticks)
         self._restore_theme()
+
+    def push_screen(self, screen, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+        if not self._screens_css_read and not isinstance(screen, TargetScreen):
+            self._screens_css_read = True
+            path = self.SCREENS_CSS_PATH
+            self.stylesheet.add_source(path.read_text(encoding="utf-8"), read_from=(str(path), ""))
+        return super().push_screen(screen, *args, **kwargs)
 
     def _restore_theme(self) -> None:
         from app.settings import load_settings

@@ -9,7 +9,6 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 from app.i18n import N_, _
-from screens.plan import KEYS_HINT
 
 
 class HostKeyScreen(ModalScreen[bool]):
@@ -22,6 +21,8 @@ class HostKeyScreen(ModalScreen[bool]):
         self.host, self.key_type, self.fingerprint = host, key_type, fingerprint
 
     def compose(self) -> ComposeResult:
+        from screens.plan import KEYS_HINT  # here: screens.plan brings the engine's steps (start-up time)
+
         with Vertical(id="hostkey-dialog"):
             yield Label(_("Unknown host key"), classes="dialog-title")
             yield Static(

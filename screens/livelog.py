@@ -47,6 +47,14 @@ def _printable_ascii(text: str) -> bool:
     return text.isascii() and not text.encode("ascii").translate(None, _PRINTABLE_ASCII)
 
 
+_PRINTABLE_ASCII_LINES = _PRINTABLE_ASCII + b"\n"
+
+
+def _printable_ascii_lines(text: str) -> bool:
+    """Lines joined by "\n", each of them printable ASCII (as ``_printable_ascii`` of each line)."""
+    return text.isascii() and not text.encode("ascii").translate(None, _PRINTABLE_ASCII_LINES)
+
+
 class LiveLog(Log):
     # Ten writes a second: a person cannot read faster, and each one repaints (measured:
     # 20 a second cost a fifth of the streaming rate).
@@ -79,7 +87,11 @@ class LiveLog(Log):
         is_vertical_scroll_end = self.is_vertical_scroll_end
         auto_scroll = self.auto_scroll if scroll_end is None else scroll_end
         text = "\n".join(lines)
-        if not any(char in text for char in _OTHER_LINE_BREAKS):  # one fast scan each
+        whole = text.count("\n") == len(lines) - 1  # no line holds a "\n" of its own
+        # One scan of the joined batch answers both questions at once, most of the time: printable ASCII
+        # has no other line break either, and is as wide as it is long.
+        plain = whole and _printable_ascii_lines(text)
+        if plain or (whole and not any(char in text for char in _OTHER_LINE_BREAKS)):  # one fast scan each
             # Log drops empty lines ("".splitlines() is []); so does this.
             new_lines = [line for line in lines if line] if "" in lines else lines
         else:
@@ -89,7 +101,8 @@ class LiveLog(Log):
         if self.max_lines is not None and len(self._lines) > self.max_lines:
             self._prune_max_lines()
         if new_lines:
-            self._width = max(self._width, self._widest(new_lines))
+            widest = max(map(len, new_lines)) if plain else self._widest(new_lines)
+            self._width = max(self._width, widest)
         self._set_virtual_size(Size(self._width, len(self._lines)))
         if len(self._render_line_cache):  # only lines already rendered can be stale
             for y in range(start_line, start_line + len(new_lines)):

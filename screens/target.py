@@ -61,6 +61,7 @@ class TargetScreen(WizardStep):
         self.connected_to: str | None = None
         self._inputs: dict[str, Input] = {}  # every field's Input, mounted or about to be
         self._resumed_once = False
+        self._error_lines: set[str] = set()  # the fields whose error line is mounted
 
     def compose(self) -> ComposeResult:
         # Start-up time grows with every widget on the first screen (each is styled, laid out
@@ -194,6 +195,8 @@ class TargetScreen(WizardStep):
             self._show_error(event.input.id or "", error)
 
     def _show_error(self, field: str, error: str | None) -> None:
+        if not error and field not in self._error_lines:
+            return  # no error line to clear (and no query of the whole screen: each field's input at start-up)
         found = self.query(f"#{field}-error")
         if found:
             label = found.first(Static)
@@ -202,6 +205,7 @@ class TargetScreen(WizardStep):
         elif error:
             fields = self.query(f"#field-{field}")
             if fields:  # (not mounted: a field not shown has no error to show)
+                self._error_lines.add(field)
                 fields.first().mount(Static(error, id=f"{field}-error", classes="field-error"))
 
     def _value(self, name: str) -> str:

@@ -45,3 +45,19 @@ def test_two_runs_in_one_second_get_folders_and_reports_of_their_own(regwiz_home
     assert "first-run-line" not in second.log_text("deploy", "10.0.0.5")
     reports = {first.write_report(), second.write_report()}
     assert len(reports) == 2 and all(r.is_file() for r in reports)
+
+
+def test_buffered_output_is_on_disk_once_the_command_ends(regwiz_home) -> None:  # type: ignore[no-untyped-def]
+    """Output is written through a buffer; the command's exit (any event that is not output) flushes it, so
+    a reader of the file itself (not log_text) finds every line of a command that ended."""
+    bus = EventBus()
+    logs = RunLogs()
+    bus.subscribe(logs)
+    emit = bus.scoped(source="diagnose.network", host="10.0.0.5")
+    emit(EventKind.COMMAND, "ip route")
+    emit(EventKind.STDOUT, [f"line {i}" for i in range(5000)])
+    emit(EventKind.STDOUT, ["last output line"])
+    emit(EventKind.EXIT, "0 (0.01 s)")
+    text = logs.path_for("diagnose", "10.0.0.5").read_text()
+    assert text.count(" line ") == 5000 and "last output line" in text and text.rstrip().endswith("exit: 0 (0.01 s)")
+    assert logs.path_for("diagnose", "10.0.0.5").stat().st_mode & 0o777 == 0o600

@@ -116,3 +116,38 @@ def test_a_scope_reads_and_writes_as_the_log_files_name_it() -> None:
     assert Scope.parse("client.root@10.0.0.5") == Scope("client", "root@10.0.0.5")
     assert str(Scope("client", "root@10.0.0.5")) == "client.root@10.0.0.5"
     assert str(Scope("deploy")) == "deploy" and Scope.parse("deploy") == Scope("deploy")
+
+
+BATCHES: dict[str, list[str]] = {
+    "printable ASCII": [f"{i:06d} step output: compiling module" for i in range(2000)],
+    "with empty lines": ["first", "", "third", ""],
+    "a line holding a newline": ["one\ntwo", "three"],
+    "carriage return and form feed": ["progress 10%\rprogress 20%", "page\x0cnext"],
+    "wide characters and a tab": ["镜像仓库已就绪 registry ready", "col1\tcol2", "ascii"],
+    "a long line after short ones": ["a", "b" * 300],
+}
+
+
+@pytest.mark.parametrize("batch", list(BATCHES))
+async def test_the_live_log_holds_what_textuals_log_would(batch: str) -> None:
+    """LiveLog writes a batch at once (screens/livelog.py); its lines and width are those of Textual's Log."""
+    from textual.app import App, ComposeResult
+
+    from screens.livelog import LiveLog
+
+    class Both(App[None]):
+        def compose(self) -> ComposeResult:
+            yield LiveLog(id="live", highlight=False)
+            yield Log(id="plain", highlight=False)
+
+    app = Both()
+    async with app.run_test(size=(80, 30)) as pilot:
+        live, plain = app.query_one("#live", LiveLog), app.query_one("#plain", Log)
+        for part in (["before"], BATCHES[batch]):
+            live.write_lines(part)
+            plain.write_lines(part)
+        await pilot.pause(0.3)  # Log measures widths in a thread worker; LiveLog flushes within 0.1 s
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert list(live.lines) == list(plain.lines)
+        assert live.virtual_size.width == plain.virtual_size.width

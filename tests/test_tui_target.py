@@ -125,3 +125,31 @@ def test_the_first_screen_without_profiles_loads_no_toml_or_crypto(tmp_path: Pat
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "", f"loaded by the first screen: {result.stdout.strip()}"
+
+
+async def test_a_fixed_field_loses_its_error_line() -> None:
+    app = RegwizApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press(*"bad host!")
+        await pilot.pause()
+        error = app.screen.query_one("#host-error", Static)
+        assert error.display and "not an address" in str(error.render())
+        app.screen.query_one("#host", Input).value = "203.0.113.10"
+        await pilot.pause()
+        assert not error.display and str(error.render()).strip() == ""
+
+
+async def test_the_other_screens_rules_are_read_when_the_first_of_them_opens() -> None:
+    """Start-up parses regwiz.tcss alone; regwiz_screens.tcss comes with the first other screen (a modal here)."""
+    from screens.hostkey import HostKeyScreen
+
+    app = RegwizApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        source = (str(RegwizApp.SCREENS_CSS_PATH), "")
+        assert source not in app.stylesheet.source
+        app.push_screen(HostKeyScreen("203.0.113.10", "ssh-ed25519", "SHA256:abc"))
+        await pilot.pause()
+        assert source in app.stylesheet.source
+        dialog = app.screen.query_one("#hostkey-dialog")
+        assert dialog.styles.max_width is not None and dialog.styles.max_width.value == 72  # regwiz_screens.tcss
