@@ -98,3 +98,23 @@ def test_pull_errors_are_translated(message: str, cause: str) -> None:
     assert diagnosis is not None and cause in diagnosis.cause
     assert "10.0.0.5:5000" in diagnosis.fix or "re-issue" in diagnosis.fix or "TLS" in diagnosis.fix
     assert explain_pull_error("something else entirely", "h:1") is None
+
+
+@pytest.mark.parametrize("said, retried", [
+    # What `docker login` printed when dockerd gave up waiting (the fan-out benchmark at 32, README).
+    ('Error response from daemon: Get "https://10.213.0.2:5000/v2/": context deadline exceeded', True),
+    ('Error response from daemon: Get "https://10.213.0.2:5000/v2/": net/http: request canceled while waiting '
+     'for connection (Client.Timeout exceeded while awaiting headers)', True),
+    ('Error response from daemon: Get "https://10.213.0.2:5000/v2/": dial tcp 10.213.0.2:5000: i/o timeout', True),
+    # The registry answered and refused: never tried again.
+    ('Error response from daemon: Get "https://10.213.0.2:5000/v2/": unauthorized: authentication required', False),
+    ("Error response from daemon: login attempt to https://10.213.0.2:5000/v2/ failed with status: "
+     "401 Unauthorized", False),
+    ("Error: logging into \"10.213.0.2:5000\": invalid username/password", False),  # podman
+    ('Error response from daemon: Get "https://10.213.0.2:5000/v2/": dial tcp 10.213.0.2:5000: connect: '
+     "connection refused", False),
+])
+def test_only_a_login_that_timed_out_waiting_for_the_registry_is_tried_again(said: str, retried: bool) -> None:
+    from app.clients.kinds.base import login_timed_out
+
+    assert login_timed_out(said) is retried

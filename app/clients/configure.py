@@ -111,7 +111,7 @@ class StalePlan(TransportError):
     """A file planned on a client changed before the plan was applied: nothing changed there."""
 
 
-async def _execute(job: _Job, registry: RegistryTarget) -> None:
+async def _execute(job: _Job, registry: RegistryTarget, registry_gate: asyncio.Semaphore) -> None:
     assert job.transport is not None and job.result.kind is not None
     emit, kind = job.emit, job.result.kind
 
@@ -132,8 +132,9 @@ async def _execute(job: _Job, registry: RegistryTarget) -> None:
             raise StalePlan(outcome.message)
         if outcome.outcome not in (Outcome.APPLIED, Outcome.NOTHING_TO_DO):
             raise TransportError(f"{step.title}: {outcome.message}")
-    await kind.login(job.transport, registry, emit)
-    proof = await kind.prove(job.transport, registry, emit, job.result.plans)
+    async with registry_gate:  # the registry's share of the work: bounded apart from the SSH forks
+        await kind.login(job.transport, registry, emit)
+        proof = await kind.prove(job.transport, registry, emit, job.result.plans)
     job.result.pull_seconds, job.result.message = proof.seconds, proof.message
     job.result.status = Status.OK  # done now (a progress line counts it), not when the last client is
 
@@ -149,6 +150,12 @@ async def _guarded(job: _Job, work: Callable[[], Awaitable[None]]) -> None:
         job.emit.error(job.result.message)
 
 
+#: Clients that log in to and pull from the one registry at once. Every login and every request of a pull
+#: makes the registry check a bcrypt hash (htpasswd auth); 32 at once on a small server kept one login
+#: waiting past dockerd's own time-out ("context deadline exceeded"), and the registry's CPU, not the
+#: number of requests in flight, bounds how fast they go. The SSH work around them stays at ``limit``.
+REGISTRY_AT_ONCE = 8
+
 ConfirmAll = Callable[[list[tuple[str, Plan]]], Awaitable[bool]]
 OnUpdate = Callable[[ClientResult], None]
 
@@ -156,8 +163,11 @@ OnUpdate = Callable[[ClientResult], None]
 async def configure_clients(specs: list[ClientSpec], registry: RegistryTarget, bus: EventBus,
                             confirm_all: ConfirmAll, on_update: OnUpdate | None = None,
                             limit: int = 8, accept_key: AcceptKey | None = None, plan_only: bool = False,
-                            planned: Planned | None = None) -> list[ClientResult]:
-    """``plan_only``: connect, detect and plan, change nothing (the plans are in the results).
+                            planned: Planned | None = None,
+                            registry_limit: int = REGISTRY_AT_ONCE) -> list[ClientResult]:
+    """``limit``: clients worked on at once (SSH: connect, plan, apply). ``registry_limit``: of those, how
+    many log in to and pull from the registry at once (all of them share the one registry).
+    ``plan_only``: connect, detect and plan, change nothing (the plans are in the results).
     ``planned``: apply these plans (confirmed earlier) instead of planning."""
     jobs = [_Job(spec, bus.scoped(source=f"client.{spec.name}", host=spec.name), ClientResult(spec.name))
             for spec in specs]
@@ -189,7 +199,8 @@ async def configure_clients(specs: list[ClientSpec], registry: RegistryTarget, b
                 job.result.status, job.result.message = Status.SKIPPED, _("not confirmed; nothing changed")
                 update(job)
             return [j.result for j in jobs]
-        await asyncio.gather(*(phase(j, lambda j: _execute(j, registry)) for j in ready))
+        registry_gate = asyncio.Semaphore(max(1, min(limit, registry_limit)))
+        await asyncio.gather(*(phase(j, lambda j: _execute(j, registry, registry_gate)) for j in ready))
         for job in ready:
             if job.result.status is not Status.FAILURE:
                 job.result.status = Status.OK

@@ -116,11 +116,24 @@ class ClientKind(metaclass=_Kinds):
         """`TOOL login` with the password on stdin (never on the command line)."""
         from app.transport import Command
 
+        from app.transport import CommandFailed
+
         if not registry.username or registry.password is None:
             return
-        await transport.run(Command(self.tool, "login", address or registry.address, "-u", registry.username,
-                                    "--password-stdin"), sudo=self.sudo,
-                            stdin=registry.password.reveal().encode(), emit=emit, check=True, timeout=60)
+        command = Command(self.tool, "login", address or registry.address, "-u", registry.username,
+                          "--password-stdin")
+        for attempt in (1, 2):
+            result = await transport.run(command, sudo=self.sudo, stdin=registry.password.reveal().encode(),
+                                         emit=emit, timeout=60)
+            if result.ok:
+                return
+            said = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:]
+            if attempt == 1 and login_timed_out(result.stderr + result.stdout):
+                # The daemon gave up waiting for the registry (a busy registry checking many logins):
+                # once more, said so. A refused password is never tried again.
+                emit.warning(f"the registry did not answer the login in time ({' '.join(said)}): trying once more")
+                continue
+            raise CommandFailed(result)
 
     async def prove(self, transport: Transport, registry: RegistryTarget, emit: ScopedEmitter,
                     plans: Sequence[Plan] = (), address: str | None = None) -> Proof:
@@ -141,6 +154,19 @@ class ClientKind(metaclass=_Kinds):
             raise TransportError(_("the pull failed: {detail}").format(detail=detail))
         return Proof(seconds, _("pulled {image} in {seconds:.1f} s").format(image=registry.image_ref(),
                                                                             seconds=seconds))
+
+
+#: What docker and podman print when the daemon's request to the registry timed out (moby's login
+#: gives up with Go's "context deadline exceeded" / "Client.Timeout exceeded"), and what says the
+#: registry answered and refused (never retried).
+_LOGIN_TIMED_OUT = re.compile(r"context deadline exceeded|Client\.Timeout exceeded|i/o timeout|TLS handshake timeout",
+                              re.I)
+_LOGIN_REFUSED = re.compile(r"unauthorized|401|incorrect username or password|authentication required", re.I)
+
+
+def login_timed_out(text: str) -> bool:
+    """Whether a failed login's output says it timed out waiting for the registry (and not that it refused)."""
+    return bool(_LOGIN_TIMED_OUT.search(text)) and not _LOGIN_REFUSED.search(text)
 
 
 class UnknownKind(ClientKind):
