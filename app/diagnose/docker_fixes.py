@@ -39,9 +39,12 @@ class InstallDockerDecision:
 
 class EnableDockerFix(Step):
     title = "Start Docker and start it at boot"
+    #: The checks a started dockerd can answer otherwise (docker0 appears): run again after it.
+    rechecks = ("docker", "network")
 
     def __init__(self, service: DockerService) -> None:
         self.service = service
+        self._answered = False  # apply's restart saw dockerd answer
 
     async def plan(self, ctx: StepContext) -> Plan:
         actions = []
@@ -56,10 +59,11 @@ class EnableDockerFix(Step):
         assert isinstance(plan.decision, EnableDockerDecision)
         if plan.decision.enable:
             await self.service.enable(ctx.transport, ctx.emit)
-        await self.service.restart(ctx.transport, ctx.emit)
+        self._answered = await self.service.restart(ctx.transport, ctx.emit)
 
     async def verify(self, ctx: StepContext) -> str | None:
-        if await self.service.answers(ctx.transport):
+        # The restart waited until dockerd answered: asking again at once would repeat that check.
+        if self._answered or await self.service.answers(ctx.transport):
             return None
         cause = explain_failure(await self.service.recent_log(ctx.transport, ctx.emit))
         return f"the daemon did not start: {cause.cause}" if cause else "the daemon did not start"

@@ -47,9 +47,12 @@ class DaemonNetworkDecision:
 
 class DaemonNetworkFix(Step):
     title = "Give Docker free address ranges (daemon.json bip and default-address-pools)"
+    #: It rewrites daemon.json and restarts dockerd: the checks that can answer otherwise after it.
+    rechecks = ("docker", "network")
 
     def __init__(self, facts: NetworkFacts) -> None:
         self.facts = facts
+        self._answered = False  # apply's restart saw dockerd answer
 
     def _decision(self) -> DaemonNetworkDecision:
         assert self.applied is not None and isinstance(self.applied.decision, DaemonNetworkDecision)
@@ -123,12 +126,13 @@ class DaemonNetworkFix(Step):
             await ctx.files.backup(LOCAL_KV)
         if decision.was_enabled is False:
             await service.enable(ctx.transport, ctx.emit)
-        await service.restart(ctx.transport, ctx.emit)
+        self._answered = await service.restart(ctx.transport, ctx.emit)
 
     async def verify(self, ctx: StepContext) -> str | None:
         decision = self._decision()
         service = decision.service
-        if not await service.answers(ctx.transport):
+        # The restart waited until dockerd answered: asking again at once would repeat that check.
+        if not self._answered and not await service.answers(ctx.transport):
             cause = explain_failure(await service.recent_log(ctx.transport, ctx.emit))
             return "docker did not come back" + (f": {cause.cause}" if cause else "")
         shown = await ctx.transport.run(Command("ip", "-j", "-4", "addr", "show", "docker0"), emit=ctx.emit)
@@ -182,6 +186,9 @@ class RouteDeleteDecision:
 
 
 class RouteDeleteFix(Step):
+    #: It deletes a route and restarts dockerd: the checks that can answer otherwise after it.
+    rechecks = ("docker", "network")
+
     def __init__(self, route: netmodel.Route, facts: NetworkFacts) -> None:
         self.route = route
         self.facts = facts
