@@ -153,16 +153,17 @@ class DockerService:
         that is down is started, not restarted.
         """
         action = "restart"
+        command = self._control(action)
         if self.init == "systemd":
-            # A daemon that failed several times is held by systemd's start limit.
-            await transport.run(Command("systemctl", "reset-failed", "docker"), sudo=True)
+            # A daemon that failed several times is held by systemd's start limit: freed in the same command.
+            command = shell("systemctl reset-failed docker >/dev/null 2>&1; exec systemctl restart docker")
         elif not await self.answers(transport):
             # A dockerd still on its way down (a restart cut short) keeps its pid file live, and the
             # script's `start` then does nothing: wait (at most 20 s) for it to be gone first.
             await transport.run(shell("for i in $(seq 1 40); do pidof dockerd >/dev/null || exit 0; sleep 0.5; done"),
                                 sudo=True, timeout=30)
-            action = "start"
-        result = await transport.run(self._control(action), sudo=True, emit=emit, timeout=120)
+            command = self._control("start")
+        result = await transport.run(command, sudo=True, emit=emit, timeout=120)
         if not result.ok and self.init == "systemd":
             return False
         return await self.wait_until_answering(transport, wait)
