@@ -151,23 +151,26 @@ class Step(abc.ABC):
         return None
 
 
-# For each (path, backup) pair: a backup of "" means the file was new and must be gone again.
+# For each (path, backup, digest) triple: a backup of "" means the file was new and must be gone again;
+# a backup never made (its write was cut off before the copy) means the file must still have the digest.
 _RESTORED = (
     'if command -v cmp >/dev/null 2>&1; then same() { cmp -s -- "$1" "$2"; }; '
     'else same() { [ "$(cksum < "$1")" = "$(cksum < "$2")" ]; }; fi; '
-    'while [ $# -ge 2 ]; do p=$1; b=$2; shift 2; '
+    'while [ $# -ge 3 ]; do p=$1; b=$2; d=$3; shift 3; '
     'if [ -z "$b" ]; then if [ -e "$p" ]; then echo "still there: $p"; fi; '
     'elif [ ! -e "$p" ]; then echo "missing: $p"; '
+    'elif [ ! -e "$b" ]; then s=$(sha256sum < "$p"); if [ -z "$d" ] || [ "${s%% *}" != "$d" ]; then '
+    'echo "differs: $p"; fi; '
     'elif ! same "$b" "$p"; then echo "differs: $p"; fi; done'
 )
 
 
 async def files_restored(ctx: StepContext, plan: Plan) -> str | None:
     """Every file the plan changed is its backup again, byte for byte; else which ones are not."""
-    first: dict[str, str] = {}
+    first: dict[str, tuple[str, str]] = {}
     for backup in ctx.files.backups:  # the first backup of a path holds what was there before the step
-        first.setdefault(backup.path, backup.backup_path or "")
-    pairs = [(c.path, first[c.path]) for c in plan.changes if c.changes_anything and c.path in first]
+        first.setdefault(backup.path, (backup.backup_path or "", backup.before_sha256 or ""))
+    pairs = [(c.path, *first[c.path]) for c in plan.changes if c.changes_anything and c.path in first]
     if not pairs:
         return None
     result = await ctx.transport.run(shell(_RESTORED, *(x for pair in pairs for x in pair)),
@@ -175,7 +178,7 @@ async def files_restored(ctx: StepContext, plan: Plan) -> str | None:
     wrong = [line for line in result.stdout.splitlines() if line.strip()]
     if not wrong:
         return None
-    undo = "; ".join(f"cp -a {shlex.quote(b)} {shlex.quote(p)}" if b else f"rm {shlex.quote(p)}" for p, b in pairs
+    undo = "; ".join(f"cp -a {shlex.quote(b)} {shlex.quote(p)}" if b else f"rm {shlex.quote(p)}" for p, b, _d in pairs
                      if any(line.endswith(f": {p}") for line in wrong))
     return (f"the rollback did not restore every file on {ctx.transport.label} ({', '.join(wrong)}): "
             f"put them back by hand ({undo})")
