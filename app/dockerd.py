@@ -133,6 +133,16 @@ class DockerService:
         result = await transport.run(Command("systemctl", "is-enabled", "docker"))
         return result.stdout.strip() == "enabled"
 
+    async def running_and_enabled(self, transport: Transport) -> tuple[bool, bool | None]:
+        """``answers`` and ``is_enabled`` in one command: (the daemon answers, enabled at boot or None)."""
+        if self.init != "systemd":
+            return await self.answers(transport), None
+        result = await transport.run(shell(
+            'v=$(docker version --format "{{.Server.Version}}" 2>/dev/null); s=$?; '
+            'printf "%s\\n%s\\n" "$s" "$v"; systemctl is-enabled docker 2>/dev/null || true'), sudo=True, timeout=20)
+        lines = result.stdout.splitlines() + ["", "", ""]
+        return lines[0].strip() == "0" and bool(lines[1].strip()), lines[2].strip() == "enabled"
+
     async def enable(self, transport: Transport, emit: ScopedEmitter | None) -> None:
         if self.init == "systemd":
             await transport.run(Command("systemctl", "enable", "docker"), sudo=True, emit=emit, check=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import AsyncIterator
 
 from app.events import EventKind, ScopedEmitter
-from app.transport import Command, CommandFailed, Transport, TransportError, shell
+from app.transport import Command, CommandFailed, CommandResult, Transport, TransportError, shell
 from app.transport.base import ATOMIC_WRITE
 
 BACKUP_ROOT = "/var/backups/regwiz"
@@ -102,19 +102,32 @@ class Backup:
 
 
 # Back up (keeping mode and owner) and replace a file in one command. $1 path, $2 the backup's path
-# ("" for a file planned absent), $3 the backup root, $4 the mode of a new file, $5 "write" (the new
-# text on stdin, $6 its byte count) or "remove". A file whose existence is not as planned is refused
-# (exit 5) before anything changes; the new text goes to a temporary file beside it, renamed over it.
+# ("" for a file planned absent), $3 the backup root, $4 the mode of a new file, $5 the file's digest
+# as planned ("" if not known), $6 "write" (the new text on stdin, $7 its byte count) or "remove".
+# A file that is not as planned (there or not, its digest) is refused (exit 5) before anything
+# changes; the new text goes to a temporary file beside it, renamed over it (ATOMIC_WRITE).
 _REPLACE = (
-    'p=$1; b=$2; r=$3; m=$4; what=$5; n=${6:-0}; '
+    'p=$1; b=$2; r=$3; m=$4; d=$5; what=$6; n=${7:-0}; '
     'if [ -z "$b" ] && [ -e "$p" ]; then echo "regwiz: $p exists, it was planned absent; not changed" >&2; exit 5; fi; '
     'if [ -n "$b" ]; then '
     'if [ ! -e "$p" ]; then echo "regwiz: $p is gone since it was planned; not changed" >&2; exit 5; fi; '
+    'if [ -n "$d" ]; then s=$(sha256sum < "$p") || exit 1; if [ "${s%% *}" != "$d" ]; then '
+    'echo "regwiz: $p changed since it was planned; not changed" >&2; exit 5; fi; fi; '
     'mkdir -p "$(dirname "$b")" && chmod 700 "$r" && cp -a -- "$p" "$b" || exit 1; '
     'k=$(stat -c %a "$p") && [ "$k" != 0 ] && m=$k; fi; '
     'if [ "$what" = remove ]; then exec rm -f -- "$p"; fi; '
     'mkdir -p -- "$(dirname "$p")" || exit 1; set -- "$p" "$m" "$n"; '
 )
+
+
+class FileNotAsPlanned(CommandFailed):
+    """A write refused before any change: the file is not as it was planned (there or not, or its text)."""
+
+    def __init__(self, result: CommandResult, path: str) -> None:
+        super().__init__(result)
+        self.path = path
+
+
 # Each file's text as one line: "+" and its base64, or "-" for a file that is absent.
 _READ_MANY = (
     'for p do if [ -e "$p" ]; then b=$(base64 < "$p") || exit 4; printf "+%s\\n" "$(printf %s "$b" | tr -d "\\n")"; '
@@ -212,7 +225,8 @@ class RemoteFiles:
     async def write(self, change: FileChange) -> Backup:
         """Back the file up, then replace it atomically (temp file and rename): one remote command.
 
-        The file must exist, or not, as it was planned (``change.old``): otherwise nothing is changed.
+        The file must be as it was planned (there or not, its digest): otherwise nothing is changed
+        (FileNotAsPlanned).
         """
         root = await self._backup_root()
         existed = change.old is not None or change.before_sha256 is not None
@@ -222,7 +236,7 @@ class RemoteFiles:
         self.backups.append(backup)
         if self.emit is not None:
             self.emit(EventKind.FILE_CHANGED, [change.path, backup.backup_path or "-"])
-        args = [change.path, backup.backup_path or "", root, f"{change.mode:04o}"]
+        args = [change.path, backup.backup_path or "", root, f"{change.mode:04o}", change.before_sha256 or ""]
         try:
             if change.new is None:
                 await self.transport.run(shell(_REPLACE, *args, "remove"), sudo=self.sudo, emit=self.emit,
@@ -237,6 +251,7 @@ class RemoteFiles:
         except CommandFailed as failed:
             if failed.result.exit_status == 5:  # refused before its copy: nothing to restore
                 self.backups.remove(backup)
+                raise FileNotAsPlanned(failed.result, change.path) from None
             raise
         return backup
 

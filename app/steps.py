@@ -26,7 +26,7 @@ from typing import Any, Awaitable, Callable
 from app import hostlock
 from app.dockerd import DockerService
 from app.events import EventKind, ScopedEmitter
-from app.remote_files import FileChange, RemoteFiles, changed_since_planned
+from app.remote_files import FileChange, FileNotAsPlanned, RemoteFiles, changed_since_planned
 from app.transport import Transport, TransportError, shell
 
 
@@ -118,6 +118,9 @@ class Step(abc.ABC):
     title: str = ""
     #: The plan being applied, set by ``run_step`` just before ``apply``: what verify/rollback read.
     applied: Plan | None = None
+    #: True when apply's first change is writing the plan's files (RemoteFiles.write, which refuses a
+    #: file not as planned before changing it): a plan of one file then needs no separate check of it.
+    writes_first: bool = False
 
     @abc.abstractmethod
     async def plan(self, ctx: StepContext) -> Plan: ...
@@ -268,8 +271,10 @@ async def run_step(step: Step, ctx: StepContext, confirm: Confirm, planned: Plan
 
 async def _apply(step: Step, ctx: StepContext, plan: Plan) -> StepResult:
     emit = ctx.emit
+    # One file, written first: its write refuses it, unchanged, when it is not as planned (FileNotAsPlanned).
+    folded = step.writes_first and sum(c.changes_anything for c in plan.changes) == 1
     try:  # under the lock, before the first change: every planned file is still as it was read
-        changed = await changed_since_planned(ctx.transport, plan.changes, sudo=ctx.files.sudo)
+        changed = [] if folded else await changed_since_planned(ctx.transport, plan.changes, sudo=ctx.files.sudo)
     except TransportError as exc:
         message = f"{exc}. Nothing was changed; run the step again once the host answers."
         emit.error(message)
@@ -291,6 +296,12 @@ async def _apply(step: Step, ctx: StepContext, plan: Plan) -> StepResult:
     try:
         await step.apply(ctx, plan)
         problem = await step.verify(ctx)
+    except FileNotAsPlanned as exc:
+        if folded:  # the step's first change, refused: nothing was changed
+            message = stale_message([exc.path], ctx.transport.label)
+            emit.error(message)
+            return StepResult(Outcome.REFUSED, message, stale=True)
+        problem = str(exc)
     except TransportError as exc:
         problem = str(exc)
     if problem is None:

@@ -13,8 +13,8 @@ import pytest
 
 from app.diagnose.resources import FIREWALL_QUESTIONS, firewall_answers
 from app.events import EventBus
-from app.remote_files import Backup, FileChange, RemoteFiles, sha256_text
-from app.steps import Plan, StepContext, files_restored
+from app.remote_files import Backup, FileChange, FileNotAsPlanned, RemoteFiles, sha256_text
+from app.steps import Outcome, Plan, Step, StepContext, files_restored, run_step
 from app.transport import CommandFailed, Transport
 from app.transport.local import LocalTransport
 
@@ -147,3 +147,58 @@ async def test_the_firewall_questions_run_as_one_shell_command() -> None:
         result = await t.run(["sh", "-c", FIREWALL_QUESTIONS])
     answers = firewall_answers(result.stdout)
     assert len(answers) == 3 and result.stdout.count("@@regwiz-exit ") == 3
+
+
+async def test_a_file_changed_since_planned_is_refused_by_its_write(home: Path) -> None:
+    target = home / "app.conf"
+    target.write_text("changed meanwhile\n")
+    async with LocalTransport() as t:
+        files = RemoteFiles(t, sudo=False)
+        with pytest.raises(FileNotAsPlanned) as refused:
+            await files.write(FileChange(str(target), "old\n", "new\n"))
+    assert refused.value.path == str(target) and files.backups == []
+    assert target.read_text() == "changed meanwhile\n"
+
+
+class _OneFile(Step):
+    """Writes its one file first (writes_first): the write itself checks the file is as planned."""
+
+    title = "write one file"
+    writes_first = True
+
+    def __init__(self, path: Path, changed_meanwhile: str | None = None) -> None:
+        self.path, self.changed_meanwhile = path, changed_meanwhile
+
+    async def plan(self, ctx: StepContext) -> Plan:
+        return Plan("write", changes=[FileChange(str(self.path), self.path.read_text(), "new\n")], files_sudo=False)
+
+    async def apply(self, ctx: StepContext, plan: Plan) -> None:
+        for change in plan.changes:
+            await ctx.files.write(change)
+
+    async def verify(self, ctx: StepContext) -> str | None:
+        return None
+
+
+async def _confirm_then(step: _OneFile, plan: Plan) -> bool:
+    if step.changed_meanwhile is not None:
+        step.path.write_text(step.changed_meanwhile)
+    return True
+
+
+@pytest.mark.parametrize("meanwhile", [None, "someone else's\n"])
+async def test_a_one_file_step_checks_its_file_in_the_write_command(home: Path, meanwhile: str | None) -> None:
+    target = home / "app.conf"
+    target.write_text("old\n")
+    step = _OneFile(target, meanwhile)
+    async with LocalTransport() as t:
+        lines = counting(t)
+        result = await run_step(step, StepContext(t, EventBus().scoped(source="x")),
+                                lambda plan: _confirm_then(step, plan))
+    assert not any("while [ $# -ge 2 ]" in line for line in lines)  # no separate digest check
+    if meanwhile is None:
+        assert result.outcome is Outcome.APPLIED and target.read_text() == "new\n"
+    else:
+        assert result.outcome is Outcome.REFUSED and result.stale, result.message
+        assert f"{target} changed on" in result.message and "plan again" in result.message
+        assert target.read_text() == meanwhile

@@ -99,6 +99,7 @@ class _Change:
 
 
 class DockerTrustStep(Step):
+    writes_first = True  # apply writes its files before anything else
     def __init__(self, kind: DockerKind, registry: RegistryTarget) -> None:
         self.kind = kind
         self.registry = registry

@@ -48,10 +48,11 @@ class EnableDockerFix(Step):
 
     async def plan(self, ctx: StepContext) -> Plan:
         actions = []
-        enable = await self.service.is_enabled(ctx.transport) is False
+        running, enabled = await self.service.running_and_enabled(ctx.transport)
+        enable = enabled is False
         if enable:
             actions.append("enable docker.service at boot (systemctl enable docker)")
-        if not await self.service.answers(ctx.transport):
+        if not running:
             actions.append("start the Docker daemon")
         return Plan("Start the Docker daemon", actions=actions, decision=EnableDockerDecision(enable))
 

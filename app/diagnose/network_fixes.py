@@ -46,6 +46,7 @@ class DaemonNetworkDecision:
 
 
 class DaemonNetworkFix(Step):
+    writes_first = True  # apply writes its files before anything else
     title = "Give Docker free address ranges (daemon.json bip and default-address-pools)"
     #: It rewrites daemon.json and restarts dockerd: the checks that can answer otherwise after it.
     rechecks = ("docker", "network")
@@ -79,8 +80,7 @@ class DaemonNetworkFix(Step):
                 f"setting them in {DAEMON_JSON} too would stop dockerd (docker/for-linux#327). "
                 "Change them there instead."))
         service = await facts.docker_service(ctx.transport)
-        was_running = await service.answers(ctx.transport)
-        was_enabled = await service.is_enabled(ctx.transport)
+        was_running, was_enabled = await service.running_and_enabled(ctx.transport)
         actions = []
         if _configured_ranges_are_clean(self.facts):
             new_text = current

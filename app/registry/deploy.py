@@ -266,11 +266,10 @@ class DeployRegistryStep(Step):
         assert isinstance(plan.decision, DeployDecision)
         decision = plan.decision
         t = ctx.transport
-        await t.run(shell(f'mkdir -p {HOST_DIR}/certs {HOST_DIR}/auth && chmod 700 {HOST_DIR}'),
-                    sudo=True, emit=ctx.emit, check=True)
         storage = self._storage_path()
-        if storage:
-            await t.run(Command("mkdir", "-p", storage), sudo=True, emit=ctx.emit, check=True)
+        await t.run(shell('mkdir -p "$1/certs" "$1/auth" && chmod 700 "$1" && '
+                          'if [ -n "$2" ]; then mkdir -p -- "$2"; fi', HOST_DIR, storage or ""),
+                    sudo=True, emit=ctx.emit, check=True)
         for change in plan.changes:
             if change.changes_anything:
                 await ctx.files.write(change)
