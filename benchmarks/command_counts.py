@@ -6,7 +6,9 @@ host and a `linux_client`), every command attributed to the step and function th
 Every remote command passes SSHTransport._execute (one SSH session each: an exec request sshd counts);
 this wraps it, walks the caller's stack to the nearest Step (app/steps.py) and the nearest function of
 regwiz outside the transport, and prints the counts per step and per function, with sshd's own total
-to show the attribution misses nothing. Not a timed benchmark: counts do not depend on the machine.
+to show the attribution misses nothing. Not a timed benchmark: counts do not depend on the machine,
+but for the repeats of loops that ask until the host answers (POLLS), which are counted apart.
+tests/test_command_counts_testbed.py holds each step to its count.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import secrets
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 
 from benchmarks.end_to_end import profile_text
@@ -29,11 +32,18 @@ APP = str(Path(__file__).resolve().parent.parent / "app")
 TRANSPORT = os.path.join(APP, "transport")
 
 
-def attribute() -> tuple[str, str]:
-    """(the Step class sending, or the phase; the nearest regwiz function outside the transport)."""
+# Loops that ask until the host answers: how often they ask depends on the machine's speed, so a
+# command such a loop sent before in the same call counts as a repeat, not in the per-step counts.
+POLLS = {("dockerd", "wait_until_answering"), ("registry.deploy", "verify")}
+
+
+def attribute() -> tuple[str, str, types.FrameType | None]:
+    """(the Step class sending, or the phase; the nearest regwiz function outside the transport;
+    the frame of the polling loop sending it, if any)."""
     from app.steps import Step
 
     step, where = "", ""
+    poll: types.FrameType | None = None
     frame = inspect.currentframe()
     while frame is not None:
         path = frame.f_code.co_filename
@@ -41,6 +51,8 @@ def attribute() -> tuple[str, str]:
             module = Path(path).relative_to(APP).with_suffix("").as_posix().replace("/", ".")
             if not where:
                 where = f"{module}.{frame.f_code.co_name}"
+            if poll is None and (module, frame.f_code.co_name) in POLLS:
+                poll = frame
             owner = frame.f_locals.get("self")
             if not step and isinstance(owner, Step):
                 step = type(owner).__name__
@@ -49,7 +61,7 @@ def attribute() -> tuple[str, str]:
             if not step and module == "clients.configure":
                 step = f"clients: {frame.f_code.co_name}"
         frame = frame.f_back
-    return step or "(no step)", where or "?"
+    return step or "(no step)", where or "?", poll
 
 
 class CommandCounter:
@@ -58,6 +70,9 @@ class CommandCounter:
     def __init__(self) -> None:
         self.per_step: collections.Counter[str] = collections.Counter()
         self.per_function: collections.Counter[tuple[str, str, str]] = collections.Counter()
+        #: Commands a polling loop (POLLS) sent again within one call: counted here only.
+        self.repeats: collections.Counter[str] = collections.Counter()
+        self._polled: dict[int, tuple[types.FrameType, set[str]]] = {}  # frames kept: ids are not reused
 
     def __enter__(self) -> "CommandCounter":
         from app.transport.ssh import SSHTransport
@@ -66,7 +81,13 @@ class CommandCounter:
         counter = self
 
         async def counted(self, line, *args, **kwargs):  # type: ignore[no-untyped-def]
-            step, where = attribute()
+            step, where, poll = attribute()
+            if poll is not None:
+                _, sent = counter._polled.setdefault(id(poll), (poll, set()))
+                if line in sent:
+                    counter.repeats[f"{step} @ {self.label}"] += 1
+                    return await original(self, line, *args, **kwargs)
+                sent.add(line)
             counter.per_step[f"{step} @ {self.label}"] += 1
             words = line.split()
             word = next((w for w in words if w not in ("sudo", "-S", "-p", "''", "--", "sh", "-c", "exec")), "?")
@@ -132,8 +153,9 @@ def main() -> int:
         code, counter = counted_setup(bed, server, client)
         sshd = sshd_counts(server, since) + sshd_counts(client, since)
         names = {server.address: "server", client.address: "client"}
-    total = sum(counter.per_step.values())
-    print(f"regwiz setup --yes: exit {code}; {total} remote commands counted here, sshd: {sshd}")
+    total = sum(counter.per_step.values()) + sum(counter.repeats.values())
+    print(f"regwiz setup --yes: exit {code}; {total} remote commands counted here, sshd: {sshd}; "
+          f"of them {sum(counter.repeats.values())} a polling loop's repeats (not in the counts below)")
     print("\nper step (host):")
     for key, count in sorted(counter.steps(names).items(), key=lambda kv: -kv[1]):
         print(f"  {count:4d}  {key}")
