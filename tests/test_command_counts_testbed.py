@@ -23,7 +23,7 @@ BOUNDS = {
     "DeployRegistryStep @ server": 19,
     "DaemonNetworkFix @ server": 8,
     "EnableDockerFix @ server": 1,
-    "(no step) @ server": 4,  # the host lock, the deploy's digest check, the Docker Hub probe
+    "(no step) @ server": 4,  # the host lock, the deploy's digest check, the Docker Hub probe, dockerd
     "DockerTrustStep @ client": 4,
     "DockerStoreHostsStep @ client": 1,
     "clients: _execute @ client": 4,
