@@ -131,6 +131,16 @@ class DockerService:
         result = await transport.run(Command("systemctl", "is-enabled", "docker"))
         return result.stdout.strip() == "enabled"
 
+    async def running_and_enabled(self, transport: Transport) -> tuple[bool, bool | None]:
+        """``answers`` and ``is_enabled`` in one command: (the daemon answers, enabled at boot or None)."""
+        if self.init != "systemd":
+            return await self.answers(transport), None
+        result = await transport.run(shell(
+            'v=$(docker version --format "{{.Server.Version}}" 2>/dev/null); s=$?; '
+            'printf "%s\\n%s\\n" "$s" "$v"; systemctl is-enabled docker 2>/dev/null || true'), sudo=True, timeout=20)
+        lines = result.stdout.splitlines() + ["", "", ""]
+        return lines[0].strip() == "0" and bool(lines[1].strip()), lines[2].strip() == "enabled"
+
     async def enable(self, transport: Transport, emit: ScopedEmitter | None) -> None:
         if self.init == "systemd":
             await transport.run(Command("systemctl", "enable", "docker"), sudo=True, emit=emit, check=True)
@@ -151,16 +161,17 @@ class DockerService:
         that is down is started, not restarted.
         """
         action = "restart"
+        command = self._control(action)
         if self.init == "systemd":
-            # A daemon that failed several times is held by systemd's start limit.
-            await transport.run(Command("systemctl", "reset-failed", "docker"), sudo=True)
+            # A daemon that failed several times is held by systemd's start limit: freed in the same command.
+            command = shell("systemctl reset-failed docker >/dev/null 2>&1; exec systemctl restart docker")
         elif not await self.answers(transport):
             # A dockerd still on its way down (a restart cut short) keeps its pid file live, and the
             # script's `start` then does nothing: wait (at most 20 s) for it to be gone first.
             await transport.run(shell("for i in $(seq 1 40); do pidof dockerd >/dev/null || exit 0; sleep 0.5; done"),
                                 sudo=True, timeout=30)
-            action = "start"
-        result = await transport.run(self._control(action), sudo=True, emit=emit, timeout=120)
+            command = self._control("start")
+        result = await transport.run(command, sudo=True, emit=emit, timeout=120)
         if not result.ok and self.init == "systemd":
             return False
         return await self.wait_until_answering(transport, wait)

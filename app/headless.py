@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
-from app.diagnose import CheckResult, DiagnosisContext, default_checks, run_checks
+from app.diagnose import CheckResult, DiagnosisContext, checks_after, default_checks, run_checks
 from app.events import EventBus, EventKind, LogEvent
 from app.i18n import N_, _
 from app.runlog import RunLogs
@@ -125,7 +125,9 @@ class Run:
         for result in failing:
             await self.step(result.fixes[0], transport, f"fix.{result.check_id}", host)
         self.out.record("info", message=_("diagnosing again after the fixes"))
-        results = await run_checks(default_checks(), DiagnosisContext(transport, self.bus, host))
+        # Only the checks the fixes can change run again (one diagnosis per run); the others' results stand.
+        again = {r.check_id: r for r in await run_checks(checks_after(r.fixes[0] for r in failing), ctx)}
+        results = [again.get(r.check_id, r) for r in results]
         for result in results:
             self.out.record("check", **result.as_json())
         return results

@@ -8,13 +8,16 @@ backup placed next to the original as live configuration.
 from __future__ import annotations
 
 import base64
+import contextlib
 import difflib
 import hashlib
 import time
 from dataclasses import dataclass, field
+from typing import AsyncIterator
 
 from app.events import EventKind, ScopedEmitter
-from app.transport import Command, Transport, shell
+from app.transport import Command, CommandFailed, CommandResult, Transport, TransportError, shell
+from app.transport.base import ATOMIC_WRITE
 
 BACKUP_ROOT = "/var/backups/regwiz"
 USER_BACKUP_ROOT = "~/.local/state/regwiz/backups"  # without sudo: the user's own
@@ -93,6 +96,53 @@ async def changed_since_planned(transport: Transport, changes: list[FileChange],
 class Backup:
     path: str
     backup_path: str | None  # None: the file did not exist before
+    #: sha256 of the file before the change, when known: a backup that was never made (the write's
+    #: command cut off before its copy) leaves the file as it was, which restore and its check accept.
+    before_sha256: str | None = None
+
+
+# Back up (keeping mode and owner) and replace a file in one command. $1 path, $2 the backup's path
+# ("" for a file planned absent), $3 the backup root, $4 the mode of a new file, $5 the file's digest
+# as planned ("" if not known), $6 "write" (the new text on stdin, $7 its byte count) or "remove".
+# A file that is not as planned (there or not, its digest) is refused (exit 5) before anything
+# changes; the new text goes to a temporary file beside it, renamed over it (ATOMIC_WRITE).
+_REPLACE = (
+    'p=$1; b=$2; r=$3; m=$4; d=$5; what=$6; n=${7:-0}; '
+    'if [ -z "$b" ] && [ -e "$p" ]; then echo "regwiz: $p exists, it was planned absent; not changed" >&2; exit 5; fi; '
+    'if [ -n "$b" ]; then '
+    'if [ ! -e "$p" ]; then echo "regwiz: $p is gone since it was planned; not changed" >&2; exit 5; fi; '
+    'if [ -n "$d" ]; then s=$(sha256sum < "$p") || exit 1; if [ "${s%% *}" != "$d" ]; then '
+    'echo "regwiz: $p changed since it was planned; not changed" >&2; exit 5; fi; fi; '
+    'mkdir -p "$(dirname "$b")" && chmod 700 "$r" && cp -a -- "$p" "$b" || exit 1; '
+    'k=$(stat -c %a "$p") && [ "$k" != 0 ] && m=$k; fi; '
+    'if [ "$what" = remove ]; then exec rm -f -- "$p"; fi; '
+    'mkdir -p -- "$(dirname "$p")" || exit 1; set -- "$p" "$m" "$n"; '
+)
+
+
+class FileNotAsPlanned(CommandFailed):
+    """A write refused before any change: the file is not as it was planned (there or not, or its text)."""
+
+    def __init__(self, result: CommandResult, path: str) -> None:
+        super().__init__(result)
+        self.path = path
+
+
+# Each file's text as one line: "+" and its base64, or "-" for a file that is absent.
+_READ_MANY = (
+    'for p do if [ -e "$p" ]; then b=$(base64 < "$p") || exit 4; printf "+%s\\n" "$(printf %s "$b" | tr -d "\\n")"; '
+    'else echo -; fi; done'
+)
+# Put a backup back (atomically), or remove a file that was new. $1 the backup ("" for none), $2 the
+# file, $3 its digest before (or ""): a backup never made means the change never started, which
+# the file's digest must confirm.
+_RESTORE = (
+    'b=$1; p=$2; d=$3; '
+    'if [ -z "$b" ]; then exec rm -f -- "$p"; fi; '
+    'if [ -e "$b" ]; then cp -a -- "$b" "$p.regwiz-restore" && exec mv -f -- "$p.regwiz-restore" "$p"; fi; '
+    'if [ -n "$d" ] && [ -e "$p" ]; then s=$(sha256sum < "$p") && [ "${s%% *}" = "$d" ] && exit 0; fi; '
+    'echo "regwiz: no backup $b, and $p is not as it was" >&2; exit 1'
+)
 
 
 @dataclass
@@ -105,6 +155,8 @@ class RemoteFiles:
     sudo: bool = True
     stamp: str = field(default_factory=lambda: time.strftime("%Y%m%dT%H%M%S"))
     backups: list[Backup] = field(default_factory=list)
+    _user_root: str | None = field(default=None, repr=False)
+    _prefetched: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     async def read(self, path: str) -> str | None:
         """The file's exact text (through base64, so no byte is lost), or None if absent."""
@@ -115,7 +167,31 @@ class RemoteFiles:
         encoded = await self.read_base64(path)
         return None if encoded is None else base64.b64decode(encoded)
 
+    @contextlib.asynccontextmanager
+    async def prefetched(self, paths: list[str]) -> AsyncIterator[None]:
+        """Read these files in one remote command; within the block, ``read`` answers from that read.
+
+        Each answer is given once (a second read of a path asks the host again), and none outlives the
+        block: a plan reads its files together, and nothing it does later sees a stale answer.
+        """
+        wanted = list(dict.fromkeys(paths))
+        for path in wanted:
+            if self.emit is not None:
+                self.emit.info(f"read {path}")
+        result = await self.transport.run(shell(_READ_MANY, *wanted), sudo=self.sudo, check=True)
+        lines = result.stdout.splitlines()
+        if len(lines) != len(wanted) or any(line[:1] not in ("+", "-") for line in lines):
+            raise TransportError(f"reading {', '.join(wanted)} on {self.transport.label} gave unexpected output")
+        self._prefetched = {path: (line[1:].strip() if line[0] == "+" else None)
+                            for path, line in zip(wanted, lines, strict=True)}
+        try:
+            yield
+        finally:
+            self._prefetched = {}
+
     async def read_base64(self, path: str) -> str | None:
+        if path in self._prefetched:
+            return self._prefetched.pop(path)
         if self.emit is not None:
             self.emit.info(f"read {path}")
         result = await self.transport.run(
@@ -129,9 +205,12 @@ class RemoteFiles:
         result = await self.transport.run(Command("stat", "-c", "%a", path), sudo=self.sudo)
         return int(result.stdout.strip(), 8) if result.ok and result.stdout.strip() else None
 
+    async def _backup_root(self) -> str:
+        return BACKUP_ROOT if self.sudo else await self._user_backup_root()
+
     async def backup(self, path: str) -> Backup:
         """Copy the file, keeping its mode and owner, under this run's backup folder."""
-        root = BACKUP_ROOT if self.sudo else await self._user_backup_root()
+        root = await self._backup_root()
         target = f"{root}/{self.stamp}{path}"
         result = await self.transport.run(shell(
             'if [ ! -e "$1" ]; then exit 3; fi; '
@@ -144,33 +223,48 @@ class RemoteFiles:
         return backup
 
     async def write(self, change: FileChange) -> Backup:
-        """Back the file up, then replace it atomically (temp file and rename)."""
-        backup = await self.backup(change.path)
-        if change.new is None:
-            if self.emit is not None:
-                self.emit(EventKind.FILE_CHANGED, [change.path, backup.backup_path or "-"])
-            await self.transport.run(Command("rm", "-f", "--", change.path), sudo=self.sudo, emit=self.emit, check=True)
-            return backup
+        """Back the file up, then replace it atomically (temp file and rename): one remote command.
+
+        The file must be as it was planned (there or not, its digest): otherwise nothing is changed
+        (FileNotAsPlanned).
+        """
+        root = await self._backup_root()
+        existed = change.old is not None or change.before_sha256 is not None
+        backup = Backup(change.path, f"{root}/{self.stamp}{change.path}" if existed else None,
+                        change.before_sha256)
+        # Recorded before the command runs: a command cut off after its copy is rolled back like any other.
+        self.backups.append(backup)
         if self.emit is not None:
             self.emit(EventKind.FILE_CHANGED, [change.path, backup.backup_path or "-"])
-        mode = await self.mode_of(change.path) if change.old is not None else None
-        await self.transport.run(Command("mkdir", "-p", "--", _dirname(change.path)), sudo=self.sudo, check=True)
-        await self.transport.upload(change.new.encode(), change.path, mode=mode or change.mode,
-                                    sudo=self.sudo, emit=self.emit)
+        args = [change.path, backup.backup_path or "", root, f"{change.mode:04o}", change.before_sha256 or ""]
+        try:
+            if change.new is None:
+                await self.transport.run(shell(_REPLACE, *args, "remove"), sudo=self.sudo, emit=self.emit,
+                                         check=True)
+                return backup
+            data = change.new.encode()
+            if self.emit is not None:
+                mode = "its mode kept" if existed else f"mode {change.mode:04o}"
+                self.emit(EventKind.INFO, f"upload {len(data)} bytes to {change.path} ({mode})")
+            await self.transport.run(shell(_REPLACE + ATOMIC_WRITE, *args, "write", str(len(data))),
+                                     sudo=self.sudo, stdin=data, emit=self.emit, check=True)
+        except CommandFailed as failed:
+            if failed.result.exit_status == 5:  # refused before its copy: nothing to restore
+                self.backups.remove(backup)
+                raise FileNotAsPlanned(failed.result, change.path) from None
+            raise
         return backup
 
     async def _user_backup_root(self) -> str:
-        home = (await self.transport.run(shell('printf %s "$HOME"'))).stdout.strip()
-        return USER_BACKUP_ROOT.replace("~", home, 1)
+        if self._user_root is None:
+            home = (await self.transport.run(shell('printf %s "$HOME"'))).stdout.strip()
+            self._user_root = USER_BACKUP_ROOT.replace("~", home, 1)
+        return self._user_root
 
     async def restore(self, backup: Backup) -> None:
         """Put the old file back (atomically), or remove a file that was new."""
-        if backup.backup_path is None:
-            await self.transport.run(Command("rm", "-f", "--", backup.path), sudo=self.sudo, emit=self.emit, check=True)
-            return
-        await self.transport.run(shell(
-            'cp -a -- "$1" "$2.regwiz-restore" && mv -f -- "$2.regwiz-restore" "$2"',
-            backup.backup_path, backup.path), sudo=self.sudo, emit=self.emit, check=True)
+        await self.transport.run(shell(_RESTORE, backup.backup_path or "", backup.path, backup.before_sha256 or ""),
+                                 sudo=self.sudo, emit=self.emit, check=True)
 
     async def restore_all(self) -> None:
         for backup in reversed(self.backups):

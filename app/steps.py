@@ -27,7 +27,7 @@ from app import hostlock
 from app.dockerd import DockerService
 from app.events import EventKind, ScopedEmitter
 from app.i18n import _
-from app.remote_files import FileChange, RemoteFiles, changed_since_planned
+from app.remote_files import FileChange, FileNotAsPlanned, RemoteFiles, changed_since_planned
 from app.transport import Transport, TransportError, shell
 
 
@@ -123,6 +123,9 @@ class Step(abc.ABC):
     title: str = ""
     #: The plan being applied, set by ``run_step`` just before ``apply``: what verify/rollback read.
     applied: Plan | None = None
+    #: True when apply's first change is writing the plan's files (RemoteFiles.write, which refuses a
+    #: file not as planned before changing it): a plan of one file then needs no separate check of it.
+    writes_first: bool = False
 
     @abc.abstractmethod
     async def plan(self, ctx: StepContext) -> Plan: ...
@@ -156,23 +159,26 @@ class Step(abc.ABC):
         return None
 
 
-# For each (path, backup) pair: a backup of "" means the file was new and must be gone again.
+# For each (path, backup, digest) triple: a backup of "" means the file was new and must be gone again;
+# a backup never made (its write was cut off before the copy) means the file must still have the digest.
 _RESTORED = (
     'if command -v cmp >/dev/null 2>&1; then same() { cmp -s -- "$1" "$2"; }; '
     'else same() { [ "$(cksum < "$1")" = "$(cksum < "$2")" ]; }; fi; '
-    'while [ $# -ge 2 ]; do p=$1; b=$2; shift 2; '
+    'while [ $# -ge 3 ]; do p=$1; b=$2; d=$3; shift 3; '
     'if [ -z "$b" ]; then if [ -e "$p" ]; then echo "still there: $p"; fi; '
     'elif [ ! -e "$p" ]; then echo "missing: $p"; '
+    'elif [ ! -e "$b" ]; then s=$(sha256sum < "$p"); if [ -z "$d" ] || [ "${s%% *}" != "$d" ]; then '
+    'echo "differs: $p"; fi; '
     'elif ! same "$b" "$p"; then echo "differs: $p"; fi; done'
 )
 
 
 async def files_restored(ctx: StepContext, plan: Plan) -> str | None:
     """Every file the plan changed is its backup again, byte for byte; else which ones are not."""
-    first: dict[str, str] = {}
+    first: dict[str, tuple[str, str]] = {}
     for backup in ctx.files.backups:  # the first backup of a path holds what was there before the step
-        first.setdefault(backup.path, backup.backup_path or "")
-    pairs = [(c.path, first[c.path]) for c in plan.changes if c.changes_anything and c.path in first]
+        first.setdefault(backup.path, (backup.backup_path or "", backup.before_sha256 or ""))
+    pairs = [(c.path, *first[c.path]) for c in plan.changes if c.changes_anything and c.path in first]
     if not pairs:
         return None
     result = await ctx.transport.run(shell(_RESTORED, *(x for pair in pairs for x in pair)),
@@ -180,7 +186,7 @@ async def files_restored(ctx: StepContext, plan: Plan) -> str | None:
     wrong = [line for line in result.stdout.splitlines() if line.strip()]
     if not wrong:
         return None
-    undo = "; ".join(f"cp -a {shlex.quote(b)} {shlex.quote(p)}" if b else f"rm {shlex.quote(p)}" for p, b in pairs
+    undo = "; ".join(f"cp -a {shlex.quote(b)} {shlex.quote(p)}" if b else f"rm {shlex.quote(p)}" for p, b, _d in pairs
                      if any(line.endswith(f": {p}") for line in wrong))
     return _("the rollback did not restore every file on {host} ({files}): put them back by hand ({undo})").format(
         host=ctx.transport.label, files=", ".join(wrong), undo=undo)
@@ -275,8 +281,10 @@ async def run_step(step: Step, ctx: StepContext, confirm: Confirm, planned: Plan
 
 async def _apply(step: Step, ctx: StepContext, plan: Plan) -> StepResult:
     emit = ctx.emit
+    # One file, written first: its write refuses it, unchanged, when it is not as planned (FileNotAsPlanned).
+    folded = step.writes_first and sum(c.changes_anything for c in plan.changes) == 1
     try:  # under the lock, before the first change: every planned file is still as it was read
-        changed = await changed_since_planned(ctx.transport, plan.changes, sudo=ctx.files.sudo)
+        changed = [] if folded else await changed_since_planned(ctx.transport, plan.changes, sudo=ctx.files.sudo)
     except TransportError as exc:
         message = _("{error}. Nothing was changed; run the step again once the host answers.").format(error=exc)
         emit.error(message)
@@ -298,6 +306,12 @@ async def _apply(step: Step, ctx: StepContext, plan: Plan) -> StepResult:
     try:
         await step.apply(ctx, plan)
         problem = await step.verify(ctx)
+    except FileNotAsPlanned as exc:
+        if folded:  # the step's first change, refused: nothing was changed
+            message = stale_message([exc.path], ctx.transport.label)
+            emit.error(message)
+            return StepResult(Outcome.REFUSED, message, stale=True)
+        problem = str(exc)
     except TransportError as exc:
         problem = str(exc)
     if problem is None:

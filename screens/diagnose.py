@@ -10,7 +10,7 @@ from textual.notifications import SeverityLevel
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, Footer, Header, Label, Log, Static
 
-from app.diagnose import CheckResult, DiagnosisContext, default_checks, run_checks
+from app.diagnose import CheckResult, DiagnosisContext, checks_after, default_checks, run_checks
 from app.diagnose.base import Check
 from app.events import EventBus, LogEvent, Scope
 from app.i18n import N_, _
@@ -51,6 +51,7 @@ class DiagnoseScreen(WizardStep):
         self.results: dict[str, CheckResult] = {}
         self.logs: dict[str, list[str]] = {c.check_id: [] for c in self.checks}
         self.selected = self.checks[0].check_id
+        self._ctx: DiagnosisContext | None = None  # the last full diagnosis' (a fix's re-check reuses it)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -136,18 +137,24 @@ class DiagnoseScreen(WizardStep):
         self.diagnose()
 
     @work(exclusive=True, group="diagnose")
-    async def diagnose(self) -> list[CheckResult]:
-        for check in self.checks:
+    async def diagnose(self, only: set[str] | None = None) -> list[CheckResult]:
+        """Run every check, or (after a fix) ``only`` the checks it can change: the others' results stand."""
+        if only is None or self._ctx is None:
+            only, self._ctx = None, DiagnosisContext(self.transport, self.bus, self.host)
+            self.results.clear()
+        checks = [c for c in self.checks if only is None or c.check_id in only]
+        for check in checks:
             self.logs[check.check_id].clear()
             self._set_row(check.check_id, Status.PENDING, "")
-        self.results.clear()
+            self.results.pop(check.check_id, None)
         self._show_detail()
-        ctx = DiagnosisContext(self.transport, self.bus, self.host)
+        ctx = self._ctx  # the same context: later checks read what earlier ones found (init, docker version)
 
         def started(check: Check) -> None:
             self._set_row(check.check_id, Status.RUNNING, _("checking…"))
 
-        results = await run_checks(self.checks, ctx, started, self.record_result)
+        await run_checks(checks, ctx, started, self.record_result)
+        results = [self.results[c.check_id] for c in self.checks if c.check_id in self.results]
         worst = max((r.status for r in results), key=lambda s: [Status.OK, Status.WARNING, Status.FAILURE].index(s)
                     if s in (Status.OK, Status.WARNING, Status.FAILURE) else 0)
         self.notify(_("Diagnosis done: {status}").format(status=_(STATUS_WORDS[worst])),
@@ -195,5 +202,5 @@ class DiagnoseScreen(WizardStep):
             else "error"
         self.notify(f"{_(step.title)}: {outcome.message}", severity=severity, timeout=8)
         if outcome.outcome in (Outcome.APPLIED, Outcome.ROLLED_BACK):
-            self.diagnose()
+            self.diagnose({check.check_id for check in checks_after([step])})
 

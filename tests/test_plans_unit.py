@@ -65,6 +65,15 @@ class RecordedHost(Transport):
         return await self._answer(command_line)
 
     async def _answer(self, command_line: str) -> tuple[int, list[str], list[str]]:
+        if command_line.startswith("sh -c 'for p do"):  # RemoteFiles.prefetched: every file in one read
+            paths = shlex.split(command_line)[4:]
+            return 0, [f"+{base64.b64encode(self.files[p].encode()).decode()}" if p in self.files else "-"
+                       for p in paths], []
+        if "docker version" in command_line and "systemctl is-enabled" in command_line:
+            # DockerService.running_and_enabled: both answers in one command (status, version, enabled)
+            version = next(((st, out) for needle, st, out in self.answers if needle == "docker version"), (1, ""))
+            enabled = next((out for needle, _st, out in self.answers if needle == "systemctl is-enabled"), "")
+            return 0, [str(version[0]), version[1], enabled], []
         if "base64 <" in command_line:
             path = shlex.split(command_line)[-1]
             if path not in self.files:

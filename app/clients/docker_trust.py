@@ -100,6 +100,7 @@ class _Change:
 
 
 class DockerTrustStep(Step):
+    writes_first = True  # apply writes its files before anything else
     def __init__(self, kind: DockerKind, registry: RegistryTarget) -> None:
         self.kind = kind
         self.registry = registry
@@ -131,9 +132,18 @@ class DockerTrustStep(Step):
     async def _changes(self, ctx: StepContext) -> list[_Change] | str:
         r = self.registry
         files = RemoteFiles(ctx.transport, ctx.emit, sudo=self._sudo)  # reads only: ctx.files is left as it is
-        changes: list[_Change] = []
         docker_dir = await self._docker_dir(ctx)
         daemon_path = f"{docker_dir}/daemon.json"
+        ca_path = f"{docker_dir}/certs.d/{r.address}/ca.crt"
+        wanted = [ca_path] if r.tls and r.ca_pem else []
+        wanted += [daemon_path] + ([self.kind.flag_file[0]] if r.insecure and self.kind.flag_file else [])
+        async with files.prefetched(wanted):  # the files this step may change, in one read
+            return await self._changes_of(ctx, files, docker_dir, daemon_path)
+
+    async def _changes_of(self, ctx: StepContext, files: RemoteFiles, docker_dir: str,
+                          daemon_path: str) -> list[_Change] | str:
+        r = self.registry
+        changes: list[_Change] = []
         reload = DaemonAction.RELOAD if self._sudo else DaemonAction.DESKTOP
         if r.tls and r.ca_pem:
             path = f"{docker_dir}/certs.d/{r.address}/ca.crt"

@@ -197,6 +197,7 @@ class FilesDecision:
 
 
 class _FilesStep(Step):
+    writes_first = True  # apply writes its files before anything else
     service = ""
 
     def __init__(self, registry: RegistryTarget) -> None:
@@ -443,6 +444,8 @@ class DockerStoreHostsStep(Step):
     (docker/cli#6748, moby#51080), so the hosts file says it for every path.
     A TLS registry needs nothing more: the same lookup takes ca.crt from there.
     """
+
+    writes_first = True  # apply writes its files before anything else
 
     def __init__(self, registry: RegistryTarget) -> None:
         self.registry = registry

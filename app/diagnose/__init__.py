@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Iterable
+
 from app.diagnose.base import Check, CheckResult, DiagnosisContext, run_checks
 from app.diagnose.network import NetworkCheck
 from app.diagnose.resources import ClockCheck, DiskCheck, FirewallCheck, PortCheck
@@ -13,4 +15,19 @@ def default_checks() -> list[Check]:
     return [SystemCheck(), DockerCheck(), NetworkCheck(), PortCheck(), DiskCheck(), ClockCheck(), FirewallCheck()]
 
 
-__all__ = ["Check", "CheckResult", "DiagnosisContext", "default_checks", "run_checks"]
+def checks_after(fixes: Iterable[object]) -> list[Check]:
+    """The checks whose answer the applied fixes can change (in diagnosis order): only those run again.
+
+    A fix names them in ``rechecks`` (check ids); a fix that does not name them may change anything:
+    every check runs again.
+    """
+    wanted: set[str] = set()
+    for fix in fixes:
+        rechecks = getattr(fix, "rechecks", None)
+        if rechecks is None:
+            return default_checks()
+        wanted.update(rechecks)
+    return [check for check in default_checks() if check.check_id in wanted]
+
+
+__all__ = ["Check", "CheckResult", "DiagnosisContext", "checks_after", "default_checks", "run_checks"]

@@ -40,16 +40,20 @@ class InstallDockerDecision:
 
 class EnableDockerFix(Step):
     title = N_("Start Docker and start it at boot")
+    #: The checks a started dockerd can answer otherwise (docker0 appears): run again after it.
+    rechecks = ("docker", "network")
 
     def __init__(self, service: DockerService) -> None:
         self.service = service
+        self._answered = False  # apply's restart saw dockerd answer
 
     async def plan(self, ctx: StepContext) -> Plan:
         actions = []
-        enable = await self.service.is_enabled(ctx.transport) is False
+        running, enabled = await self.service.running_and_enabled(ctx.transport)
+        enable = enabled is False
         if enable:
             actions.append(_("enable docker.service at boot ({command})").format(command="systemctl enable docker"))
-        if not await self.service.answers(ctx.transport):
+        if not running:
             actions.append(_("start the Docker daemon"))
         return Plan(_("Start the Docker daemon"), actions=actions, decision=EnableDockerDecision(enable))
 
@@ -58,10 +62,11 @@ class EnableDockerFix(Step):
         facts.forget(ctx.transport, facts.DockerState)  # what the diagnosis saw is about to change
         if plan.decision.enable:
             await self.service.enable(ctx.transport, ctx.emit)
-        await self.service.restart(ctx.transport, ctx.emit)
+        self._answered = await self.service.restart(ctx.transport, ctx.emit)
 
     async def verify(self, ctx: StepContext) -> str | None:
-        if await self.service.answers(ctx.transport):
+        # The restart waited until dockerd answered: asking again at once would repeat that check.
+        if self._answered or await self.service.answers(ctx.transport):
             return None
         cause = explain_failure(await self.service.recent_log(ctx.transport, ctx.emit))
         return _("the daemon did not start: {cause}").format(cause=cause.cause) if cause else \

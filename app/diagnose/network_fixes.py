@@ -53,10 +53,14 @@ class DaemonNetworkDecision:
 
 
 class DaemonNetworkFix(Step):
+    writes_first = True  # apply writes its files before anything else
     title = N_("Give Docker free address ranges (daemon.json bip and default-address-pools)")
+    #: It rewrites daemon.json and restarts dockerd: the checks that can answer otherwise after it.
+    rechecks = ("docker", "network")
 
     def __init__(self, facts: NetworkFacts) -> None:
         self.facts = facts
+        self._answered = False  # apply's restart saw dockerd answer
 
     def _decision(self) -> DaemonNetworkDecision:
         assert self.applied is not None and isinstance(self.applied.decision, DaemonNetworkDecision)
@@ -84,8 +88,7 @@ class DaemonNetworkFix(Step):
                 "setting them in {file} too would stop dockerd (docker/for-linux#327). "
                 "Change them there instead.").format(source=self.facts.flag_source, file=DAEMON_JSON))
         service = await facts.docker_service(ctx.transport)
-        was_running = await service.answers(ctx.transport)
-        was_enabled = await service.is_enabled(ctx.transport)
+        was_running, was_enabled = await service.running_and_enabled(ctx.transport)
         actions = []
         if _configured_ranges_are_clean(self.facts):
             new_text = current
@@ -133,12 +136,13 @@ class DaemonNetworkFix(Step):
             await ctx.files.backup(LOCAL_KV)
         if decision.was_enabled is False:
             await service.enable(ctx.transport, ctx.emit)
-        await service.restart(ctx.transport, ctx.emit)
+        self._answered = await service.restart(ctx.transport, ctx.emit)
 
     async def verify(self, ctx: StepContext) -> str | None:
         decision = self._decision()
         service = decision.service
-        if not await service.answers(ctx.transport):
+        # The restart waited until dockerd answered: asking again at once would repeat that check.
+        if not self._answered and not await service.answers(ctx.transport):
             cause = explain_failure(await service.recent_log(ctx.transport, ctx.emit))
             return _("docker did not come back: {cause}").format(cause=cause.cause) if cause else \
                 _("docker did not come back")
@@ -193,6 +197,9 @@ class RouteDeleteDecision:
 
 
 class RouteDeleteFix(Step):
+    #: It deletes a route and restarts dockerd: the checks that can answer otherwise after it.
+    rechecks = ("docker", "network")
+
     def __init__(self, route: netmodel.Route, facts: NetworkFacts) -> None:
         self.route = route
         self.facts = facts

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
 
 from app.diagnose.base import Check, CheckResult, DiagnosisContext
 from app.events import ScopedEmitter
@@ -118,6 +119,33 @@ def iptables_blocks(rules: str, port: int) -> str | None:
     return None
 
 
+_SECTION = "@@regwiz-exit "
+FIREWALL_QUESTIONS = "; ".join(f"{question}; echo {_SECTION}$?" for question in (
+    "command -v iptables >/dev/null && iptables -S INPUT",
+    "command -v ufw >/dev/null && ufw status",
+    "command -v firewall-cmd >/dev/null && firewall-cmd --state && firewall-cmd --list-ports",
+))
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    ok: bool
+
+
+def firewall_answers(stdout: str) -> list[Answer]:
+    """FIREWALL_QUESTIONS' output split into its three answers (a missing one: not ok)."""
+    answers: list[Answer] = []
+    lines: list[str] = []
+    for line in stdout.splitlines():
+        if line.startswith(_SECTION):
+            answers.append(Answer("\n".join(lines), line[len(_SECTION):].strip() == "0"))
+            lines = []
+        else:
+            lines.append(line)
+    return (answers + [Answer("", False)] * 3)[:3]
+
+
 class FirewallCheck(Check):
     check_id = "firewall"
     title = N_("Firewall")
@@ -127,19 +155,18 @@ class FirewallCheck(Check):
         port = ctx.registry_port
         problems: list[str] = []
         fixes: list[str] = []
-        ipt = await t.run(shell("command -v iptables >/dev/null && iptables -S INPUT"), sudo=True, emit=emit)
+        # The three firewalls' questions in one command: each answer, then its exit status.
+        listing = await t.run(shell(FIREWALL_QUESTIONS), sudo=True, emit=emit)
+        ipt, ufw, fwd = firewall_answers(listing.stdout)
         if ipt.ok:
-            why = iptables_blocks(ipt.stdout, port)
+            why = iptables_blocks(ipt.text, port)
             if why:
                 problems.append(why)
                 fixes.append(f"iptables -I INPUT -p tcp --dport {port} -j ACCEPT")
-        ufw = await t.run(shell("command -v ufw >/dev/null && ufw status"), sudo=True, emit=emit)
-        if ufw.ok and "Status: active" in ufw.stdout and not re.search(rf"^{port}(/tcp)?\s+ALLOW", ufw.stdout, re.M):
+        if ufw.ok and "Status: active" in ufw.text and not re.search(rf"^{port}(/tcp)?\s+ALLOW", ufw.text, re.M):
             problems.append(_("ufw is active and does not allow {port}/tcp").format(port=port))
             fixes.append(f"ufw allow {port}/tcp")
-        fwd = await t.run(shell("command -v firewall-cmd >/dev/null && firewall-cmd --state && "
-                                "firewall-cmd --list-ports"), sudo=True, emit=emit)
-        if fwd.ok and f"{port}/tcp" not in fwd.stdout:
+        if fwd.ok and f"{port}/tcp" not in fwd.text:
             problems.append(_("firewalld is running and does not open {port}/tcp").format(port=port))
             fixes.append(f"firewall-cmd --permanent --add-port={port}/tcp && firewall-cmd --reload")
         cloud = _("A cloud security group (Aliyun ECS: the instance's security group) also has to let "

@@ -169,6 +169,15 @@ class DeployRegistryStep(Step):
         new = htpasswd.reconcile(old, wanted)
         return [FileChange(path, old, new, mode=0o600, sensitive=True)]
 
+    def _file_paths(self) -> list[str]:
+        """The files the plan reads and may write: config.yml, the certificate and key, htpasswd."""
+        paths = [f"{HOST_DIR}/config.yml"]
+        if self.choices.settings.tls != "none":
+            paths += [f"{HOST_DIR}/certs/server.crt", f"{HOST_DIR}/certs/server.key"]
+        if self.choices.settings.auth == "htpasswd":
+            paths.append(f"{HOST_DIR}/auth/htpasswd")
+        return paths
+
     def _storage_path(self) -> str | None:
         storage = self.choices.settings.storage
         return storage.host_path if isinstance(storage, regconfig.FilesystemStorage) else None
@@ -221,12 +230,13 @@ class DeployRegistryStep(Step):
             return Plan(self.title, refused=_("port {port} is taken by {holders}: stop it, or choose another "
                                               "port").format(port=port, holders=", ".join(sorted(set(holders)))))
         config_text = regconfig.render_config(self.choices.settings)
-        old_config = await ctx.files.read(f"{HOST_DIR}/config.yml")
-        files = [FileChange(f"{HOST_DIR}/config.yml", old_config, config_text, mode=0o600,
-                            sensitive=isinstance(self.choices.settings.storage, regconfig.OSSStorage)
-                            or self.choices.settings.proxy_password is not None)]
-        files += await self._certificate_files(ctx, names)
-        files += await self._htpasswd_file(ctx)
+        async with ctx.files.prefetched(self._file_paths()):  # every file this step writes, in one read
+            old_config = await ctx.files.read(f"{HOST_DIR}/config.yml")
+            files = [FileChange(f"{HOST_DIR}/config.yml", old_config, config_text, mode=0o600,
+                                sensitive=isinstance(self.choices.settings.storage, regconfig.OSSStorage)
+                                or self.choices.settings.proxy_password is not None)]
+            files += await self._certificate_files(ctx, names)
+            files += await self._htpasswd_file(ctx)
         cert = next((f.new for f in files if f.path.endswith("server.crt")), "") or ""
         label = hashlib.sha256("\0".join([
             config_text, cert, str(port), self._storage_path() or "", self.choices.image.image,
@@ -267,11 +277,10 @@ class DeployRegistryStep(Step):
         assert isinstance(plan.decision, DeployDecision)
         decision = plan.decision
         t = ctx.transport
-        await t.run(shell(f'mkdir -p {HOST_DIR}/certs {HOST_DIR}/auth && chmod 700 {HOST_DIR}'),
-                    sudo=True, emit=ctx.emit, check=True)
         storage = self._storage_path()
-        if storage:
-            await t.run(Command("mkdir", "-p", storage), sudo=True, emit=ctx.emit, check=True)
+        await t.run(shell('mkdir -p "$1/certs" "$1/auth" && chmod 700 "$1" && '
+                          'if [ -n "$2" ]; then mkdir -p -- "$2"; fi', HOST_DIR, storage or ""),
+                    sudo=True, emit=ctx.emit, check=True)
         for change in plan.changes:
             if change.changes_anything:
                 await ctx.files.write(change)

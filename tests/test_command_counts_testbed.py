@@ -1,0 +1,45 @@
+"""How many remote commands `regwiz setup --yes` sends, per step: none may grow back (issue 16).
+
+The counting of benchmarks/command_counts.py (it wraps SSHTransport._execute and names the step of
+each command) on its own case: an `ecs_conflict` registry host (its bridge fix applied), a
+`linux_client`. Each bound is the count measured after the cuts of issue 16 (diagnose once, one
+command per file written, a step's files read in one command, no verify that repeats a check just
+made); a change that sends more fails here, with where the commands go. Counts are the same on a
+fast or a loaded machine: a polling loop's repeats (asking until the host answers) are counted apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from benchmarks.command_counts import counted_setup
+from tests.testbed.hosts import Testbed, TestHost
+
+# step @ host -> at most this many remote commands: the counts measured on 2026-12-01 after the cuts
+# (75 in all, one of them a polling loop's repeat; 109 before: diagnosis 42, deploy 32, bridge fix 13,
+# client trust 7).
+BOUNDS = {
+    "diagnose (checks) @ server": 31,  # one diagnosis (20), then the docker and network checks again (11)
+    "DeployRegistryStep @ server": 19,
+    "DaemonNetworkFix @ server": 8,
+    "EnableDockerFix @ server": 1,
+    "(no step) @ server": 4,  # the host lock, the deploy's digest check, the Docker Hub probe, dockerd
+    "DockerTrustStep @ client": 4,
+    "DockerStoreHostsStep @ client": 1,
+    "clients: _execute @ client": 4,
+    "clients: _prepare @ client": 1,
+    "(no step) @ client": 1,
+}
+
+
+async def test_setup_sends_no_more_remote_commands_than_pinned(testbed: Testbed, fresh_host) -> None:  # type: ignore[no-untyped-def]
+    server: TestHost = fresh_host("ecs_conflict")
+    client: TestHost = fresh_host("linux_client")
+    code, counter = await asyncio.to_thread(counted_setup, testbed, server, client)
+    assert code == 0
+    counts = counter.steps({f"root@{server.address}": "server", f"root@{client.address}": "client"})
+    detail = "\n".join(f"{n:4d}  {step} / {where} / {word}" for (step, where, word), n in
+                       sorted(counter.per_function.items()))
+    over = {step: (n, BOUNDS.get(step, 0)) for step, n in counts.items() if n > BOUNDS.get(step, 0)}
+    assert not over, f"more remote commands than pinned (count, bound): {over}\n{detail}"
+    assert sum(counts.values()) <= sum(BOUNDS.values())
