@@ -263,7 +263,8 @@ class HostLock:
                 ok, holder = await self._try(emit)
                 if ok:
                     if waited and emit is not None:
-                        emit.info(f"took the lock on {self.transport.label} after {loop.time() - started:.1f} s")
+                        emit.info(_("took the lock on {host} after {seconds} s").format(
+                            host=self.transport.label, seconds=f"{loop.time() - started:.1f}"))
                     return waited
                 if holder is not None and holder.token == RUN_TOKEN:
                     self.shared = True  # this run, over another connection: it does not wait for itself
@@ -272,8 +273,9 @@ class HostLock:
                 if elapsed >= wait:
                     raise HostBusy(self.transport.label, holder, elapsed)
                 if not waited and emit is not None:
-                    who = holder.describe() if holder else "another regwiz run"
-                    emit.warning(f"{self.transport.label} is being changed by {who}: waiting up to {wait:g} s")
+                    who = holder.describe() if holder else _("another regwiz run")
+                    emit.warning(_("{host} is being changed by {who}: waiting up to {seconds} s").format(
+                        host=self.transport.label, who=who, seconds=f"{wait:g}"))
                 waited = True
                 await asyncio.sleep(min(POLL, max(0.0, wait - elapsed)))
 

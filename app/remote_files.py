@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import AsyncIterator
 
+from app.i18n import _
 from app.events import EventKind, ScopedEmitter
 from app.transport import Command, CommandFailed, CommandResult, Transport, TransportError, shell
 from app.transport.base import ATOMIC_WRITE
@@ -177,7 +178,7 @@ class RemoteFiles:
         wanted = list(dict.fromkeys(paths))
         for path in wanted:
             if self.emit is not None:
-                self.emit.info(f"read {path}")
+                self.emit.info(_("read {path}").format(path=path))
         result = await self.transport.run(shell(_READ_MANY, *wanted), sudo=self.sudo, check=True)
         lines = result.stdout.splitlines()
         if len(lines) != len(wanted) or any(line[:1] not in ("+", "-") for line in lines):
@@ -193,7 +194,7 @@ class RemoteFiles:
         if path in self._prefetched:
             return self._prefetched.pop(path)
         if self.emit is not None:
-            self.emit.info(f"read {path}")
+            self.emit.info(_("read {path}").format(path=path))
         result = await self.transport.run(
             shell('if [ -e "$1" ]; then base64 < "$1" | tr -d "\\n"; else exit 3; fi', path), sudo=self.sudo
         )
@@ -244,8 +245,9 @@ class RemoteFiles:
                 return backup
             data = change.new.encode()
             if self.emit is not None:
-                mode = "its mode kept" if existed else f"mode {change.mode:04o}"
-                self.emit(EventKind.INFO, f"upload {len(data)} bytes to {change.path} ({mode})")
+                mode = _("its mode kept") if existed else _("mode {mode}").format(mode=f"{change.mode:04o}")
+                self.emit(EventKind.INFO, _("upload {size} bytes to {path} ({mode})").format(
+                    size=len(data), path=change.path, mode=mode))
             await self.transport.run(shell(_REPLACE + ATOMIC_WRITE, *args, "write", str(len(data))),
                                      sudo=self.sudo, stdin=data, emit=self.emit, check=True)
         except CommandFailed as failed:
