@@ -19,6 +19,7 @@ from app.clients.docker_trust import DockerTrustStep
 from app.clients.kinds import kind_named
 from app.clients.model import RegistryTarget
 from app.clients.runtimes import ContainerdTrustStep
+from app.dockerd import explain_failure
 from app.events import EventBus
 from app.hostlock import Holder, HostBusy
 from app.profiles import ProfileError, parse_profile
@@ -130,3 +131,40 @@ def test_the_unreachable_host_is_english_in_english(tmp_path: Path) -> None:
     assert str(SSHTransport(target)._explain(TimeoutError())) == (
         "203.0.113.10:2222 did not answer within 2.5 s: check the address, and that a firewall or security "
         "group lets port 2222 in")
+
+
+async def test_a_dockerd_failure_reads_in_chinese_while_its_data_keeps_english(
+        chinese: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app import facts
+    from app.diagnose import DiagnosisContext
+    from app.diagnose.system import DockerCheck
+    from app.facts import DockerState
+
+    line = ("failed to start daemon: Error initializing network controller: list bridge addresses failed: "
+            "PredefinedLocalScopeDefaultNetworks List: [172.17.0.0/16 172.18.0.0/16]: no available network")
+
+    class StoppedService:
+        init = "systemd"
+
+        async def is_enabled(self, transport: object) -> bool:
+            return True
+
+    async def gathered(cls: type, transport: object, emit: object = None) -> DockerState:
+        return DockerState(installed=True, version="Docker version 20.10.24", running=False, log=line)
+
+    async def service(transport: object) -> StoppedService:
+        return StoppedService()
+
+    monkeypatch.setattr(DockerState, "gather", classmethod(gathered))
+    monkeypatch.setattr(facts, "docker_service", service)
+    host = LocalTransport()
+    check = DockerCheck()
+    result = await check.run(DiagnosisContext(host, EventBus(), "recorded"), EventBus().scoped(source="t"))
+    facts.forget(host, DockerState)
+    assert result.data["cause"].startswith("no free address range for docker0")  # JSON stays English
+    assert "docker0 没有可用的地址段" in result.summary and result.summary.startswith("Docker version 20.10.24")
+    assert result.evidence[0] == line  # the daemon's own line, as logged
+    assert "空闲的地址段" in result.evidence[1] and "default-address-pools" in result.evidence[1]
+    assert "守护进程" in explain_failure("Error starting daemon: unknown flag: --bogus").said_cause  # type: ignore[union-attr]
+    i18n.use("en")
+    assert explain_failure(line).said_cause == result.data["cause"]  # type: ignore[union-attr]
