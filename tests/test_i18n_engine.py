@@ -168,3 +168,23 @@ async def test_a_dockerd_failure_reads_in_chinese_while_its_data_keeps_english(
     assert "守护进程" in explain_failure("Error starting daemon: unknown flag: --bogus").said_cause  # type: ignore[union-attr]
     i18n.use("en")
     assert explain_failure(line).said_cause == result.data["cause"]  # type: ignore[union-attr]
+
+
+def test_the_client_results_table_and_the_detection_read_in_chinese_and_line_up(chinese: None) -> None:
+    from rich.cells import cell_len
+
+    from app.clients.configure import ClientResult, summary_table
+    from app.clients.detect import parse_probe
+    from app.steps import Status
+
+    rows = summary_table([ClientResult("build-01", kind_named("linux"), Status.OK, "pulled")])
+    assert rows[0].startswith("客户端") and "详情" in rows[0]
+    # "类型" starts at the same display column as the row's kind, Chinese characters being two wide
+    assert cell_len(rows[0][:rows[0].index("类型")]) == rows[1].index("linux") == 25
+    found = parse_probe("system: Linux\nbinaries: docker\nrunning: none\ninit: systemd\nfiles: none\nos-release: none\n")
+    assert found.evidence == "运行中：无容器守护进程；已安装：docker；init：systemd"
+    assert kind_named("linux").said_label == "systemd 的 Linux"
+    i18n.use("en")
+    assert summary_table([])[0] == f"{'client':<24} {'kind':<12} {'result':<8} detail"
+    assert parse_probe("system: Linux\nbinaries: docker\nrunning: none\ninit: systemd\n").evidence == \
+        "running: no container daemon; installed: docker; init: systemd"
