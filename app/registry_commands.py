@@ -374,7 +374,7 @@ async def _users(args: argparse.Namespace) -> int:
         result = await run_step(step, StepContext(transport, run.bus.scoped(source="users", host=host)), confirm)
         run.out.record("step", step=step.title, outcome=result.outcome.value, message=result.message)
         if result.outcome is not Outcome.APPLIED:
-            raise HeadlessFailure(f"{step.title}: {result.message}")
+            raise HeadlessFailure(f"{_(step.title)}: {result.message}")
         users = [u for u in profile.registry.users if u.name != name]
         if action != "remove":
             users.append(RegistryUser(name, variable))

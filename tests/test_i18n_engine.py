@@ -188,3 +188,14 @@ def test_the_client_results_table_and_the_detection_read_in_chinese_and_line_up(
     assert summary_table([])[0] == f"{'client':<24} {'kind':<12} {'result':<8} detail"
     assert parse_probe("system: Linux\nbinaries: docker\nrunning: none\ninit: systemd\n").evidence == \
         "running: no container daemon; installed: docker; init: systemd"
+
+
+def test_shared_step_titles_stay_english_on_the_class_and_read_in_chinese_where_shown(chinese: None) -> None:
+    from app.registry.deploy import DeployRegistryStep
+    from app.registry.ops import DeleteTagsStep, PruneStep, RenewCertificateStep
+
+    titles = [DeployRegistryStep.title, PruneStep.title, DeleteTagsStep.title, RenewCertificateStep.title]
+    # plan files match saved steps on the English title
+    assert titles == ["Deploy the registry", "Prune the registry", "Delete the marked tags",
+                      "Renew the registry's certificate"]
+    assert [i18n._(t) for t in titles] == ["部署镜像仓库", "清理镜像仓库", "删除已标记的标签", "续签镜像仓库的证书"]
