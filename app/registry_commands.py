@@ -210,9 +210,9 @@ def _human_size(size: int | None) -> str:
 
 def _cells(text: str, width: int, right: bool = False) -> str:
     """``text`` padded to ``width`` terminal columns (a Chinese character takes two)."""
-    from rich.cells import cell_len
+    from app.cli_help import columns
 
-    pad = " " * max(0, width - cell_len(text))
+    pad = " " * max(0, width - columns(text))
     return pad + text if right else text + pad
 
 

@@ -217,9 +217,9 @@ async def configure_clients(specs: list[ClientSpec], registry: RegistryTarget, b
 
 def _cells(text: str, width: int) -> str:
     """``text`` padded to ``width`` terminal columns (a Chinese character takes two)."""
-    from rich.cells import cell_len
+    from app.cli_help import columns
 
-    return text + " " * max(0, width - cell_len(text))
+    return text + " " * max(0, width - columns(text))
 
 
 def summary_table(results: list[ClientResult]) -> list[str]:
