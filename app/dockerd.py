@@ -12,12 +12,13 @@ import re
 from dataclasses import dataclass
 
 from app.events import ScopedEmitter
+from app.i18n import N_, _
 from app.transport import Command, CommandResult, Transport, shell
 
-_POOLS_CAUSE = ("no free address range for docker0: routes (or nameservers) on this host cover every "
-                "address pool dockerd tries")
-_POOLS_FIX = ("set bip and default-address-pools to free ranges in /etc/docker/daemon.json (the route "
-              "conflict check offers it; no route is touched)")
+_POOLS_CAUSE = N_("no free address range for docker0: routes (or nameservers) on this host cover every "
+                  "address pool dockerd tries")
+_POOLS_FIX = N_("set bip and default-address-pools to free ranges in /etc/docker/daemon.json (the route "
+                "conflict check offers it; no route is touched)")
 
 # The "no free pool" failure, era by era (moby source at the tags named; REFERENCE.md):
 # (pattern, era). Journal lines may hold logrus' escaped quotes (\"docker0\"), hence \\?.
@@ -41,25 +42,25 @@ POOL_FAILURES: tuple[tuple[str, str], ...] = (
 # Other known causes of a daemon that will not start: (pattern in its log, cause, fix).
 FAILURE_CAUSES: tuple[tuple[str, str, str], ...] = (
     (r"directives are specified both as a flag and in the configuration file",
-     "an option is set both on the daemon's command line and in daemon.json",
-     "remove it from one of the two (DOCKER_OPTS or /etc/docker/daemon.json)"),
+     N_("an option is set both on the daemon's command line and in daemon.json"),
+     N_("remove it from one of the two (DOCKER_OPTS or /etc/docker/daemon.json)")),
     (r"don't match any configuration option",
-     "daemon.json holds a key this dockerd does not know (default-address-pools needs Docker 18.06+)",
-     "remove the key or upgrade Docker"),
+     N_("daemon.json holds a key this dockerd does not know (default-address-pools needs Docker 18.06+)"),
+     N_("remove the key or upgrade Docker")),
     (r"You specified -b & --bip",
-     "both -b (bridge) and --bip are set: dockerd takes only one", "remove one of them"),
+     N_("both -b (bridge) and --bip are set: dockerd takes only one"), N_("remove one of them")),
     (r"IPv6 is enabled for the default bridge, but no subnet is configured",
-     '"ipv6": true without "fixed-cidr-v6"', 'add "fixed-cidr-v6" (a /64 of yours) or drop "ipv6"'),
+     N_('"ipv6": true without "fixed-cidr-v6"'), N_('add "fixed-cidr-v6" (a /64 of yours) or drop "ipv6"')),
     (r"unable to configure the Docker daemon with file|invalid character .* looking for beginning",
-     "/etc/docker/daemon.json is not valid JSON", "fix the file's syntax or restore its backup"),
+     N_("/etc/docker/daemon.json is not valid JSON"), N_("fix the file's syntax or restore its backup")),
     (r"address already in use",
-     "a port or socket the daemon needs is held by another process", "stop the other process"),
+     N_("a port or socket the daemon needs is held by another process"), N_("stop the other process")),
     (r"failed to create NAT chain|iptables failed|iptables: .*not found",
-     "iptables is missing or not usable here", "install iptables or start dockerd with --iptables=false"),
+     N_("iptables is missing or not usable here"), N_("install iptables or start dockerd with --iptables=false")),
     (r"error initializing graphdriver|driver not supported",
-     "the storage driver cannot work on this file system", "choose another storage-driver in daemon.json"),
+     N_("the storage driver cannot work on this file system"), N_("choose another storage-driver in daemon.json")),
     (r"unknown flag: (\S+)",
-     "the daemon was given an option it does not know", "remove the unknown flag from its options"),
+     N_("the daemon was given an option it does not know"), N_("remove the unknown flag from its options")),
 )
 
 _POOL_LIST = re.compile(r"PredefinedLocalScopeDefaultNetworks List: \[([^\]]*)\]")
@@ -73,6 +74,15 @@ class FailureCause:
     kind: str = "other"  # "address-pools" for the route conflict
     era: str | None = None  # which Docker releases log this wording
     pools: tuple[str, ...] = ()  # the pools the daemon says it tried, when it lists them
+
+    # ``cause`` and ``fix`` stay English (JSON data carries them); these are for people to read.
+    @property
+    def said_cause(self) -> str:
+        return _(self.cause)
+
+    @property
+    def said_fix(self) -> str:
+        return _(self.fix)
 
 
 def _pool_failure(lines: list[str]) -> FailureCause | None:

@@ -11,7 +11,7 @@ import argparse
 import copy
 from typing import TYPE_CHECKING, Any
 
-from app.i18n import _
+from app.i18n import N_, _
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -116,7 +116,8 @@ def _profile(args: argparse.Namespace) -> Profile:
     from app.session import load_named_profile
 
     if not getattr(args, "profile", None):
-        raise _setup_error("--profile NAME_OR_PATH is needed: the profile of the registry's host")
+        raise _setup_error(_("{option} is needed: the profile of the registry's host").format(
+            option="--profile NAME_OR_PATH"))
     return load_named_profile(args.profile)
 
 
@@ -160,8 +161,8 @@ def _credentials(profile: Profile, redactor: Redactor) -> tuple[str | None, str 
             redactor.add(secret)
             return user.name, secret.reveal()
     named = ", ".join(f"${u.password_env} ({u.name})" for u in reg.users if u.password_env)
-    raise _setup_error("a registry user's password is needed to read the registry: set "
-                       + (named or "password_env for a [[registry.users]] entry in the profile, and that variable"))
+    raise _setup_error(_("a registry user's password is needed to read the registry: set {what}").format(
+        what=named or _("password_env for a [[registry.users]] entry in the profile, and that variable")))
 
 
 def _endpoint(profile: Profile, redactor: Redactor, username: str | None = None,
@@ -207,6 +208,14 @@ def _human_size(size: int | None) -> str:
 # --- registry ls ---------------------------------------------------------------------
 
 
+def _cells(text: str, width: int, right: bool = False) -> str:
+    """``text`` padded to ``width`` terminal columns (a Chinese character takes two)."""
+    from app.cli_help import columns
+
+    pad = " " * max(0, width - columns(text))
+    return pad + text if right else text + pad
+
+
 async def registry(args: argparse.Namespace) -> int:
     handler = {"ls": _ls, "prune": _prune, "users": _users}[args.registry_command]
     return await handler(args)
@@ -232,7 +241,9 @@ async def _ls(args: argparse.Namespace) -> int:
             for info in tags:
                 run.out.record("tag", **{k: v for k, v in info.record().items() if k != "type"})
         else:
-            print(f"{'REPOSITORY:TAG':<40} {'DIGEST':<19} {'SIZE':>9}  PUSHED", file=run.out.stream)
+            heading = (_cells(_("REPOSITORY:TAG"), 40), _cells(_("DIGEST"), 19), _cells(_("SIZE"), 9, right=True),
+                       _("PUSHED"))
+            print("{} {} {}  {}".format(*heading), file=run.out.stream)
             for info in tags:
                 print(f"{info.repository + ':' + info.tag:<40} {info.digest[:19]:<19} {_human_size(info.size):>9}  "
                       f"{iso_time(info.pushed) or '-'}", file=run.out.stream)
@@ -363,7 +374,7 @@ async def _users(args: argparse.Namespace) -> int:
         result = await run_step(step, StepContext(transport, run.bus.scoped(source="users", host=host)), confirm)
         run.out.record("step", step=step.title, outcome=result.outcome.value, message=result.message)
         if result.outcome is not Outcome.APPLIED:
-            raise HeadlessFailure(f"{step.title}: {result.message}")
+            raise HeadlessFailure(f"{_(step.title)}: {result.message}")
         users = [u for u in profile.registry.users if u.name != name]
         if action != "remove":
             users.append(RegistryUser(name, variable))
@@ -470,10 +481,11 @@ def _load_rotation() -> dict | None:
     try:
         state = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise _setup_error(f"{path} cannot be read ({exc}): fix or remove it (it records which clients of a CA "
-                           "rotation are done)") from None
+        raise _setup_error(_("{path} cannot be read ({error}): fix or remove it (it records which clients of a CA "
+                             "rotation are done)").format(path=path, error=exc)) from None
     if not isinstance(state, dict) or not isinstance(state.get("clients"), dict):
-        raise _setup_error(f"{path} is not a rotation record: remove it and run regwiz ca rotate again")
+        raise _setup_error(_("{path} is not a rotation record: remove it and run {command} again").format(
+            path=path, command="regwiz ca rotate"))
     return state
 
 
@@ -498,7 +510,7 @@ def _rotate_step(choices: Any) -> Any:
     class RotateCertificateStep(RenewCertificateStep):
         """cert renew from the new CA; a certificate already from it is kept (a second run plans nothing)."""
 
-        title = "Move the registry to a certificate from the new CA"
+        title = N_("Move the registry to a certificate from the new CA")
 
         async def _certificate_files(self, ctx: Any, names: list[str]) -> list[FileChange]:
             old_cert, old_key = await ctx.files.read(CERT_PATH), await ctx.files.read(KEY_PATH)
@@ -521,24 +533,28 @@ def _rotation_plan(run: Run, profile: Profile, names: list[str], state: dict | N
     done = {n for n, s in (state or {}).get("clients", {}).items() if s == "done"}
     todo = [n for n in names if n not in done]
     where = pki.ca_dir()
-    steps = [] if state else [f"make a new CA in {where} (the old one kept in {pki.previous_ca_dir()} until the end)"]
+    clients = ", ".join(todo) or _("none")
+    steps = [] if state else [_("make a new CA in {where} (the old one kept in {previous} until the end)").format(
+        where=where, previous=pki.previous_ca_dir())]
     if not (state or {}).get("registry"):
-        steps.append(f"make the clients trust both CAs: their ca.crt for {address} holds both certificates "
-                     f"({', '.join(todo) or 'none'})")
-        steps.append("give the registry a certificate from the new CA and recreate its container by the deploy's "
-                     "path (the old container kept until the new one answers), then prove it from here")
-    steps.append("on each client: ca.crt with the new CA alone, then a pull that proves it "
-                 f"({', '.join(todo) or 'none'})")
-    steps.append("forget the old CA here once every client is done")
+        steps.append(_("make the clients trust both CAs: their ca.crt for {address} holds both certificates "
+                       "({clients})").format(address=address, clients=clients))
+        steps.append(_("give the registry a certificate from the new CA and recreate its container by the deploy's "
+                       "path (the old container kept until the new one answers), then prove it from here"))
+    steps.append(_("on each client: ca.crt with the new CA alone, then a pull that proves it "
+                   "({clients})").format(clients=clients))
+    steps.append(_("forget the old CA here once every client is done"))
     for step in steps:
-        run.out.record("plan", summary=step, status="applying" if run.yes else "not applied (run again with --yes)")
+        run.out.record("plan", summary=step,
+                       status="applying" if run.yes else "not applied (run again with --yes)")
     if not state:
-        run.out.record("note", summary="only the profile's [[clients]] are changed: a machine onboarded from a team "
-                                       "profile trusts the old CA alone and fails once the registry moves; after "
-                                       "the rotation, export the team profile again and onboard it with that. "
-                                       "regwiz's CA is shared by every profile of this state folder: a registry of "
-                                       "another profile keeps its certificate from the old CA (its clients keep "
-                                       "working) until its next `cert renew`, which issues from the new CA")
+        run.out.record("note", summary=_("only the profile's [[clients]] are changed: a machine onboarded from a team "
+                                         "profile trusts the old CA alone and fails once the registry moves; after "
+                                         "the rotation, export the team profile again and onboard it with that. "
+                                         "regwiz's CA is shared by every profile of this state folder: a registry of "
+                                         "another profile keeps its certificate from the old CA (its clients keep "
+                                         "working) until its next {command}, which issues from the new CA").format(
+                                             command="`cert renew`"))
 
 
 async def _ca_rotate(args: argparse.Namespace) -> int:
@@ -548,20 +564,21 @@ async def _ca_rotate(args: argparse.Namespace) -> int:
 
     profile = _profile(args)
     if profile.registry.tls != "own-ca":
-        raise _setup_error(f"the registry's TLS is {profile.registry.tls!r}: ca rotate rotates regwiz's own CA "
-                           "(tls = \"own-ca\")")
+        raise _setup_error(_("the registry's TLS is {tls}: ca rotate rotates regwiz's own CA "
+                             "(tls = \"own-ca\")").format(tls=repr(profile.registry.tls)))
     _ca_pem(profile)
     state = _load_rotation()
     name = shlex.quote(args.profile)  # printed in commands to run: pasted into a shell
     if state is not None and state.get("profile") != _profile_key(profile):
-        raise _setup_error(f"a CA rotation started with another profile ({state.get('profile')}) is not finished: "
-                           "finish it with that profile and --resume first")
+        raise _setup_error(_("a CA rotation started with another profile ({profile}) is not finished: "
+                             "finish it with that profile and --resume first").format(profile=state.get('profile')))
     if state is not None and not args.resume:
-        raise _setup_error(f"a CA rotation started at {state.get('started')} is not finished: finish it with "
-                           f"regwiz ca rotate --profile {name} --resume --yes")
+        raise _setup_error(_("a CA rotation started at {started} is not finished: finish it with "
+                             "{command}").format(started=state.get('started'),
+                                                 command=f"regwiz ca rotate --profile {name} --resume --yes"))
     if state is None and args.resume:
-        raise _setup_error("no CA rotation is in progress: start one with regwiz ca rotate --profile "
-                           f"{name} --yes")
+        raise _setup_error(_("no CA rotation is in progress: start one with {command}").format(
+            command=f"regwiz ca rotate --profile {name} --yes"))
     run = _run(args, yes=args.yes)
     specs = commands._client_specs(profile, run)  # every client's secrets are checked before any change
     choices = _choices_for_renewal(profile, run.bus.redactor)
@@ -572,7 +589,8 @@ async def _ca_rotate(args: argparse.Namespace) -> int:
     try:
         return await _rotate(run, profile, specs, choices, state, name)
     except pki.PKIError as exc:  # a CA file that cannot be read or written: said, never a traceback
-        raise _headless_failure(f"{exc} (the rotation record is {_rotation_path()})") from None
+        raise _headless_failure(_("{error} (the rotation record is {path})").format(error=exc,
+                                                                                   path=_rotation_path())) from None
     finally:
         run.finish()
 
@@ -592,16 +610,19 @@ async def _rotate(run: Run, profile: Profile, specs: list[Any], choices: Any, st
                  "registry": False, "clients": {}}
         _save_rotation(state)
         run.out.record("ca", old_fingerprint=old.fingerprint_sha256, new_fingerprint=new.fingerprint_sha256,
-                       summary=f"new CA {new.fingerprint_sha256} made; the old {old.fingerprint_sha256} is kept in "
-                               f"{pki.previous_ca_dir()} until every client is done")
+                       summary=_("new CA {new} made; the old {old} is kept in {previous} until every client is "
+                                 "done").format(new=new.fingerprint_sha256, old=old.fingerprint_sha256,
+                                                previous=pki.previous_ca_dir()))
     else:
         new, previous = pki.load_or_create_ca(), pki.previous_ca()
         if previous is None or new.fingerprint_sha256 != state.get("new_fingerprint"):
-            raise _setup_error(f"the CA files in {pki.ca_dir()} are not those of the rotation in progress "
-                               f"({_rotation_path()}): restore them, or remove that file to start over")
+            raise _setup_error(_("the CA files in {where} are not those of the rotation in progress "
+                                 "({path}): restore them, or remove that file to start over").format(
+                                     where=pki.ca_dir(), path=_rotation_path()))
         old = previous
         run.out.record("ca", old_fingerprint=old.fingerprint_sha256, new_fingerprint=new.fingerprint_sha256,
-                       summary=f"resuming the rotation to {new.fingerprint_sha256} started at {state['started']}")
+                       summary=_("resuming the rotation to {new} started at {started}").format(
+                           new=new.fingerprint_sha256, started=state['started']))
     base = client_target(choices)  # the new CA: pki's current one
     both = dataclasses.replace(base, ca_pem=pki.trust_bundle(new.cert_pem, old.cert_pem))
     new_only = dataclasses.replace(base, ca_pem=new.cert_pem)
@@ -615,10 +636,11 @@ async def _rotate(run: Run, profile: Profile, specs: list[Any], choices: Any, st
         _save_rotation(state)
         if not await _registry_phase(run, profile, choices, new_only):
             unready = [s.name for s in specs if clients.get(s.name) is None]
-            raise _headless_failure(
+            but = _(" (but {clients})").format(clients=", ".join(unready)) if unready else ""
+            raise _headless_failure(_(
                 "the registry is still on its certificate from the old CA (see the step above); every client "
-                f"still trusts the old CA{' (but ' + ', '.join(unready) + ')' if unready else ''}, so nothing "
-                f"pulls worse than before. Fix it, then: regwiz ca rotate --profile {name} --resume --yes")
+                "still trusts the old CA{but}, so nothing pulls worse than before. Fix it, then: {command}").format(
+                    but=but, command=f"regwiz ca rotate --profile {name} --resume --yes"))
         state["registry"] = True
         _save_rotation(state)
 
@@ -633,22 +655,24 @@ async def _rotate(run: Run, profile: Profile, specs: list[Any], choices: Any, st
         both_still = [n for n in left if clients.get(n) == "both"]
         parts = []
         if behind:
-            parts.append(f"not reached: {', '.join(behind)}, still trusting only the old CA; since the registry "
-                         "now shows a certificate from the new CA, pulls there fail (x509: certificate signed by "
-                         "unknown authority) until this is finished")
+            parts.append(_("not reached: {clients}, still trusting only the old CA; since the registry "
+                           "now shows a certificate from the new CA, pulls there fail ({error}) "
+                           "until this is finished").format(clients=", ".join(behind),
+                                                            error="x509: certificate signed by unknown authority"))
         if both_still:
-            parts.append(f"not proven with the new CA alone: {', '.join(both_still)} (they trust both; ca.crt "
-                         "may still hold the old CA)")
+            parts.append(_("not proven with the new CA alone: {clients} (they trust both; ca.crt "
+                           "may still hold the old CA)").format(clients=", ".join(both_still)))
         run.out.record("rotation", status="failure", unfinished=left, old_ca_kept=str(pki.previous_ca_dir()),
-                       summary="; ".join(parts) + f". When they answer again: regwiz ca rotate --profile {name} "
-                                                  "--resume --yes")
+                       summary=_("{parts}. When they answer again: {command}").format(
+                           parts="; ".join(parts), command=f"regwiz ca rotate --profile {name} --resume --yes"))
         return FAILED
     pki.finish_rotation()
     _rotation_path().unlink(missing_ok=True)
     run.out.record("rotation", status="ok", new_fingerprint=new.fingerprint_sha256, clients=[s.name for s in specs],
-                   summary=f"every client trusts only the new CA {new.fingerprint_sha256} and pulled; the old CA "
-                           f"is forgotten here. Teammates: export the team profile again (regwiz "
-                           f"export-team-profile --profile {name}), it carries the new CA")
+                   summary=_("every client trusts only the new CA {new} and pulled; the old CA "
+                             "is forgotten here. Teammates: export the team profile again ({command}), it carries "
+                             "the new CA").format(new=new.fingerprint_sha256,
+                                                  command=f"regwiz export-team-profile --profile {name}"))
     return OK
 
 
@@ -698,13 +722,14 @@ async def _registry_phase(run: Run, profile: Profile, choices: Any, new_only: An
         try:
             served = await asyncio.to_thread(RegistryClient(new_only.endpoint()).tls_handshake)
         except RegistryError as exc:
-            run.out.record("error", status="failure", message=f"the registry does not show a certificate from the "
-                                                              f"new CA: {exc}")
+            run.out.record("error", status="failure", message=_("the registry does not show a certificate from the "
+                                                                "new CA: {error}").format(error=exc))
             return FAILED
         run.out.record("certificate", served_serial=f"{int(served.get('serial') or '0', 16):X}",
                        sans=served["sans"], not_after=served["not_after"],
-                       summary="the registry shows a certificate from the new CA, valid until "
-                               f"{served['not_after']}, for {', '.join(served['sans'])}")
+                       summary=_("the registry shows a certificate from the new CA, valid until "
+                                 "{not_after}, for {names}").format(not_after=served['not_after'],
+                                                                    names=", ".join(served['sans'])))
         proofs = await prove(choices, run.bus.scoped(source="prove", host=host))
         for proof in proofs:
             run.out.record("proof", name=proof.name, status="ok" if proof.ok else "failure", detail=proof.detail,

@@ -221,7 +221,7 @@ async def run_step(step: Step, ctx: StepContext, confirm: Confirm, planned: Plan
     """
     emit = ctx.emit
     emit(EventKind.STATUS, (_("{step}: applying the confirmed plan") if planned else _("{step}: planning")).format(
-        step=step.title))
+        step=_(step.title)))
     confirmed: list[str] | None = None
     took_lock = False
     try:
@@ -241,12 +241,12 @@ async def run_step(step: Step, ctx: StepContext, confirm: Confirm, planned: Plan
                 return StepResult(Outcome.REFUSED, plan.refused, plan=plan)
             if planned is not None and not plan.same_as(planned):
                 message = _("{step}: another run changed {host} while this one waited, and the confirmed plan no "
-                            "longer holds: nothing was changed; plan again").format(step=step.title,
+                            "longer holds: nothing was changed; plan again").format(step=_(step.title),
                                                                                    host=ctx.transport.label)
                 emit.error(message)
                 return StepResult(Outcome.REFUSED, message, stale=True, plan=plan)
             if plan.empty:
-                emit.info(_("{step}: nothing to do").format(step=step.title))
+                emit.info(_("{step}: nothing to do").format(step=_(step.title)))
                 return StepResult(Outcome.NOTHING_TO_DO, _("already as it should be; nothing changed"), plan=plan)
             if planned is None and plan.describe() != confirmed:  # a plan that changed while waiting: again
                 emit(EventKind.INFO, plan.describe())
@@ -270,7 +270,7 @@ async def run_step(step: Step, ctx: StepContext, confirm: Confirm, planned: Plan
             if not waited:
                 break
             emit.info(_("{step}: another run changed the host while this one waited: planning again").format(
-                step=step.title))
+                step=_(step.title)))
         result = await _apply(step, ctx, planned or plan)
         result.plan = planned or plan
         return result
@@ -301,7 +301,7 @@ async def _apply(step: Step, ctx: StepContext, plan: Plan) -> StepResult:
             answered_before = await service.answers(ctx.transport)
         except TransportError:
             answered_before = False
-    emit(EventKind.STATUS, _("{step}: applying").format(step=step.title))
+    emit(EventKind.STATUS, _("{step}: applying").format(step=_(step.title)))
     problem: str | None
     try:
         await step.apply(ctx, plan)
@@ -315,9 +315,9 @@ async def _apply(step: Step, ctx: StepContext, plan: Plan) -> StepResult:
     except TransportError as exc:
         problem = str(exc)
     if problem is None:
-        emit(EventKind.STATUS, _("{step}: done").format(step=step.title))
+        emit(EventKind.STATUS, _("{step}: done").format(step=_(step.title)))
         return StepResult(Outcome.APPLIED, _("applied and verified"))
-    emit.error(_("{step} did not verify: {problem}; rolling back").format(step=step.title, problem=problem))
+    emit.error(_("{step} did not verify: {problem}; rolling back").format(step=_(step.title), problem=problem))
     left: str | None
     try:
         # A dropped connection takes the lock with it: take it again, and never roll back over the

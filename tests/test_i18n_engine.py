@@ -19,6 +19,7 @@ from app.clients.docker_trust import DockerTrustStep
 from app.clients.kinds import kind_named
 from app.clients.model import RegistryTarget
 from app.clients.runtimes import ContainerdTrustStep
+from app.dockerd import explain_failure
 from app.events import EventBus
 from app.hostlock import Holder, HostBusy
 from app.profiles import ProfileError, parse_profile
@@ -130,3 +131,71 @@ def test_the_unreachable_host_is_english_in_english(tmp_path: Path) -> None:
     assert str(SSHTransport(target)._explain(TimeoutError())) == (
         "203.0.113.10:2222 did not answer within 2.5 s: check the address, and that a firewall or security "
         "group lets port 2222 in")
+
+
+async def test_a_dockerd_failure_reads_in_chinese_while_its_data_keeps_english(
+        chinese: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app import facts
+    from app.diagnose import DiagnosisContext
+    from app.diagnose.system import DockerCheck
+    from app.facts import DockerState
+
+    line = ("failed to start daemon: Error initializing network controller: list bridge addresses failed: "
+            "PredefinedLocalScopeDefaultNetworks List: [172.17.0.0/16 172.18.0.0/16]: no available network")
+
+    class StoppedService:
+        init = "systemd"
+
+        async def is_enabled(self, transport: object) -> bool:
+            return True
+
+    async def gathered(cls: type, transport: object, emit: object = None) -> DockerState:
+        return DockerState(installed=True, version="Docker version 20.10.24", running=False, log=line)
+
+    async def service(transport: object) -> StoppedService:
+        return StoppedService()
+
+    monkeypatch.setattr(DockerState, "gather", classmethod(gathered))
+    monkeypatch.setattr(facts, "docker_service", service)
+    host = LocalTransport()
+    check = DockerCheck()
+    result = await check.run(DiagnosisContext(host, EventBus(), "recorded"), EventBus().scoped(source="t"))
+    facts.forget(host, DockerState)
+    assert result.data["cause"].startswith("no free address range for docker0")  # JSON stays English
+    assert "docker0 没有可用的地址段" in result.summary and result.summary.startswith("Docker version 20.10.24")
+    assert result.evidence[0] == line  # the daemon's own line, as logged
+    assert "空闲的地址段" in result.evidence[1] and "default-address-pools" in result.evidence[1]
+    assert "守护进程" in explain_failure("Error starting daemon: unknown flag: --bogus").said_cause  # type: ignore[union-attr]
+    i18n.use("en")
+    assert explain_failure(line).said_cause == result.data["cause"]  # type: ignore[union-attr]
+
+
+def test_the_client_results_table_and_the_detection_read_in_chinese_and_line_up(chinese: None) -> None:
+    from rich.cells import cell_len
+
+    from app.clients.configure import ClientResult, summary_table
+    from app.clients.detect import parse_probe
+    from app.steps import Status
+
+    rows = summary_table([ClientResult("build-01", kind_named("linux"), Status.OK, "pulled")])
+    assert rows[0].startswith("客户端") and "详情" in rows[0]
+    # "类型" starts at the same display column as the row's kind, Chinese characters being two wide
+    assert cell_len(rows[0][:rows[0].index("类型")]) == rows[1].index("linux") == 25
+    found = parse_probe("system: Linux\nbinaries: docker\nrunning: none\ninit: systemd\nfiles: none\nos-release: none\n")
+    assert found.evidence == "运行中：无容器守护进程；已安装：docker；init：systemd"
+    assert kind_named("linux").said_label == "systemd 的 Linux"
+    i18n.use("en")
+    assert summary_table([])[0] == f"{'client':<24} {'kind':<12} {'result':<8} detail"
+    assert parse_probe("system: Linux\nbinaries: docker\nrunning: none\ninit: systemd\n").evidence == \
+        "running: no container daemon; installed: docker; init: systemd"
+
+
+def test_shared_step_titles_stay_english_on_the_class_and_read_in_chinese_where_shown(chinese: None) -> None:
+    from app.registry.deploy import DeployRegistryStep
+    from app.registry.ops import DeleteTagsStep, PruneStep, RenewCertificateStep
+
+    titles = [DeployRegistryStep.title, PruneStep.title, DeleteTagsStep.title, RenewCertificateStep.title]
+    # plan files match saved steps on the English title
+    assert titles == ["Deploy the registry", "Prune the registry", "Delete the marked tags",
+                      "Renew the registry's certificate"]
+    assert [i18n._(t) for t in titles] == ["部署镜像仓库", "清理镜像仓库", "删除已标记的标签", "续签镜像仓库的证书"]

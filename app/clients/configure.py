@@ -215,9 +215,17 @@ async def configure_clients(specs: list[ClientSpec], registry: RegistryTarget, b
     return [j.result for j in jobs]
 
 
+def _cells(text: str, width: int) -> str:
+    """``text`` padded to ``width`` terminal columns (a Chinese character takes two)."""
+    from app.cli_help import columns
+
+    return text + " " * max(0, width - columns(text))
+
+
 def summary_table(results: list[ClientResult]) -> list[str]:
-    rows = [f"{'client':<24} {'kind':<12} {'result':<8} detail"]
+    heading = _cells(_("client"), 24), _cells(_("kind"), 12), _cells(_("result"), 8), _("detail")
+    rows = [" ".join(heading)]
     for r in results:
         kind = r.kind.value if r.kind else "?"
-        rows.append(f"{r.name:<24} {kind:<12} {r.status.value:<8} {r.message}")
+        rows.append(f"{_cells(r.name, 24)} {_cells(kind, 12)} {_cells(r.status.value, 8)} {r.message}")
     return rows

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from app.clients.facts import ClientFacts
 from app.clients.kinds import UNKNOWN, ClientKind, Sign, detect_kind as kind_from_facts, probe_wants
 from app.events import ScopedEmitter
+from app.i18n import _
 from app.transport import Transport, shell
 
 
@@ -76,9 +77,9 @@ class Detection:
         """What the verdict rests on, e.g. "running: containerd; installed: ...; init: systemd"."""
         if not self.binaries and not self.running and not self.init:
             return ""
-        running = ", ".join(self.running) if self.running else "no container daemon"
-        return (f"running: {running}; installed: {', '.join(self.binaries) or 'none'}; "
-                f"init: {self.init or '?'}")
+        running = ", ".join(self.running) if self.running else _("no container daemon")
+        return _("running: {running}; installed: {installed}; init: {init}").format(
+            running=running, installed=", ".join(self.binaries) or _("none"), init=self.init or "?")
 
 
 def parse_probe(output: str) -> Detection:

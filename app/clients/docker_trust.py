@@ -211,7 +211,7 @@ class DockerTrustStep(Step):
             return None
         if not await service.wait_until_answering(ctx.transport, 30):
             cause = explain_failure(await service.recent_log(ctx.transport, ctx.emit))
-            return _("dockerd did not come back: {cause}").format(cause=cause.cause) if cause \
+            return _("dockerd did not come back: {cause}").format(cause=cause.said_cause) if cause \
                 else _("dockerd did not come back")
         if self.registry.insecure or self.registry.cache:
             for _attempt in range(20):
@@ -236,7 +236,8 @@ class DockerTrustStep(Step):
                 cause = explain_failure(await service.recent_log(ctx.transport, ctx.emit))
                 # Not "as it was before": run_step reports this as the state the host is left in.
                 self._rollback_failure = service_down(service, ctx.transport.label,
-                                                      cause.cause if cause else None, cause.fix if cause else None)
+                                                      cause.said_cause if cause else None,
+                                                      cause.said_fix if cause else None)
         elif decision.action is DaemonAction.RELOAD:
             await ctx.transport.run(shell("kill -HUP $(pidof dockerd)"), sudo=True, emit=ctx.emit)
 

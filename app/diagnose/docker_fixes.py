@@ -69,7 +69,7 @@ class EnableDockerFix(Step):
         if self._answered or await self.service.answers(ctx.transport):
             return None
         cause = explain_failure(await self.service.recent_log(ctx.transport, ctx.emit))
-        return _("the daemon did not start: {cause}").format(cause=cause.cause) if cause else \
+        return _("the daemon did not start: {cause}").format(cause=cause.said_cause) if cause else \
             _("the daemon did not start")
 
     async def rollback(self, ctx: StepContext) -> None:

@@ -144,7 +144,7 @@ class DaemonNetworkFix(Step):
         # The restart waited until dockerd answered: asking again at once would repeat that check.
         if not self._answered and not await service.answers(ctx.transport):
             cause = explain_failure(await service.recent_log(ctx.transport, ctx.emit))
-            return _("docker did not come back: {cause}").format(cause=cause.cause) if cause else \
+            return _("docker did not come back: {cause}").format(cause=cause.said_cause) if cause else \
                 _("docker did not come back")
         shown = await ctx.transport.run(Command("ip", "-j", "-4", "addr", "show", "docker0"), emit=ctx.emit)
         addresses = netmodel.parse_ip_json_addresses(shown.stdout) if shown.ok else []
@@ -282,7 +282,7 @@ class RouteDeleteFix(Step):
         service = self._decision().service
         if service is not None and not await service.answers(ctx.transport):
             cause = explain_failure(await service.recent_log(ctx.transport, ctx.emit))
-            return _("docker still does not start: {cause}").format(cause=cause.cause) if cause else \
+            return _("docker still does not start: {cause}").format(cause=cause.said_cause) if cause else \
                 _("docker still does not start")
         return None
 

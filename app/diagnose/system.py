@@ -68,8 +68,8 @@ class DockerCheck(Check):
         if cause is not None:
             data["cause"] = cause.cause
             return self.result(Status.FAILURE, _("{version}: the daemon fails to start: {cause}").format(
-                                   version=version, cause=cause.cause),
-                               evidence=[cause.evidence, _("fix: {fix}").format(fix=cause.fix)], data=data)
+                                   version=version, cause=cause.said_cause),
+                               evidence=[cause.evidence, _("fix: {fix}").format(fix=cause.said_fix)], data=data)
         failed = "fail" in log.lower() or "error" in log.lower()
         summary = (_("{version}: installed, not running") if failed
                    else _("{version}: installed, not running (never started)")).format(version=version)

@@ -26,7 +26,7 @@ from app.redact import Secret
 from app.remote_files import FileChange
 from app.steps import Plan, Step, StepContext
 from app.events import ScopedEmitter
-from app.i18n import _
+from app.i18n import N_, _
 from app.transport import Command, Transport, shell
 
 HOST_DIR = "/etc/regwiz/registry"
@@ -128,7 +128,7 @@ def adopt_names(choices: DeployChoices, plan: Plan | None) -> None:
 
 
 class DeployRegistryStep(Step):
-    title = "Deploy the registry"
+    title = N_("Deploy the registry")
 
     def __init__(self, choices: DeployChoices, progress: Progress | None = None) -> None:
         self.choices = choices
@@ -216,10 +216,10 @@ class DeployRegistryStep(Step):
                     names.append(address)
         problems = self.choices.problems(names)
         if problems:
-            return Plan(self.title, refused="; ".join(problems))
+            return Plan(_(self.title), refused="; ".join(problems))
         service = await facts.docker_service(ctx.transport)
         if not await service.answers(ctx.transport):
-            return Plan(self.title, refused=_("Docker does not run on the host: run the diagnosis and apply "
+            return Plan(_(self.title), refused=_("Docker does not run on the host: run the diagnosis and apply "
                                               "its fixes first"))
         state = await container_state(ctx.transport, ctx.emit)
         port = self.choices.settings.port
@@ -227,7 +227,7 @@ class DeployRegistryStep(Step):
         holders = parse_ss_listeners(listing.stdout, port)
         ours = state.running and state.label and await self._publishes(ctx, port)
         if holders and not ours:
-            return Plan(self.title, refused=_("port {port} is taken by {holders}: stop it, or choose another "
+            return Plan(_(self.title), refused=_("port {port} is taken by {holders}: stop it, or choose another "
                                               "port").format(port=port, holders=", ".join(sorted(set(holders)))))
         config_text = regconfig.render_config(self.choices.settings)
         async with ctx.files.prefetched(self._file_paths()):  # every file this step writes, in one read

@@ -53,7 +53,7 @@ async def explain_registry_down(transport: Transport, port: int,
                              if enabled is False else _("Docker is not running yet (it is starting)") if starting
                              else _("Docker is not running"))
         if known:
-            cause += f": {known.cause}"
+            cause += f": {known.said_cause}"
         return RegistryDown(cause, _("run {command} (starts Docker and enables it at boot)").format(
                                 command="`regwiz diagnose --yes`"),
                             transient=starting or (recently and enabled is not False and not known))

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Iterator
 
 from app import htpasswd, pki
-from app.i18n import _
+from app.i18n import N_, _
 from app.redact import Secret
 from app.registry import config as regconfig
 from app.registry.client import INDEX_MEDIA, MANIFEST_ACCEPT, RegistryClient, RegistryError
@@ -382,7 +382,7 @@ class PruneStep(Step):
     ``result`` is what apply measured (the storage before and after, the seconds pushes were held
     off); what it deletes is the plan's ``PruneDecision``, and ``applied_prune`` the prune applied."""
 
-    title = "Prune the registry"
+    title = N_("Prune the registry")
 
     def __init__(self, client: RegistryClient, storage: str | None, port: int, tls: bool, *,
                  keep: int | None = None, older_than_days: float | None = None, repository: str | None = None,
@@ -395,27 +395,27 @@ class PruneStep(Step):
 
     async def plan(self, ctx: StepContext) -> Plan:
         if self.storage is None:
-            return Plan(self.title, refused=_("pruning needs the registry's storage on the host (filesystem "
+            return Plan(_(self.title), refused=_("pruning needs the registry's storage on the host (filesystem "
                                               "storage): with OSS, neither push times nor the space used can be "
                                               "read"))
         config = await ctx.files.read(CONFIG_PATH)
         if config is None:
-            return Plan(self.title, refused=_("{path} is missing on the host: deploy the registry first").format(
+            return Plan(_(self.title), refused=_("{path} is missing on the host: deploy the registry first").format(
                 path=CONFIG_PATH))
         if not regconfig.delete_enabled(config):
-            return Plan(self.title, refused=_("the registry refuses deletes (storage.delete.enabled is not true in "
+            return Plan(_(self.title), refused=_("the registry refuses deletes (storage.delete.enabled is not true in "
                                               "{path}): deploy it again with regwiz, which turns it on").format(
                                                   path=CONFIG_PATH))
         cached = blob_cache_enabled(config)
         if not (await ctx.transport.run(shell(_GC_TOOLS))).ok:
-            return Plan(self.title, refused=_("the host lacks what the garbage collection needs (`mount -N` and "
+            return Plan(_(self.title), refused=_("the host lacks what the garbage collection needs (`mount -N` and "
                                               "`setsid -w`, util-linux 2.33 or later): nothing was deleted"))
         tags = await asyncio.to_thread(list_tags, self.client, None)
         await attach_push_times(ctx.transport, self.storage, tags)
         try:
             prune = self._choose(tags)
         except OpsError as exc:
-            return Plan(self.title, refused=str(exc))
+            return Plan(_(self.title), refused=str(exc))
         if self.on_plan is not None:
             self.on_plan(prune)
         decision = PruneDecision(prune, cached)
@@ -512,7 +512,7 @@ class PruneStep(Step):
 class DeleteTagsStep(PruneStep):
     """The prune step for tags picked by hand: the same plan shape, deletes and garbage collection."""
 
-    title = "Delete the marked tags"
+    title = N_("Delete the marked tags")
 
     def __init__(self, client: RegistryClient, storage: str | None, port: int, tls: bool,
                  keys: list[tuple[str, str]], on_plan: Callable[[PrunePlan], None] | None = None) -> None:
@@ -699,7 +699,7 @@ class RenewCertificateStep(DeployRegistryStep):
     deploy's own safe path (the old one kept until the new one answers), and its label then matches,
     so a later deploy plans nothing. Users are left alone."""
 
-    title = "Renew the registry's certificate"
+    title = N_("Renew the registry's certificate")
 
     async def plan(self, ctx: StepContext) -> Plan:
         plan = await super().plan(ctx)

@@ -70,7 +70,7 @@ class ClientKind(metaclass=_Kinds):
     """A kind of client machine. Subclass it in a module of this package and ``@register`` it."""
 
     name: str = ""  # as profiles, the CLI and the screens spell it
-    label: str = ""  # for people: "systemd Linux"
+    label: str = ""  # for people: "systemd Linux" (marked with N_ where it has words to translate)
     order: int = 1000  # where it is listed (and wins detection ties): lower first
     tool: str = "docker"  # the CLI that logs in and pulls
     sudo: bool = True  # whether the tool (and the trust change) needs root
@@ -90,6 +90,11 @@ class ClientKind(metaclass=_Kinds):
     def value(self) -> str:
         """The Enum's spelling of the name, kept for its callers."""
         return self.name
+
+    @property
+    def said_label(self) -> str:
+        """The label in the language in use."""
+        return _(self.label) if self.label else self.name
 
     def __repr__(self) -> str:
         return f"ClientKind.{self.name.upper()}"

@@ -3,12 +3,13 @@
 from app.clients.facts import ClientFacts
 from app.clients.kinds.base import register
 from app.clients.kinds.docker import DockerKind
+from app.i18n import N_
 
 
 @register
 class LinuxKind(DockerKind):
     name = "linux"
-    label = "systemd Linux"
+    label = N_("systemd Linux")
     order = 10
     flavour_weight = 2
     flavour_says = " under systemd"
