@@ -17,7 +17,7 @@ from app.i18n import _
 from app.progress import ClientProgress
 from app.profiles import Profile, TeamProfile, load_profile, render_profile, secret_from_env, team_profile_from
 from app.redact import Secret
-from app.registry.client import RegistryAuthError
+from app.registry.client import CredentialsRefused, RegistryAuthError
 from app.registry.deploy import DeployChoices, DeployRegistryStep, adopt_names
 from app.registry.health import registry_answers, wait_for_registry
 from app.registry.prove import prove
@@ -158,7 +158,7 @@ async def _configure(run: Run, specs: list[ClientSpec], registry: RegistryTarget
     try:
         await ensure_test_image(registry)  # the first request that logs in: a wrong password shows here
     except RegistryAuthError as exc:
-        if registry.username and registry.password and password_from and "refused" in str(exc):
+        if registry.username and registry.password and password_from and isinstance(exc, CredentialsRefused):
             raise HeadlessFailure(_("the registry refused user {user}: check the password {where}").format(
                 user=registry.username, where=password_from)) from None
         raise
@@ -170,7 +170,7 @@ async def _configure(run: Run, specs: list[ClientSpec], registry: RegistryTarget
                                       on_update=progress, limit=forks, accept_key=accept_key, planned=planned)
     for result in results:
         message = result.message
-        if login_hint and result.status is Status.FAILURE and "refused the login" in message:
+        if login_hint and result.status is Status.FAILURE and result.login_refused:
             message = f"{message}; {login_hint}"
         run.out.record("client", client=result.name, kind=result.kind.value if result.kind else None,
                        status=result.status.value, message=message, pull_seconds=result.pull_seconds)

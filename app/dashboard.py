@@ -231,13 +231,13 @@ def _missing_for(needed: list[NeededSecret], secrets: Mapping[str, Secret]) -> s
 
 def _explain_login(exc: TransportError, form: HostForm, needed: list[NeededSecret]) -> TransportError:
     """A refused login with no password given says so, instead of "check the password"."""
-    from app.transport.ssh import AuthenticationFailed
+    from app.transport.base import AuthenticationFailed, LoginRefused
 
     if isinstance(exc, AuthenticationFailed) and form.auth == "agent":
         what = next((n for n in needed if n.key.endswith(".password")), None)
         how = _("set {variable}").format(variable=what.env) if what and what.env \
             else _("name identity_file or password_env in the profile")
-        return AuthenticationFailed(_("{user}@{host} refused the login: no SSH password was given and the SSH agent "
+        return LoginRefused(_("{user}@{host} refused the login: no SSH password was given and the SSH agent "
                                       "has no key it accepts (re-check and enter the password, or {how})").format(
                                           user=form.user, host=form.host, how=how))
     return exc

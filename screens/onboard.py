@@ -262,7 +262,7 @@ class OnboardScreen(FormKeys, LiveLogScreen):
     @work(exclusive=True, group="onboard")
     async def onboard(self, spec: ClientSpec, registry: RegistryTarget) -> None:
         from app.clients.testimage import ensure_test_image
-        from app.registry.client import RegistryAuthError, RegistryError
+        from app.registry.client import CredentialsRefused, RegistryAuthError, RegistryError
 
         self.done = False
         self.query_one("#review", Button).disabled = True
@@ -274,7 +274,7 @@ class OnboardScreen(FormKeys, LiveLogScreen):
             try:
                 await ensure_test_image(registry)  # the first request that logs in: a wrong password shows here
             except RegistryAuthError as exc:
-                if registry.username and "refused" in str(exc):
+                if registry.username and isinstance(exc, CredentialsRefused):
                     self._password_refused(registry)
                 else:
                     self.set_status(_("{error}: check the team profile's registry and user.").format(error=exc),

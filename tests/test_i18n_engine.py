@@ -199,3 +199,47 @@ def test_shared_step_titles_stay_english_on_the_class_and_read_in_chinese_where_
     assert titles == ["Deploy the registry", "Prune the registry", "Delete the marked tags",
                       "Renew the registry's certificate"]
     assert [i18n._(t) for t in titles] == ["部署镜像仓库", "清理镜像仓库", "删除已标记的标签", "续签镜像仓库的证书"]
+
+
+def test_a_refused_login_is_told_by_its_type_so_the_advice_holds_in_chinese(chinese: None) -> None:
+    """The headless onboarding adds its --ssh-password-env hint to a refused SSH login, and the registry's
+    refusal asks for the password again: both by the error's type, which a translation cannot break."""
+    import asyncio
+
+    import asyncssh
+
+    from app.clients.configure import ClientResult, ClientSpec, _guarded, _Job
+    from app.registry.client import CredentialsRefused, RegistryClient, RegistryEndpoint
+    from app.transport import TransportError
+    from app.transport.base import LoginRefused
+
+    transport = SSHTransport(SSHTarget("10.0.0.7", user="dev", known_hosts=KnownHostsStore(Path("/nonexistent"))))
+    refused = transport._explain(asyncssh.PermissionDenied("denied"))
+    assert isinstance(refused, LoginRefused) and "拒绝了登录" in str(refused)
+    _no_placeholder_left(str(refused))
+
+    def job() -> _Job:
+        name = "dev@10.0.0.7"
+        return _Job(ClientSpec(name, lambda: transport), EventBus().scoped(source="t"), ClientResult(name))
+
+    async def fail_with(error: Exception) -> ClientResult:
+        given = job()
+
+        async def work() -> None:
+            raise error
+
+        await _guarded(given, work)
+        return given.result
+
+    assert asyncio.run(fail_with(refused)).login_refused
+    assert not asyncio.run(fail_with(TransportError("10.0.0.7 did not answer"))).login_refused
+
+    class Answer:
+        status, reason, body, sent_credentials = 401, "Unauthorized", b"{}", True
+
+        def header(self, name: str) -> str:
+            return 'Basic realm="registry"'
+
+    client = RegistryClient(RegistryEndpoint("10.0.0.5", username="ci"))
+    error = client._auth_error(Answer(), "")  # type: ignore[arg-type]
+    assert isinstance(error, CredentialsRefused) and str(error) == "镜像仓库拒绝了用户 ci：密码错误或用户不存在"

@@ -20,6 +20,7 @@ from app.i18n import _
 from app.remote_files import changed_since_planned
 from app.steps import Outcome, Plan, Status, Step, StepContext, run_step, stale_message
 from app.transport import Transport, TransportError
+from app.transport.base import LoginRefused
 from app.transport.hostkeys import HostKeyUnknown
 
 
@@ -40,6 +41,8 @@ class ClientResult:
     plans: list[Plan] = field(default_factory=list)  # one per step, in order: what is confirmed and applied
     #: A planned file changed on the client after it was planned: nothing was changed there.
     stale: bool = False
+    #: The client's SSH login was refused (its password or key): the caller may say where it came from.
+    login_refused: bool = False
 
 
 @dataclass
@@ -146,6 +149,7 @@ async def _guarded(job: _Job, work: Callable[[], Awaitable[None]]) -> None:
         await work()
     except (TransportError, OSError, asyncio.TimeoutError) as exc:
         job.result.status = Status.FAILURE
+        job.result.login_refused = isinstance(exc, LoginRefused)
         job.result.message = str(exc) or exc.__class__.__name__
         job.emit.error(job.result.message)
 

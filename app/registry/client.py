@@ -65,6 +65,10 @@ class RegistryAuthError(RegistryError):
     """The registry refused the credentials, or wants some and none were given."""
 
 
+class CredentialsRefused(RegistryAuthError):
+    """The registry refused the user name and password it was sent (callers advise by this type)."""
+
+
 @dataclass
 class RegistryEndpoint:
     host: str  # IP or name as the clients will use it
@@ -417,8 +421,8 @@ class RegistryClient:
             return RegistryAuthError(_("the registry uses token authentication ({challenge}), which this check "
                                        "does not support").format(challenge=challenge), status=401, codes=codes)
         if response.sent_credentials:
-            return RegistryAuthError(f"the registry refused the user {self.endpoint.username}: wrong password or "
-                                     f"unknown user{says}", status=401, codes=codes)
+            return CredentialsRefused(_("the registry refused the user {user}: wrong password or unknown user").format(
+                user=self.endpoint.username) + says, status=401, codes=codes)
         return RegistryAuthError(_("the registry requires a login: give a user name and password") + says,
                                  status=401, codes=codes)
 

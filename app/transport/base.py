@@ -43,6 +43,14 @@ class SudoError(TransportError):
     pass
 
 
+class AuthenticationFailed(TransportError):
+    """The host would not let this user in, or regwiz could not use the key it was given."""
+
+
+class LoginRefused(AuthenticationFailed):
+    """The host refused the user's password or key (callers add advice by this type, not by its words)."""
+
+
 @dataclass(frozen=True)
 class Command:
     """An argument list, quoted for a POSIX shell when it is sent."""

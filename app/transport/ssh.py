@@ -12,7 +12,9 @@ import asyncssh
 
 from app.i18n import _
 from app.redact import Secret
-from app.transport.base import LineSink, Stdin, Transport, TransportError, chunks_of, pump
+# (AuthenticationFailed and LoginRefused live with the base: the engine tells them apart without asyncssh)
+from app.transport.base import (AuthenticationFailed, LineSink, LoginRefused, Stdin, Transport, TransportError,
+                                chunks_of, pump)
 from app.transport.hostkeys import HostKeyChanged, HostKeyUnknown, KnownHostsStore
 
 
@@ -58,10 +60,6 @@ class SSHTarget:
         who = f"{self.user}@" if self.user else ""
         port = f":{self.port}" if self.port != 22 else ""
         return f"{who}{self.host}{port}"
-
-
-class AuthenticationFailed(TransportError):
-    pass
 
 
 class HostUnreachable(TransportError):
@@ -140,11 +138,12 @@ class SSHTransport(Transport):
         t = self.target
         where = f"{t.host}:{t.port}"
         if isinstance(exc, asyncssh.PermissionDenied):
-            how = "password" if t.password else "key"
-            return AuthenticationFailed(
-                f"{t.user or 'the user'}@{t.host} refused the login: check the user name and {how}"
-                + (" (or that the key is in the user's authorized_keys)" if how == "key" else "")
-            )
+            user = t.user or _("the user")
+            if t.password:
+                return LoginRefused(_("{user}@{host} refused the login: check the user name and password").format(
+                    user=user, host=t.host))
+            return LoginRefused(_("{user}@{host} refused the login: check the user name and key (or that the key "
+                                  "is in the user's authorized_keys)").format(user=user, host=t.host))
         if isinstance(exc, (asyncssh.KeyImportError, asyncssh.KeyEncryptionError)):
             return AuthenticationFailed(
                 _("could not read the key {path}: {reason}").format(
