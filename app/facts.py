@@ -118,6 +118,7 @@ class DockerState:
     version: str | None  # as `dockerd --version` printed it
     running: bool
     log: str | None = None  # the daemon's recent log lines, read when it was not running
+    enabled: bool | None = None  # started at boot (systemd only; None where the init cannot say)
 
     @classmethod
     async def gather(cls, transport: Transport, emit: ScopedEmitter | None = None) -> "DockerState":
@@ -127,9 +128,10 @@ class DockerState:
         if version.exit_status == 127:
             return cls(installed=False, version=None, running=False)
         service = await docker_service(transport)
-        running = await service.answers(transport)
+        running, enabled = await service.running_and_enabled(transport)  # one command
         log = None if running else await service.recent_log(transport, emit)
-        return cls(installed=True, version=version.stdout.strip() or None, running=running, log=log)
+        return cls(installed=True, version=version.stdout.strip() or None, running=running, log=log,
+                   enabled=enabled)
 
 
 async def docker_state(transport: Transport, emit: ScopedEmitter | None = None) -> DockerState:

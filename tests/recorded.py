@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import shlex
 from typing import Awaitable, Callable
 
@@ -29,3 +30,11 @@ async def answer_in_one(snippets: list[str], answer: Answer) -> tuple[int, list[
         _status, out, _err = await answer(snippet)
         lines.extend(out)
     return 0, lines, []
+
+
+def read_many(command_line: str, files: dict[str, str]) -> tuple[int, list[str], list[str]] | None:
+    """RemoteFiles.prefetched's one read of several files (``+BASE64`` or ``-`` a line each), or None."""
+    if not command_line.startswith("sh -c 'for p do"):
+        return None
+    paths = shlex.split(command_line)[4:]  # sh -c SCRIPT regwiz PATH...
+    return 0, [f"+{base64.b64encode(files[p].encode()).decode()}" if p in files else "-" for p in paths], []

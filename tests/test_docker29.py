@@ -24,6 +24,7 @@ from app.clients.model import ClientKind, RegistryTarget
 from app.events import EventBus
 from app.steps import StepContext
 from app.transport import Transport
+from tests.recorded import read_many
 
 REGISTRY = RegistryTarget("10.0.0.5", 5000, tls=False, ca_pem=None)
 
@@ -42,9 +43,9 @@ class FakeClient(Transport):
 
     async def _execute(self, command_line: str, stdin: object, sink: object, keep_output: bool,
                        timeout: float | None) -> tuple[int, list[str], list[str]]:
-        if command_line.startswith("sh -c 'for p do"):  # RemoteFiles.prefetched: every file in one read
-            return 0, [f"+{base64.b64encode(self.files[p].encode()).decode()}" if p in self.files else "-"
-                       for p in shlex.split(command_line)[4:]], []
+        many = read_many(command_line, self.files)  # RemoteFiles.prefetched: every file in one read
+        if many is not None:
+            return many
         if "base64" in command_line:
             path = shlex.split(command_line)[-1]
             if path not in self.files:

@@ -20,7 +20,7 @@ from app.events import EventBus
 from app.facts import DockerState
 from app.steps import Status
 from app.transport.base import Transport
-from tests.recorded import answer_in_one, snippets_of
+from tests.recorded import answer_in_one, read_many, snippets_of
 
 POOLS_2010 = ("172.17.0.0/16 172.18.0.0/16 172.19.0.0/16 172.20.0.0/16 172.21.0.0/16 172.22.0.0/16 "
               "172.23.0.0/16 172.24.0.0/16 172.25.0.0/16 172.26.0.0/16 172.27.0.0/16 172.28.0.0/16 "
@@ -132,6 +132,9 @@ class FakeHost(Transport):
         return await self._answer(command_line)
 
     async def _answer(self, command_line: str) -> tuple[int, list[str], list[str]]:
+        many = read_many(command_line, self.files)  # RemoteFiles.prefetched: every file in one read
+        if many is not None:
+            return many
         words = shlex.split(command_line)
         if "base64" in command_line:
             path = words[-1]

@@ -37,7 +37,7 @@ from app.registry.ops import (CERT_PATH, KEY_PATH, DeleteTagsStep, PruneDecision
 from app.remote_files import FileChange, sha256_text
 from app.steps import Plan, Step, StepContext
 from app.transport import Transport
-from tests.recorded import answer_in_one, snippets_of
+from tests.recorded import answer_in_one, read_many, snippets_of
 
 PLAIN = RegistryTarget("10.0.0.5", 5000, tls=False, ca_pem=None)
 CA = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
@@ -65,10 +65,9 @@ class RecordedHost(Transport):
         return await self._answer(command_line)
 
     async def _answer(self, command_line: str) -> tuple[int, list[str], list[str]]:
-        if command_line.startswith("sh -c 'for p do"):  # RemoteFiles.prefetched: every file in one read
-            paths = shlex.split(command_line)[4:]
-            return 0, [f"+{base64.b64encode(self.files[p].encode()).decode()}" if p in self.files else "-"
-                       for p in paths], []
+        many = read_many(command_line, self.files)  # RemoteFiles.prefetched: every file in one read
+        if many is not None:
+            return many
         if "docker version" in command_line and "systemctl is-enabled" in command_line:
             # DockerService.running_and_enabled: both answers in one command (status, version, enabled)
             version = next(((st, out) for needle, st, out in self.answers if needle == "docker version"), (1, ""))
@@ -518,10 +517,15 @@ async def test_the_diagnosis_shares_typed_facts_from_recorded_answers() -> None:
     assert sum("/etc/os-release" in line for line in host.commands) == 1  # os-release, arch, PID 1: one command
     state = facts.known(host, DockerState)
     assert state == DockerState(installed=True, version="Docker version 20.10.24+dfsg1, build 297e128",
-                                running=False, log="-- No entries --")
+                                running=False, log="-- No entries --", enabled=True)
     assert docker.data["running"] is False and docker.fixes and isinstance(docker.fixes[0], EnableDockerFix)
     # The network check predicted from the version the Docker check found, and did not ask again.
     assert sum("command -v dockerd" in line for line in host.commands) == 1
+    # The routes, addresses, resolv.conf and the unit's flags: one command; the files it predicts from: another.
+    [network_reads] = [line for line in host.commands if "ip -j -4 route" in line]
+    assert "systemctl show docker -p ExecStart" in network_reads
+    assert sum("systemctl show docker" in line for line in host.commands) == 1
+    assert sum("/etc/docker/daemon.json" in line for line in host.commands) == 1
     assert network.data["rules_version"] == "20.10.24"  # moby 20.10's pool rules, not a modern default's
     gathered = facts.known(host, NetworkFacts)
     assert gathered is not None and gathered.docker_version == state.version

@@ -53,7 +53,8 @@ async def test_diagnose_and_fix_the_conflict_in_the_tui(fresh_host, tmp_path: Pa
         evidence = str(screen.query_one("#evidence", Static).render())
         assert "routes to blame" in evidence and "172.16.0.0/12" in evidence
         assert "pools" in str(screen.query_one("#picture", Static).render())
-        assert any(line.startswith("$ ip -j -4 route") for line in screen.query_one("#log", Log).lines)
+        # The command that read the routes (with the addresses and resolv.conf, in one round trip), as it ran.
+        assert any(line.startswith("$ ") and "ip -j -4 route" in line for line in screen.query_one("#log", Log).lines)
         await pilot.press("f")
         # Each modal is waited for until its widgets are mounted (it is the screen a moment before).
         await wait_for(pilot, lambda: isinstance(app.screen, ChooseFixScreen) and app.focused is not None

@@ -76,16 +76,27 @@ def _env_value(text: str, name: str) -> str:
     return value
 
 
-async def daemon_flags(transport: Transport, files: RemoteFiles, init: str) -> tuple[str, str]:
-    """The daemon's command-line options, and the file or unit they come from."""
+BOOT2DOCKER_PROFILE = "/var/lib/boot2docker/profile"
+SHOW_EXEC_START = ("systemctl", "show", "docker", "-p", "ExecStart", "--no-pager")
+#: Where a SysV/upstart or RHEL init script takes dockerd's flags from, and the variable, in the order read.
+FLAG_FILES = {"/etc/default/docker": "DOCKER_OPTS", "/etc/sysconfig/docker": "OPTIONS"}
+
+
+async def daemon_flags(transport: Transport, files: RemoteFiles, init: str,
+                       exec_start: str | None = None) -> tuple[str, str]:
+    """The daemon's command-line options, and the file or unit they come from.
+
+    ``exec_start``: what `systemctl show docker -p ExecStart` printed, when the caller read it already.
+    """
     if init == "boot2docker":
-        text = await files.read("/var/lib/boot2docker/profile") or ""
-        return _env_value(text, "EXTRA_ARGS"), "/var/lib/boot2docker/profile EXTRA_ARGS"
+        text = await files.read(BOOT2DOCKER_PROFILE) or ""
+        return _env_value(text, "EXTRA_ARGS"), f"{BOOT2DOCKER_PROFILE} EXTRA_ARGS"
     if init == "systemd":
-        shown = await transport.run(Command("systemctl", "show", "docker", "-p", "ExecStart", "--no-pager"))
-        match = re.search(r"argv\[\]=(\S+)\s+([^;]*);", shown.stdout)
+        if exec_start is None:
+            exec_start = (await transport.run(Command(*SHOW_EXEC_START))).stdout
+        match = re.search(r"argv\[\]=(\S+)\s+([^;]*);", exec_start)
         return (match.group(2).strip() if match else ""), "docker.service ExecStart"
-    for path, name in (("/etc/default/docker", "DOCKER_OPTS"), ("/etc/sysconfig/docker", "OPTIONS")):
+    for path, name in FLAG_FILES.items():
         found = await files.read(path)
         if found is not None:
             return _env_value(found, name), f"{path} {name}"
@@ -96,9 +107,12 @@ async def gather(ctx: DiagnosisContext, emit: ScopedEmitter) -> NetworkFacts:
     t = ctx.transport
     docker = await docker_state(t, emit)  # the Docker check's, when it ran on this connection
     files = RemoteFiles(t, emit)
-    # The routes, addresses and resolv.conf in one round trip (`ip -j` prints JSON or nothing).
-    routes_json, addrs_json, resolv_text = await read_in_one(
-        t, ["ip -j -4 route", "ip -j -4 addr", "cat /etc/resolv.conf"], emit)
+    init = (await docker_service(t)).init
+    # The routes, addresses, resolv.conf and the unit's flags in one round trip (`ip -j` prints JSON or nothing).
+    reads = ["ip -j -4 route", "ip -j -4 addr", "cat /etc/resolv.conf"]
+    if init == "systemd":
+        reads.append(shlex.join(SHOW_EXEC_START))
+    routes_json, addrs_json, resolv_text, exec_start = (await read_in_one(t, reads, emit) + [""])[:4]
     routes: list[netmodel.Route] = []
     if routes_json.strip().startswith("["):
         routes = netmodel.parse_ip_json_routes(routes_json)
@@ -114,9 +128,16 @@ async def gather(ctx: DiagnosisContext, emit: ScopedEmitter) -> NetworkFacts:
     # (moby v19.03.0 libnetwork/resolvconf Path()): gather it too, so the prediction can use
     # the nameservers the installed version really checks; a missing file means none.
     stub_only = netmodel.names_only_resolved_stub(resolv_text)
+    # Every file the prediction reads, in one command (the flag files only where no unit holds the flags).
+    wanted = [DAEMON_JSON, LOCAL_KV] + ([netmodel.RESOLVED_RESOLV_CONF] if stub_only else []) + {
+        "boot2docker": [BOOT2DOCKER_PROFILE], "systemd": []}.get(init, list(FLAG_FILES))
+    async with files.prefetched(wanted):
+        daemon_json = await files.read(DAEMON_JSON)
+        kv = await files.read_bytes(LOCAL_KV)
+        resolved_text = await files.read(netmodel.RESOLVED_RESOLV_CONF) if stub_only else None
+        flags, flag_source = await daemon_flags(t, files, init, exec_start if init == "systemd" else None)
     resolved: tuple[ipaddress.IPv4Address, ...] | None = None
     if stub_only:
-        resolved_text = await files.read(netmodel.RESOLVED_RESOLV_CONF)
         resolved = tuple(netmodel.parse_resolv_conf(resolved_text or ""))
     docker_networks: list[tuple[str, ipaddress.IPv4Network]] = []
     if docker.running:
@@ -131,9 +152,6 @@ async def gather(ctx: DiagnosisContext, emit: ScopedEmitter) -> NetworkFacts:
     docker0 = next((a.interface for a in addresses if a.dev == "docker0"), None)
     net = netmodel.HostNetwork(tuple(routes), tuple(addresses), tuple(nameservers),
                                tuple(docker_networks), docker0, resolved, stub_only)
-    daemon_json = await files.read(DAEMON_JSON)
-    flags, flag_source = await daemon_flags(t, files, (await docker_service(t)).init)
-    kv = await files.read_bytes(LOCAL_KV)
     options_error: str | None = None
     try:
         options = netmodel.parse_daemon_options(daemon_json, flags)

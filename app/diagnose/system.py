@@ -54,7 +54,7 @@ class DockerCheck(Check):
                                data={"installed": False})
         version = state.version or ""
         running = state.running
-        enabled = await service.is_enabled(t)
+        enabled = state.enabled
         data = {"installed": True, "version": version, "running": running, "enabled": enabled,
                 "init": service.init}
         if running:
