@@ -9,6 +9,18 @@ import pytest_asyncio
 pytest_plugins = ["tests.testbed.fixtures"]
 
 
+@pytest.fixture
+def chinese() -> Iterator[None]:
+    """The test runs in Simplified Chinese; English again after it, whatever happened."""
+    from app import i18n
+
+    assert i18n.use("zh_CN") == "zh_CN", "the zh_CN catalog is not compiled (./dev compiles it)"
+    try:
+        yield
+    finally:
+        i18n.use("en")
+
+
 @pytest.fixture(autouse=True)
 def regwiz_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Every test gets its own config and state folders: a user's are never touched."""

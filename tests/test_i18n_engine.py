@@ -9,7 +9,6 @@ the host lock's error, run_step's rollback report, the SSH transport's explanati
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,15 +28,6 @@ from app.steps import Outcome, Plan, Step, StepContext, run_step
 from app.transport.hostkeys import KnownHostsStore
 from app.transport.local import LocalTransport
 from app.transport.ssh import HostUnreachable, SSHTarget, SSHTransport
-
-
-@pytest.fixture
-def chinese() -> Iterator[None]:
-    assert i18n.use("zh_CN") == "zh_CN", "the zh_CN catalog is not compiled (./dev compiles it)"
-    try:
-        yield
-    finally:
-        i18n.use("en")
 
 
 def _no_placeholder_left(text: str) -> None:

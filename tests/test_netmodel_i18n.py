@@ -33,15 +33,6 @@ default via 10.213.0.1 dev eth0
 MODERN = "Docker version 20.10.24+dfsg1, build 297e128"
 
 
-@pytest.fixture
-def chinese() -> Iterator[None]:
-    assert i18n.use("zh_CN") == "zh_CN"
-    try:
-        yield
-    finally:
-        i18n.use("en")
-
-
 def _host() -> HostNetwork:
     return HostNetwork(routes=tuple(parse_ip_routes(ECS_CONFLICT)),
                        addresses=(InterfaceAddress("eth0", IPv4Interface("10.213.0.5/24")),),

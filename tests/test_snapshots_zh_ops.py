@@ -10,7 +10,6 @@ cropping is seen measured in cells, a Chinese character taking two.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,13 +30,7 @@ SIZES = [(80, 24), (120, 40)]
 IDS = ["80x24", "120x40"]
 
 
-@pytest.fixture(autouse=True)
-def chinese() -> Iterator[None]:
-    assert i18n.use("zh_CN") == "zh_CN", "the zh_CN catalog is not compiled (./dev compiles it)"
-    try:
-        yield
-    finally:
-        i18n.use("en")
+pytestmark = pytest.mark.usefixtures("chinese")  # (tests/conftest.py)
 
 
 # -- clients --------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ Chinese as the engine's catalog words it.
 
 from __future__ import annotations
 
-from typing import Iterator
 
 import pytest
 
@@ -20,11 +19,7 @@ from tests.snapshot_helpers import steady
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 
 
-@pytest.fixture(autouse=True)
-def chinese() -> Iterator[None]:
-    assert i18n.use("zh_CN") == "zh_CN"  # (the catalog is compiled: ./dev does it)
-    yield
-    i18n.use("en")
+pytestmark = pytest.mark.usefixtures("chinese")  # (tests/conftest.py)
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -10,7 +10,6 @@ characters. Every wait is for a state of the screen, never a fixed time.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,18 +22,11 @@ from screens.diagnose import DiagnoseScreen
 from tests.testbed.hosts import Testbed, TestHost
 from tests.test_tui_walk_testbed import accept_host_key, apply_plan, credentials_by_keys, tab_to, text_of, wait_for
 
-pytestmark = pytest.mark.testbed
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-@pytest.fixture(autouse=True)
-def chinese() -> Iterator[None]:
-    assert i18n.use("zh_CN") == "zh_CN", "the zh_CN catalog is not compiled (./dev compiles it)"
-    try:
-        yield
-    finally:
-        i18n.use("en")
+pytestmark = [pytest.mark.testbed, pytest.mark.usefixtures("chinese")]  # chinese: tests/conftest.py
 
 
 def words_before_placeholder(english_start: str) -> str:
