@@ -12,7 +12,6 @@ more (no diff noise). Facts in (the daemon's version, daemon.json or the flag fi
 
 from __future__ import annotations
 
-import base64
 import json
 import shlex
 
@@ -23,34 +22,21 @@ from app.clients.edits import flag_values
 from app.clients.model import ClientKind, RegistryTarget
 from app.events import EventBus
 from app.steps import StepContext
-from app.transport import Transport
-from tests.recorded import read_many
+from tests.recorded import RecordedTransport
 
 REGISTRY = RegistryTarget("10.0.0.5", 5000, tls=False, ca_pem=None)
 
 
-class FakeClient(Transport):
+class FakeClient(RecordedTransport):
     """A client host: its files, what `docker version` / `dockerd --version` print, systemd."""
 
     label = "fake"
 
     def __init__(self, files: dict[str, str], server_version: str | None, dockerd_version: str = "") -> None:
-        super().__init__()
-        self.files, self.server_version, self.dockerd_version = files, server_version, dockerd_version
+        super().__init__(files)
+        self.server_version, self.dockerd_version = server_version, dockerd_version
 
-    async def is_root(self) -> bool:
-        return True
-
-    async def _execute(self, command_line: str, stdin: object, sink: object, keep_output: bool,
-                       timeout: float | None) -> tuple[int, list[str], list[str]]:
-        many = read_many(command_line, self.files)  # RemoteFiles.prefetched: every file in one read
-        if many is not None:
-            return many
-        if "base64" in command_line:
-            path = shlex.split(command_line)[-1]
-            if path not in self.files:
-                return 3, [], []
-            return 0, [base64.b64encode(self.files[path].encode()).decode()], []
+    async def answer(self, command_line: str) -> tuple[int, list[str], list[str]]:
         if "docker version" in command_line:
             if self.server_version is not None:
                 return 0, [self.server_version], []

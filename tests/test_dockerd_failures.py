@@ -6,7 +6,6 @@ it; the wording comes from moby's source at the tag named, or was seen here.
 
 from __future__ import annotations
 
-import base64
 import json
 import shlex
 
@@ -19,8 +18,7 @@ from app.dockerd import DockerService, explain_failure
 from app.events import EventBus
 from app.facts import DockerState
 from app.steps import Status
-from app.transport.base import Transport
-from tests.recorded import answer_in_one, read_many, snippets_of
+from tests.recorded import RecordedTransport
 
 POOLS_2010 = ("172.17.0.0/16 172.18.0.0/16 172.19.0.0/16 172.20.0.0/16 172.21.0.0/16 172.22.0.0/16 "
               "172.23.0.0/16 172.24.0.0/16 172.25.0.0/16 172.26.0.0/16 172.27.0.0/16 172.28.0.0/16 "
@@ -109,38 +107,17 @@ ALL_LINK_JSON = json.dumps([
 ])
 
 
-class FakeHost(Transport):
+class FakeHost(RecordedTransport):
     """Answers the route check's read-only commands from a table of files and outputs."""
 
     label = "fake"
 
     def __init__(self, files: dict[str, str], routes_json: str) -> None:
-        super().__init__()
-        self.files = files
+        super().__init__(files)
         self.routes_json = routes_json
-        self.lines: list[str] = []
 
-    async def is_root(self) -> bool:
-        return True
-
-    async def _execute(self, command_line: str, stdin: object, sink: object, keep_output: bool,
-                       timeout: float | None) -> tuple[int, list[str], list[str]]:
-        self.lines.append(command_line)
-        snippets = snippets_of(command_line)
-        if snippets is not None:  # one round trip of several reads: each answered as the shell would
-            return await answer_in_one(snippets, self._answer)
-        return await self._answer(command_line)
-
-    async def _answer(self, command_line: str) -> tuple[int, list[str], list[str]]:
-        many = read_many(command_line, self.files)  # RemoteFiles.prefetched: every file in one read
-        if many is not None:
-            return many
+    async def answer(self, command_line: str) -> tuple[int, list[str], list[str]]:
         words = shlex.split(command_line)
-        if "base64" in command_line:
-            path = words[-1]
-            if path not in self.files:
-                return 3, [], []
-            return 0, [base64.b64encode(self.files[path].encode()).decode()], []
         if words[:4] == ["ip", "-j", "-4", "route"]:
             return 0, [self.routes_json], []
         if words[:4] == ["ip", "-j", "-4", "addr"]:
@@ -206,7 +183,7 @@ async def test_route_check_reads_the_resolved_file_behind_the_stub_and_predicts_
     }
     routes = json.dumps([{"dst": "default", "gateway": "10.213.0.1", "dev": "eth0"}])
     result, host = await _route_check("Docker version 26.1.5+dfsg1, build a72d7cd", None, files, routes)
-    assert any("/run/systemd/resolve/resolv.conf" in line for line in host.lines)
+    assert any("/run/systemd/resolve/resolv.conf" in line for line in host.commands)
     assert result.data["predicted_subnet"] == "172.18.0.0/16"
     assert any("checks the nameservers of /run/systemd/resolve/resolv.conf" in e for e in result.evidence)
 
@@ -215,5 +192,5 @@ async def test_route_check_does_not_read_the_resolved_file_without_the_stub() ->
     files = {"/etc/resolv.conf": "nameserver 100.100.2.136\n", "/run/systemd/resolve/resolv.conf": "nameserver 172.17.0.2\n"}
     routes = json.dumps([{"dst": "default", "gateway": "10.213.0.1", "dev": "eth0"}])
     result, host = await _route_check("Docker version 26.1.5+dfsg1, build a72d7cd", None, files, routes)
-    assert not any("/run/systemd/resolve/resolv.conf" in line for line in host.lines)
+    assert not any("/run/systemd/resolve/resolv.conf" in line for line in host.commands)
     assert result.data["predicted_subnet"] == "172.17.0.0/16"

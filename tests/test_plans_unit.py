@@ -7,11 +7,9 @@ malformed files with a message that names what is wrong.
 
 from __future__ import annotations
 
-import base64
 import copy
 import ipaddress
 import json
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -36,48 +34,26 @@ from app.registry.ops import (CERT_PATH, KEY_PATH, DeleteTagsStep, PruneDecision
                               RenewCertificateStep, RenewDecision, UsersDecision, UsersStep, serial_of)
 from app.remote_files import FileChange, sha256_text
 from app.steps import Plan, Step, StepContext
-from app.transport import Transport
-from tests.recorded import answer_in_one, read_many, snippets_of
+from tests.recorded import RecordedTransport
 
 PLAIN = RegistryTarget("10.0.0.5", 5000, tls=False, ca_pem=None)
 CA = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 TLS = RegistryTarget("10.0.0.5", 5000, tls=True, ca_pem=CA)
 
 
-class RecordedHost(Transport):
+class RecordedHost(RecordedTransport):
     """A host made of recorded facts: its files, and what each command printed (first match wins)."""
 
-    label = "recorded"
-
     def __init__(self, files: dict[str, str], answers: list[tuple[str, int, str]]) -> None:
-        super().__init__()
-        self.files, self.answers, self.commands = files, answers, []  # type: list[str]
+        super().__init__(files)
+        self.answers = answers
 
-    async def is_root(self) -> bool:
-        return True
-
-    async def _execute(self, command_line: str, stdin: object, sink: object, keep_output: bool,
-                       timeout: float | None) -> tuple[int, list[str], list[str]]:
-        self.commands.append(command_line)
-        snippets = snippets_of(command_line)
-        if snippets is not None:  # one round trip of several reads: each answered as the shell would
-            return await answer_in_one(snippets, self._answer)
-        return await self._answer(command_line)
-
-    async def _answer(self, command_line: str) -> tuple[int, list[str], list[str]]:
-        many = read_many(command_line, self.files)  # RemoteFiles.prefetched: every file in one read
-        if many is not None:
-            return many
+    async def answer(self, command_line: str) -> tuple[int, list[str], list[str]]:
         if "docker version" in command_line and "systemctl is-enabled" in command_line:
             # DockerService.running_and_enabled: both answers in one command (status, version, enabled)
             version = next(((st, out) for needle, st, out in self.answers if needle == "docker version"), (1, ""))
             enabled = next((out for needle, _st, out in self.answers if needle == "systemctl is-enabled"), "")
             return 0, [str(version[0]), version[1], enabled], []
-        if "base64 <" in command_line:
-            path = shlex.split(command_line)[-1]
-            if path not in self.files:
-                return 3, [], []
-            return 0, [base64.b64encode(self.files[path].encode()).decode()], []
         for needle, status, out in self.answers:
             if needle in command_line:
                 return status, out.splitlines(), []
