@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app import facts
-from app.facts import DockerState, parse_os_release  # noqa: F401  (parse_os_release: kept importable here)
+from app.facts import DockerState
 from app.diagnose.base import Check, CheckResult, DiagnosisContext
 from app.dockerd import explain_failure
 from app.events import ScopedEmitter
