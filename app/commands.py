@@ -107,21 +107,35 @@ async def deploy(args: argparse.Namespace) -> int:
 
 
 async def setup(args: argparse.Namespace) -> int:
-    """Everything, in one run: diagnose and fix, deploy, then prove it while every client is configured."""
+    """Everything, in one run: diagnose and fix, deploy, then prove it while every client is configured.
+
+    With --yes the clients are connected, detected and planned while the registry host is diagnosed and
+    the registry deployed (reads only: over a slow link that hides their round trips); their plans are
+    confirmed and applied only once the registry is deployed, and never when it is not."""
     profile = load_named_profile(args.profile)
     run = _run(args)
     choices = deploy_choices(profile, run.bus.redactor)
     specs = _client_specs(profile, run)  # their secrets are checked before anything changes
 
     async def work(transport: Transport, host: str) -> int:
-        deployed = await _deploy_on(run, choices, transport, host)
-        if deployed != OK or not run.yes:
+        if not specs or not run.yes:
+            deployed = await _deploy_on(run, choices, transport, host)
+            return deployed if deployed != OK or not run.yes else await _prove(run, choices, host)
+        deployed_ok: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        clients = asyncio.create_task(_configure(
+            run, specs, registry_target(profile, run.bus.redactor), _profile_password_from(profile),
+            registry_deployed=deployed_ok))
+        try:
+            deployed = await _deploy_on(run, choices, transport, host)
+        except BaseException:
+            clients.cancel()
+            await asyncio.gather(clients, return_exceptions=True)  # closes their connections
+            raise
+        deployed_ok.set_result(deployed == OK)
+        if deployed != OK:
+            await clients  # planned only: nothing was confirmed or changed on them
             return deployed
-        if not specs:
-            return await _prove(run, choices, host)
-        codes = await asyncio.gather(_prove(run, choices, host),
-                                     _configure(run, specs, registry_target(profile, run.bus.redactor),
-                                                _profile_password_from(profile)))
+        codes = await asyncio.gather(_prove(run, choices, host), clients)
         return FAILED if FAILED in codes else OK
 
     return await on_server(profile, run, work)
@@ -142,10 +156,12 @@ def _client_specs(profile: Profile, run: Run) -> list[ClientSpec]:
 
 async def _configure(run: Run, specs: list[ClientSpec], registry: RegistryTarget,
                      password_from: str | None = None, login_hint: str | None = None, forks: int = 8,
-                     planned: Planned | None = None) -> int:
+                     planned: Planned | None = None, registry_deployed: asyncio.Future[bool] | None = None) -> int:
     """Configure every client; ``password_from`` says where the registry password came from
     ("in $VAR", "you typed"),
-    ``login_hint`` what to do when a client refuses an SSH login."""
+    ``login_hint`` what to do when a client refuses an SSH login.
+    ``registry_deployed``: the clients are connected and planned at once, then wait for it: True, confirm and
+    apply; False (the deploy failed), nothing is changed on them and nothing is said of them."""
     async def confirm_all(plans: list[tuple[str, Plan]]) -> bool:
         for name, plan in plans:
             run.out.record("plan", client=name, summary=plan.summary, actions=plan.actions, diff=plan.diff(),
@@ -155,19 +171,33 @@ async def _configure(run: Run, specs: list[ClientSpec], registry: RegistryTarget
     async def accept_key(name: str, unknown) -> bool:  # type: ignore[no-untyped-def]
         return run.trust_fingerprint == unknown.fingerprint
 
-    try:
-        await ensure_test_image(registry)  # the first request that logs in: a wrong password shows here
-    except RegistryAuthError as exc:
-        if registry.username and registry.password and password_from and isinstance(exc, CredentialsRefused):
-            raise HeadlessFailure(_("the registry refused user {user}: check the password {where}").format(
-                user=registry.username, where=password_from)) from None
-        raise
+    async def test_image() -> None:
+        try:
+            await ensure_test_image(registry)  # the first request that logs in: a wrong password shows here
+        except RegistryAuthError as exc:
+            if registry.username and registry.password and password_from and isinstance(exc, CredentialsRefused):
+                raise HeadlessFailure(_("the registry refused user {user}: check the password {where}").format(
+                    user=registry.username, where=password_from)) from None
+            raise
+
+    async def registry_ready() -> bool:
+        assert registry_deployed is not None
+        if not await registry_deployed:
+            return False
+        await test_image()
+        return True
+
+    if registry_deployed is None:
+        await test_image()
     async def confirmed(plans: list[tuple[str, Plan]]) -> bool:  # a saved plan file: confirmed when it was made
         return True
 
     progress = None if run.out.json_mode or len(specs) < 2 else ClientProgress(len(specs), run.out.stream)
     results = await configure_clients(specs, registry, run.bus, confirm_all if planned is None else confirmed,
-                                      on_update=progress, limit=forks, accept_key=accept_key, planned=planned)
+                                      on_update=progress, limit=forks, accept_key=accept_key, planned=planned,
+                                      registry_ready=None if registry_deployed is None else registry_ready)
+    if registry_deployed is not None and not registry_deployed.result():
+        return FAILED
     for result in results:
         message = result.message
         if login_hint and result.status is Status.FAILURE and result.login_refused:

@@ -168,11 +168,15 @@ async def configure_clients(specs: list[ClientSpec], registry: RegistryTarget, b
                             confirm_all: ConfirmAll, on_update: OnUpdate | None = None,
                             limit: int = 8, accept_key: AcceptKey | None = None, plan_only: bool = False,
                             planned: Planned | None = None,
-                            registry_limit: int = REGISTRY_AT_ONCE) -> list[ClientResult]:
+                            registry_limit: int = REGISTRY_AT_ONCE,
+                            registry_ready: Callable[[], Awaitable[bool]] | None = None) -> list[ClientResult]:
     """``limit``: clients worked on at once (SSH: connect, plan, apply). ``registry_limit``: of those, how
     many log in to and pull from the registry at once (all of them share the one registry).
     ``plan_only``: connect, detect and plan, change nothing (the plans are in the results).
-    ``planned``: apply these plans (confirmed earlier) instead of planning."""
+    ``planned``: apply these plans (confirmed earlier) instead of planning.
+    ``registry_ready``: awaited after every client is planned and before the plans are confirmed: the
+    clients are connected and planned while the registry is still being deployed (`regwiz setup`), and
+    nothing is confirmed or changed on them unless it answers True (False: the registry is not there)."""
     jobs = [_Job(spec, bus.scoped(source=f"client.{spec.name}", host=spec.name), ClientResult(spec.name))
             for spec in specs]
     gate = asyncio.Semaphore(limit)
@@ -192,6 +196,12 @@ async def configure_clients(specs: list[ClientSpec], registry: RegistryTarget, b
     try:
         await asyncio.gather(*(phase(j, lambda j: _prepare(j, registry, accept_key, planned)) for j in jobs))
         ready = [j for j in jobs if j.result.status is not Status.FAILURE]
+        if registry_ready is not None and not await registry_ready():
+            for job in ready:
+                job.result.status, job.result.message = Status.SKIPPED, _("the registry is not ready; nothing "
+                                                                          "changed")
+                update(job)
+            return [j.result for j in jobs]
         if plan_only:
             for job in ready:
                 job.result.status, job.result.message = Status.SKIPPED, _("planned; nothing changed")
