@@ -51,6 +51,10 @@ async def test_deploy_tls_auth_proven_by_skopeo_and_docker(fresh_host, testbed: 
         assert result.outcome is Outcome.APPLIED, result.message
         assert any("uploading the image from this machine" in line for line in sink.lines())
         assert progress and progress[-1][0] > 10_000_000  # the image was streamed, with progress
+        # Loaded, named as the container uses it, the upload's own name dropped: in one command.
+        names = host.exec("docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+        assert "registry:2" in names and testbed.images.registry not in names, names
+        assert sum("docker load" in line for line in sink.lines()) == 1, [s for s in sink.lines() if "docker" in s]
         assert any(a.startswith("create the container") for a in plans[0].actions)
         assert "(content not shown: it holds secrets)" in plans[0].diff()
         assert password not in "\n".join(sink.lines()) and password not in plans[0].diff()

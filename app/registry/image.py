@@ -139,17 +139,24 @@ async def upload_image(transport: Transport, source: ImageSource, emit: ScopedEm
     if emit is not None:
         emit.info(_("uploading {image} from this machine (~{megabytes:.0f} MB)").format(
             image=source.local_image, megabytes=total / 1e6))
-    result = await transport.run(Command("docker", "load"), sudo=True, emit=emit,
+    # One round trip: the load, then the name the image is used by, the upload's own name dropped (an image
+    # loaded by its ID keeps it). The load's own lines are printed as docker printed them.
+    result = await transport.run(shell(LOAD_AND_NAME, source.image), sudo=True, emit=emit,
                                  stdin=docker_save(source.local_image, count), timeout=3600)
     if not result.ok:
-        raise ImageUnavailable(_("{command} on the host failed: {error}").format(command="docker load",
-                                                                                error=result.stderr.strip()[-300:]))
-    loaded = [line.split(":", 1)[1].strip() for line in result.stdout.splitlines()
-              if line.startswith("Loaded image")]
-    if loaded and loaded[-1] != source.image:
-        await transport.run(Command("docker", "tag", loaded[-1], source.image), sudo=True, emit=emit, check=True)
-        if not loaded[-1].startswith("sha256:"):  # drop the upload's own name, keep the image
-            await transport.run(Command("docker", "rmi", loaded[-1]), sudo=True, emit=emit)
+        raise ImageUnavailable(_("{command} on the host failed: {error}").format(
+            command="docker load" if result.exit_status != TAG_FAILED else f"docker tag … {source.image}",
+            error=result.stderr.strip()[-300:]))
+
+
+#: $1: the name the registry's container uses. Exit TAG_FAILED when the tag failed (the load worked).
+TAG_FAILED = 42
+LOAD_AND_NAME = f'''out=$(docker load) || {{ s=$?; printf '%s\\n' "$out"; exit $s; }}
+printf '%s\\n' "$out"
+name=$(printf '%s\\n' "$out" | sed -n 's/^Loaded image[^:]*: *//p' | tail -n 1)
+if [ -z "$name" ] || [ "$name" = "$1" ]; then exit 0; fi
+docker tag "$name" "$1" || exit {TAG_FAILED}
+case "$name" in sha256:*) ;; *) docker rmi "$name" >/dev/null || true ;; esac'''
 
 
 async def set_mirror(transport: Transport, mirror: str, emit: ScopedEmitter | None) -> None:
