@@ -148,7 +148,8 @@ def one_round(bed: Testbed, tool: str, n: int, server: TestHost, home: Path, pas
                "PATH": f"{BENCH_VENV}{os.pathsep}{os.environ.get('PATH', '')}",  # ansible-inventory for regwiz
                "ANSIBLE_CONFIG": str(ROOT / "benchmarks" / "ansible" / "ansible.cfg"),
                "ANSIBLE_SSH_CONTROL_PATH_DIR": str(work), "ANSIBLE_NOCOLOR": "1"}
-        hosts_cpu = ContainersCPU(container_ids([server]) + container_ids(clients))
+        # (the clients run no containers of their own: their dockerd's are not asked)
+        hosts_cpu = ContainersCPU(container_ids([server]) + container_ids(clients, inner=False))
         if tool == "floor":
             busy = machine_busy_seconds()
             own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -177,7 +177,9 @@ def registry_script(secrets: Secrets, image: str) -> str:
         "set -e", MARK_FN, "m connected",
         f"printf %s {base64.b64encode(payload).decode()} | base64 -d | tar -C / -xf -", "m files",
         "systemctl restart docker </dev/null",
-        "systemctl is-enabled -q docker </dev/null || systemctl enable -q docker </dev/null", "m dockerd",
+        # enabled at boot as the playbook does it; the links are all a boot reads (no daemon-reload)
+        "systemctl is-enabled -q docker </dev/null || systemctl enable -q --no-reload docker </dev/null",
+        "m dockerd",
         "docker load -q >/dev/null",  # stdin: the image
         f"docker tag {quoted} registry:2 </dev/null && docker rmi {quoted} >/dev/null </dev/null", "m loaded",
         f"{REGISTRY_RUN} >/dev/null </dev/null", "m started",
