@@ -1,4 +1,9 @@
-"""python -m benchmarks [--only NAME ...] [--repeat N]: run the benchmarks, print one table."""
+"""python -m benchmarks [--only NAME ...] [--repeat N]: run the benchmarks, print one table.
+
+Beside each tool the table shows a floor where one is measured (benchmarks/floor.py; live logs: asyncssh
+alone): the best any tool could do here, and whether the goal is reachable at all. The floors alone,
+with the baselines they are measured against: REGWIZ_BENCH_TOOLS=floor,ansible,pyinfra,openssh
+(REGWIZ_BENCH_DELAYS=0 or 25, REGWIZ_BENCH_FANOUT_SIZES=8 narrow end_to_end and fanout further)."""
 
 from __future__ import annotations
 

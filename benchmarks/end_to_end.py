@@ -4,7 +4,10 @@
 Three tools, each on fresh hosts of its own, interleaved (regwiz, Ansible, pyinfra; then the other way):
 - regwiz headless (`regwiz setup --profile P --yes`: diagnose and fix, deploy and prove, then the client);
 - an Ansible playbook (benchmarks/ansible: pipelining, forks, one multiplexed SSH connection per host);
-- a pyinfra deploy (benchmarks/pyinfra).
+- a pyinfra deploy (benchmarks/pyinfra);
+- the floor (benchmarks/floor.py): one OpenSSH command per host running one script that does only the
+  host-side work the end state needs, the least time any tool could take here (the table's floor column,
+  and whether each goal is reachable at all). $REGWIZ_BENCH_TOOLS=floor,ansible,pyinfra runs those alone.
 Only the tool's own run is timed (host start-up is not, the same for all). One checker, shared by every
 tool, then looks at the end state from outside SSH: the registry refuses an anonymous request (401),
 answers the user (200), and the client's docker pulls from it with the login the tool stored; a tool
@@ -27,7 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import Figure, interleaved, median
+from benchmarks import floor
+from benchmarks.common import NAN, Figure, interleaved, median, selected
 from benchmarks.latency import Link, echo_round_trips, ssh_command_ms
 from benchmarks.hosts import (
     SSHCounts,
@@ -45,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH_VENV = ROOT / ".venv-bench" / "bin"
 PORT = 5000
 USER = "ci"
-TOOLS = ("regwiz", "ansible", "pyinfra")
+TOOLS = selected(("regwiz", "ansible", "pyinfra", "floor"))
 # ms each way: loopback, and a link like Shanghai to Hangzhou and back (REGWIZ_BENCH_DELAYS=25: that one alone)
 DELAYS = tuple(float(d) for d in os.environ.get("REGWIZ_BENCH_DELAYS", "0,25").split(","))
 
@@ -196,14 +200,30 @@ def check_end_state(server: TestHost, client: TestHost, password: str) -> None:
     assert pulled.returncode == 0, f"the client could not pull {image}: {pulled.stderr.strip()}"
 
 
-RUNS = {"regwiz": regwiz_run, "ansible": ansible_run, "pyinfra": pyinfra_run}
+FLOOR_RUNS: list[floor.FloorRun] = []  # the floor's runs, for their time split
+
+
+def floor_run(bed: Testbed, server: TestHost, client: TestHost, password: str) -> float:
+    """Wall time of the floor (benchmarks/floor.py): one OpenSSH command per host, both at once."""
+    assert bed.images is not None and bed.client_key is not None
+    work = Path(tempfile.mkdtemp(prefix="regwiz-bench-floor-"))
+    done = floor.end_to_end(server.address, client.address, bed.client_key.path,
+                            known_hosts([server, client], work / "known_hosts"), bed.images.registry, USER,
+                            password, work)
+    FLOOR_RUNS.append(done)
+    print(f"[bench] end_to_end: floor {done.wall:.1f} s; {done.note()}", file=sys.stderr, flush=True)
+    return done.wall
+
+
+RUNS = {"regwiz": regwiz_run, "ansible": ansible_run, "pyinfra": pyinfra_run, "floor": floor_run}
 
 
 def one_round(tool: str, debs: list[Path], delay_ms: float = 0) -> tuple[float, SSHCounts]:
     with Testbed() as bed:
         server, client = bed.start("ecs_conflict", "linux_client")
-        for host in (server, client):  # untimed, for every tool: see the module's docstring
-            install_debs(host, debs)
+        if tool != "floor":  # untimed, for every tool that runs Python on the hosts (the floor runs none)
+            for host in (server, client):  # see the module's docstring
+                install_debs(host, debs)
         count_sshd([server, client])
         time.sleep(1)  # the journal's --since has a resolution of one second
         since = time.time()
@@ -252,19 +272,35 @@ def run(repeat: int) -> list[Figure]:
                 return elapsed
             return once
 
+        FLOOR_RUNS.clear()
         times = interleaved({tool: timed(tool) for tool in TOOLS}, repeat)
         where = "loopback" if not delay else f"{delay:g} ms each way"
         runs = "; ".join(f"{tool} {'/'.join(f'{t:.1f}' for t in times[tool])} s" for tool in TOOLS)
         notes = [f"{tool}: {counts[tool]} (both hosts, last run)" for tool in TOOLS] + [f"runs: {runs}"]
+        if FLOOR_RUNS:
+            notes.append(floor_split_note(FLOOR_RUNS))
         if delay:
             notes.append(link_delay(debs, delay))
-        regwiz = median(times["regwiz"])
+
+        def mid(tool: str, times: dict[str, list[float]] = times) -> float:
+            return median(times[tool]) if times.get(tool) else NAN
+
+        def commands(tool: str, counts: dict[str, SSHCounts] = counts) -> float:
+            return counts[tool].commands if tool in counts else NAN
+
         figures += [
-            Figure(f"end to end vs Ansible, {where}", regwiz, median(times["ansible"]), "s", "<= 0.3x", 0.3,
-                   notes=notes),
-            Figure(f"end to end vs pyinfra, {where}", regwiz, median(times["pyinfra"]), "s", "<= 0.8x", 0.8),
+            Figure(f"end to end vs Ansible, {where}", mid("regwiz"), mid("ansible"), "s", "<= 0.3x", 0.3,
+                   notes=notes, floor=mid("floor")),
+            Figure(f"end to end vs pyinfra, {where}", mid("regwiz"), mid("pyinfra"), "s", "<= 0.8x", 0.8,
+                   floor=mid("floor")),
         ]
         if not delay:  # the same commands at any delay: counted once
-            figures.append(Figure("remote commands vs Ansible", counts["regwiz"].commands,
-                                  counts["ansible"].commands, "commands", "<= 1x", 1.0))
+            figures.append(Figure("remote commands vs Ansible", commands("regwiz"), commands("ansible"),
+                                  "commands", "<= 1x", 1.0, floor=commands("floor")))
     return figures
+
+
+def floor_split_note(runs: list[floor.FloorRun]) -> str:
+    """The split of the floor's median run."""
+    ordered = sorted(runs, key=lambda r: r.wall)
+    return ordered[(len(ordered) - 1) // 2].note()

@@ -9,13 +9,21 @@ Ansible's modules, for both tools alike) before the clock starts. regwiz runs as
 `regwiz clients --profile P --inventory FILE --forks N --yes` (the hosts from an Ansible inventory);
 its CPU seconds and peak memory are the process's own (wait4, with the ansible-inventory it runs),
 the machine's CPU is /proc/stat's busy time over the run: on one 2-core machine the hosts (sshd, sudo,
-docker CLI, dockerd, the registry checking bcrypt) share the cores with both tools."""
+docker CLI, dockerd, the registry checking bcrypt) share the cores with both tools, and the CPU the
+testbed's containers used during the run (their cgroups' counters: every client, the registry host and
+the registry's own container) shows how much of it is host work rather than the tool's.
+
+The floor (benchmarks/floor.py): one OpenSSH command per client, all at once, each trusting the CA,
+waiting for its turn (the controller lets at most 8 log in and pull at once, as both tools bound them),
+then logging in and pulling: the least time any tool could take for this end state on these hosts. Its
+CPU is this process's and its ssh processes'. $REGWIZ_BENCH_TOOLS=floor,ansible runs those alone."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -24,15 +32,26 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.common import Figure, median
+from benchmarks import floor
+from benchmarks.common import NAN, Figure, median, selected
 from benchmarks.end_to_end import BENCH_VENV, ROOT
-from benchmarks.hosts import SSHCounts, count_sshd, install_debs, known_hosts, python3_debs, sshd_counts
+from benchmarks.hosts import (
+    ContainersCPU,
+    SSHCounts,
+    container_ids,
+    count_sshd,
+    install_debs,
+    known_hosts,
+    python3_debs,
+    sshd_counts,
+)
 from tests.testbed.hosts import Testbed, TestHost
 
 DEFAULT_REPEAT = 1  # 32 hosts take minutes and GBs: once per size
 # REGWIZ_BENCH_FANOUT_SIZES=8 runs the 8-host case alone (while developing: 32 hosts take minutes and GBs)
 SIZES = tuple(int(n) for n in os.environ.get("REGWIZ_BENCH_FANOUT_SIZES", "8,32").split(","))
-TOOLS = ("regwiz", "ansible")
+TOOLS = selected(("regwiz", "ansible", "floor"))
+AT_ONCE = 8  # logins and pulls at once against the one registry, as both tools bound them
 BOOT_BATCH = 8  # hosts booted at once, untimed
 
 
@@ -53,6 +72,7 @@ class Sample:
     peak_mb: float
     machine: float  # the machine's busy CPU seconds meanwhile
     counts: SSHCounts
+    hosts: float = NAN  # CPU seconds the testbed's containers used meanwhile (clients, registry host, registry)
 
 
 def _timed(argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> tuple[float, float, float]:
@@ -116,8 +136,9 @@ def one_round(bed: Testbed, tool: str, n: int, server: TestHost, home: Path, pas
     for _ in range(0, n, BOOT_BATCH):  # (32 at once overran the testbed's boot time-out on a loaded machine)
         clients += bed.start(*["linux_client"] * min(BOOT_BATCH, n - len(clients)))
     try:
-        with ThreadPoolExecutor(max_workers=8) as pool:  # untimed, for both tools alike
-            list(pool.map(lambda host: install_debs(host, debs), clients))
+        if tool != "floor":  # untimed, for both tools alike (the floor runs no Python on the hosts)
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                list(pool.map(lambda host: install_debs(host, debs), clients))
         count_sshd(clients)
         time.sleep(1)  # (the journal's --since counts whole seconds)
         since = time.time()
@@ -127,6 +148,21 @@ def one_round(bed: Testbed, tool: str, n: int, server: TestHost, home: Path, pas
                "PATH": f"{BENCH_VENV}{os.pathsep}{os.environ.get('PATH', '')}",  # ansible-inventory for regwiz
                "ANSIBLE_CONFIG": str(ROOT / "benchmarks" / "ansible" / "ansible.cfg"),
                "ANSIBLE_SSH_CONTROL_PATH_DIR": str(work), "ANSIBLE_NOCOLOR": "1"}
+        # (the clients run no containers of their own: their dockerd's are not asked)
+        hosts_cpu = ContainersCPU(container_ids([server]) + container_ids(clients, inner=False))
+        if tool == "floor":
+            busy = machine_busy_seconds()
+            own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+            wall, marks = floor.fan_out([h.address for h in clients], key, known_hosts(clients, work / "known_hosts"),
+                                        (home / "ca.crt").read_bytes(), registry, "ci", image, password, AT_ONCE)
+            own2, children2 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+            machine = machine_busy_seconds() - busy
+            cpu = sum(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+                      for before, after in ((own, own2), (children, children2)))
+            peak = NAN
+            (work / "output.txt").write_text("".join(f"{floor.MARK} {name} {t}\n"
+                                                     for m in marks for name, t in m.items()))
+            return _sample(tool, n, wall, cpu, peak, machine, hosts_cpu, clients, since, registry, image, work)
         if tool == "regwiz":
             state = home / "state"
             (state / "known_hosts").write_text("".join(line + "\n" for h in clients for line in h.known_hosts_lines()))
@@ -137,14 +173,23 @@ def one_round(bed: Testbed, tool: str, n: int, server: TestHost, home: Path, pas
         busy = machine_busy_seconds()
         wall, cpu, peak = _timed(argv, env, cwd, work / "output.txt")
         machine = machine_busy_seconds() - busy
-        counts = sum((sshd_counts(h, since) for h in clients), SSHCounts())
-        check_end_state(clients, registry, image)
-        print(f"[bench] fanout: {tool} {n} clients {wall:.1f} s, {cpu:.2f} CPU-s, peak {peak:.0f} MB, the machine "
-              f"{machine:.1f} CPU-s, {counts} (output: {work / 'output.txt'})", file=sys.stderr, flush=True)
-        return Sample(wall, cpu, peak, machine, counts)
+        return _sample(tool, n, wall, cpu, peak, machine, hosts_cpu, clients, since, registry, image, work)
     finally:
         for host in clients:
             bed.remove(host)
+
+
+def _sample(tool: str, n: int, wall: float, cpu: float, peak: float, machine: float, hosts_cpu: ContainersCPU,
+            clients: list[TestHost], since: float, registry: str, image: str, work: Path) -> Sample:
+    """After a run (untimed): the containers' CPU, sshd's counts, the end state checked."""
+    hosts = hosts_cpu.used()
+    counts = sum((sshd_counts(h, since) for h in clients), SSHCounts())
+    check_end_state(clients, registry, image)
+    missing = f" ({len(hosts_cpu.missing)} containers' cgroups not found)" if hosts_cpu.missing else ""
+    print(f"[bench] fanout: {tool} {n} clients {wall:.1f} s, {cpu:.2f} CPU-s, peak {peak:.0f} MB, the machine "
+          f"{machine:.1f} CPU-s, the testbed's containers {hosts:.1f} CPU-s{missing}, {counts} "
+          f"(output: {work / 'output.txt'})", file=sys.stderr, flush=True)
+    return Sample(wall, cpu, peak, machine, counts, hosts)
 
 
 def run(repeat: int) -> list[Figure]:
@@ -176,18 +221,20 @@ def run(repeat: int) -> list[Figure]:
     cores = os.cpu_count() or 1
     figures = []
     for n in SIZES:
-        mine, theirs = samples[("regwiz", n)], samples[("ansible", n)]
-        wall_r, wall_a = median([s.wall for s in mine]), median([s.wall for s in theirs])
-
-        def where(tool: str, got: list[Sample], wall: float, n: int = n) -> str:
-            cpu, peak = median([s.cpu for s in got]), median([s.peak_mb for s in got])
-            machine = median([s.machine for s in got])
-            return (f"{tool}: {cpu:.2f} CPU-s ({cpu / n:.3f} per client), peak {peak:.0f} MB "
-                    f"({peak / n:.1f} per client); the machine {machine:.1f} of {cores * wall:.1f} CPU-s "
-                    f"({cores} cores x wall); {got[-1].counts}")
-
-        figures.append(Figure(f"fan-out {n} clients vs Ansible", wall_r, wall_a, "s", "<= 0.5x", 0.5,
-                              notes=[where("regwiz", mine, wall_r), where("ansible", theirs, wall_a),
-                                     "runs: regwiz " + "/".join(f"{s.wall:.1f}" for s in mine)
-                                     + " s; ansible " + "/".join(f"{s.wall:.1f}" for s in theirs) + " s"]))
+        walls = {tool: median([s.wall for s in samples[(tool, n)]]) for tool in TOOLS}
+        notes = [where(tool, samples[(tool, n)], walls[tool], n, cores) for tool in TOOLS]
+        notes.append("runs: " + "; ".join(f"{tool} " + "/".join(f"{s.wall:.1f}" for s in samples[(tool, n)]) + " s"
+                                          for tool in TOOLS))
+        figures.append(Figure(f"fan-out {n} clients vs Ansible", walls.get("regwiz", NAN), walls.get("ansible", NAN),
+                              "s", "<= 0.5x", 0.5, notes=notes, floor=walls.get("floor", NAN)))
     return figures
+
+
+def where(tool: str, got: list[Sample], wall: float, n: int, cores: int) -> str:
+    """Where a tool's time went: its own CPU, the hosts' (the testbed's containers), the machine's."""
+    cpu, peak = median([s.cpu for s in got]), median([s.peak_mb for s in got])
+    machine, hosts = median([s.machine for s in got]), median([s.hosts for s in got])
+    memory = "" if peak != peak else f", peak {peak:.0f} MB ({peak / n:.1f} per client)"
+    return (f"{tool}: {wall:.2f} s; its own {cpu:.2f} CPU-s ({cpu / n:.3f} per client){memory}; the testbed's "
+            f"containers {hosts:.1f} CPU-s ({hosts / n:.2f} per client); the machine {machine:.1f} of "
+            f"{cores * wall:.1f} CPU-s ({cores} cores x wall); {got[-1].counts}")

@@ -3,6 +3,7 @@ connections and remote commands."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import time
@@ -86,3 +87,77 @@ def install_debs(host: TestHost, debs: list[Path]) -> None:
         raise RuntimeError("tar of the python3 packages failed")
     host.sh("apt-get install -y -q --no-install-recommends /var/tmp/bench-debs/*.deb >/dev/null"
             " && rm -rf /var/tmp/bench-debs", timeout=300)
+
+
+# CPU the testbed's containers use: their cgroups' own counters (cgroup v2: cpu.stat's usage_usec; v1:
+# cpuacct.usage in ns). A host's dockerd puts its containers (the registry) in cgroups of their own,
+# which on cgroup v1 here sit beside the host's (docker/<id>), not under it: they are counted by id too.
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def cgroup_cpu_file(container_id: str, root: Path = CGROUP_ROOT) -> Path | None:
+    """The file that counts the CPU of the cgroup of a container (full id), or None when none is found."""
+    names = (container_id, f"docker-{container_id}.scope")
+    for hierarchy, counter in (("", "cpu.stat"), ("cpuacct", "cpuacct.usage"), ("cpu,cpuacct", "cpuacct.usage")):
+        base = root / hierarchy if hierarchy else root
+        for parent in ("docker", "system.slice", ""):
+            for name in names:
+                candidate = base / parent / name / counter
+                if candidate.is_file():
+                    return candidate
+    for base, counter in ((root, "cpu.stat"), (root / "cpuacct", "cpuacct.usage")):  # elsewhere: look
+        if not base.is_dir():
+            continue
+        for dirpath, dirnames, _files in os.walk(base):
+            if dirpath.count("/") - str(base).count("/") >= 4:
+                dirnames.clear()
+            if Path(dirpath).name in names and (Path(dirpath) / counter).is_file():
+                return Path(dirpath) / counter
+    return None
+
+
+def parse_cgroup_cpu(path_name: str, text: str) -> float:
+    """Seconds from a cgroup's counter: cpu.stat (usage_usec line) or cpuacct.usage (nanoseconds)."""
+    if path_name == "cpu.stat":
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "usage_usec":
+                return int(value) / 1e6
+        raise ValueError("no usage_usec in cpu.stat")
+    return int(text.strip()) / 1e9
+
+
+def container_ids(hosts: list[TestHost], inner: bool = True) -> list[str]:
+    """Full ids of the hosts' containers and (``inner``) of the containers their own dockerd runs (seen
+    from outside SSH)."""
+    if not hosts:
+        return []
+    ids = subprocess.run(["docker", "inspect", "--format", "{{.Id}}", *(h.container for h in hosts)],
+                         capture_output=True, text=True, check=True, timeout=60).stdout.split()
+    for host in hosts if inner else []:
+        ids += host.exec("sh", "-c", "docker ps -q --no-trunc 2>/dev/null || true", check=False).stdout.split()
+    return ids
+
+
+class ContainersCPU:
+    """CPU seconds that a set of containers used between two readings (see cgroup_cpu_file)."""
+
+    def __init__(self, ids: list[str]) -> None:
+        found = {cid: cgroup_cpu_file(cid) for cid in ids}
+        self.missing = [cid for cid, path in found.items() if path is None]
+        paths = sorted({path for path in found.values() if path is not None})
+        # a cgroup inside another one is counted by its parent already
+        self.paths = [p for p in paths if not any(p != q and p.parent.is_relative_to(q.parent) for q in paths)]
+        self.before = self.read()
+
+    def read(self) -> float:
+        total = 0.0
+        for path in self.paths:
+            try:
+                total += parse_cgroup_cpu(path.name, path.read_text())
+            except (OSError, ValueError):
+                pass
+        return total
+
+    def used(self) -> float:
+        return self.read() - self.before if self.paths else float("nan")
