@@ -32,7 +32,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Log, Static
 
-from app.events import EventBus, LogEvent, Scope
+from app.events import EventBus, LogEvent, PlainLines, Scope
 from app.i18n import N_, _
 from screens.footer import translated_bindings
 
@@ -63,9 +63,12 @@ class LiveLog(Log):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._pending: list[str] = []
+        self._pending_plain = True  # every waiting line came in PlainLines (app.events): no check needed
         self._flush_timer: Timer | None = None
 
     def write_lines(self, lines: Iterable[str], scroll_end: bool | None = None) -> "LiveLog":
+        if type(lines) is not PlainLines:
+            self._pending_plain = False
         self._pending.extend(lines)
         if scroll_end is not None or not self.is_mounted:
             self.flush(scroll_end)  # an explicit scroll request is honoured at once
@@ -80,22 +83,31 @@ class LiveLog(Log):
             self._flush_timer = None
         if self._pending:
             lines, self._pending = self._pending, []
-            self._append(lines, scroll_end)
+            plain, self._pending_plain = self._pending_plain, True
+            self._append(lines, scroll_end, plain)
 
-    def _append(self, lines: list[str], scroll_end: bool | None) -> None:
-        """``Log.write_lines`` for a whole batch at once (the same steps, in the same order)."""
+    def _append(self, lines: list[str], scroll_end: bool | None, known_plain: bool = False) -> None:
+        """``Log.write_lines`` for a whole batch at once (the same steps, in the same order).
+
+        ``known_plain``: every line is printable ASCII (they came as PlainLines): no line break in any, and
+        each as wide as it is long.
+        """
         is_vertical_scroll_end = self.is_vertical_scroll_end
         auto_scroll = self.auto_scroll if scroll_end is None else scroll_end
-        text = "\n".join(lines)
-        whole = text.count("\n") == len(lines) - 1  # no line holds a "\n" of its own
-        # One scan of the joined batch answers both questions at once, most of the time: printable ASCII
-        # has no other line break either, and is as wide as it is long.
-        plain = whole and _printable_ascii_lines(text)
-        if plain or (whole and not any(char in text for char in _OTHER_LINE_BREAKS)):  # one fast scan each
-            # Log drops empty lines ("".splitlines() is []); so does this.
-            new_lines = [line for line in lines if line] if "" in lines else lines
+        if known_plain:
+            plain = True
+            new_lines = [line for line in lines if line] if "" in lines else lines  # (as Log: no empty lines)
         else:
-            new_lines = [part for line in lines for part in line.splitlines()]
+            text = "\n".join(lines)
+            whole = text.count("\n") == len(lines) - 1  # no line holds a "\n" of its own
+            # One scan of the joined batch answers both questions at once, most of the time: printable ASCII
+            # has no other line break either, and is as wide as it is long.
+            plain = whole and _printable_ascii_lines(text)
+            if plain or (whole and not any(char in text for char in _OTHER_LINE_BREAKS)):  # one fast scan each
+                # Log drops empty lines ("".splitlines() is []); so does this.
+                new_lines = [line for line in lines if line] if "" in lines else lines
+            else:
+                new_lines = [part for line in lines for part in line.splitlines()]
         start_line = len(self._lines)
         self._lines.extend(new_lines)
         if self.max_lines is not None and len(self._lines) > self.max_lines:
@@ -146,6 +158,7 @@ class LiveLog(Log):
 
     def clear(self) -> "LiveLog":
         self._pending.clear()
+        self._pending_plain = True
         super().clear()
         return self
 

@@ -151,3 +151,37 @@ async def test_the_live_log_holds_what_textuals_log_would(batch: str) -> None:
         await pilot.pause()
         assert list(live.lines) == list(plain.lines)
         assert live.virtual_size.width == plain.virtual_size.width
+
+
+async def test_plain_batches_from_the_splitter_show_as_in_textuals_log() -> None:
+    """Lines the splitter marked PlainLines skip LiveLog's checks: the lines (empty ones dropped, as Log
+    does) and the width are still those of Textual's Log, and a batch that is not plain in the same flush
+    is still checked (a tab, a wide character)."""
+    from textual.app import App, ComposeResult
+
+    from app.events import PlainLines
+    from app.transport.base import LineSplitter
+    from screens.livelog import LiveLog
+
+    class Both(App[None]):
+        def compose(self) -> ComposeResult:
+            yield LiveLog(id="live", highlight=False)
+            yield Log(id="plain", highlight=False)
+
+    splitter = LineSplitter()
+    batches = [splitter.feed(b"first\n\nthird line, longer than the first\n"), splitter.feed(b"x" * 90 + b"\n"),
+               splitter.feed("镜像\tcol\n".encode())]
+    assert [type(batch) is PlainLines for batch in batches] == [True, True, False]
+    app = Both()
+    async with app.run_test(size=(80, 30)) as pilot:
+        live, plain = app.query_one("#live", LiveLog), app.query_one("#plain", Log)
+        for done in (1, 2, 3):  # plain alone, then both kinds waiting for the same flush
+            for batch in batches[done - 1:done]:
+                live.write_lines(batch)
+                plain.write_lines(list(batch))
+            if done != 2:
+                await pilot.pause(0.3)
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+                assert list(live.lines) == list(plain.lines)
+                assert live.virtual_size.width == plain.virtual_size.width
