@@ -4,8 +4,9 @@
 lines' width on every call. A command that prints thousands of lines a second
 reaches the log in hundreds of batches a second, and the screen would spend its
 time on those calls instead of answering keys. Here lines wait (at most
-``FLUSH_SECONDS``) and go in together. Whoever reads the log (``lines``,
-``line_count``) sees every line written so far.
+``FLUSH_SECONDS``; ``FLOOD_FLUSH_SECONDS`` while output floods in) and go in
+together. Whoever reads the log (``lines``, ``line_count``) sees every line
+written so far.
 
 The widest line sets the log's virtual width. ``Log`` measures every new line
 with rich's ``cell_len`` in a thread (about 10 µs a line, holding the GIL, so
@@ -59,12 +60,18 @@ class LiveLog(Log):
     # Ten writes a second: a person cannot read faster, and each one repaints (measured:
     # 20 a second cost a fifth of the streaming rate).
     FLUSH_SECONDS = 1 / 10
+    # While a command floods the log (a flush wrote FLOOD_LINES or more: 10,000 lines a second and up, far
+    # more than the log shows), four a second: each write repaints the whole screen's widgets that overlap
+    # the log, and nobody reads lines going by that fast; the next quieter flush is back to ten a second.
+    FLOOD_LINES = 1000
+    FLOOD_FLUSH_SECONDS = 1 / 4
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._pending: list[str] = []
         self._pending_plain = True  # every waiting line came in PlainLines (app.events): no check needed
         self._flush_timer: Timer | None = None
+        self._flooded = False  # the last flush wrote FLOOD_LINES or more
 
     def write_lines(self, lines: Iterable[str], scroll_end: bool | None = None) -> "LiveLog":
         if type(lines) is not PlainLines:
@@ -73,7 +80,8 @@ class LiveLog(Log):
         if scroll_end is not None or not self.is_mounted:
             self.flush(scroll_end)  # an explicit scroll request is honoured at once
         elif self._flush_timer is None:
-            self._flush_timer = self.set_timer(self.FLUSH_SECONDS, self.flush)
+            self._flush_timer = self.set_timer(
+                self.FLOOD_FLUSH_SECONDS if self._flooded else self.FLUSH_SECONDS, self.flush)
         return self
 
     def flush(self, scroll_end: bool | None = None) -> None:
@@ -84,6 +92,7 @@ class LiveLog(Log):
         if self._pending:
             lines, self._pending = self._pending, []
             plain, self._pending_plain = self._pending_plain, True
+            self._flooded = len(lines) >= self.FLOOD_LINES
             self._append(lines, scroll_end, plain)
 
     def _append(self, lines: list[str], scroll_end: bool | None, known_plain: bool = False) -> None:

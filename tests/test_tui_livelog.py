@@ -185,3 +185,35 @@ async def test_plain_batches_from_the_splitter_show_as_in_textuals_log() -> None
                 await pilot.pause()
                 assert list(live.lines) == list(plain.lines)
                 assert live.virtual_size.width == plain.virtual_size.width
+
+
+async def test_a_flooded_live_log_writes_four_times_a_second_then_ten_again() -> None:
+    """A flush of FLOOD_LINES or more makes the next one wait FLOOD_FLUSH_SECONDS; a smaller one, FLUSH_SECONDS.
+    Nothing is lost or reordered either way."""
+    from textual.app import App, ComposeResult
+
+    from screens.livelog import LiveLog
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield LiveLog(id="live", highlight=False)
+
+    def interval(log: LiveLog) -> float:
+        assert log._flush_timer is not None
+        return float(log._flush_timer._interval)
+
+    app = One()
+    async with app.run_test(size=(80, 30)) as pilot:
+        log = app.query_one("#live", LiveLog)
+        log.write_lines(["quiet"])
+        assert interval(log) == LiveLog.FLUSH_SECONDS
+        log.write_lines([f"flood {i}" for i in range(LiveLog.FLOOD_LINES)])
+        log.flush()
+        log.write_lines(["after the flood"])
+        assert interval(log) == LiveLog.FLOOD_FLUSH_SECONDS
+        await pilot.pause(LiveLog.FLOOD_FLUSH_SECONDS + 0.2)
+        assert log._flush_timer is None and log._pending == []  # written by the timer
+        log.write_lines(["quiet again"])
+        assert interval(log) == LiveLog.FLUSH_SECONDS
+        expected = ["quiet", *[f"flood {i}" for i in range(LiveLog.FLOOD_LINES)], "after the flood", "quiet again"]
+        assert list(log.lines) == expected
