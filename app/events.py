@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Sequence
 
 from app.redact import Redactor
 
@@ -45,6 +45,15 @@ class Scope:
         return f"{self.step}.{self.part}" if self.part else self.step
 
 
+class PlainLines(tuple[str, ...]):
+    """Lines known to hold printable ASCII only (no control character, so no line break of any kind): how the
+    splitter marks a chunk of command output whose bytes it checked in one scan. A log view can then take
+    them as they are (each as wide as it is long) without checking every line again. A tuple: an event
+    keeps them as they came, and every sink may share them."""
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True, slots=True)
 class LogEvent:
     kind: EventKind
@@ -62,12 +71,12 @@ class LogEvent:
     def text(self) -> str:
         return "\n".join(self.lines)
 
-    def render_lines(self) -> list[str]:
+    def render_lines(self) -> Sequence[str]:
         """Plain text lines, as a log view or file shows them."""
         if self.kind is EventKind.COMMAND:
             return [f"$ {line}" for line in self.lines]
-        if self.kind in (EventKind.STDOUT, EventKind.STDERR):
-            return list(self.lines)
+        if self.kind is EventKind.STDOUT or self.kind is EventKind.STDERR:
+            return self.lines if type(self.lines) is PlainLines else list(self.lines)  # (shared: a tuple)
         prefix = {
             EventKind.EXIT: "exit:",
             EventKind.INFO: "--",
@@ -97,7 +106,7 @@ class EventBus:
     def emit(
         self,
         kind: EventKind,
-        lines: str | list[str] | tuple[str, ...],
+        lines: str | Sequence[str],
         *,
         source: str = "",
         host: str = "",
@@ -105,10 +114,15 @@ class EventBus:
     ) -> None:
         if isinstance(lines, str):
             lines = lines.splitlines() or [""]
-        elif isinstance(lines, tuple):
-            lines = list(lines)
-        # One redaction per batch (a command's output comes in thousands of lines at a time).
-        event = LogEvent(kind, tuple(self.redactor.lines(lines)), scope or Scope.parse(source), host)
+        # One redaction per batch (a command's output comes in thousands of lines at a time). Masking keeps
+        # plain lines plain (it only puts REDACTED, printable ASCII, in a secret's place).
+        masked = self.redactor.lines(lines)
+        kept: tuple[str, ...]
+        if type(lines) is PlainLines:
+            kept = lines if masked is lines else PlainLines(masked)  # (kept as they came: no copy)
+        else:
+            kept = tuple(masked)
+        event = LogEvent(kind, kept, scope or Scope.parse(source), host)
         for sink in list(self._sinks):
             sink(event)
 
@@ -129,7 +143,7 @@ class ScopedEmitter:
     def source(self) -> str:
         return str(self.scope)
 
-    def __call__(self, kind: EventKind, lines: str | list[str]) -> None:
+    def __call__(self, kind: EventKind, lines: str | Sequence[str]) -> None:
         self.bus.emit(kind, lines, scope=self.scope, host=self.host)
 
     def info(self, text: str) -> None:

@@ -27,7 +27,7 @@ import socket
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Sequence
 
 from app.events import ScopedEmitter
 from app.i18n import _
@@ -201,7 +201,7 @@ class HostLock:
         held: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         release = self._release = asyncio.Event()
 
-        def on_lines(stream: str, lines: list[str]) -> None:
+        def on_lines(stream: str, lines: Sequence[str]) -> None:
             for line in lines:
                 if stream == "stderr":
                     if line.startswith("sudo:"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Sequence
 
 REDACTED = "********"
 
@@ -74,7 +75,7 @@ class Redactor:
                 text = text.replace(value, REDACTED)
         return text
 
-    def lines(self, lines: list[str]) -> list[str]:
+    def lines(self, lines: Sequence[str]) -> Sequence[str]:
         """Each line redacted as ``__call__`` would, a whole batch at a time.
 
         A command's output arrives in batches of thousands of lines: the batch is

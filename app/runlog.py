@@ -99,12 +99,12 @@ class RunLogs:
         step, out = self._file_for(event)
         # One write per event, to a file kept open: a command's output arrives in hundreds of events a
         # second, thousands of lines each; the stamp is formatted once and joined in, not per line.
-        lines = event.render_lines()
+        output = event.kind is EventKind.STDOUT or event.kind is EventKind.STDERR
+        lines = event.lines if output else event.render_lines()  # (output is written as it came: no copy)
         if lines:
             head = time.strftime("%H:%M:%S", time.localtime(event.at)) + " "
             out.write(head + ("\n" + head).join(lines) + "\n")
             self._unflushed.add(out)
-        output = event.kind is EventKind.STDOUT or event.kind is EventKind.STDERR
         if not output or time.monotonic() - self._flushed_at >= self.FLUSH_SECONDS:
             self.flush()
         if event.kind is EventKind.FILE_CHANGED and event.lines:

@@ -4,8 +4,9 @@
 lines' width on every call. A command that prints thousands of lines a second
 reaches the log in hundreds of batches a second, and the screen would spend its
 time on those calls instead of answering keys. Here lines wait (at most
-``FLUSH_SECONDS``) and go in together. Whoever reads the log (``lines``,
-``line_count``) sees every line written so far.
+``FLUSH_SECONDS``; ``FLOOD_FLUSH_SECONDS`` while output floods in) and go in
+together. Whoever reads the log (``lines``, ``line_count``) sees every line
+written so far.
 
 The widest line sets the log's virtual width. ``Log`` measures every new line
 with rich's ``cell_len`` in a thread (about 10 µs a line, holding the GIL, so
@@ -32,7 +33,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Log, Static
 
-from app.events import EventBus, LogEvent, Scope
+from app.events import EventBus, LogEvent, PlainLines, Scope
 from app.i18n import N_, _
 from screens.footer import translated_bindings
 
@@ -59,18 +60,28 @@ class LiveLog(Log):
     # Ten writes a second: a person cannot read faster, and each one repaints (measured:
     # 20 a second cost a fifth of the streaming rate).
     FLUSH_SECONDS = 1 / 10
+    # While a command floods the log (a flush wrote FLOOD_LINES or more: 10,000 lines a second and up, far
+    # more than the log shows), four a second: each write repaints the whole screen's widgets that overlap
+    # the log, and nobody reads lines going by that fast; the next quieter flush is back to ten a second.
+    FLOOD_LINES = 1000
+    FLOOD_FLUSH_SECONDS = 1 / 4
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._pending: list[str] = []
+        self._pending_plain = True  # every waiting line came in PlainLines (app.events): no check needed
         self._flush_timer: Timer | None = None
+        self._flooded = False  # the last flush wrote FLOOD_LINES or more
 
     def write_lines(self, lines: Iterable[str], scroll_end: bool | None = None) -> "LiveLog":
+        if type(lines) is not PlainLines:
+            self._pending_plain = False
         self._pending.extend(lines)
         if scroll_end is not None or not self.is_mounted:
             self.flush(scroll_end)  # an explicit scroll request is honoured at once
         elif self._flush_timer is None:
-            self._flush_timer = self.set_timer(self.FLUSH_SECONDS, self.flush)
+            self._flush_timer = self.set_timer(
+                self.FLOOD_FLUSH_SECONDS if self._flooded else self.FLUSH_SECONDS, self.flush)
         return self
 
     def flush(self, scroll_end: bool | None = None) -> None:
@@ -80,22 +91,32 @@ class LiveLog(Log):
             self._flush_timer = None
         if self._pending:
             lines, self._pending = self._pending, []
-            self._append(lines, scroll_end)
+            plain, self._pending_plain = self._pending_plain, True
+            self._flooded = len(lines) >= self.FLOOD_LINES
+            self._append(lines, scroll_end, plain)
 
-    def _append(self, lines: list[str], scroll_end: bool | None) -> None:
-        """``Log.write_lines`` for a whole batch at once (the same steps, in the same order)."""
+    def _append(self, lines: list[str], scroll_end: bool | None, known_plain: bool = False) -> None:
+        """``Log.write_lines`` for a whole batch at once (the same steps, in the same order).
+
+        ``known_plain``: every line is printable ASCII (they came as PlainLines): no line break in any, and
+        each as wide as it is long.
+        """
         is_vertical_scroll_end = self.is_vertical_scroll_end
         auto_scroll = self.auto_scroll if scroll_end is None else scroll_end
-        text = "\n".join(lines)
-        whole = text.count("\n") == len(lines) - 1  # no line holds a "\n" of its own
-        # One scan of the joined batch answers both questions at once, most of the time: printable ASCII
-        # has no other line break either, and is as wide as it is long.
-        plain = whole and _printable_ascii_lines(text)
-        if plain or (whole and not any(char in text for char in _OTHER_LINE_BREAKS)):  # one fast scan each
-            # Log drops empty lines ("".splitlines() is []); so does this.
-            new_lines = [line for line in lines if line] if "" in lines else lines
+        if known_plain:
+            plain = True
+            new_lines = [line for line in lines if line] if "" in lines else lines  # (as Log: no empty lines)
         else:
-            new_lines = [part for line in lines for part in line.splitlines()]
+            text = "\n".join(lines)
+            whole = text.count("\n") == len(lines) - 1  # no line holds a "\n" of its own
+            # One scan of the joined batch answers both questions at once, most of the time: printable ASCII
+            # has no other line break either, and is as wide as it is long.
+            plain = whole and _printable_ascii_lines(text)
+            if plain or (whole and not any(char in text for char in _OTHER_LINE_BREAKS)):  # one fast scan each
+                # Log drops empty lines ("".splitlines() is []); so does this.
+                new_lines = [line for line in lines if line] if "" in lines else lines
+            else:
+                new_lines = [part for line in lines for part in line.splitlines()]
         start_line = len(self._lines)
         self._lines.extend(new_lines)
         if self.max_lines is not None and len(self._lines) > self.max_lines:
@@ -146,6 +167,7 @@ class LiveLog(Log):
 
     def clear(self) -> "LiveLog":
         self._pending.clear()
+        self._pending_plain = True
         super().clear()
         return self
 

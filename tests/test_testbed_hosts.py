@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from app.redact import Secret
+from app.events import EventBus, EventKind, MemorySink
+from app.redact import REDACTED, Secret
 from app.transport import Command, shell
 from app.transport.ssh import AuthenticationFailed, SSHTarget, SSHTransport
 from tests.sshutil import by_key, root_by_password, trusting_store
@@ -136,6 +137,26 @@ async def test_streams_many_lines_over_ssh_in_order(linux_client: TestHost, tmp_
             count += 1
             assert line == str(count)
     assert count == 50000
+
+
+async def test_streamed_output_is_redacted_wherever_ssh_cuts_it(linux_client: TestHost, tmp_path: Path) -> None:
+    """A secret printed 40,000 times in 1.2 MB of output, in lines of varying length: the chunks asyncssh hands
+    over end wherever the packets end, in a secret or not (tests/test_output_chunks.py cuts at each place);
+    no event holds it, and every line arrives, in order."""
+    secret = "Regwiz-Secret-16"
+    bus = EventBus()
+    bus.redactor.add(Secret(secret))
+    memory = MemorySink()
+    bus.subscribe(memory)
+    script = ('awk -v s="$1" \'BEGIN { for (i = 1; i <= 40000; i++) '
+              'printf "%d %s pad%s\\n", i, s, substr("xxxxxxxx", 1, i % 9) }\'')
+    async with root_by_password(linux_client, tmp_path) as t:
+        streamed = [line async for line in t.stream_lines(shell(script, secret),
+                                                          emit=bus.scoped(source="diagnose.x", host="h"))]
+    assert streamed == [f"{i} {secret} pad{'x' * (i % 9)}" for i in range(1, 40001)]  # the caller's own data
+    shown = memory.lines(EventKind.STDOUT)
+    assert shown == [f"{i} {REDACTED} pad{'x' * (i % 9)}" for i in range(1, 40001)]
+    assert not any(secret in line for event in memory.events for line in event.lines)
 
 
 async def test_upload_with_sudo_is_atomic_and_root_owned(ecs: TestHost, tmp_path: Path) -> None:

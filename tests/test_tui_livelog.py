@@ -151,3 +151,69 @@ async def test_the_live_log_holds_what_textuals_log_would(batch: str) -> None:
         await pilot.pause()
         assert list(live.lines) == list(plain.lines)
         assert live.virtual_size.width == plain.virtual_size.width
+
+
+async def test_plain_batches_from_the_splitter_show_as_in_textuals_log() -> None:
+    """Lines the splitter marked PlainLines skip LiveLog's checks: the lines (empty ones dropped, as Log
+    does) and the width are still those of Textual's Log, and a batch that is not plain in the same flush
+    is still checked (a tab, a wide character)."""
+    from textual.app import App, ComposeResult
+
+    from app.events import PlainLines
+    from app.transport.base import LineSplitter
+    from screens.livelog import LiveLog
+
+    class Both(App[None]):
+        def compose(self) -> ComposeResult:
+            yield LiveLog(id="live", highlight=False)
+            yield Log(id="plain", highlight=False)
+
+    splitter = LineSplitter()
+    batches = [splitter.feed(b"first\n\nthird line, longer than the first\n"), splitter.feed(b"x" * 90 + b"\n"),
+               splitter.feed("镜像\tcol\n".encode())]
+    assert [type(batch) is PlainLines for batch in batches] == [True, True, False]
+    app = Both()
+    async with app.run_test(size=(80, 30)) as pilot:
+        live, plain = app.query_one("#live", LiveLog), app.query_one("#plain", Log)
+        for done in (1, 2, 3):  # plain alone, then both kinds waiting for the same flush
+            for batch in batches[done - 1:done]:
+                live.write_lines(batch)
+                plain.write_lines(list(batch))
+            if done != 2:
+                await pilot.pause(0.3)
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+                assert list(live.lines) == list(plain.lines)
+                assert live.virtual_size.width == plain.virtual_size.width
+
+
+async def test_a_flooded_live_log_writes_four_times_a_second_then_ten_again() -> None:
+    """A flush of FLOOD_LINES or more makes the next one wait FLOOD_FLUSH_SECONDS; a smaller one, FLUSH_SECONDS.
+    Nothing is lost or reordered either way."""
+    from textual.app import App, ComposeResult
+
+    from screens.livelog import LiveLog
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield LiveLog(id="live", highlight=False)
+
+    def interval(log: LiveLog) -> float:
+        assert log._flush_timer is not None
+        return float(log._flush_timer._interval)
+
+    app = One()
+    async with app.run_test(size=(80, 30)) as pilot:
+        log = app.query_one("#live", LiveLog)
+        log.write_lines(["quiet"])
+        assert interval(log) == LiveLog.FLUSH_SECONDS
+        log.write_lines([f"flood {i}" for i in range(LiveLog.FLOOD_LINES)])
+        log.flush()
+        log.write_lines(["after the flood"])
+        assert interval(log) == LiveLog.FLOOD_FLUSH_SECONDS
+        await pilot.pause(LiveLog.FLOOD_FLUSH_SECONDS + 0.2)
+        assert log._flush_timer is None and log._pending == []  # written by the timer
+        log.write_lines(["quiet again"])
+        assert interval(log) == LiveLog.FLUSH_SECONDS
+        expected = ["quiet", *[f"flood {i}" for i in range(LiveLog.FLOOD_LINES)], "after the flood", "quiet again"]
+        assert list(log.lines) == expected

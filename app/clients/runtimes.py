@@ -32,7 +32,7 @@ import re
 import shlex
 import tomllib
 from dataclasses import dataclass
-from typing import AsyncIterator
+from typing import AsyncIterator, Sequence
 
 import tomlkit
 
@@ -363,7 +363,7 @@ async def prove_pull_ctr(transport: Transport, registry: RegistryTarget, emit: S
                                    "password only from a terminal): install util-linux, or pull by hand"))
         ready = asyncio.Event()
 
-        def on_lines(stream: str, lines: list[str]) -> None:
+        def on_lines(stream: str, lines: Sequence[str]) -> None:
             if any(line.strip() == _READY for line in lines):
                 ready.set()
 

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 
-from app.events import EventKind, ScopedEmitter
+from app.events import EventKind, PlainLines, ScopedEmitter
 from app.i18n import _
 from app.redact import Secret
 
@@ -104,7 +104,7 @@ class CommandFailed(TransportError):
         self.result = result
 
 
-LineSink = Callable[[str, list[str]], None]  # (stream name, lines)
+LineSink = Callable[[str, Sequence[str]], None]  # (stream name, lines)
 #: What a command reads: nothing, bytes, or chunks streamed as they come (an image).
 Stdin = bytes | AsyncIterable[bytes] | None
 
@@ -127,24 +127,45 @@ async def chunks_of(stdin: Stdin) -> AsyncIterator[bytes]:
             yield chunk
 
 
+#: The bytes of a plain line (printable ASCII) and the newline between lines.
+_PLAIN_BYTES = bytes(range(0x20, 0x7F)) + b"\n"
+
+
 class LineSplitter:
-    """Turns byte chunks into whole text lines; the tail waits for its newline."""
+    """Turns byte chunks into whole text lines; the tail waits for its newline.
+
+    Each chunk is decoded and split once. The lines of a chunk that is printable ASCII and newlines only
+    come back as ``PlainLines`` (one scan of its bytes), so that a log view need not check every line.
+    """
 
     def __init__(self) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._tail = ""
+        self._tail_plain = True  # the tail (and any bytes the decoder holds) are printable ASCII
 
-    def feed(self, chunk: bytes) -> list[str]:
-        text = self._tail + self._decoder.decode(chunk)
-        lines = text.split("\n")
+    def feed(self, chunk: bytes) -> Sequence[str]:
+        tail = self._tail
+        lines = self._decoder.decode(chunk).split("\n")
+        if tail:
+            lines[0] = tail + lines[0]  # (not tail + text: the chunk is not copied once more)
         self._tail = lines.pop()
-        if "\r" in text:  # CRLF output: per line; otherwise the list is already right
+        chunk_plain = not chunk.translate(None, _PLAIN_BYTES)
+        if not lines:  # no newline yet: the tail grew
+            self._tail_plain = self._tail_plain and chunk_plain
+            return lines
+        plain = chunk_plain and self._tail_plain
+        # The new tail: the bytes after the last newline (any the decoder holds among them).
+        self._tail_plain = chunk_plain or not chunk[chunk.rfind(b"\n") + 1:].translate(None, _PLAIN_BYTES)
+        if plain:
+            return PlainLines(lines)
+        if b"\r" in chunk or "\r" in tail:  # CRLF output: per line; otherwise the list is already right
             return [line.rstrip("\r") for line in lines]
         return lines
 
     def flush(self) -> list[str]:
         text = self._tail + self._decoder.decode(b"", final=True)
         self._tail = ""
+        self._tail_plain = True
         return [text.rstrip("\r")] if text else []
 
 
@@ -265,7 +286,7 @@ class Transport(abc.ABC):
         if emit is not None:
             emit(EventKind.COMMAND, display)
 
-        def sink(stream: str, lines: list[str]) -> None:
+        def sink(stream: str, lines: Sequence[str]) -> None:
             if emit is not None:
                 emit(EventKind.STDOUT if stream == "stdout" else EventKind.STDERR, lines)
             if on_lines is not None:
@@ -289,9 +310,9 @@ class Transport(abc.ABC):
     async def stream_lines(self, command: Command | Sequence[str], *, sudo: bool = False,
                            emit: ScopedEmitter | None = None) -> AsyncIterator[str]:
         """Yield a command's stdout line by line as it arrives; raise if it fails."""
-        queue: asyncio.Queue[list[str] | None] = asyncio.Queue()
+        queue: asyncio.Queue[Sequence[str] | None] = asyncio.Queue()
 
-        def on_lines(stream: str, lines: list[str]) -> None:
+        def on_lines(stream: str, lines: Sequence[str]) -> None:
             if stream == "stdout":
                 queue.put_nowait(lines)
 
@@ -391,5 +412,5 @@ ATOMIC_WRITE = (
 )
 
 
-def _discard(stream: str, lines: list[str]) -> None:
+def _discard(stream: str, lines: Sequence[str]) -> None:
     return None
