@@ -59,6 +59,10 @@ def _pieces(text: str) -> list[str]:
 
 
 class HelpFormatter(argparse.HelpFormatter):
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self._headings: set[str] = set()
+
     def _split_lines(self, text: str, width: int) -> list[str]:
         return wrap(text, width)
 
@@ -67,6 +71,23 @@ class HelpFormatter(argparse.HelpFormatter):
 
     def add_usage(self, usage, actions, groups, prefix=None):  # type: ignore[no-untyped-def]
         super().add_usage(usage, actions, groups, prefix if prefix is not None else _("usage: "))
+
+    def start_section(self, heading: str | None) -> None:
+        super().start_section(heading)
+        if heading:
+            self._headings.add(heading)
+
+    def format_help(self) -> str:
+        """argparse's help, each section heading followed by the colon of the language in use (argparse
+        writes an ASCII one; Chinese writes a full-width one, as in "用法：")."""
+        text = super().format_help()
+        lines = text.split("\n")
+        for number, line in enumerate(lines):
+            heading = line.strip()[:-1]
+            if line.endswith(":") and heading in self._headings:
+                indent = line[:len(line) - len(line.lstrip())]
+                lines[number] = indent + _("{heading}:").format(heading=heading)
+        return "\n".join(lines)
 
 
 def localise(parser: argparse.ArgumentParser) -> None:
