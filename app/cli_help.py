@@ -11,7 +11,18 @@ from __future__ import annotations
 import argparse
 import unicodedata
 
-from app.i18n import _
+from app.i18n import N_, _
+
+#: argparse's own words on a usage error (as Python 3.11 to 3.13's argparse.py writes them), for the catalog:
+#: argparse looks each up through its module's ``_``, which ``localise`` points at regwiz's.
+ARGPARSE_MESSAGES = (
+    N_("%(prog)s: error: %(message)s\n"), N_("argument %(argument_name)s: %(message)s"),
+    N_("the following arguments are required: %s"), N_("one of the arguments %s is required"),
+    N_("unrecognized arguments: %s"), N_("not allowed with argument %s"), N_("ignored explicit argument %r"),
+    N_("expected one argument"), N_("expected at most one argument"), N_("expected at least one argument"),
+    N_("ambiguous option: %(option)s could match %(matches)s"), N_("invalid %(type)s value: %(value)r"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+)
 
 
 def columns(text: str) -> int:
@@ -94,6 +105,7 @@ def localise(parser: argparse.ArgumentParser) -> None:
     """``parser`` and its subcommands: argparse's own words translated (section titles, -h's help, the
     usage prefix), lines wrapped by display width."""
     parser.formatter_class = HelpFormatter
+    argparse._ = _  # type: ignore[attr-defined]  # (its usage errors in the language in use)
     for group in parser._action_groups:
         group.title = {"options": _("options"), "positional arguments": _("positional arguments")}.get(
             group.title or "", group.title)

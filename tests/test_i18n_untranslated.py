@@ -175,3 +175,30 @@ def test_chinese_snapshot_has_no_english_sentence(path):
             line = line.replace(text, " ")
         runs += [run for run in english_runs(line) if not any(run.strip("(") in text for text in given)]
     assert not runs, f"English left on a Chinese screen ({path.name}): {runs}"
+
+
+# --- argparse's own usage errors ----------------------------------------------------------------------
+
+
+def _usage_error(lang: str, *argv: str) -> str:
+    import subprocess
+    import sys
+
+    env = {"PATH": "/usr/bin:/bin", "LANG": lang, "HOME": "/nonexistent-regwiz-home",
+           "XDG_CONFIG_HOME": "/nonexistent-regwiz-config", "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-m", "app", *argv], capture_output=True, text=True, cwd=ROOT, env=env,
+                         timeout=60)
+    assert run.returncode == 2 and run.stdout == ""
+    return run.stderr.splitlines()[-1]
+
+
+def test_usage_errors_are_in_the_language_in_use():
+    assert _usage_error("zh_CN.UTF-8", "registry") == "regwiz registry：错误：缺少必需的参数：ACTION"
+    assert _usage_error("zh_CN.UTF-8", "registry", "prune", "--keep", "x") == (
+        "regwiz registry prune：错误：参数 --keep：无效的 int 值：'x'")
+    assert _usage_error("zh_CN.UTF-8", "clients", "--profile", "p", "--forks", "0") == (
+        "regwiz clients：错误：参数 --forks：请给出 1 到 256 之间的整数（收到的是 '0'）")
+    assert _usage_error("en_US.UTF-8", "registry") == (
+        "regwiz registry: error: the following arguments are required: ACTION")
+    assert _usage_error("en_US.UTF-8", "clients", "--profile", "p", "--forks", "0") == (
+        "regwiz clients: error: argument --forks: give a whole number from 1 to 256 (found '0')")
