@@ -109,6 +109,10 @@ def test_every_help_is_in_chinese(monkeypatch):
     # The walk reaches the deepest sub-commands (a walk that stopped at the top would pass on nothing).
     assert {"regwiz", "regwiz registry", "regwiz registry users add", "regwiz cert renew",
             "regwiz ca rotate"} <= set(helps)
+    from app.cli_help import columns
+
+    too_wide = {prog: line for prog, text in helps.items() for line in text.splitlines() if columns(line) > 80}
+    assert not too_wide, too_wide  # (wide characters measured as two columns)
     english = {prog: runs for prog, text in helps.items()
                if (runs := [run for line in help_prose(text) for run in english_runs(line)])}
     assert not english, f"English left in the Chinese --help (mark it with _ and translate it): {english}"
