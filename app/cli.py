@@ -125,7 +125,8 @@ def _forks(text: str) -> int:
     except ValueError:
         number = 0
     if not 1 <= number <= 256:
-        raise argparse.ArgumentTypeError(f"give a whole number from 1 to 256 (found {text[:20]!r})")
+        raise argparse.ArgumentTypeError(
+            _("give a whole number from 1 to 256 (found {text})").format(text=repr(text[:20])))
     return number
 
 
@@ -164,8 +165,8 @@ def main(argv: list[str] | None = None) -> int:
 def _wizard(profile: str | None) -> int:
     if not sys.stdin.isatty() or not sys.stdout.isatty():
         if profile is None:
-            print("regwiz: the wizard needs a terminal (run it in one), or use a command: regwiz --help",
-                  file=sys.stderr)
+            print("regwiz: " + _("the wizard needs a terminal (run it in one), or use a command: {command}").format(
+                command="regwiz --help"), file=sys.stderr)
             return USAGE
         from app.profiles import ProfileError
         from app.session import SetupError, load_named_profile
@@ -175,8 +176,8 @@ def _wizard(profile: str | None) -> int:
         except (ProfileError, SetupError) as exc:
             print(f"regwiz: {exc}", file=sys.stderr)
             return USAGE
-        print("regwiz: the health dashboard needs a terminal (run it in one); without one, re-check with "
-              "regwiz diagnose --profile NAME", file=sys.stderr)
+        print("regwiz: " + _("the health dashboard needs a terminal (run it in one); without one, re-check with "
+                             "{command}").format(command="regwiz diagnose --profile NAME"), file=sys.stderr)
         return USAGE
     _run_tui(profile)
     return OK
@@ -215,7 +216,7 @@ def run_headless(args: argparse.Namespace) -> int:
     except (ProfileError, SetupError) as exc:
         return _fail(args, str(exc), USAGE)
     except KeyboardInterrupt:
-        return _fail(args, "interrupted", FAILED)
+        return _fail(args, _("interrupted"), FAILED)
     except Exception as exc:  # noqa: BLE001 - a headless run ends in one line, never a traceback
         return _fail(args, failure_message(exc), FAILED)
 
@@ -230,23 +231,25 @@ def failure_message(exc: BaseException) -> str:
     if isinstance(exc, HeadlessFailure):
         return text
     if isinstance(exc, RegistryAuthError):
-        return f"{text}: check the registry user's name and password"
+        return _("{error}: check the registry user's name and password").format(error=text)
     if isinstance(exc, RegistryTLSError):
-        return f"{text}: check the team profile's ca_pem and tls, or deploy the registry again"
+        return _("{error}: check the team profile's ca_pem and tls, or deploy the registry again").format(error=text)
     if isinstance(exc, RegistryError):
-        return f"{text} (to re-check the registry and its host: regwiz diagnose --profile NAME)"
+        return _("{error} (to re-check the registry and its host: {command})").format(
+            error=text, command="regwiz diagnose --profile NAME")
     if isinstance(exc, TransportError):
         return text
     if type(exc).__module__.startswith("asyncssh"):  # asyncssh is not imported here: --help stays fast
         reason = getattr(exc, "reason", "") or text
-        return f"SSH failed: {reason}: check the host, its port and the credentials"
+        return _("SSH failed: {reason}: check the host, its port and the credentials").format(reason=reason)
     if isinstance(exc, TimeoutError):
-        return "a host did not answer in time: check the address, and that firewalls let the port in"
+        return _("a host did not answer in time: check the address, and that firewalls let the port in")
     if isinstance(exc, OSError):
         where = f" ({str(exc.filename)[:80]})" if exc.filename else ""
-        return f"{exc.strerror or text}{where}: check the path or the address and try again"
-    return (f"unexpected error ({type(exc).__name__}: {text}); the run's logs are under regwiz's state "
-            f"folder (logs/): please report it with them")
+        return _("{error}{where}: check the path or the address and try again").format(
+            error=exc.strerror or text, where=where)
+    return _("unexpected error ({error}); the run's logs are under regwiz's state folder (logs/): please "
+             "report it with them").format(error=f"{type(exc).__name__}: {text}")
 
 
 def _fail(args: argparse.Namespace, message: str, code: int) -> int:

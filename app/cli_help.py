@@ -11,7 +11,18 @@ from __future__ import annotations
 import argparse
 import unicodedata
 
-from app.i18n import _
+from app.i18n import N_, _
+
+#: argparse's own words on a usage error (as Python 3.11 to 3.13's argparse.py writes them), for the catalog:
+#: argparse looks each up through its module's ``_``, which ``localise`` points at regwiz's.
+ARGPARSE_MESSAGES = (
+    N_("%(prog)s: error: %(message)s\n"), N_("argument %(argument_name)s: %(message)s"),
+    N_("the following arguments are required: %s"), N_("one of the arguments %s is required"),
+    N_("unrecognized arguments: %s"), N_("not allowed with argument %s"), N_("ignored explicit argument %r"),
+    N_("expected one argument"), N_("expected at most one argument"), N_("expected at least one argument"),
+    N_("ambiguous option: %(option)s could match %(matches)s"), N_("invalid %(type)s value: %(value)r"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+)
 
 
 def columns(text: str) -> int:
@@ -59,6 +70,10 @@ def _pieces(text: str) -> list[str]:
 
 
 class HelpFormatter(argparse.HelpFormatter):
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self._headings: set[str] = set()
+
     def _split_lines(self, text: str, width: int) -> list[str]:
         return wrap(text, width)
 
@@ -68,11 +83,29 @@ class HelpFormatter(argparse.HelpFormatter):
     def add_usage(self, usage, actions, groups, prefix=None):  # type: ignore[no-untyped-def]
         super().add_usage(usage, actions, groups, prefix if prefix is not None else _("usage: "))
 
+    def start_section(self, heading: str | None) -> None:
+        super().start_section(heading)
+        if heading:
+            self._headings.add(heading)
+
+    def format_help(self) -> str:
+        """argparse's help, each section heading followed by the colon of the language in use (argparse
+        writes an ASCII one; Chinese writes a full-width one, as in "用法：")."""
+        text = super().format_help()
+        lines = text.split("\n")
+        for number, line in enumerate(lines):
+            heading = line.strip()[:-1]
+            if line.endswith(":") and heading in self._headings:
+                indent = line[:len(line) - len(line.lstrip())]
+                lines[number] = indent + _("{heading}:").format(heading=heading)
+        return "\n".join(lines)
+
 
 def localise(parser: argparse.ArgumentParser) -> None:
     """``parser`` and its subcommands: argparse's own words translated (section titles, -h's help, the
     usage prefix), lines wrapped by display width."""
     parser.formatter_class = HelpFormatter
+    argparse._ = _  # type: ignore[attr-defined]  # (its usage errors in the language in use)
     for group in parser._action_groups:
         group.title = {"options": _("options"), "positional arguments": _("positional arguments")}.get(
             group.title or "", group.title)

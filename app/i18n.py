@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import gettext
 import os
+import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -101,6 +102,62 @@ def use(language: str, locale_dir: Path = LOCALE_DIR) -> str:
 
 def current() -> str:
     return _language
+
+
+def retranslator() -> Callable[[str], str]:
+    """Called before a change of language (``use``): a function that gives a text shown now, in the
+    language in use now, in the language in use when the function is called.
+
+    A catalog message is found as it was shown; a message with values filled in ("e.g. 203.0.113.10") is
+    found by its template, and written again with the same values in the new wording. A text the catalogs
+    do not know (a host's name, what a host printed) comes back as it is.
+    """
+    old = _active
+    catalog = getattr(old, "_catalog", {})
+    english = {text: message for message, text in catalog.items() if isinstance(message, str) and message and text}
+    templates: list[tuple[re.Pattern[str], str, int]] = []
+
+    def again(text: str) -> str:
+        translated = _(english.get(text, text))
+        if translated != text or "{" in text:
+            return translated
+        if not templates:  # the first call, in the new language: every template as the old one words it
+            messages = catalog or getattr(_active, "_catalog", {})
+            templates.extend(_templates(old, [m for m in messages if isinstance(m, str) and "{" in m]))
+        for pattern, message, _literal in templates:
+            found = pattern.fullmatch(text)
+            if found:
+                return _(message).format(**found.groupdict())
+        return text
+
+    return again
+
+
+def _templates(old: gettext.NullTranslations, messages: list[str]) -> list[tuple[re.Pattern[str], str, int]]:
+    """A pattern for each message with plain {name} fields, as ``old`` words it, the most literal first (so
+    that a message that is mostly values never wins over one that says more)."""
+    import string
+
+    found = []
+    for message in messages:
+        try:
+            parts = list(string.Formatter().parse(old.gettext(message)))
+        except ValueError:
+            continue
+        pattern, literal, names, plain = "", 0, set(), True
+        for text, name, spec, conversion in parts:
+            pattern += re.escape(text)
+            literal += len(re.findall(r"\w", text))  # (letters and digits: "例如" says as much as "e.g.")
+            if name is None:
+                continue
+            if not name.isidentifier() or spec or conversion:
+                plain = False
+                break
+            pattern += f"(?P={name})" if name in names else f"(?P<{name}>.+?)"
+            names.add(name)
+        if plain and names and literal >= 2:
+            found.append((re.compile(pattern, re.S), message, literal))
+    return sorted(found, key=lambda entry: -entry[2])
 
 
 def use_configured(environ: Mapping[str, str] = os.environ) -> str:

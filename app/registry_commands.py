@@ -34,73 +34,74 @@ def _options(parser: argparse.ArgumentParser, *, yes: bool, nested: bool = False
     SUPPRESS default leaves a value given before the sub-command in place (argparse would reset it)."""
     default: Any = argparse.SUPPRESS if nested else None
     parser.add_argument("--profile", metavar="NAME_OR_PATH", default=default,
-                        help="a saved profile's name, or the path of a profile file")
+                        help=_("a saved profile's name, or the path of a profile file"))
     parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS if nested else False,
-                        help="JSON lines on stdout")
+                        help=_("JSON lines on stdout"))
     parser.add_argument("--trust-host-key", metavar="SHA256:...", default=default,
-                        help="accept an unknown host key with exactly this fingerprint")
+                        help=_("accept an unknown host key with exactly this fingerprint"))
     if yes:
         parser.add_argument("--yes", action="store_true", default=argparse.SUPPRESS if nested else False,
-                            help="apply (without it, the plan is only shown)")
+                            help=_("apply (without it, the plan is only shown)"))
 
 
 def add_parsers(sub: Any) -> None:
     """The ``registry`` and ``cert`` commands, on cli.py's sub-parsers."""
-    registry = sub.add_parser("registry", help="the registry's tags, pruning and users",
-                              description="What the registry holds, pruning old tags, and its users.")
+    registry = sub.add_parser("registry", help=_("the registry's tags, pruning and users"),
+                              description=_("What the registry holds, pruning old tags, and its users."))
     verbs = registry.add_subparsers(dest="registry_command", metavar="ACTION", required=True)
-    ls = verbs.add_parser("ls", help="every repository and tag, with digest, size and push time",
-                          description="Every repository and tag with its manifest digest, its size (config and "
+    ls = verbs.add_parser("ls", help=_("every repository and tag, with digest, size and push time"),
+                          description=_("Every repository and tag with its manifest digest, its size (config and "
                                       "layers, as stored) and when it was pushed; then the bytes the storage "
-                                      "takes on the host.")
+                                      "takes on the host."))
     _options(ls, yes=False)
-    ls.add_argument("--repo", metavar="NAME", help="only this repository")
+    ls.add_argument("--repo", metavar="NAME", help=_("only this repository"))
 
-    prune = verbs.add_parser("prune", help="delete old tags and give their space back",
-                             description="Plan which tags go (all but the newest N of each repository, or those "
+    prune = verbs.add_parser("prune", help=_("delete old tags and give their space back"),
+                             description=_("Plan which tags go (all but the newest N of each repository, or those "
                                          "older than DAYS) and the bytes that come back; with --yes delete them, "
-                                         "garbage-collect with pushes held off, and measure the space again.")
+                                         "garbage-collect with pushes held off, and measure the space again."))
     _options(prune, yes=True)
     rule = prune.add_mutually_exclusive_group(required=True)
-    rule.add_argument("--keep", type=int, metavar="N", help="keep the N newest tags of each repository")
-    rule.add_argument("--older-than", type=float, metavar="DAYS", help="delete tags pushed over DAYS days ago")
-    prune.add_argument("--repo", metavar="NAME", help="only this repository")
+    rule.add_argument("--keep", type=int, metavar="N", help=_("keep the N newest tags of each repository"))
+    rule.add_argument("--older-than", type=float, metavar="DAYS", help=_("delete tags pushed over DAYS days ago"))
+    prune.add_argument("--repo", metavar="NAME", help=_("only this repository"))
 
-    users = verbs.add_parser("users", help="add, rotate or remove a registry user (no restart)",
-                             description="Change the registry's htpasswd: the registry re-reads it, no restart. "
+    users = verbs.add_parser("users", help=_("add, rotate or remove a registry user (no restart)"),
+                             description=_("Change the registry's htpasswd: the registry re-reads it, no restart. "
                                          "The profile records the user and its password variable, never the "
-                                         "password.")
+                                         "password."))
     _options(users, yes=True)  # --yes accepted (scripts pass it everywhere); the change is applied as asked
     actions = users.add_subparsers(dest="users_command", metavar="add|remove|rotate", required=True)
-    for name, text in (("add", "add a user"), ("rotate", "give a user a new password"),
-                       ("remove", "remove a user")):
+    for name, text in (("add", _("add a user")), ("rotate", _("give a user a new password")),
+                       ("remove", _("remove a user"))):
         action = actions.add_parser(name, help=text, description=text)
-        action.add_argument("name", metavar="NAME", help="the registry user")
+        action.add_argument("name", metavar="NAME", help=_("the registry user"))
         if name != "remove":
             action.add_argument("--password-env", metavar="VAR", required=True,
-                                help="the environment variable holding the password")
+                                help=_("the environment variable holding the password"))
         _options(action, yes=True, nested=True)
 
-    cert = sub.add_parser("cert", help="the registry's TLS certificate", description="The registry's certificate.")
+    cert = sub.add_parser("cert", help=_("the registry's TLS certificate"),
+                          description=_("The registry's certificate."))
     cert_verbs = cert.add_subparsers(dest="cert_command", metavar="ACTION", required=True)
-    renew = cert_verbs.add_parser("renew", help="a new server certificate from the same CA",
-                                  description="Issue a new server certificate from regwiz's CA for the names and "
+    renew = cert_verbs.add_parser("renew", help=_("a new server certificate from the same CA"),
+                                  description=_("Issue a new server certificate from regwiz's CA for the names and "
                                               "addresses clients use now (the host's addresses read again), "
                                               "restart the registry with it and prove it. Clients keep working: "
-                                              "they trust the CA, not the certificate.")
+                                              "they trust the CA, not the certificate."))
     _options(renew, yes=True)
 
-    ca = sub.add_parser("ca", help="regwiz's certificate authority", description="regwiz's own CA.")
+    ca = sub.add_parser("ca", help=_("regwiz's certificate authority"), description=_("regwiz's own CA."))
     ca_verbs = ca.add_subparsers(dest="ca_command", metavar="ACTION", required=True)
     rotate = ca_verbs.add_parser(
-        "rotate", help="a new CA: every client trusts it, the registry moves to it, the old CA goes",
-        description="Make a new CA beside the old one; make every client of the profile trust both; give "
+        "rotate", help=_("a new CA: every client trusts it, the registry moves to it, the old CA goes"),
+        description=_("Make a new CA beside the old one; make every client of the profile trust both; give "
                     "the registry a certificate from the new CA; prove a pull on each client; then remove "
                     "the old CA from them. A client that cannot be reached is listed (exit 1): finish it "
-                    "later with --resume.")
+                    "later with --resume."))
     _options(rotate, yes=True)
     rotate.add_argument("--resume", action="store_true",
-                        help="finish the rotation in progress (the clients it could not reach)")
+                        help=_("finish the rotation in progress (the clients it could not reach)"))
 
 
 # --- from the profile ----------------------------------------------------------------

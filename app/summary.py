@@ -89,7 +89,7 @@ class SetupSummary:
 
 
 def client_text(client: ClientLine) -> str:
-    mark = "✓ " + _("done") if client.done else f"✗ {client.status.value}"
+    mark = "✓ " + _("done") if client.done else "✗ " + _(client.status.value)  # (marked in app/headless.py)
     timing = _(", pull {seconds:.1f} s").format(seconds=client.seconds) if client.seconds is not None else ""
     return f"{client.name} ({client.kind}): {mark}{timing}: {client.message}"
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.i18n import _
 from app.redact import Redactor, Secret
 from app.transport.base import Transport
 
@@ -28,14 +29,14 @@ def validate_host(value: str) -> str | None:
     """None when the value is a usable address or name, else what is wrong."""
     value = value.strip()
     if not value:
-        return "enter the server's address or name"
+        return _("enter the server's address or name")
     try:
         ipaddress.ip_address(value)
         return None
     except ValueError:
         pass
     if not _HOSTNAME.match(value):
-        return "not an address or host name (letters, digits, '.', '-' only)"
+        return _("not an address or host name (letters, digits, '.', '-' only)")
     return None
 
 
@@ -48,31 +49,31 @@ def parse_number(value: str) -> int | None:
 def validate_port(value: str) -> str | None:
     port = parse_number(value)
     if port is None or not 1 <= port <= 65535:
-        return "the port is a number, 1 to 65535"
+        return _("the port is a number, 1 to 65535")
     return None
 
 
 def validate_user(value: str) -> str | None:
     if not value.strip():
-        return "enter the user to log in as (root on a fresh server)"
+        return _("enter the user to log in as (root on a fresh server)")
     if not _USERNAME.match(value.strip()):
-        return "not a valid user name"
+        return _("not a valid user name")
     return None
 
 
 def validate_key_file(value: str) -> str | None:
     if not value.strip():
-        return "enter the path of the private key file"
+        return _("enter the path of the private key file")
     try:
         path = Path(value.strip()).expanduser()
         exists, readable = path.is_file(), os.access(path, os.R_OK)
     except (OSError, RuntimeError, ValueError) as exc:
         # Too long, an unknown ~user, a NUL byte: not a path this machine can read.
-        return f"not a usable path ({exc.__class__.__name__}): check the key file's path"
+        return _("not a usable path ({error}): check the key file's path").format(error=exc.__class__.__name__)
     if not exists:
-        return f"no file at {path}"
+        return _("no file at {path}").format(path=path)
     if not readable:
-        return f"{path} is not readable by you"
+        return _("{path} is not readable by you").format(path=path)
     return None
 
 

@@ -270,16 +270,23 @@ class RegwizApp(App[None]):
                                 lambda name=name: self.open_profile(name))
 
     def choose_language(self, language: str) -> None:
-        """The palette's language: in use at once (keys, steps, title; each screen's own words when it is
-        composed next), and kept in the settings for the runs after this one."""
-        from app.i18n import LANGUAGES, use
-        from app.settings import save_setting
+        """The palette's language: in use at once (keys, steps, title, and the labels, buttons and hints of
+        every open screen, relabelled in place: what was typed and chosen stays), and kept in the settings
+        for the runs after this one."""
+        from textual.command import CommandPalette
 
+        from app.i18n import LANGUAGES, retranslator, use
+        from app.settings import save_setting
+        from screens.relabel import relabel
+
+        again = retranslator()
         use(language)
         self.sub_title = _(self.SUB_TITLE)
         from textual.widgets import Footer
 
         for screen in self.screen_stack:
+            if not isinstance(screen, CommandPalette):
+                relabel(screen, again)
             for footer in screen.query(Footer):  # (Textual's and screens.footer's)
                 footer.refresh(recompose=True)
             for panel in screen.query(StepsPanel):
@@ -291,8 +298,9 @@ class RegwizApp(App[None]):
             self.notify(_("{language} from now on, but not kept for the next run: {error}").format(
                 language=LANGUAGES[language], error=exc), severity="warning", timeout=10)
             return
-        self.notify(_("{language} from now on, and in later runs. What a screen says in its own words changes "
-                      "when it is opened again.").format(language=LANGUAGES[language]), timeout=10)
+        self.notify(_("{language} from now on, and in later runs. A message written before the change (a status "
+                      "line, a result) reads in it when it is written again.").format(language=LANGUAGES[language]),
+                    timeout=10)
 
     def show_registry(self) -> None:
         from app.registry.ops import source_from_choices

@@ -24,8 +24,10 @@ from app.clients.kinds import (
     ClientKind,
     Proof,
     Sign,
+    all_kinds,
     detect_kind,
     detection_order,
+    kind_named,
     kind_names,
     profile_kind_names,
     register,
@@ -245,3 +247,38 @@ def test_recorded_probe_output_gives_the_kind(flavour: str, output: str, kind: s
     assert (found.kind.name, found.sign.says if found.sign else None) == (kind, sign)
     assert found.facts.system == "Linux" and found.init in ("systemd", "sysv")
     assert found.evidence.startswith("running: ")
+
+
+# -- the signs' words, in the language in use -------------------------------------------------
+RHEL_FACTS = ("system: Linux\nbinaries: dockerd docker\nrunning: dockerd\ninit: systemd\n"
+              "files: /etc/sysconfig/docker\nos-release: none\n")
+BOOT2DOCKER_FACTS = RECORDED[2][1]
+
+
+def test_a_signs_words_are_english_on_the_sign_and_translated_where_shown(chinese: None) -> None:
+    from app import i18n
+
+    rhel, boot2docker, linux = (parse_probe(RHEL_FACTS).sign, parse_probe(BOOT2DOCKER_FACTS).sign,
+                                parse_probe(RECORDED[0][1]).sign)
+    assert rhel and boot2docker and linux
+    # The English words stay on the sign (whatever the language): what the catalog is keyed by.
+    assert (rhel.says, rhel.template) == ("dockerd runs, /etc/sysconfig/docker exists", "dockerd runs, {path} exists")
+    assert rhel.said == "dockerd 正在运行，且存在 /etc/sysconfig/docker"
+    assert boot2docker.said == "存在 /var/lib/boot2docker/profile，或 /etc/os-release 表明是 boot2docker"
+    assert linux.said == "dockerd 由 systemd 管理运行"
+    assert kind_named("sysv").said_label == "SysV / upstart 的 Linux"
+    assert kind_named("podman").said_label == "podman / CRI-O"  # (a name only: no words to translate)
+    i18n.use("en")
+    assert (rhel.said, boot2docker.said, linux.said) == (
+        "dockerd runs, /etc/sysconfig/docker exists", "/var/lib/boot2docker/profile or boot2docker's /etc/os-release",
+        "dockerd runs under systemd")
+    assert kind_named("sysv").said_label == "SysV / upstart Linux"
+
+
+def test_every_registered_signs_words_are_marked_for_the_catalog() -> None:
+    from tests.test_i18n import marked_messages
+
+    marked = marked_messages()
+    for kind in all_kinds():
+        for sign in kind.signs():
+            assert (sign.template or sign.says) in marked, (kind.name, sign.says)

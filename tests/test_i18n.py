@@ -193,3 +193,24 @@ def test_help_in_chinese_fits_80_columns(command):
     assert lines[0].startswith("用法：regwiz") and "显示本帮助并退出" in run.stdout
     too_wide = [line for line in lines if columns(line) > 80]
     assert not too_wide, too_wide
+
+
+def test_a_shown_text_is_written_again_in_the_new_language():
+    """app.i18n.retranslator: exact messages, messages with values filled in (the values kept), and text
+    the catalog does not know (left as it is), from English to Chinese and back."""
+    try:
+        i18n.use("en")
+        again = i18n.retranslator()
+        i18n.use("zh_CN")
+        assert again("Connect") == "连接"
+        assert again("e.g. 203.0.113.10") == "例如 203.0.113.10"
+        shown = again("5000/tcp is free")
+        assert shown == i18n._("{port}/tcp is free").format(port=5000) and shown != "5000/tcp is free"
+        assert again("build-01.example") == "build-01.example"
+        assert again("Docker version 20.10.24, build 297e128") == "Docker version 20.10.24, build 297e128"
+        back = i18n.retranslator()
+        i18n.use("en")
+        assert back("连接") == "Connect" and back("例如 203.0.113.10") == "e.g. 203.0.113.10"
+        assert back(shown) == "5000/tcp is free" and back("build-01.example") == "build-01.example"
+    finally:
+        i18n.use("en")

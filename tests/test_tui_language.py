@@ -102,3 +102,89 @@ async def test_the_keys_panel_describes_the_keys_in_the_language_in_use() -> Non
         console.print(table.render_bindings_table())
         rendered = console.export_text()
         assert "连接" in rendered and "Connect" not in rendered
+
+
+async def test_the_open_screen_reads_in_the_new_language_at_once_keeping_what_was_typed() -> None:
+    """The first screen: a host typed, key login chosen; the language switched from the palette twice. The
+    labels, buttons and hints change in place; the typed host, the choice, the focus and the cursor stay."""
+    from textual.widgets import Button, Input, Label, RadioButton, RadioSet
+
+    app = RegwizApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, TargetScreen)
+        await pilot.click("#auth-key")
+        screen.query_one("#host").focus()
+        await pilot.press(*"build-01.example")
+        await pilot.press("left", "left")
+        host = screen.query_one("#host", Input)
+
+        def labels() -> set[str]:
+            return {str(label.content) for label in screen.query(Label)}
+
+        assert {"Address or ~/.ssh/config alias", "Where should the registry run?", "Log in with"} <= labels()
+
+        await choose_in_palette(pilot, app, "简体中文")
+        await wait_for(pilot, lambda: "连接" in footer_words(app))
+        assert app.screen is screen  # the same screen, not a new one
+        assert {i18n._("Address or ~/.ssh/config alias"), "仓库运行在哪里？", i18n._("Log in with")} <= labels()
+        assert not {"Address or ~/.ssh/config alias", "Where should the registry run?"} & labels()
+        assert str(screen.query_one("#connect", Button).label) == "连接"
+        assert str(screen.query_one("#auth-key", RadioButton).label) == i18n._("Private key file") != \
+            "Private key file"
+        # A hint with a value filled in is written again in the new words, the value kept.
+        assert screen.query_one("#identity_file", Input).placeholder == "例如 ~/.ssh/id_ed25519"
+        # What the user typed and chose, and where they were, stay.
+        assert host.value == "build-01.example" and host.cursor_position == len("build-01.example") - 2
+        assert app.focused is host
+        assert screen.query_one("#auth", RadioSet).pressed_button is screen.query_one("#auth-key", RadioButton)
+        assert screen.query_one("#host", Input) is host  # (not composed again)
+
+        await choose_in_palette(pilot, app, "English")
+        await wait_for(pilot, lambda: "Connect" in footer_words(app))
+        assert {"Address or ~/.ssh/config alias", "Where should the registry run?", "Log in with"} <= labels()
+        assert str(screen.query_one("#connect", Button).label) == "Connect"
+        assert str(screen.query_one("#auth-key", RadioButton).label) == "Private key file"
+        assert screen.query_one("#identity_file", Input).placeholder == "e.g. ~/.ssh/id_ed25519"
+        assert host.value == "build-01.example" and app.focused is host
+        assert screen.query_one("#auth", RadioSet).pressed_button is screen.query_one("#auth-key", RadioButton)
+
+
+async def test_the_clients_screen_relabels_its_table_and_select_keeping_the_rows_and_the_choice() -> None:
+    from textual.widgets import DataTable, Input, Select
+
+    from app.clients.model import RegistryTarget
+    from app.targets import HostForm
+    from screens.clients import ClientsScreen
+
+    app = RegwizApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = ClientsScreen(app.bus, RegistryTarget("203.0.113.10", 5000, True, None))
+        await app.push_screen(screen)
+        await pilot.pause()
+        screen.add_client(HostForm(host="198.51.100.7"), None)
+        kind = screen.query_one("#client-kind", Select)
+        kind.value = "sysv"
+        screen.query_one("#client-host", Input).value = "build-02"
+        await pilot.pause()
+        table = screen.query_one("#clients", DataTable)
+
+        def headings() -> list[str]:
+            return [column.label.plain for column in table.columns.values()]
+
+        assert headings()[:2] == ["client", "kind"] and table.get_cell("root@198.51.100.7", "kind") == "detect"
+
+        await choose_in_palette(pilot, app, "简体中文")
+        await wait_for(pilot, lambda: "退出" in footer_words(app))
+        assert app.screen is screen
+        assert headings()[:2] == [i18n._("client"), i18n._("kind")] != ["client", "kind"]
+        assert table.get_cell("root@198.51.100.7", "kind") == i18n._("detect") != "detect"
+        assert table.row_count == 1
+        assert kind.value == "sysv" and screen.query_one("#client-host", Input).value == "build-02"
+        assert (i18n._("detect"), "detect") in kind._options
+        assert str(screen.query_one("#add-client").label) == i18n._("Add") != "Add"
+
+        await choose_in_palette(pilot, app, "English")
+        await wait_for(pilot, lambda: "Quit" in footer_words(app))
+        assert headings()[:2] == ["client", "kind"] and table.get_cell("root@198.51.100.7", "kind") == "detect"
+        assert kind.value == "sysv" and ("detect", "detect") in kind._options

@@ -41,8 +41,22 @@ class Sign:
     """One way the probe's facts show a kind, and what it weighs against the other kinds' signs."""
 
     weight: int
-    says: str  # for people: "dockerd runs under systemd"
+    says: str  # in English: "dockerd runs under systemd" (marked with N_; see ``worded`` for names in it)
     holds: Callable[[ClientFacts], bool]
+    #: The words with placeholders for the names and paths in them (``says`` filled in), and their values:
+    #: the catalog's entry is the template, so a translation can put the path where its language wants it.
+    template: str = ""
+    values: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def worded(cls, weight: int, template: str, holds: Callable[[ClientFacts], bool], **values: str) -> Sign:
+        """A sign whose words name a path or a name: ``template`` (marked with N_) and its values."""
+        return cls(weight, template.format(**values), holds, template, tuple(values.items()))
+
+    @property
+    def said(self) -> str:
+        """The sign's words in the language in use."""
+        return _(self.template).format(**dict(self.values)) if self.template else _(self.says)
 
 
 @dataclass(frozen=True)

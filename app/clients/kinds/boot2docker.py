@@ -4,6 +4,7 @@ from typing import Sequence
 
 from app.clients.kinds.base import SYSTEM, Sign, register
 from app.clients.kinds.docker import DockerKind
+from app.i18n import N_
 
 PROFILE = "/var/lib/boot2docker/profile"
 
@@ -18,5 +19,5 @@ class Boot2dockerKind(DockerKind):
     flag_file = (PROFILE, "EXTRA_ARGS")
 
     def signs(self) -> Sequence[Sign]:
-        return (Sign(SYSTEM + 100, f"{PROFILE} or boot2docker's /etc/os-release",
-                     lambda f: PROFILE in f.files or "boot2docker" in f.os_release),)
+        return (Sign.worded(SYSTEM + 100, N_("{profile} or boot2docker's /etc/os-release"),
+                            lambda f: PROFILE in f.files or "boot2docker" in f.os_release, profile=PROFILE),)

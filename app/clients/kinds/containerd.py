@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Sequence
 
 from app.clients.kinds.base import INSTALLED, RUNS, ClientKind, Proof, Sign, register
-from app.i18n import _
+from app.i18n import N_, _
 
 if TYPE_CHECKING:
     from app.clients.model import RegistryTarget
@@ -28,8 +28,8 @@ class ContainerdKind(ClientKind):
 
     def signs(self) -> Sequence[Sign]:
         # Below dockerd and CRI-O, which run on containerd.
-        return (Sign(RUNS + 100, "containerd runs", lambda f: f.runs("containerd")),
-                Sign(INSTALLED + 100, "containerd is installed", lambda f: f.installed("containerd")))
+        return (Sign(RUNS + 100, N_("containerd runs"), lambda f: f.runs("containerd")),
+                Sign(INSTALLED + 100, N_("containerd is installed"), lambda f: f.installed("containerd")))
 
     def steps(self, registry: RegistryTarget) -> list[Step]:
         from app.clients.runtimes import ContainerdTrustStep

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from app.clients.kinds.base import SYSTEM, Sign, register
 from app.clients.kinds.docker import DockerKind
+from app.i18n import N_
 
 if TYPE_CHECKING:
     from app.clients.model import RegistryTarget
@@ -21,7 +22,7 @@ class DesktopKind(DockerKind):
     user_daemon = True
 
     def signs(self) -> Sequence[Sign]:
-        return (Sign(SYSTEM + 200, "macOS or Windows", lambda f: f.system == "Darwin" or f.windows),)
+        return (Sign(SYSTEM + 200, N_("macOS or Windows"), lambda f: f.system == "Darwin" or f.windows),)
 
     def steps(self, registry: RegistryTarget) -> list[Step]:
         from app.clients.docker_trust import DockerTrustStep

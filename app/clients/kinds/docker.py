@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from app.clients.facts import ClientFacts
 from app.clients.kinds.base import INSTALLED, RUNS, ClientKind, Sign
+from app.i18n import N_
 
 if TYPE_CHECKING:
     from app.clients.model import RegistryTarget
@@ -23,17 +24,21 @@ class DockerKind(ClientKind):
     user_daemon = False  # Docker Desktop: the user's own ~/.docker, restarted by the user
     # Among the Docker kinds the more specific sign first (RHEL's file, then systemd, then any init).
     flavour_weight = 0
-    flavour_says = ""
+    # The signs' words (N_: translated where shown), each naming the flavour in full so that a
+    # translation words it as a whole; their placeholders' values in flavour_values.
+    runs_says = N_("dockerd runs")
+    installed_says = N_("Docker is installed")
+    flavour_values: dict[str, str] = {}
 
     def flavour(self, facts: ClientFacts) -> bool:
         return True
 
     def signs(self) -> Sequence[Sign]:
-        return (Sign(RUNS + 300 + self.flavour_weight, f"dockerd runs{self.flavour_says}",
-                     lambda f: f.runs("dockerd") and self.flavour(f)),
+        return (Sign.worded(RUNS + 300 + self.flavour_weight, self.runs_says,
+                            lambda f: f.runs("dockerd") and self.flavour(f), **self.flavour_values),
                 # Below podman: podman-docker installs a `docker` that is podman.
-                Sign(INSTALLED + 200 + self.flavour_weight, f"Docker is installed{self.flavour_says}",
-                     lambda f: f.installed("dockerd", "docker") and self.flavour(f)))
+                Sign.worded(INSTALLED + 200 + self.flavour_weight, self.installed_says,
+                            lambda f: f.installed("dockerd", "docker") and self.flavour(f), **self.flavour_values))
 
     def steps(self, registry: RegistryTarget) -> list[Step]:
         from app.clients.docker_trust import DockerTrustStep

@@ -12,7 +12,8 @@ class LinuxKind(DockerKind):
     label = N_("systemd Linux")
     order = 10
     flavour_weight = 2
-    flavour_says = " under systemd"
+    runs_says = N_("dockerd runs under systemd")
+    installed_says = N_("Docker is installed under systemd")
 
     def flavour(self, facts: ClientFacts) -> bool:
         return facts.init == "systemd"

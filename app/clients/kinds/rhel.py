@@ -3,6 +3,7 @@
 from app.clients.facts import ClientFacts
 from app.clients.kinds.base import register
 from app.clients.kinds.docker import DockerKind
+from app.i18n import N_
 
 SYSCONFIG = "/etc/sysconfig/docker"
 
@@ -15,7 +16,9 @@ class RhelKind(DockerKind):
     files = (SYSCONFIG,)
     flag_file = (SYSCONFIG, "OPTIONS")
     flavour_weight = 3
-    flavour_says = f", {SYSCONFIG} exists"
+    runs_says = N_("dockerd runs, {path} exists")
+    installed_says = N_("Docker is installed, {path} exists")
+    flavour_values = {"path": SYSCONFIG}
 
     def flavour(self, facts: ClientFacts) -> bool:
         return SYSCONFIG in facts.files
