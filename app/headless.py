@@ -82,6 +82,14 @@ class Run:
     async def connect(self, transport: Transport, name: str) -> None:
         """Connect; an unknown key is accepted only when its fingerprint was given."""
         transport.keep_host_lock = True  # the run's first change takes the host's lock; close() lets it go
+        emit = self.bus.scoped(source="credentials", host=name)
+
+        def note(text: str) -> None:  # a host not answering yet: in the log, the live lines and the JSON
+            emit.warning(text)
+            if self.out.json_mode:
+                self.out.record("info", host=name, message=text)
+
+        transport.on_note = note
 
         async def given(host: str, unknown: HostKeyUnknown) -> bool:
             return self.trust_fingerprint == unknown.fingerprint

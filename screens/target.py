@@ -253,6 +253,7 @@ class TargetScreen(WizardStep):
         host_label = form.host or "this machine"  # (a log's host field: not translated)
         emit = self.bus.scoped(source="credentials", host=host_label)
         transport = form.transport()
+        transport.on_note = emit.warning  # a host not answering yet: in the step's log while it is tried again
         keep = False
         self.set_status(_("Connecting to {host}…").format(host=transport.label or _("this machine")), "busy")
         try:

@@ -121,3 +121,26 @@ async def test_ssh_config_alias_is_honoured(ecs: TestHost, tmp_path: Path, monke
     assert transport.target.host == ecs.address  # type: ignore[attr-defined]
     async with transport:
         assert (await transport.run(Command("whoami"), check=True)).stdout == ecs.key_user
+
+
+async def test_a_known_host_whose_sshd_is_down_for_a_moment_is_waited_for(ecs: TestHost, tmp_path: Path) -> None:
+    """sshd stopped (as in a restart), started again 3 s later: the connect waits, says so once, then works."""
+    import asyncio
+
+    from tests.sshutil import root_by_password
+
+    transport = root_by_password(ecs, tmp_path)
+    notes: list[str] = []
+    transport.on_note = notes.append
+    ecs.exec("systemctl", "stop", "ssh")  # (the test talks to the host by docker exec, not SSH)
+    try:
+        connecting = asyncio.ensure_future(transport.connect())
+        await asyncio.sleep(3)
+        assert not connecting.done(), connecting
+        ecs.exec("systemctl", "start", "ssh")
+        await asyncio.wait_for(connecting, 60)
+        assert (await transport.run(Command("true"))).ok
+        assert len(notes) == 1 and f"{ecs.address}:22 is not answering yet (connection refused)" in notes[0], notes
+    finally:
+        ecs.exec("systemctl", "start", "ssh", check=False)
+        await transport.close()

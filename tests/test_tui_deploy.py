@@ -11,6 +11,7 @@ from app.transport.local import LocalTransport
 from screens.app import RegwizApp
 from screens.deploy import DeployScreen
 from screens.plan import PlanScreen
+from tests.pilot_helpers import click_when_laid_out
 from tests.sshutil import root_by_password
 from tests.testbed.hosts import Testbed, TestHost
 
@@ -63,12 +64,8 @@ async def test_deploy_in_the_tui_on_a_testbed_host(fresh_host, testbed: Testbed,
             screen.query_one("#user", Input).value = "ci"
             screen.query_one("#user-password", Input).value = "a-Fine-password-9"
             await pilot.press("ctrl+r")
-            for _ in range(300):  # (until the modal's widgets are mounted, not only the modal pushed)
-                if isinstance(app.screen, PlanScreen) and app.screen.query("#apply"):
-                    break
-                await pilot.pause(0.1)
-            assert isinstance(app.screen, PlanScreen)
-            await pilot.click("#apply")
+            # (until the modal's Apply button is laid out, not only mounted: a click before lands nowhere)
+            await click_when_laid_out(pilot, PlanScreen, "#apply", seconds=30)
             for _ in range(1200):
                 if "works" in str(screen.query_one("#deploy-status", Static).render()) or \
                         "failed" in str(screen.query_one("#deploy-status", Static).render()):

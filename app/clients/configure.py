@@ -83,6 +83,7 @@ async def _prepare(job: _Job, registry: RegistryTarget, accept_key: AcceptKey | 
     job.result.status = Status.RUNNING
     job.transport = job.spec.connect()
     job.transport.keep_host_lock = True  # the trust change, login and pull are one change: locked until closed
+    job.transport.on_note = emit.warning  # a client not answering yet (restarting): said in its log
     await job.transport.connect_trusting(accept_key, name=job.spec.name)
     saved = planned.get(job.spec.name) if planned is not None else None
     if planned is not None and saved is None:

@@ -212,6 +212,9 @@ class Transport(abc.ABC):
         #: True: a run of several steps holds the lock until close(); else each step releases it (the TUI
         #: keeps its connection open between steps, and must not block other runs meanwhile).
         self.keep_host_lock = False
+        #: Where connecting says what it waits for (a host not answering yet, tried again): the caller's
+        #: log and output, when it gives one.
+        self.on_note: Callable[[str], None] | None = None
 
     # -- what each transport provides ---------------------------------------
     @abc.abstractmethod
@@ -221,6 +224,11 @@ class Transport(abc.ABC):
 
     async def connect(self) -> None:  # noqa: B027 (a no-op on purpose where there is nothing to open)
         """Open the connection (a no-op on this machine)."""
+
+    def note(self, text: str) -> None:
+        """Say what connecting waits for, where the caller asked (``on_note``)."""
+        if self.on_note is not None:
+            self.on_note(text)
 
     async def connect_trusting(self, ask: AskHostKey | None, *, name: str = "") -> None:
         """Connect; a host key not known yet is shown to ``ask`` (``name``, else the label, and the

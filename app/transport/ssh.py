@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import errno
 import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import asyncssh
 
@@ -54,6 +56,8 @@ class SSHTarget:
     sudo_password: Secret | None = None
     connect_timeout: float = 15.0
     known_hosts: KnownHostsStore = field(default_factory=KnownHostsStore.default)
+    #: How long a known host that refuses or drops the connection is tried again (it may be restarting).
+    restart_patience: float = 60.0
 
     @property
     def label(self) -> str:
@@ -64,6 +68,50 @@ class SSHTarget:
 
 class HostUnreachable(TransportError):
     pass
+
+
+#: Errors a host gives for a while as it restarts: nothing listens on the port yet, sshd dropped the
+#: connection before its banner (starting, or MaxStartups), no route while its interface comes up.
+TRANSIENT_ERRNOS = frozenset({errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.EHOSTUNREACH,
+                              errno.ENETUNREACH, errno.EHOSTDOWN})
+
+
+def is_transient(exc: BaseException, *, restarting: bool = False) -> bool:
+    """Is this connect failure worth trying again, for a host that answered SSH before?
+
+    Refused, reset before the banner, no route: yes. A time-out only once the host showed it is
+    restarting (``restarting``: an earlier attempt of this connect failed in one of those ways), as
+    a booting sshd may accept before it answers; a host that never answers costs one time-out, not
+    the whole patience (one dead client among many). Never a login refused, a key that cannot be
+    read, a host key (checked before this), a name that does not resolve.
+    """
+    if isinstance(exc, asyncssh.ConnectionLost):  # (its siblings, e.g. PermissionDenied, are not)
+        return True
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return restarting
+    if isinstance(exc, socket.gaierror):
+        return False
+    return isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS
+
+
+def retry_delays(first: float = 0.5, most: float = 5.0) -> Iterator[float]:
+    """The waits between attempts: doubling from ``first`` up to ``most``."""
+    delay = first
+    while True:
+        yield delay
+        delay = min(delay * 2, most)
+
+
+def _reason(exc: BaseException) -> str:
+    """A transient failure in a few words."""
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return _("no answer in time")
+    if isinstance(exc, asyncssh.ConnectionLost) or (isinstance(exc, OSError) and exc.errno in (
+            errno.ECONNRESET, errno.ECONNABORTED)):
+        return _("the connection was dropped")
+    if isinstance(exc, OSError) and exc.errno == errno.ECONNREFUSED:
+        return _("connection refused")
+    return _("no route to it")
 
 
 class SSHTransport(Transport):
@@ -105,17 +153,35 @@ class SSHTransport(Transport):
             key = await self._fetch_host_key()
             assert key is not None  # (not quiet: no key at all raised already)
             raise HostKeyUnknown(t.host, t.port, key)
-        try:
-            self._conn = await asyncssh.connect(
-                t.host, t.port, known_hosts=t.known_hosts.load(),
-                connect_timeout=t.connect_timeout, encryption_algs=_encryption_algs(),
-                **self._auth_options(),  # type: ignore[arg-type]
-            )
-        except asyncssh.HostKeyNotVerifiable:
-            key = await self._fetch_host_key(quiet=True)
-            raise HostKeyChanged(t.host, t.port, key, str(t.known_hosts.source_of(t.host, t.port))) from None
-        except Exception as exc:  # noqa: BLE001 - translated into advice below
-            raise self._explain(exc) from None
+        # Its key is trusted: it answered SSH on this port before. Refused or dropped now, it is most
+        # likely restarting (a reboot, sshd restarted): tried again for a while, said so, then explained.
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None
+        delays = retry_delays()
+        while True:
+            try:
+                self._conn = await asyncssh.connect(
+                    t.host, t.port, known_hosts=t.known_hosts.load(),
+                    connect_timeout=t.connect_timeout, encryption_algs=_encryption_algs(),
+                    **self._auth_options(),  # type: ignore[arg-type]
+                )
+                return
+            except asyncssh.HostKeyNotVerifiable:
+                key = await self._fetch_host_key(quiet=True)
+                raise HostKeyChanged(t.host, t.port, key, str(t.known_hosts.source_of(t.host, t.port))) from None
+            except Exception as exc:  # noqa: BLE001 - translated into advice below
+                if not is_transient(exc, restarting=deadline is not None) or t.restart_patience <= 0:
+                    raise self._explain(exc) from None
+                delay = next(delays)
+                if deadline is None:
+                    deadline = loop.time() + t.restart_patience
+                    until = time.strftime("%H:%M:%S", time.localtime(time.time() + t.restart_patience))
+                    self.note(_("{where} is not answering yet ({reason}); it may be restarting: trying again "
+                                "until {until}").format(where=f"{t.host}:{t.port}", reason=_reason(exc),
+                                                        until=until))
+                if loop.time() + delay > deadline:
+                    raise self._explain(exc, tried=True) from None
+                await asyncio.sleep(delay)
 
     async def accept_host_key(self, key: asyncssh.SSHKey) -> None:
         self.target.known_hosts.accept(self.target.host, self.target.port, key)
@@ -134,7 +200,15 @@ class SSHTransport(Transport):
             raise TransportError(_("{host} offered no host key").format(host=self.label))
         return key
 
-    def _explain(self, exc: BaseException) -> TransportError:
+    def _explain(self, exc: BaseException, tried: bool = False) -> TransportError:
+        """The error in words a user can act on (``tried``: after trying again for the patience)."""
+        error = self._explain_once(exc)
+        if tried:
+            error = type(error)(str(error) + " " + _("(tried again for {seconds:g} s)").format(
+                seconds=self.target.restart_patience))
+        return error
+
+    def _explain_once(self, exc: BaseException) -> TransportError:
         t = self.target
         where = f"{t.host}:{t.port}"
         if isinstance(exc, asyncssh.PermissionDenied):
