@@ -16,13 +16,12 @@ diffs, and what hosts and daemons print.
 
 from __future__ import annotations
 
-import gettext
 import os
 import re
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from babel.messages.catalog import Catalog
@@ -35,7 +34,25 @@ ENGLISH = "en"
 #: Chinese written with simplified characters; zh_TW and zh_HK use traditional ones, which regwiz lacks.
 _SIMPLIFIED_CHINESE = {"zh", "zh_cn", "zh_sg", "zh_hans", "zh_hans_cn"}
 
-_active: gettext.NullTranslations = gettext.NullTranslations()
+
+
+class _Translations(Protocol):
+    def gettext(self, message: str) -> str: ...
+    def ngettext(self, msgid1: str, msgid2: str, n: int) -> str: ...
+
+
+class _English:
+    """What gettext.NullTranslations answers (each message itself), without importing gettext:
+    English, the language of most runs, needs no catalog (start-up time; tests/test_lazy_imports.py)."""
+
+    def gettext(self, message: str) -> str:
+        return message
+
+    def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
+        return msgid1 if n == 1 else msgid2
+
+
+_active: _Translations = _English()
 _language = ENGLISH
 
 
@@ -90,13 +107,15 @@ def use(language: str, locale_dir: Path = LOCALE_DIR) -> str:
     global _active, _language
     language = normalise(language) or ENGLISH
     if language == ENGLISH:
-        _active, _language = gettext.NullTranslations(), ENGLISH
+        _active, _language = _English(), ENGLISH
         return _language
+    import gettext  # a catalog to read (English needs none)
+
     try:
         _active = gettext.translation(DOMAIN, str(locale_dir), languages=[language])
         _language = language
     except OSError:
-        _active, _language = gettext.NullTranslations(), ENGLISH
+        _active, _language = _English(), ENGLISH
     return _language
 
 

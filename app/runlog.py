@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,12 @@ def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._@-]+", "_", text).strip("_") or "local"
 
 
+def _random_part() -> str:
+    """Six hex digits from the OS's random source (what secrets.token_hex(3) returns, without importing
+    secrets, and with it hmac and hashlib, at start-up: tests/test_lazy_imports.py)."""
+    return os.urandom(3).hex()
+
+
 def new_run_directory(root: Path | None = None) -> Path:
     """A folder no other run has: the time (sortable), this process's id and a random part, made with
     an exclusive mkdir, so two regwiz runs never share a log file or a report."""
@@ -34,7 +39,7 @@ def new_run_directory(root: Path | None = None) -> Path:
     paths.ensure_private_dir(root)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     while True:
-        candidate = root / f"{stamp}-{os.getpid()}-{secrets.token_hex(3)}"
+        candidate = root / f"{stamp}-{os.getpid()}-{_random_part()}"
         try:
             candidate.mkdir(mode=0o700)  # fails if it exists: never two runs in one folder
         except FileExistsError:

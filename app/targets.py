@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 
 from app.i18n import _
 from app.redact import Redactor, Secret
-from app.transport.base import Transport
 
 if TYPE_CHECKING:
+    from app.transport.base import Transport
     from app.transport.hostkeys import KnownHostsStore
 
 # The SSH side (asyncssh, and through it cryptography) is imported where it is

@@ -17,11 +17,11 @@ from textual.binding import Binding
 from app.events import EventBus
 from app.i18n import N_, _
 from app.runlog import RunLogs
-from app.transport import Transport
 from screens.steps import STEPS, StepsPanel
 from screens.target import TargetScreen
 if TYPE_CHECKING:  # (imported when used: start-up time)
     from app.profiles import Profile
+    from app.transport import Transport
     from app.registry.deploy import DeployChoices
 from screens.wizard import (Connected, GoToStep, OpenDashboard, OpenRegistry, OpenStep, ProfileChosen, RegistryDeployed,
                             SaveToProfile, StepDone, WizardStep)

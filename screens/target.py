@@ -8,18 +8,20 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Header, Input, Label, Log, RadioButton, RadioSet, Select, Static
 
+from typing import TYPE_CHECKING
+
 from app.events import EventBus, EventKind
 from app.i18n import N_, _
 from app.redact import Secret
 from app.targets import HostForm, parse_number, validate_host, validate_key_file, validate_port, validate_user
-from app.transport import Command, TransportError
-from app.transport.hostkeys import HostKeyNotAccepted, HostKeyUnknown
 from screens.footer import Footer
-from screens.hostkey import HostKeyScreen
 from screens.livelog import LiveLog
 from screens.steps import StepsPanel
 from screens.wizard import (Connected, OpenDashboard, ProfileChosen, SaveToProfile, WizardStep, field_input, form_field,
                             is_shown)
+
+if TYPE_CHECKING:  # (imported when connecting, not on the first paint: start-up time)
+    from app.transport.hostkeys import HostKeyUnknown
 
 
 def _saved_profiles() -> list[str]:
@@ -246,6 +248,10 @@ class TargetScreen(WizardStep):
 
     @work(exclusive=True, group="connect")
     async def test_connection(self, form: HostForm) -> None:
+        from app.transport import Command, TransportError
+        from app.transport.hostkeys import HostKeyNotAccepted
+        from screens.hostkey import HostKeyScreen
+
         form.register_secrets(self.bus.redactor)
         log = self.query_one("#log", Log)
         log.clear()

@@ -31,7 +31,7 @@ def test_two_runs_in_one_second_get_folders_and_reports_of_their_own(regwiz_home
     monkeypatch.setattr(runlog.time, "strftime", lambda fmt, *a: "20250101-120000" if "Y" in fmt else "12:00:00")
     # The random part collides once: the exclusive mkdir must notice and pick another name.
     parts = iter(["aaaaaa", "aaaaaa", "bbbbbb"])
-    monkeypatch.setattr(runlog.secrets, "token_hex", lambda n: next(parts))
+    monkeypatch.setattr(runlog, "_random_part", lambda: next(parts))
     first, second = RunLogs(), RunLogs()
     assert first.directory != second.directory
     assert first.directory.name.startswith("20250101-120000-") and first.directory.name.endswith("-aaaaaa")
