@@ -11,7 +11,7 @@ from textual.widgets import Button, DataTable, Input, Static
 from app.clients.model import RegistryTarget
 from screens.app import RegwizApp
 from screens.clients import ClientsScreen
-from tests.snapshot_helpers import steady
+from tests.snapshot_helpers import settled_scrolling, steady
 from tests.test_inventory import with_ansible
 from tests.test_tui_clients import open_screen, status, text_of, wait_until
 
@@ -83,7 +83,9 @@ def test_clients_screen_with_fifty_inventory_rows_80x24(snap_compare, tmp_path: 
         assert table.row_count == 50
         screen.query_one("#inventory-path", Input).value = "hosts.ini"  # (the tmp path differs per run)
         table.focus()
+        await settled_scrolling(pilot)  # laid out with its 50 rows and scrolled into view: see the zh twin
         await pilot.press("pagedown")
+        await settled_scrolling(pilot)
         await steady(pilot)
 
     assert snap_compare(RegwizApp(), terminal_size=(80, 24), run_before=setup)

@@ -21,7 +21,7 @@ from app.steps import Status
 from screens.app import RegwizApp
 from tests import test_snapshots_clients as clients_snaps
 from tests import test_snapshots_summary as summary_snaps
-from tests.snapshot_helpers import steady
+from tests.snapshot_helpers import settled_scrolling, steady
 from tests.test_inventory import with_ansible
 from tests.test_inventory_tui import fleet
 from tests.test_snapshots_registry import fixed_tags
@@ -85,7 +85,11 @@ def test_clients_with_fifty_inventory_rows_zh(snap_compare, tmp_path: Path, monk
         assert "已从 hosts.ini 添加 50 个匹配 all:!staging 的客户端" in screen.status_text(), screen.status_text()
         screen.query_one("#inventory-path", Input).value = "hosts.ini"  # (the tmp path differs per run)
         table.focus()
+        # A page is the table's height once laid out with its 50 rows: pressed before that, it moves less;
+        # and the focused table is scrolled into view over a few frames: the picture waits for both.
+        await settled_scrolling(pilot)
         await pilot.press("pagedown")
+        await settled_scrolling(pilot)
         await steady(pilot)
 
     assert snap_compare(RegwizApp(), terminal_size=size, run_before=setup)
