@@ -14,6 +14,7 @@ the network check reads it; a fix that changes Docker forgets it.
 
 from __future__ import annotations
 
+import re
 import types
 import weakref
 from dataclasses import dataclass
@@ -69,21 +70,41 @@ def parse_os_release(text: str) -> dict[str, str]:
     return values
 
 
-# Sections of one command's output; a line no file or tool prints on its own.
+# Ends each snippet's section of one command's output, with the snippet's exit status; a line no file or
+# tool prints on its own.
 _SECTION = "@@regwiz-section@@"
+_SECTION_END = re.compile(rf"{_SECTION} (\d+)\n?")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What one snippet of ``read_in_one`` printed (stdout), and its exit status (None: it never finished)."""
+
+    text: str
+    status: int | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 0
 
 
 async def read_in_one(transport: Transport, scripts: list[str], emit: ScopedEmitter | None = None,
-                      sudo: bool = False) -> list[str]:
-    """What each read-only shell snippet printed, run as one remote command (one round trip, not len(scripts)).
+                      sudo: bool = False, timeout: float | None = None) -> list[Reply]:
+    """What each read-only shell snippet printed and how it exited, run as one remote command (one round
+    trip, not len(scripts)).
 
-    Each snippet's errors are its own: one that fails leaves its section as far as it printed.
-    The snippets are regwiz's own text; values in them must already be quoted (shlex.quote).
+    Each snippet's errors are its own (its stderr is dropped): one that fails leaves its section as far as
+    it printed, with its status. A section the command never reached (cut short) has status None.
+    The snippets are regwiz's own text, and none ends the shell (``exit``); values in them must already
+    be quoted (shlex.quote).
     """
-    joined = f"; echo {_SECTION}; ".join(f"{{ {script}; }} 2>/dev/null" for script in scripts) + "; exit 0"
-    out = (await transport.run(shell(joined), sudo=sudo, emit=emit)).stdout
-    parts = out.split(_SECTION + "\n")
-    return (parts + [""] * len(scripts))[:len(scripts)]
+    joined = "; ".join(f"{{ {script}; }} 2>/dev/null; echo {_SECTION} $?" for script in scripts) + "; exit 0"
+    out = (await transport.run(shell(joined), sudo=sudo, emit=emit, timeout=timeout)).stdout
+    pieces = _SECTION_END.split(out)  # text, status, text, status, ..., what followed the last section
+    replies = [Reply(pieces[i], int(pieces[i + 1])) for i in range(0, len(pieces) - 1, 2)]
+    if pieces[-1]:
+        replies.append(Reply(pieces[-1], None))
+    return (replies + [Reply("", None)] * len(scripts))[:len(scripts)]
 
 
 @dataclass(frozen=True)
@@ -101,8 +122,8 @@ class HostSystem:
     @classmethod
     async def gather(cls, transport: Transport, emit: ScopedEmitter | None = None) -> "HostSystem":
         # One round trip for the three reads (a missing file leaves its section empty).
-        os_text, arch, pid1 = await read_in_one(transport, ["cat /etc/os-release", "uname -m", "cat /proc/1/comm"],
-                                                emit)
+        os_text, arch, pid1 = (reply.text for reply in await read_in_one(
+            transport, ["cat /etc/os-release", "uname -m", "cat /proc/1/comm"], emit))
         return cls(types.MappingProxyType(parse_os_release(os_text)), arch.strip(), pid1.strip())
 
 

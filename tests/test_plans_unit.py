@@ -472,7 +472,7 @@ OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_I
 def _stopped_docker_host() -> RecordedHost:
     """A bookworm host on systemd whose Docker 20.10 is installed but stopped, with Aliyun's 172.16/12 route."""
     return RecordedHost({"/etc/resolv.conf": "nameserver 100.100.2.136\n"}, [
-        ("/etc/os-release", 0, f"{OS_RELEASE}@@regwiz-section@@\nx86_64\n@@regwiz-section@@\nsystemd\n"),
+        ("/etc/os-release", 0, OS_RELEASE), ("uname -m", 0, "x86_64"), ("/proc/1/comm", 0, "systemd"),
         SYSTEMD, ("command -v dockerd", 0, "Docker version 20.10.24+dfsg1, build 297e128"),
         ("docker version", 1, ""), ("systemctl is-enabled", 0, "enabled"), ("journalctl", 0, "-- No entries --"),
         ("ip -j -4 route", 0, ROUTES), ("ip -j -4 addr", 0, "[]"), ("cat /etc/resolv.conf", 0, "nameserver 100.100.2.136"),

@@ -112,7 +112,8 @@ async def gather(ctx: DiagnosisContext, emit: ScopedEmitter) -> NetworkFacts:
     reads = ["ip -j -4 route", "ip -j -4 addr", "cat /etc/resolv.conf"]
     if init == "systemd":
         reads.append(shlex.join(SHOW_EXEC_START))
-    routes_json, addrs_json, resolv_text, exec_start = (await read_in_one(t, reads, emit) + [""])[:4]
+    routes_json, addrs_json, resolv_text, exec_start = ([reply.text for reply in await read_in_one(t, reads, emit)]
+                                                        + [""])[:4]
     routes: list[netmodel.Route] = []
     if routes_json.strip().startswith("["):
         routes = netmodel.parse_ip_json_routes(routes_json)
