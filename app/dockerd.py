@@ -63,6 +63,9 @@ FAILURE_CAUSES: tuple[tuple[str, str, str], ...] = (
      N_("the daemon was given an option it does not know"), N_("remove the unknown flag from its options")),
 )
 
+#: Whether the daemon answers: it prints its version (the client alone prints none and fails).
+ANSWERS = ("docker", "version", "--format", "{{.Server.Version}}")
+
 _POOL_LIST = re.compile(r"PredefinedLocalScopeDefaultNetworks List: \[([^\]]*)\]")
 
 
@@ -131,8 +134,7 @@ class DockerService:
         return Command("/etc/init.d/docker", action)
 
     async def answers(self, transport: Transport) -> bool:
-        result = await transport.run(Command("docker", "version", "--format", "{{.Server.Version}}"),
-                                     sudo=True, timeout=20)
+        result = await transport.run(Command(*ANSWERS), sudo=True, timeout=20)
         return result.ok and bool(result.stdout.strip())
 
     async def is_enabled(self, transport: Transport) -> bool | None:

@@ -23,7 +23,8 @@ BOUNDS = {
     # prefetched files, dockerd's state and boot setting in one); the port, disk, clock and firewall
     # checks' reads in one command (17 before)
     "diagnose (checks) @ server": 14,
-    "DeployRegistryStep @ server": 19,
+    # its reads (addresses, dockerd answers, the container, the listeners, the image) in one command (19 before)
+    "DeployRegistryStep @ server": 15,
     "DaemonNetworkFix @ server": 8,
     "EnableDockerFix @ server": 1,
     "(no step) @ server": 4,  # the host lock, the deploy's digest check, the Docker Hub probe, dockerd

@@ -215,7 +215,31 @@ async def test_deploy_plan_holds_the_names_and_leaves_the_choices_alone(tmp_path
     secret = {c.path for c in plan.changes if c.sensitive}
     assert secret == {"/etc/regwiz/registry/certs/server.key", "/etc/regwiz/registry/auth/htpasswd"}
     assert "create the container `registry` on port 5000" in plan.actions
+    assert "get registry:2 onto the host (auto)" in plan.actions  # `docker image inspect` failed: not there
+    # The addresses, dockerd, the container, the listeners and the image: one command; the files: another.
+    [reads] = [line for line in host.commands if "docker inspect" in line]
+    for needle in ("ip -j -4 addr", "docker version", "ss -ltnpH", "docker image inspect"):
+        assert needle in reads
+    assert len(host.commands) == 2, host.commands
     _no_writes(host)
+
+
+async def test_deploy_plan_refuses_from_the_one_read_as_it_did_from_separate_questions(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REGWIZ_HOME", str(tmp_path))
+    choices = DeployChoices(names=["registry.example"], users={"ci": Secret("a long password 1")})
+    stopped = RecordedHost({}, [("docker version", 1, "")] + DEPLOY_HOST)
+    plan, _ = await _plan(DeployRegistryStep(choices), stopped)
+    assert plan.refused == "Docker does not run on the host: run the diagnosis and apply its fixes first"
+    taken = RecordedHost({}, [("ss -ltnpH", 0, 'LISTEN 0 1 0.0.0.0:5000 0.0.0.0:* users:(("nc",pid=7,fd=3))')]
+                         + DEPLOY_HOST)
+    plan, _ = await _plan(DeployRegistryStep(choices), taken)
+    assert plan.refused == "port 5000 is taken by nc: stop it, or choose another port"
+    present = RecordedHost({}, [("docker image inspect", 0, "sha256:0123")] + DEPLOY_HOST)
+    plan, _ = await _plan(DeployRegistryStep(choices), present)
+    assert plan.refused is None and not any("onto the host" in action for action in plan.actions)
+    for host in (stopped, taken, present):
+        _no_writes(host)
 
 
 # -- the plan file -----------------------------------------------------------------------------------
