@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shlex
 from dataclasses import dataclass
 
 from app.events import ScopedEmitter
@@ -197,14 +198,19 @@ class DockerService:
             await asyncio.sleep(0.5)
         return False
 
+    def log_command(self, lines: int = 60) -> str:
+        """The shell line that prints the daemon's last log lines: the journal, or the file its init
+        script writes (it ends no shell it runs in: a snippet of facts.read_in_one can hold it)."""
+        if self.init == "systemd":
+            return Command("journalctl", "-u", "docker", "-n", str(lines), "--no-pager", "-o", "cat").line()
+        if self.init == "boot2docker":
+            return Command("tail", "-n", str(lines), "/var/lib/boot2docker/docker.log").line()
+        return ("for f in /var/log/docker.log /var/log/upstart/docker.log /var/log/messages; do "
+                f'if [ -f "$f" ]; then tail -n {lines} "$f"; break; fi; done')
+
     async def recent_log(self, transport: Transport, emit: ScopedEmitter | None, lines: int = 60) -> str:
         """The daemon's last log lines: the journal, or the file its init script writes."""
-        if self.init == "systemd":
-            cmd = Command("journalctl", "-u", "docker", "-n", str(lines), "--no-pager", "-o", "cat")
-        elif self.init == "boot2docker":
-            cmd = Command("tail", "-n", str(lines), "/var/lib/boot2docker/docker.log")
-        else:
-            cmd = shell('for f in /var/log/docker.log /var/log/upstart/docker.log /var/log/messages; do '
-                        '[ -f "$f" ] && tail -n "$1" "$f" && exit 0; done; exit 0', str(lines))
+        line = self.log_command(lines)
+        cmd = Command(*shlex.split(line)) if self.init in ("systemd", "boot2docker") else shell(line)
         result = await transport.run(cmd, sudo=True, emit=emit)
         return result.stdout

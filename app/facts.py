@@ -15,12 +15,13 @@ the network check reads it; a fix that changes Docker forgets it.
 from __future__ import annotations
 
 import re
+import shlex
 import types
 import weakref
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Mapping, TypeVar
 
-from app.dockerd import DockerService
+from app.dockerd import ANSWERS, DockerService
 from app.events import ScopedEmitter
 from app.transport import Transport, shell
 
@@ -78,7 +79,8 @@ _SECTION_END = re.compile(rf"{_SECTION} (\d+)\n?")
 
 @dataclass(frozen=True)
 class Reply:
-    """What one snippet of ``read_in_one`` printed (stdout), and its exit status (None: it never finished)."""
+    """What one snippet of ``read_in_one`` printed (stdout, as CommandResult.stdout: no final newline), and
+    its exit status (None: it never finished)."""
 
     text: str
     status: int | None
@@ -101,7 +103,8 @@ async def read_in_one(transport: Transport, scripts: list[str], emit: ScopedEmit
     joined = "; ".join(f"{{ {script}; }} 2>/dev/null; echo {_SECTION} $?" for script in scripts) + "; exit 0"
     out = (await transport.run(shell(joined), sudo=sudo, emit=emit, timeout=timeout)).stdout
     pieces = _SECTION_END.split(out)  # text, status, text, status, ..., what followed the last section
-    replies = [Reply(pieces[i], int(pieces[i + 1])) for i in range(0, len(pieces) - 1, 2)]
+    # Each text as the snippet alone would give it (CommandResult.stdout): no newline after its last line.
+    replies = [Reply(pieces[i].removesuffix("\n"), int(pieces[i + 1])) for i in range(0, len(pieces) - 1, 2)]
     if pieces[-1]:
         replies.append(Reply(pieces[-1], None))
     return (replies + [Reply("", None)] * len(scripts))[:len(scripts)]
@@ -143,16 +146,24 @@ class DockerState:
 
     @classmethod
     async def gather(cls, transport: Transport, emit: ScopedEmitter | None = None) -> "DockerState":
-        version = await transport.run(shell(
-            "if command -v dockerd >/dev/null 2>&1 || command -v docker >/dev/null 2>&1; then "
-            "dockerd --version 2>/dev/null || docker --version; else exit 127; fi"), emit=emit)
-        if version.exit_status == 127:
-            return cls(installed=False, version=None, running=False)
         service = await docker_service(transport)
-        running, enabled = await service.running_and_enabled(transport)  # one command
-        log = None if running else await service.recent_log(transport, emit)
-        return cls(installed=True, version=version.stdout.strip() or None, running=running, log=log,
-                   enabled=enabled)
+        # One round trip: the version (127: no Docker), whether the daemon answers (DockerService.answers)
+        # and, on systemd, whether it starts at boot; its log only when it did not answer (the third
+        # snippet reads the second's answer: the snippets share one shell).
+        reads = ["if command -v dockerd >/dev/null 2>&1 || command -v docker >/dev/null 2>&1; then "
+                 "dockerd --version 2>/dev/null || docker --version; else (exit 127); fi",
+                 f"regwiz_v=$({shlex.join(ANSWERS)}); regwiz_s=$?; printf '%s\\n' \"$regwiz_v\"; "
+                 '[ "$regwiz_s" = 0 ] && [ -n "$regwiz_v" ]',
+                 f'[ "$regwiz_s" = 0 ] && [ -n "$regwiz_v" ] || {{ {service.log_command()}; }}']
+        if service.init == "systemd":
+            reads.append("systemctl is-enabled docker")
+        version, answers, log, *enabled = await read_in_one(transport, reads, emit, sudo=True, timeout=20)
+        if version.status == 127:
+            return cls(installed=False, version=None, running=False)
+        running = answers.ok and bool(answers.text.strip())
+        return cls(installed=True, version=version.text.strip() or None, running=running,
+                   log=None if running else log.text,
+                   enabled=enabled[0].text.strip() == "enabled" if enabled else None)
 
 
 async def docker_state(transport: Transport, emit: ScopedEmitter | None = None) -> DockerState:

@@ -34,10 +34,14 @@ async def answer_in_one(snippets: list[str], answer: Answer) -> tuple[int, list[
 
 
 def read_many(command_line: str, files: dict[str, str]) -> tuple[int, list[str], list[str]] | None:
-    """RemoteFiles.prefetched's one read of several files (``+BASE64`` or ``-`` a line each), or None."""
-    if not command_line.startswith("sh -c 'for p do"):
+    """RemoteFiles.prefetched's one read of several files (``+BASE64`` or ``-`` a line each), as its own
+    command or as a snippet of a batched read (RemoteFiles.read_snippet), or None."""
+    if command_line.startswith("(set -- ") and "; for p do" in command_line:
+        paths = shlex.split(command_line[len("(set -- "):command_line.index("; for p do")])
+    elif command_line.startswith("sh -c 'for p do"):
+        paths = shlex.split(command_line)[4:]  # sh -c SCRIPT regwiz PATH...
+    else:
         return None
-    paths = shlex.split(command_line)[4:]  # sh -c SCRIPT regwiz PATH...
     return 0, [f"+{base64.b64encode(files[p].encode()).decode()}" if p in files else "-" for p in paths], []
 
 

@@ -5,12 +5,17 @@ decide from each snippet's own answer (recorded hosts)."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
+
+import pytest
 
 from app.diagnose import DiagnosisContext, run_checks
 from app.diagnose.resources import FIREWALL_QUESTIONS, ClockCheck, DiskCheck, FirewallCheck, PortCheck
 from app.events import EventBus
 from app.facts import Reply, read_in_one
+from app.remote_files import RemoteFiles
 from app.steps import Status
+from app.transport import TransportError
 from app.transport.local import LocalTransport
 from tests.recorded import RecordedTransport
 
@@ -19,9 +24,28 @@ async def test_each_snippet_gives_its_output_and_its_exit_status() -> None:
     async with LocalTransport() as t:
         replies = await read_in_one(t, ["printf 'a\\nb\\n'", "echo gone >&2; false", "printf 'no newline'",
                                         "sh -c 'echo three; exit 3'", "command -v no-such-tool-here"])
-    assert replies == [Reply("a\nb\n", 0), Reply("", 1), Reply("no newline", 0), Reply("three\n", 3),
+    assert replies == [Reply("a\nb", 0), Reply("", 1), Reply("no newline", 0), Reply("three", 3),
                        Reply("", 127)]
     assert [r.ok for r in replies] == [True, False, True, False, False]
+
+
+async def test_files_read_among_other_reads_as_prefetched_reads_them(tmp_path: Path) -> None:
+    (tmp_path / "a.conf").write_text("line 1\nno newline")
+    paths = [str(tmp_path / "a.conf"), str(tmp_path / "missing")]
+    async with LocalTransport() as t:
+        files = RemoteFiles(t, sudo=False)
+        first, read, after = await read_in_one(t, ["echo before", files.read_snippet(paths), "echo after"])
+        async with files.prefetched(paths, read=read):
+            assert await files.read(paths[0]) == "line 1\nno newline"
+            assert await files.read(paths[1]) is None
+        # A file it cannot read ends only its own snippet (a subshell), with the status prefetched refuses.
+        (tmp_path / "dir").mkdir()
+        _, broken, still = await read_in_one(t, ["true", files.read_snippet([str(tmp_path / "dir")]), "echo still"])
+    assert (first.text, after.text, still.text) == ("before", "after", "still")
+    assert broken.status == 4
+    with pytest.raises(TransportError, match="exited with 4"):
+        async with files.prefetched([str(tmp_path / "dir")], read=broken):
+            pass
 
 
 class CutShort(RecordedTransport):
@@ -35,7 +59,7 @@ class CutShort(RecordedTransport):
 
 async def test_a_section_the_command_never_finished_has_no_status() -> None:
     replies = await read_in_one(CutShort({}), ["echo one", "echo half; echo more", "echo three"])
-    assert replies == [Reply("one\n", 0), Reply("half", None), Reply("", None)]
+    assert replies == [Reply("one", 0), Reply("half", None), Reply("", None)]
     assert not replies[1].ok and not replies[2].ok
 
 

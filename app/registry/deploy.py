@@ -127,6 +127,7 @@ class DeployHostReads:
     container: ContainerState
     listing: str  # `ss -ltnpH` (or netstat) output
     has_image: bool
+    files: facts.Reply | None  # the step's files (RemoteFiles.read_snippet), for RemoteFiles.prefetched
 
 
 @dataclass(frozen=True)
@@ -216,17 +217,22 @@ class DeployRegistryStep(Step):
     async def _host_reads(self, ctx: StepContext) -> "DeployHostReads":
         """What the plan asks the host, in one command (one round trip): its addresses (when the
         certificate takes them), whether dockerd answers, the container's state, the listeners, whether
-        the image is there. All reads; the decisions are made from them after, in the same order."""
+        the image is there, the files it writes. All reads; the decisions are made from them after, in
+        the same order."""
         from app import netmodel
         from app.diagnose.network import DOCKER_DEVICES
 
         want_addresses = self.choices.discover_addresses and self.choices.settings.tls == "own-ca"
         reads = [shlex.join(dockerd.ANSWERS), shlex.join(("docker", "inspect", CONTAINER)),
                  "ss -ltnpH 2>/dev/null || netstat -ltnp", image_present(self.choices.image.image).line()]
+        # Every file this step writes, read in the same command (RemoteFiles.prefetched takes the reply),
+        # where the files are root's as the command is.
+        with_files = ctx.files.sudo
+        reads.append(ctx.files.read_snippet(self._file_paths()) if with_files else "true")
         if want_addresses:
             reads.append(shlex.join(("ip", "-j", "-4", "addr")))
         # dockerd.answers' bound: a daemon that hangs makes the read fail, not wait for ever.
-        answers, inspected, listing, image, *shown = await facts.read_in_one(
+        answers, inspected, listing, image, files, *shown = await facts.read_in_one(
             ctx.transport, reads, ctx.emit, sudo=True, timeout=20)
         addresses = []
         if shown and shown[0].ok:
@@ -234,7 +240,8 @@ class DeployRegistryStep(Step):
                          if not DOCKER_DEVICES.match(a.dev) and not a.interface.ip.is_loopback
                          and not a.interface.ip.is_link_local]
         return DeployHostReads(addresses, answers.ok and bool(answers.text.strip()),
-                               parse_container_state(inspected.ok, inspected.text), listing.text, image.ok)
+                               parse_container_state(inspected.ok, inspected.text), listing.text, image.ok,
+                               files if with_files else None)
 
     async def plan(self, ctx: StepContext) -> Plan:
         host = await self._host_reads(ctx)
@@ -256,7 +263,7 @@ class DeployRegistryStep(Step):
             return Plan(_(self.title), refused=_("port {port} is taken by {holders}: stop it, or choose another "
                                               "port").format(port=port, holders=", ".join(sorted(set(holders)))))
         config_text = regconfig.render_config(self.choices.settings)
-        async with ctx.files.prefetched(self._file_paths()):  # every file this step writes, in one read
+        async with ctx.files.prefetched(self._file_paths(), read=host.files):  # read with the rest above
             old_config = await ctx.files.read(f"{HOST_DIR}/config.yml")
             files = [FileChange(f"{HOST_DIR}/config.yml", old_config, config_text, mode=0o600,
                                 sensitive=isinstance(self.choices.settings.storage, regconfig.OSSStorage)
