@@ -11,10 +11,14 @@ import asyncio
 import re
 import shlex
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from app.events import ScopedEmitter
 from app.i18n import N_, _
 from app.transport import Command, CommandResult, Transport, shell
+
+if TYPE_CHECKING:
+    from app.facts import Reply
 
 _POOLS_CAUSE = N_("no free address range for docker0: routes (or nameservers) on this host cover every "
                   "address pool dockerd tries")
@@ -66,6 +70,15 @@ FAILURE_CAUSES: tuple[tuple[str, str, str], ...] = (
 
 #: Whether the daemon answers: it prints its version (the client alone prints none and fails).
 ANSWERS = ("docker", "version", "--format", "{{.Server.Version}}")
+#: ANSWERS as a snippet of facts.read_in_one: prints the version, exits 0 when the daemon answered, and
+#: leaves both in the shell ($regwiz_v, $regwiz_s) for a later snippet of the same command.
+ANSWERED = (f"regwiz_v=$({shlex.join(ANSWERS)}); regwiz_s=$?; printf '%s\\n' \"$regwiz_v\"; "
+            '[ "$regwiz_s" = 0 ] && [ -n "$regwiz_v" ]')
+#: Prints how this host runs dockerd (DockerService.init).
+DETECT = ('if [ -f /var/lib/boot2docker/profile ] || grep -qs boot2docker /etc/init.d/docker; then echo boot2docker; '
+          'elif [ -d /run/systemd/system ]; then echo systemd; '
+          'elif command -v rc-service >/dev/null 2>&1; then echo openrc; '
+          'elif [ -x /etc/init.d/docker ]; then echo sysv; else echo none; fi')
 
 _POOL_LIST = re.compile(r"PredefinedLocalScopeDefaultNetworks List: \[([^\]]*)\]")
 
@@ -120,12 +133,22 @@ class DockerService:
 
     @classmethod
     async def detect(cls, transport: Transport) -> "DockerService":
-        probe = await transport.run(shell(
-            'if [ -f /var/lib/boot2docker/profile ] || grep -qs boot2docker /etc/init.d/docker; then echo boot2docker; '
-            'elif [ -d /run/systemd/system ]; then echo systemd; '
-            'elif command -v rc-service >/dev/null 2>&1; then echo openrc; '
-            'elif [ -x /etc/init.d/docker ]; then echo sysv; else echo none; fi'))
-        return cls(probe.stdout.strip() or "none")
+        return cls.from_probe((await transport.run(shell(DETECT))).stdout)
+
+    @classmethod
+    def from_probe(cls, printed: str) -> "DockerService":
+        """From what DETECT printed (run alone, or as a snippet of facts.read_in_one)."""
+        return cls(printed.strip() or "none")
+
+    def state_reads(self) -> list[str]:
+        """``running_and_enabled``'s questions as snippets for facts.read_in_one (with sudo), to ask them
+        in one command with other reads; ``state_of`` reads their replies."""
+        return [ANSWERED] + (["systemctl is-enabled docker"] if self.init == "systemd" else [])
+
+    def state_of(self, replies: "list[Reply]") -> tuple[bool, bool | None]:
+        """(the daemon answers, enabled at boot or None), from the replies of ``state_reads``."""
+        answered = replies[0].ok and bool(replies[0].text.strip())
+        return answered, (replies[1].text.strip() == "enabled" if self.init == "systemd" else None)
 
     def _control(self, action: str) -> Command:
         if self.init == "systemd":

@@ -15,13 +15,12 @@ the network check reads it; a fix that changes Docker forgets it.
 from __future__ import annotations
 
 import re
-import shlex
 import types
 import weakref
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Mapping, TypeVar
 
-from app.dockerd import ANSWERS, DockerService
+from app.dockerd import DockerService
 from app.events import ScopedEmitter
 from app.transport import Transport, shell
 
@@ -148,22 +147,18 @@ class DockerState:
     async def gather(cls, transport: Transport, emit: ScopedEmitter | None = None) -> "DockerState":
         service = await docker_service(transport)
         # One round trip: the version (127: no Docker), whether the daemon answers (DockerService.answers)
-        # and, on systemd, whether it starts at boot; its log only when it did not answer (the third
-        # snippet reads the second's answer: the snippets share one shell).
+        # and, on systemd, whether it starts at boot; its log only when it did not answer (the last
+        # snippet reads the answer dockerd.ANSWERED left in the shell the snippets share).
         reads = ["if command -v dockerd >/dev/null 2>&1 || command -v docker >/dev/null 2>&1; then "
                  "dockerd --version 2>/dev/null || docker --version; else (exit 127); fi",
-                 f"regwiz_v=$({shlex.join(ANSWERS)}); regwiz_s=$?; printf '%s\\n' \"$regwiz_v\"; "
-                 '[ "$regwiz_s" = 0 ] && [ -n "$regwiz_v" ]',
+                 *service.state_reads(),
                  f'[ "$regwiz_s" = 0 ] && [ -n "$regwiz_v" ] || {{ {service.log_command()}; }}']
-        if service.init == "systemd":
-            reads.append("systemctl is-enabled docker")
-        version, answers, log, *enabled = await read_in_one(transport, reads, emit, sudo=True, timeout=20)
+        version, *state, log = await read_in_one(transport, reads, emit, sudo=True, timeout=20)
         if version.status == 127:
             return cls(installed=False, version=None, running=False)
-        running = answers.ok and bool(answers.text.strip())
+        running, enabled = service.state_of(state)
         return cls(installed=True, version=version.text.strip() or None, running=running,
-                   log=None if running else log.text,
-                   enabled=enabled[0].text.strip() == "enabled" if enabled else None)
+                   log=None if running else log.text, enabled=enabled)
 
 
 async def docker_state(transport: Transport, emit: ScopedEmitter | None = None) -> DockerState:

@@ -84,6 +84,10 @@ async def test_docker_trust_sysv_insecure_plans_a_restart_and_a_flag() -> None:
     assert change.path == "/etc/default/docker" and "--insecure-registry 10.0.0.5:5000" in (change.new or "")
     assert change.before_sha256 == sha256_text('DOCKER_OPTS="--label=x"\n')
     assert plan.actions == ["restart dockerd (flags are read only at start)"]
+    # The files and how the host runs dockerd: one command.
+    [read] = [line for line in host.commands if "/etc/docker/daemon.json" in line]
+    assert "/etc/default/docker" in read and "-x /etc/init.d/docker" in read
+    assert sum("-x /etc/init.d/docker" in line for line in host.commands) == 1
     _no_writes(host)
 
 
@@ -169,6 +173,10 @@ async def test_daemon_network_fix_plans_free_ranges_from_recorded_routes() -> No
     assert written["log-level"] == "warn" and written["bip"] == str(decision.address_plan.bip)
     assert not decision.address_plan.bip.network.overlaps(ipaddress.IPv4Network("172.16.0.0/12"))
     assert plan.actions == ["restart docker"]
+    # daemon.json and dockerd's state in one command (after the init's detection).
+    [read] = [line for line in host.commands if "/etc/docker/daemon.json" in line]
+    assert "docker version" in read and "systemctl is-enabled docker" in read
+    assert len(host.commands) == 2, host.commands
     _no_writes(host)
 
 

@@ -335,14 +335,18 @@ class DeployRegistryStep(Step):
         # Up, answering HTTP, and never restarted meanwhile: a crash loop (a bad
         # config, a missing file) shows as a restart within the first second.
         last_answer = "none"
+        # The container's state and its answer over HTTP in one command each time (the answer counts
+        # only while the state says it runs).
+        reads = [Command("docker", "inspect", CONTAINER).line(),
+                 f'curl -sk -o /dev/null -m 3 -w "%{{http_code}}" {shlex.quote(url)}']
         for _attempt in range(100):
-            state = await container_state(ctx.transport, ctx.emit)
+            inspected, answer = await facts.read_in_one(t, reads, ctx.emit, sudo=True)
+            state = parse_container_state(inspected.ok, inspected.text)
             if state.restart_count > 0 or (state.exists and not state.running and not state.restarting):
                 return _("the registry container does not stay up; its last log lines: {lines}").format(
                     lines=await last_log_lines(ctx.transport))
             if state.running and not state.restarting:
-                answer = await t.run(shell('curl -sk -o /dev/null -m 3 -w "%{http_code}" "$1"', url), emit=ctx.emit)
-                last_answer = answer.stdout.strip() or "none"
+                last_answer = answer.text.strip() or "none"
                 if last_answer in ("200", "401"):
                     await asyncio.sleep(0.5)
                     if (await container_state(ctx.transport, ctx.emit)).restart_count == 0:
