@@ -109,10 +109,9 @@ async def gather(ctx: DiagnosisContext, emit: ScopedEmitter) -> NetworkFacts:
     files = RemoteFiles(t, emit)
     init = (await docker_service(t)).init
     # One round trip (as root: local-kv.db is root's): the routes, addresses, resolv.conf, the unit's
-    # flags, every file the prediction reads (systemd-resolved's resolv.conf too, used only when
-    # resolv.conf names only its stub; the flag files only where no unit holds the flags), and a
+    # flags, the files the prediction reads (the flag files only where no unit holds the flags), and a
     # running daemon's networks. `ip -j` prints JSON or nothing.
-    wanted = [DAEMON_JSON, LOCAL_KV, netmodel.RESOLVED_RESOLV_CONF] + {
+    wanted = [DAEMON_JSON, LOCAL_KV] + {
         "boot2docker": [BOOT2DOCKER_PROFILE], "systemd": []}.get(init, list(FLAG_FILES))
     reads = ["ip -j -4 route", "ip -j -4 addr", "cat /etc/resolv.conf", files.read_snippet(wanted),
              "docker network inspect $(docker network ls -q)" if docker.running else "true"]
@@ -134,14 +133,15 @@ async def gather(ctx: DiagnosisContext, emit: ScopedEmitter) -> NetworkFacts:
     addresses = netmodel.parse_ip_json_addresses(addrs_json) if addrs_json.strip().startswith("[") else []
     nameservers = netmodel.parse_resolv_conf(resolv_text)
     # With only systemd-resolved's stub listed, dockerd 19.03+ reads the resolved file instead
-    # (moby v19.03.0 libnetwork/resolvconf Path()): gathered too, so the prediction can use
-    # the nameservers the installed version really checks; a missing file means none.
+    # (moby v19.03.0 libnetwork/resolvconf Path()): read it then (a command of its own: resolv.conf
+    # says whether it is needed), so the prediction can use the nameservers the installed version
+    # really checks; a missing file means none.
     stub_only = netmodel.names_only_resolved_stub(resolv_text)
     async with files.prefetched(wanted, read=file_reply):
         daemon_json = await files.read(DAEMON_JSON)
         kv = await files.read_bytes(LOCAL_KV)
-        resolved_text = await files.read(netmodel.RESOLVED_RESOLV_CONF) if stub_only else None
         flags, flag_source = await daemon_flags(t, files, init, exec_start if init == "systemd" else None)
+    resolved_text = await files.read(netmodel.RESOLVED_RESOLV_CONF) if stub_only else None
     resolved: tuple[ipaddress.IPv4Address, ...] | None = None
     if stub_only:
         resolved = tuple(netmodel.parse_resolv_conf(resolved_text or ""))
