@@ -319,18 +319,23 @@ async def check_health(profile: Profile, bus: EventBus, on_row: OnRow,
             raise _Skipped(host_down[0])
         return services[0] if services else await facts.docker_service(transport)
 
+    gathering: list[asyncio.Future[facts.DockerState]] = []
+
+    async def docker_state() -> facts.DockerState:
+        """Docker's version and whether the daemon answers (facts.docker_state), gathered once for the
+        daemon row and the route row, which run at the same time."""
+        await on_host()
+        if not gathering:
+            gathering.append(asyncio.ensure_future(facts.docker_state(transport)))
+        return await gathering[0]
+
     async def docker() -> tuple[Status, str]:
-        service = await on_host()
-        ok = await service.answers(transport)
+        ok = (await docker_state()).running
         return (Status.OK, _("the daemon answers")) if ok else (Status.FAILURE, _("the daemon does not answer"))
 
     async def bridge() -> tuple[Status, str]:
-        await on_host()
+        await docker_state()  # the route check predicts from its version, and asks a running daemon more
         ctx = DiagnosisContext(transport, bus, server_name)
-        version = await transport.run(["sh", "-c", "dockerd --version 2>/dev/null || docker --version"])
-        # The daemon row found it answering; the route check needs only that and the version.
-        facts.remember(transport, facts.DockerState(installed=True, version=version.stdout.strip() or None,
-                                                    running=True))
         result = await NetworkCheck().run(ctx, bus.scoped(source="dashboard", host=server_name))
         return result.status, result.summary
 

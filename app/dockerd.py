@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shlex
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from app.events import ScopedEmitter
 from app.i18n import N_, _
 from app.transport import Command, CommandResult, Transport, shell
+
+if TYPE_CHECKING:
+    from app.facts import Reply
 
 _POOLS_CAUSE = N_("no free address range for docker0: routes (or nameservers) on this host cover every "
                   "address pool dockerd tries")
@@ -62,6 +67,18 @@ FAILURE_CAUSES: tuple[tuple[str, str, str], ...] = (
     (r"unknown flag: (\S+)",
      N_("the daemon was given an option it does not know"), N_("remove the unknown flag from its options")),
 )
+
+#: Whether the daemon answers: it prints its version (the client alone prints none and fails).
+ANSWERS = ("docker", "version", "--format", "{{.Server.Version}}")
+#: ANSWERS as a snippet of facts.read_in_one: prints the version, exits 0 when the daemon answered, and
+#: leaves both in the shell ($regwiz_v, $regwiz_s) for a later snippet of the same command.
+ANSWERED = (f"regwiz_v=$({shlex.join(ANSWERS)}); regwiz_s=$?; printf '%s\\n' \"$regwiz_v\"; "
+            '[ "$regwiz_s" = 0 ] && [ -n "$regwiz_v" ]')
+#: Prints how this host runs dockerd (DockerService.init).
+DETECT = ('if [ -f /var/lib/boot2docker/profile ] || grep -qs boot2docker /etc/init.d/docker; then echo boot2docker; '
+          'elif [ -d /run/systemd/system ]; then echo systemd; '
+          'elif command -v rc-service >/dev/null 2>&1; then echo openrc; '
+          'elif [ -x /etc/init.d/docker ]; then echo sysv; else echo none; fi')
 
 _POOL_LIST = re.compile(r"PredefinedLocalScopeDefaultNetworks List: \[([^\]]*)\]")
 
@@ -116,12 +133,22 @@ class DockerService:
 
     @classmethod
     async def detect(cls, transport: Transport) -> "DockerService":
-        probe = await transport.run(shell(
-            'if [ -f /var/lib/boot2docker/profile ] || grep -qs boot2docker /etc/init.d/docker; then echo boot2docker; '
-            'elif [ -d /run/systemd/system ]; then echo systemd; '
-            'elif command -v rc-service >/dev/null 2>&1; then echo openrc; '
-            'elif [ -x /etc/init.d/docker ]; then echo sysv; else echo none; fi'))
-        return cls(probe.stdout.strip() or "none")
+        return cls.from_probe((await transport.run(shell(DETECT))).stdout)
+
+    @classmethod
+    def from_probe(cls, printed: str) -> "DockerService":
+        """From what DETECT printed (run alone, or as a snippet of facts.read_in_one)."""
+        return cls(printed.strip() or "none")
+
+    def state_reads(self) -> list[str]:
+        """``running_and_enabled``'s questions as snippets for facts.read_in_one (with sudo), to ask them
+        in one command with other reads; ``state_of`` reads their replies."""
+        return [ANSWERED] + (["systemctl is-enabled docker"] if self.init == "systemd" else [])
+
+    def state_of(self, replies: "list[Reply]") -> tuple[bool, bool | None]:
+        """(the daemon answers, enabled at boot or None), from the replies of ``state_reads``."""
+        answered = replies[0].ok and bool(replies[0].text.strip())
+        return answered, (replies[1].text.strip() == "enabled" if self.init == "systemd" else None)
 
     def _control(self, action: str) -> Command:
         if self.init == "systemd":
@@ -131,8 +158,7 @@ class DockerService:
         return Command("/etc/init.d/docker", action)
 
     async def answers(self, transport: Transport) -> bool:
-        result = await transport.run(Command("docker", "version", "--format", "{{.Server.Version}}"),
-                                     sudo=True, timeout=20)
+        result = await transport.run(Command(*ANSWERS), sudo=True, timeout=20)
         return result.ok and bool(result.stdout.strip())
 
     async def is_enabled(self, transport: Transport) -> bool | None:
@@ -195,14 +221,19 @@ class DockerService:
             await asyncio.sleep(0.5)
         return False
 
+    def log_command(self, lines: int = 60) -> str:
+        """The shell line that prints the daemon's last log lines: the journal, or the file its init
+        script writes (it ends no shell it runs in: a snippet of facts.read_in_one can hold it)."""
+        if self.init == "systemd":
+            return Command("journalctl", "-u", "docker", "-n", str(lines), "--no-pager", "-o", "cat").line()
+        if self.init == "boot2docker":
+            return Command("tail", "-n", str(lines), "/var/lib/boot2docker/docker.log").line()
+        return ("for f in /var/log/docker.log /var/log/upstart/docker.log /var/log/messages; do "
+                f'if [ -f "$f" ]; then tail -n {lines} "$f"; break; fi; done')
+
     async def recent_log(self, transport: Transport, emit: ScopedEmitter | None, lines: int = 60) -> str:
         """The daemon's last log lines: the journal, or the file its init script writes."""
-        if self.init == "systemd":
-            cmd = Command("journalctl", "-u", "docker", "-n", str(lines), "--no-pager", "-o", "cat")
-        elif self.init == "boot2docker":
-            cmd = Command("tail", "-n", str(lines), "/var/lib/boot2docker/docker.log")
-        else:
-            cmd = shell('for f in /var/log/docker.log /var/log/upstart/docker.log /var/log/messages; do '
-                        '[ -f "$f" ] && tail -n "$1" "$f" && exit 0; done; exit 0', str(lines))
+        line = self.log_command(lines)
+        cmd = Command(*shlex.split(line)) if self.init in ("systemd", "boot2docker") else shell(line)
         result = await transport.run(cmd, sudo=True, emit=emit)
         return result.stdout

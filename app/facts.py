@@ -14,6 +14,7 @@ the network check reads it; a fix that changes Docker forgets it.
 
 from __future__ import annotations
 
+import re
 import types
 import weakref
 from dataclasses import dataclass
@@ -69,21 +70,43 @@ def parse_os_release(text: str) -> dict[str, str]:
     return values
 
 
-# Sections of one command's output; a line no file or tool prints on its own.
+# Ends each snippet's section of one command's output, with the snippet's exit status; a line no file or
+# tool prints on its own.
 _SECTION = "@@regwiz-section@@"
+_SECTION_END = re.compile(rf"{_SECTION} (\d+)\n?")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What one snippet of ``read_in_one`` printed (stdout, as CommandResult.stdout: no final newline), and
+    its exit status (None: it never finished)."""
+
+    text: str
+    status: int | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 0
 
 
 async def read_in_one(transport: Transport, scripts: list[str], emit: ScopedEmitter | None = None,
-                      sudo: bool = False) -> list[str]:
-    """What each read-only shell snippet printed, run as one remote command (one round trip, not len(scripts)).
+                      sudo: bool = False, timeout: float | None = None) -> list[Reply]:
+    """What each read-only shell snippet printed and how it exited, run as one remote command (one round
+    trip, not len(scripts)).
 
-    Each snippet's errors are its own: one that fails leaves its section as far as it printed.
-    The snippets are regwiz's own text; values in them must already be quoted (shlex.quote).
+    Each snippet's errors are its own (its stderr is dropped): one that fails leaves its section as far as
+    it printed, with its status. A section the command never reached (cut short) has status None.
+    The snippets are regwiz's own text, and none ends the shell (``exit``); values in them must already
+    be quoted (shlex.quote).
     """
-    joined = f"; echo {_SECTION}; ".join(f"{{ {script}; }} 2>/dev/null" for script in scripts) + "; exit 0"
-    out = (await transport.run(shell(joined), sudo=sudo, emit=emit)).stdout
-    parts = out.split(_SECTION + "\n")
-    return (parts + [""] * len(scripts))[:len(scripts)]
+    joined = "; ".join(f"{{ {script}; }} 2>/dev/null; echo {_SECTION} $?" for script in scripts) + "; exit 0"
+    out = (await transport.run(shell(joined), sudo=sudo, emit=emit, timeout=timeout)).stdout
+    pieces = _SECTION_END.split(out)  # text, status, text, status, ..., what followed the last section
+    # Each text as the snippet alone would give it (CommandResult.stdout): no newline after its last line.
+    replies = [Reply(pieces[i].removesuffix("\n"), int(pieces[i + 1])) for i in range(0, len(pieces) - 1, 2)]
+    if pieces[-1]:
+        replies.append(Reply(pieces[-1], None))
+    return (replies + [Reply("", None)] * len(scripts))[:len(scripts)]
 
 
 @dataclass(frozen=True)
@@ -101,8 +124,8 @@ class HostSystem:
     @classmethod
     async def gather(cls, transport: Transport, emit: ScopedEmitter | None = None) -> "HostSystem":
         # One round trip for the three reads (a missing file leaves its section empty).
-        os_text, arch, pid1 = await read_in_one(transport, ["cat /etc/os-release", "uname -m", "cat /proc/1/comm"],
-                                                emit)
+        os_text, arch, pid1 = (reply.text for reply in await read_in_one(
+            transport, ["cat /etc/os-release", "uname -m", "cat /proc/1/comm"], emit))
         return cls(types.MappingProxyType(parse_os_release(os_text)), arch.strip(), pid1.strip())
 
 
@@ -122,16 +145,20 @@ class DockerState:
 
     @classmethod
     async def gather(cls, transport: Transport, emit: ScopedEmitter | None = None) -> "DockerState":
-        version = await transport.run(shell(
-            "if command -v dockerd >/dev/null 2>&1 || command -v docker >/dev/null 2>&1; then "
-            "dockerd --version 2>/dev/null || docker --version; else exit 127; fi"), emit=emit)
-        if version.exit_status == 127:
-            return cls(installed=False, version=None, running=False)
         service = await docker_service(transport)
-        running, enabled = await service.running_and_enabled(transport)  # one command
-        log = None if running else await service.recent_log(transport, emit)
-        return cls(installed=True, version=version.stdout.strip() or None, running=running, log=log,
-                   enabled=enabled)
+        # One round trip: the version (127: no Docker), whether the daemon answers (DockerService.answers)
+        # and, on systemd, whether it starts at boot; its log only when it did not answer (the last
+        # snippet reads the answer dockerd.ANSWERED left in the shell the snippets share).
+        reads = ["if command -v dockerd >/dev/null 2>&1 || command -v docker >/dev/null 2>&1; then "
+                 "dockerd --version 2>/dev/null || docker --version; else (exit 127); fi",
+                 *service.state_reads(),
+                 f'[ "$regwiz_s" = 0 ] && [ -n "$regwiz_v" ] || {{ {service.log_command()}; }}']
+        version, *state, log = await read_in_one(transport, reads, emit, sudo=True, timeout=20)
+        if version.status == 127:
+            return cls(installed=False, version=None, running=False)
+        running, enabled = service.state_of(state)
+        return cls(installed=True, version=version.text.strip() or None, running=running,
+                   log=None if running else log.text, enabled=enabled)
 
 
 async def docker_state(transport: Transport, emit: ScopedEmitter | None = None) -> DockerState:

@@ -11,14 +11,18 @@ import base64
 import contextlib
 import difflib
 import hashlib
+import shlex
 import time
 from dataclasses import dataclass, field
-from typing import AsyncIterator
+from typing import TYPE_CHECKING, AsyncIterator
 
 from app.i18n import _
 from app.events import EventKind, ScopedEmitter
 from app.transport import Command, CommandFailed, CommandResult, Transport, TransportError, shell
 from app.transport.base import ATOMIC_WRITE
+
+if TYPE_CHECKING:
+    from app.facts import Reply
 
 BACKUP_ROOT = "/var/backups/regwiz"
 USER_BACKUP_ROOT = "~/.local/state/regwiz/backups"  # without sudo: the user's own
@@ -168,19 +172,32 @@ class RemoteFiles:
         encoded = await self.read_base64(path)
         return None if encoded is None else base64.b64decode(encoded)
 
+    def read_snippet(self, paths: list[str]) -> str:
+        """The shell snippet that reads these files as ``prefetched`` does, to run among other reads in one
+        command (facts.read_in_one, with sudo as ``self.sudo``); its reply goes to ``prefetched``. A
+        subshell: a file it cannot read ends only the snippet (status 4)."""
+        return f"(set -- {shlex.join(dict.fromkeys(paths))}; {_READ_MANY})"
+
     @contextlib.asynccontextmanager
-    async def prefetched(self, paths: list[str]) -> AsyncIterator[None]:
+    async def prefetched(self, paths: list[str], read: "Reply | None" = None) -> AsyncIterator[None]:
         """Read these files in one remote command; within the block, ``read`` answers from that read.
 
         Each answer is given once (a second read of a path asks the host again), and none outlives the
         block: a plan reads its files together, and nothing it does later sees a stale answer.
+        ``read``: the reply of ``read_snippet(paths)``, read with other reads in one command, instead
+        of a command of its own.
         """
         wanted = list(dict.fromkeys(paths))
         for path in wanted:
             if self.emit is not None:
                 self.emit.info(_("read {path}").format(path=path))
-        result = await self.transport.run(shell(_READ_MANY, *wanted), sudo=self.sudo, check=True)
-        lines = result.stdout.splitlines()
+        if read is None:
+            stdout = (await self.transport.run(shell(_READ_MANY, *wanted), sudo=self.sudo, check=True)).stdout
+        elif not read.ok:
+            raise TransportError(f"reading {', '.join(wanted)} on {self.transport.label} exited with {read.status}")
+        else:
+            stdout = read.text
+        lines = stdout.splitlines()
         if len(lines) != len(wanted) or any(line[:1] not in ("+", "-") for line in lines):
             raise TransportError(f"reading {', '.join(wanted)} on {self.transport.label} gave unexpected output")
         self._prefetched = {path: (line[1:].strip() if line[0] == "+" else None)

@@ -14,30 +14,34 @@ Answer = Callable[[str], Awaitable[tuple[int, list[str], list[str]]]]
 
 def snippets_of(command_line: str) -> list[str] | None:
     """The snippets of a read_in_one command line (``sh -c SCRIPT regwiz``), or None for any other command."""
-    if f"echo {SECTION}" not in command_line:
+    if f"echo {SECTION} $?" not in command_line:
         return None
     words = shlex.split(command_line)
     script = words[words.index("-c") + 1]
-    parts = script.removesuffix("; exit 0").split(f"; echo {SECTION}; ")
-    return [part.removeprefix("{ ").removesuffix("; } 2>/dev/null") for part in parts]
+    parts = script.removesuffix("; exit 0").split(f"; echo {SECTION} $?")[:-1]
+    return [part.removeprefix("; ").removeprefix("{ ").removesuffix("; } 2>/dev/null") for part in parts]
 
 
 async def answer_in_one(snippets: list[str], answer: Answer) -> tuple[int, list[str], list[str]]:
-    """Each snippet answered on its own, their outputs between section lines; the command itself exits 0."""
+    """Each snippet answered on its own, its output then a section line with its exit status (its stderr
+    dropped); the command itself exits 0."""
     lines: list[str] = []
-    for index, snippet in enumerate(snippets):
-        if index:
-            lines.append(SECTION)
-        _status, out, _err = await answer(snippet)
+    for snippet in snippets:
+        status, out, _err = await answer(snippet)
         lines.extend(out)
+        lines.append(f"{SECTION} {status}")
     return 0, lines, []
 
 
 def read_many(command_line: str, files: dict[str, str]) -> tuple[int, list[str], list[str]] | None:
-    """RemoteFiles.prefetched's one read of several files (``+BASE64`` or ``-`` a line each), or None."""
-    if not command_line.startswith("sh -c 'for p do"):
+    """RemoteFiles.prefetched's one read of several files (``+BASE64`` or ``-`` a line each), as its own
+    command or as a snippet of a batched read (RemoteFiles.read_snippet), or None."""
+    if command_line.startswith("(set -- ") and "; for p do" in command_line:
+        paths = shlex.split(command_line[len("(set -- "):command_line.index("; for p do")])
+    elif command_line.startswith("sh -c 'for p do"):
+        paths = shlex.split(command_line)[4:]  # sh -c SCRIPT regwiz PATH...
+    else:
         return None
-    paths = shlex.split(command_line)[4:]  # sh -c SCRIPT regwiz PATH...
     return 0, [f"+{base64.b64encode(files[p].encode()).decode()}" if p in files else "-" for p in paths], []
 
 

@@ -84,6 +84,10 @@ async def test_docker_trust_sysv_insecure_plans_a_restart_and_a_flag() -> None:
     assert change.path == "/etc/default/docker" and "--insecure-registry 10.0.0.5:5000" in (change.new or "")
     assert change.before_sha256 == sha256_text('DOCKER_OPTS="--label=x"\n')
     assert plan.actions == ["restart dockerd (flags are read only at start)"]
+    # The files and how the host runs dockerd: one command.
+    [read] = [line for line in host.commands if "/etc/docker/daemon.json" in line]
+    assert "/etc/default/docker" in read and "-x /etc/init.d/docker" in read
+    assert sum("-x /etc/init.d/docker" in line for line in host.commands) == 1
     _no_writes(host)
 
 
@@ -169,6 +173,10 @@ async def test_daemon_network_fix_plans_free_ranges_from_recorded_routes() -> No
     assert written["log-level"] == "warn" and written["bip"] == str(decision.address_plan.bip)
     assert not decision.address_plan.bip.network.overlaps(ipaddress.IPv4Network("172.16.0.0/12"))
     assert plan.actions == ["restart docker"]
+    # daemon.json and dockerd's state in one command (after the init's detection).
+    [read] = [line for line in host.commands if "/etc/docker/daemon.json" in line]
+    assert "docker version" in read and "systemctl is-enabled docker" in read
+    assert len(host.commands) == 2, host.commands
     _no_writes(host)
 
 
@@ -215,7 +223,31 @@ async def test_deploy_plan_holds_the_names_and_leaves_the_choices_alone(tmp_path
     secret = {c.path for c in plan.changes if c.sensitive}
     assert secret == {"/etc/regwiz/registry/certs/server.key", "/etc/regwiz/registry/auth/htpasswd"}
     assert "create the container `registry` on port 5000" in plan.actions
+    assert "get registry:2 onto the host (auto)" in plan.actions  # `docker image inspect` failed: not there
+    # The addresses, dockerd, the container, the listeners, the image and the files: one command.
+    [reads] = host.commands
+    for needle in ("ip -j -4 addr", "docker version", "docker inspect", "ss -ltnpH", "docker image inspect",
+                   "/etc/regwiz/registry/config.yml", "/etc/regwiz/registry/auth/htpasswd"):
+        assert needle in reads
     _no_writes(host)
+
+
+async def test_deploy_plan_refuses_from_the_one_read_as_it_did_from_separate_questions(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REGWIZ_HOME", str(tmp_path))
+    choices = DeployChoices(names=["registry.example"], users={"ci": Secret("a long password 1")})
+    stopped = RecordedHost({}, [("docker version", 1, "")] + DEPLOY_HOST)
+    plan, _ = await _plan(DeployRegistryStep(choices), stopped)
+    assert plan.refused == "Docker does not run on the host: run the diagnosis and apply its fixes first"
+    taken = RecordedHost({}, [("ss -ltnpH", 0, 'LISTEN 0 1 0.0.0.0:5000 0.0.0.0:* users:(("nc",pid=7,fd=3))')]
+                         + DEPLOY_HOST)
+    plan, _ = await _plan(DeployRegistryStep(choices), taken)
+    assert plan.refused == "port 5000 is taken by nc: stop it, or choose another port"
+    present = RecordedHost({}, [("docker image inspect", 0, "sha256:0123")] + DEPLOY_HOST)
+    plan, _ = await _plan(DeployRegistryStep(choices), present)
+    assert plan.refused is None and not any("onto the host" in action for action in plan.actions)
+    for host in (stopped, taken, present):
+        _no_writes(host)
 
 
 # -- the plan file -----------------------------------------------------------------------------------
@@ -472,7 +504,7 @@ OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_I
 def _stopped_docker_host() -> RecordedHost:
     """A bookworm host on systemd whose Docker 20.10 is installed but stopped, with Aliyun's 172.16/12 route."""
     return RecordedHost({"/etc/resolv.conf": "nameserver 100.100.2.136\n"}, [
-        ("/etc/os-release", 0, f"{OS_RELEASE}@@regwiz-section@@\nx86_64\n@@regwiz-section@@\nsystemd\n"),
+        ("/etc/os-release", 0, OS_RELEASE), ("uname -m", 0, "x86_64"), ("/proc/1/comm", 0, "systemd"),
         SYSTEMD, ("command -v dockerd", 0, "Docker version 20.10.24+dfsg1, build 297e128"),
         ("docker version", 1, ""), ("systemctl is-enabled", 0, "enabled"), ("journalctl", 0, "-- No entries --"),
         ("ip -j -4 route", 0, ROUTES), ("ip -j -4 addr", 0, "[]"), ("cat /etc/resolv.conf", 0, "nameserver 100.100.2.136"),
@@ -497,9 +529,13 @@ async def test_the_diagnosis_shares_typed_facts_from_recorded_answers() -> None:
     assert docker.data["running"] is False and docker.fixes and isinstance(docker.fixes[0], EnableDockerFix)
     # The network check predicted from the version the Docker check found, and did not ask again.
     assert sum("command -v dockerd" in line for line in host.commands) == 1
-    # The routes, addresses, resolv.conf and the unit's flags: one command; the files it predicts from: another.
+    # The routes, addresses, resolv.conf, the unit's flags and the files it predicts from: one command.
     [network_reads] = [line for line in host.commands if "ip -j -4 route" in line]
-    assert "systemctl show docker -p ExecStart" in network_reads
+    assert "systemctl show docker -p ExecStart" in network_reads and "/etc/docker/daemon.json" in network_reads
+    assert "docker network inspect" not in network_reads  # a stopped daemon is not asked for its networks
+    # Docker's version, whether the daemon answers, its boot setting and its log: one command.
+    [docker_reads] = [line for line in host.commands if "dockerd --version" in line]
+    assert "systemctl is-enabled docker" in docker_reads and "journalctl -u docker" in docker_reads
     assert sum("systemctl show docker" in line for line in host.commands) == 1
     assert sum("/etc/docker/daemon.json" in line for line in host.commands) == 1
     assert network.data["rules_version"] == "20.10.24"  # moby 20.10's pool rules, not a modern default's

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from app.diagnose.resources import FIREWALL_QUESTIONS, firewall_answers
 from app.events import EventBus
 from app.remote_files import Backup, FileChange, FileNotAsPlanned, RemoteFiles, sha256_text
 from app.steps import Outcome, Plan, Step, StepContext, files_restored, run_step
@@ -128,25 +127,6 @@ async def test_a_backup_never_made_is_restored_and_checked_by_the_digest(home: P
         left = await files_restored(ctx, Plan("x", changes=[change]))
     assert (left is not None and f"differs: {target}" in left) if changed else left is None
     assert target.read_text() == ("new by someone\n" if changed else "old\n")
-
-
-def test_the_firewall_answers_are_split_by_their_exit_status() -> None:
-    out = ("-P INPUT ACCEPT\n-A INPUT -p tcp --dport 5000 -j DROP\n@@regwiz-exit 0\n"
-           "@@regwiz-exit 1\n"
-           "running\n5000/tcp\n@@regwiz-exit 0\n")
-    ipt, ufw, fwd = firewall_answers(out)
-    assert ipt.ok and "--dport 5000 -j DROP" in ipt.text
-    assert not ufw.ok and ufw.text == ""
-    assert fwd.ok and fwd.text == "running\n5000/tcp"
-    assert [a.ok for a in firewall_answers("")] == [False, False, False]  # cut short: nothing known
-    assert FIREWALL_QUESTIONS.count("@@regwiz-exit $?") == 3
-
-
-async def test_the_firewall_questions_run_as_one_shell_command() -> None:
-    async with LocalTransport() as t:
-        result = await t.run(["sh", "-c", FIREWALL_QUESTIONS])
-    answers = firewall_answers(result.stdout)
-    assert len(answers) == 3 and result.stdout.count("@@regwiz-exit ") == 3
 
 
 async def test_a_file_changed_since_planned_is_refused_by_its_write(home: Path) -> None:

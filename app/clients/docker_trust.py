@@ -22,7 +22,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from app import facts
+from app import dockerd, facts
 from app.clients import edits
 from app.clients.kinds.docker import DockerKind
 from app.clients.model import RegistryTarget
@@ -137,7 +137,14 @@ class DockerTrustStep(Step):
         ca_path = f"{docker_dir}/certs.d/{r.address}/ca.crt"
         wanted = [ca_path] if r.tls and r.ca_pem else []
         wanted += [daemon_path] + ([self.kind.flag_file[0]] if r.insecure and self.kind.flag_file else [])
-        async with files.prefetched(wanted):  # the files this step may change, in one read
+        # The files this step may change in one read, with how the host runs dockerd when that is not
+        # known yet (the plan's decision names it).
+        known = facts.known(ctx.transport, DockerService)
+        read, *probe = await facts.read_in_one(
+            ctx.transport, [files.read_snippet(wanted)] + ([] if known else [dockerd.DETECT]), sudo=self._sudo)
+        if probe and (found := DockerService.from_probe(probe[0].text)).init != "none":
+            facts.remember(ctx.transport, found)  # as facts.docker_service keeps it
+        async with files.prefetched(wanted, read=read):
             return await self._changes_of(ctx, files, docker_dir, daemon_path)
 
     async def _changes_of(self, ctx: StepContext, files: RemoteFiles, docker_dir: str,

@@ -9,10 +9,12 @@ network check reads the ``DockerState`` the Docker check gathered).
 from __future__ import annotations
 
 import abc
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from app.events import EventBus, EventKind, ScopedEmitter
+from app.facts import Reply, read_in_one
 from app.i18n import _
 from app.steps import Status, Step
 from app.transport import Transport
@@ -45,8 +47,31 @@ class DiagnosisContext:
     registry_port: int = 5000
     storage_path: str = "/var/lib/registry"
 
+    #: This run's checks that read with shell snippets (Check.reads), and their replies once read: the
+    #: first of them to run reads for them all, in one command. Set afresh by each run_checks.
+    batch: list["Check"] = field(default_factory=list, repr=False)
+    read: dict[str, tuple[list[Reply], float, float]] = field(default_factory=dict, repr=False)
+
     def emitter(self, check_id: str) -> ScopedEmitter:
         return self.bus.scoped(source=f"diagnose.{check_id}", host=self.host)
+
+    async def replies(self, check: "Check", emit: ScopedEmitter) -> tuple[list[Reply], float, float]:
+        """What each of ``check.reads`` printed and its exit status, with the times (time.time()) just
+        before the command that read them was sent and just after its answer came back. Read with the
+        snippets of every check of this run not read yet (one round trip), or alone outside run_checks."""
+        if check.check_id not in self.read:
+            batch = [c for c in self.batch if c.check_id not in self.read]
+            if check not in batch:
+                batch = [check]
+            snippets = [c.reads(self) for c in batch]
+            before = time.time()
+            replies = await read_in_one(self.transport, [s for some in snippets for s in some], emit,
+                                        sudo=any(c.reads_sudo for c in batch))
+            after = time.time()
+            for c, some in zip(batch, snippets, strict=True):
+                self.read[c.check_id] = (replies[:len(some)], before, after)
+                replies = replies[len(some):]
+        return self.read[check.check_id]
 
 
 class Check(abc.ABC):
@@ -55,6 +80,14 @@ class Check(abc.ABC):
 
     @abc.abstractmethod
     async def run(self, ctx: DiagnosisContext, emit: ScopedEmitter) -> CheckResult: ...
+
+    #: Whether the snippets of ``reads`` need root (the batch runs with sudo when any check's do).
+    reads_sudo = False
+
+    def reads(self, ctx: DiagnosisContext) -> list[str]:
+        """Read-only shell snippets whose output this check needs (``ctx.replies`` gives it), none by
+        default. The snippets of one run's checks share one remote command (facts.read_in_one)."""
+        return []
 
     def result(self, status: Status, summary: str, **kwargs: Any) -> CheckResult:
         return CheckResult(self.check_id, _(self.title), status, summary, **kwargs)
@@ -70,6 +103,8 @@ async def run_checks(checks: list[Check], ctx: DiagnosisContext,
     from app.transport import TransportError
 
     results = []
+    ctx.batch = [check for check in checks if check.reads(ctx)]
+    ctx.read = {}
     for check in checks:
         emit = ctx.emitter(check.check_id)
         if on_start is not None:

@@ -108,11 +108,19 @@ async def gather(ctx: DiagnosisContext, emit: ScopedEmitter) -> NetworkFacts:
     docker = await docker_state(t, emit)  # the Docker check's, when it ran on this connection
     files = RemoteFiles(t, emit)
     init = (await docker_service(t)).init
-    # The routes, addresses, resolv.conf and the unit's flags in one round trip (`ip -j` prints JSON or nothing).
-    reads = ["ip -j -4 route", "ip -j -4 addr", "cat /etc/resolv.conf"]
+    # One round trip (as root: local-kv.db is root's): the routes, addresses, resolv.conf, the unit's
+    # flags, the files the prediction reads (the flag files only where no unit holds the flags), and a
+    # running daemon's networks. `ip -j` prints JSON or nothing.
+    wanted = [DAEMON_JSON, LOCAL_KV] + {
+        "boot2docker": [BOOT2DOCKER_PROFILE], "systemd": []}.get(init, list(FLAG_FILES))
+    reads = ["ip -j -4 route", "ip -j -4 addr", "cat /etc/resolv.conf", files.read_snippet(wanted),
+             "docker network inspect $(docker network ls -q)" if docker.running else "true"]
     if init == "systemd":
         reads.append(shlex.join(SHOW_EXEC_START))
-    routes_json, addrs_json, resolv_text, exec_start = (await read_in_one(t, reads, emit) + [""])[:4]
+    replies = await read_in_one(t, reads, emit, sudo=True)
+    routes_json, addrs_json, resolv_text = (reply.text for reply in replies[:3])
+    file_reply, networks = replies[3], replies[4]
+    exec_start = replies[5].text if init == "systemd" else ""
     routes: list[netmodel.Route] = []
     if routes_json.strip().startswith("["):
         routes = netmodel.parse_ip_json_routes(routes_json)
@@ -125,30 +133,25 @@ async def gather(ctx: DiagnosisContext, emit: ScopedEmitter) -> NetworkFacts:
     addresses = netmodel.parse_ip_json_addresses(addrs_json) if addrs_json.strip().startswith("[") else []
     nameservers = netmodel.parse_resolv_conf(resolv_text)
     # With only systemd-resolved's stub listed, dockerd 19.03+ reads the resolved file instead
-    # (moby v19.03.0 libnetwork/resolvconf Path()): gather it too, so the prediction can use
-    # the nameservers the installed version really checks; a missing file means none.
+    # (moby v19.03.0 libnetwork/resolvconf Path()): read it then (a command of its own: resolv.conf
+    # says whether it is needed), so the prediction can use the nameservers the installed version
+    # really checks; a missing file means none.
     stub_only = netmodel.names_only_resolved_stub(resolv_text)
-    # Every file the prediction reads, in one command (the flag files only where no unit holds the flags).
-    wanted = [DAEMON_JSON, LOCAL_KV] + ([netmodel.RESOLVED_RESOLV_CONF] if stub_only else []) + {
-        "boot2docker": [BOOT2DOCKER_PROFILE], "systemd": []}.get(init, list(FLAG_FILES))
-    async with files.prefetched(wanted):
+    async with files.prefetched(wanted, read=file_reply):
         daemon_json = await files.read(DAEMON_JSON)
         kv = await files.read_bytes(LOCAL_KV)
-        resolved_text = await files.read(netmodel.RESOLVED_RESOLV_CONF) if stub_only else None
         flags, flag_source = await daemon_flags(t, files, init, exec_start if init == "systemd" else None)
+    resolved_text = await files.read(netmodel.RESOLVED_RESOLV_CONF) if stub_only else None
     resolved: tuple[ipaddress.IPv4Address, ...] | None = None
     if stub_only:
         resolved = tuple(netmodel.parse_resolv_conf(resolved_text or ""))
     docker_networks: list[tuple[str, ipaddress.IPv4Network]] = []
-    if docker.running:
-        listing = await t.run(Command("sh", "-c", "docker network inspect $(docker network ls -q)"),
-                              sudo=True, emit=emit)
-        if listing.ok:
-            for network in json.loads(listing.stdout or "[]"):
-                for cfg in (network.get("IPAM") or {}).get("Config") or []:
-                    subnet = cfg.get("Subnet", "")
-                    if subnet and ":" not in subnet:
-                        docker_networks.append((network.get("Name", "?"), ipaddress.IPv4Network(subnet)))
+    if docker.running and networks.ok:
+        for network in json.loads(networks.text or "[]"):
+            for cfg in (network.get("IPAM") or {}).get("Config") or []:
+                subnet = cfg.get("Subnet", "")
+                if subnet and ":" not in subnet:
+                    docker_networks.append((network.get("Name", "?"), ipaddress.IPv4Network(subnet)))
     docker0 = next((a.interface for a in addresses if a.dev == "docker0"), None)
     net = netmodel.HostNetwork(tuple(routes), tuple(addresses), tuple(nameservers),
                                tuple(docker_networks), docker0, resolved, stub_only)

@@ -72,7 +72,12 @@ class DaemonNetworkFix(Step):
         return self._decision().address_plan if self.applied is not None else None
 
     async def plan(self, ctx: StepContext) -> Plan:
-        current = await ctx.files.read(DAEMON_JSON)
+        # daemon.json and dockerd's state (whether it answers, whether it starts at boot) in one command.
+        service = await facts.docker_service(ctx.transport)
+        file_reply, *state = await facts.read_in_one(
+            ctx.transport, [ctx.files.read_snippet([DAEMON_JSON]), *service.state_reads()], sudo=True, timeout=20)
+        async with ctx.files.prefetched([DAEMON_JSON], read=file_reply):
+            current = await ctx.files.read(DAEMON_JSON)
         try:
             config = json.loads(current) if current and current.strip() else {}
         except ValueError as exc:
@@ -87,8 +92,7 @@ class DaemonNetworkFix(Step):
                 "the daemon's flags ({source}) already set bip or default-address-pools; "
                 "setting them in {file} too would stop dockerd (docker/for-linux#327). "
                 "Change them there instead.").format(source=self.facts.flag_source, file=DAEMON_JSON))
-        service = await facts.docker_service(ctx.transport)
-        was_running, was_enabled = await service.running_and_enabled(ctx.transport)
+        was_running, was_enabled = service.state_of(state)
         actions = []
         if _configured_ranges_are_clean(self.facts):
             new_text = current

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-import time
-from dataclasses import dataclass
+import shlex
 
 from app.diagnose.base import Check, CheckResult, DiagnosisContext
 from app.events import ScopedEmitter
+from app.facts import Reply
 from app.i18n import N_, _
 from app.steps import Status
-from app.transport import Command, shell
+from app.transport import Command, TransportError
 
 GIB = 1024 ** 3
 
@@ -27,16 +27,31 @@ def parse_ss_listeners(text: str, port: int) -> list[str]:
     return holders
 
 
+def reply_or_raise(reply: Reply, script: str) -> str:
+    """The snippet's output, or the error a failed command raises (``run(check=True)``)."""
+    if not reply.ok:
+        raise TransportError(_("{command} exited with {status}").format(
+            command=f"`{script}`", status="?" if reply.status is None else reply.status))
+    return reply.text
+
+
+# The four checks below read in one command (Check.reads, DiagnosisContext.replies): the port's listeners,
+# the disk, the clock and the firewalls, one round trip for all (the port's owner, when docker-proxy
+# holds it, is asked after).
 class PortCheck(Check):
     check_id = "port"
     title = N_("Registry port")
+    reads_sudo = True  # the owners' process names
+
+    def reads(self, ctx: DiagnosisContext) -> list[str]:
+        return ["ss -ltnpH 2>/dev/null || netstat -ltnp 2>/dev/null"]
 
     async def run(self, ctx: DiagnosisContext, emit: ScopedEmitter) -> CheckResult:
         self.title = _("Port {port}").format(port=ctx.registry_port)
         t = ctx.transport
         port = ctx.registry_port
-        listing = await t.run(shell("ss -ltnpH 2>/dev/null || netstat -ltnp 2>/dev/null"), sudo=True, emit=emit)
-        holders = parse_ss_listeners(listing.stdout, port)
+        [listing], _sent, _answered = await ctx.replies(self, emit)
+        holders = parse_ss_listeners(listing.text, port)
         data = {"port": port, "holders": holders}
         if not holders:
             return self.result(Status.OK, _("{port}/tcp is free").format(port=port), data=data)
@@ -60,9 +75,14 @@ class DiskCheck(Check):
     check_id = "disk"
     title = N_("Disk space")
 
+    def reads(self, ctx: DiagnosisContext) -> list[str]:
+        # The nearest folder of the storage path that exists: the registry makes the rest.
+        return [f'p={shlex.quote(ctx.storage_path)}; while [ ! -e "$p" ]; do p=$(dirname "$p"); done; '
+                'df -Pk "$p" | tail -n 1; echo "$p"']
+
     async def run(self, ctx: DiagnosisContext, emit: ScopedEmitter) -> CheckResult:
-        script = 'p=$1; while [ ! -e "$p" ]; do p=$(dirname "$p"); done; df -Pk "$p" | tail -n 1; echo "$p"'
-        out = (await ctx.transport.run(shell(script, ctx.storage_path), emit=emit, check=True)).stdout.splitlines()
+        [reply], _sent, _answered = await ctx.replies(self, emit)
+        out = reply_or_raise(reply, self.reads(ctx)[0]).splitlines()
         fields = out[0].split()
         available = int(fields[3]) * 1024
         data = {"path": ctx.storage_path, "measured_at": out[-1], "available_bytes": available,
@@ -82,11 +102,14 @@ class ClockCheck(Check):
     check_id = "clock"
     title = N_("Clock")
 
+    def reads(self, ctx: DiagnosisContext) -> list[str]:
+        return ["date -u +%s.%N"]
+
     async def run(self, ctx: DiagnosisContext, emit: ScopedEmitter) -> CheckResult:
-        before = time.time()
-        remote = await ctx.transport.run(Command("date", "-u", "+%s.%N"), emit=emit, check=True)
-        after = time.time()
-        remote_time = float(remote.stdout.strip().replace("N", "0"))
+        # The host's clock was read between the command's sending and its answer: the skew is known
+        # to within half that time (the other checks' reads in the same command included).
+        [reply], before, after = await ctx.replies(self, emit)
+        remote_time = float(reply_or_raise(reply, self.reads(ctx)[0]).strip().replace("N", "0"))
         skew = remote_time - (before + after) / 2
         margin = (after - before) / 2
         data = {"skew_seconds": round(skew, 3), "uncertainty_seconds": round(margin, 3)}
@@ -119,45 +142,28 @@ def iptables_blocks(rules: str, port: int) -> str | None:
     return None
 
 
-_SECTION = "@@regwiz-exit "
-FIREWALL_QUESTIONS = "; ".join(f"{question}; echo {_SECTION}$?" for question in (
+# The three firewalls' questions: an answer's exit status says whether that firewall is there.
+FIREWALL_QUESTIONS = (
     "command -v iptables >/dev/null && iptables -S INPUT",
     "command -v ufw >/dev/null && ufw status",
     "command -v firewall-cmd >/dev/null && firewall-cmd --state && firewall-cmd --list-ports",
-))
-
-
-@dataclass(frozen=True)
-class Answer:
-    text: str
-    ok: bool
-
-
-def firewall_answers(stdout: str) -> list[Answer]:
-    """FIREWALL_QUESTIONS' output split into its three answers (a missing one: not ok)."""
-    answers: list[Answer] = []
-    lines: list[str] = []
-    for line in stdout.splitlines():
-        if line.startswith(_SECTION):
-            answers.append(Answer("\n".join(lines), line[len(_SECTION):].strip() == "0"))
-            lines = []
-        else:
-            lines.append(line)
-    return (answers + [Answer("", False)] * 3)[:3]
+)
 
 
 class FirewallCheck(Check):
     check_id = "firewall"
     title = N_("Firewall")
+    reads_sudo = True
+
+    def reads(self, ctx: DiagnosisContext) -> list[str]:
+        return list(FIREWALL_QUESTIONS)
 
     async def run(self, ctx: DiagnosisContext, emit: ScopedEmitter) -> CheckResult:
-        t = ctx.transport
         port = ctx.registry_port
         problems: list[str] = []
         fixes: list[str] = []
-        # The three firewalls' questions in one command: each answer, then its exit status.
-        listing = await t.run(shell(FIREWALL_QUESTIONS), sudo=True, emit=emit)
-        ipt, ufw, fwd = firewall_answers(listing.stdout)
+        # Each firewall's answer, and by its exit status whether that firewall is there.
+        ipt, ufw, fwd = (await ctx.replies(self, emit))[0]
         if ipt.ok:
             why = iptables_blocks(ipt.text, port)
             if why:

@@ -15,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app import facts, htpasswd, pki
+from app import dockerd, facts, htpasswd, pki
 from app.diagnose.resources import parse_ss_listeners
 from app.registry import config as regconfig
-from app.registry.image import HubProbe, ImageSource, Progress, ensure_image, host_has_image
+from app.registry.image import HubProbe, ImageSource, Progress, ensure_image, image_present
 from app.redact import Secret
 from app.remote_files import FileChange
 from app.steps import Plan, Step, StepContext
@@ -96,9 +97,14 @@ class ContainerState:
 async def container_state(transport: Transport, emit: ScopedEmitter | None = None,
                           name: str = CONTAINER) -> ContainerState:
     result = await transport.run(Command("docker", "inspect", name), sudo=True, emit=emit)
-    if not result.ok:
+    return parse_container_state(result.ok, result.stdout)
+
+
+def parse_container_state(ok: bool, inspected: str) -> ContainerState:
+    """The container's state from `docker inspect NAME` (``ok``: it exited 0, the container exists)."""
+    if not ok:
         return ContainerState(False)
-    info = json.loads(result.stdout)[0]
+    info = json.loads(inspected)[0]
     state = info.get("State", {})
     return ContainerState(True, bool(state.get("Running")), bool(state.get("Restarting")),
                           (info.get("Config", {}).get("Labels") or {}).get(LABEL, ""),
@@ -110,6 +116,18 @@ async def last_log_lines(transport: Transport, name: str = CONTAINER, lines: int
     """The container's last log lines, on one line: what a crash says about itself."""
     logs = await transport.run(Command("docker", "logs", "--tail", "15", name), sudo=True)
     return " | ".join((logs.stdout + "\n" + logs.stderr).strip().splitlines()[-lines:])
+
+
+@dataclass(frozen=True)
+class DeployHostReads:
+    """What the deploy's plan read off the host (DeployRegistryStep._host_reads)."""
+
+    addresses: list[str]  # its own global addresses, Docker's devices left out (none when not asked)
+    docker_answers: bool
+    container: ContainerState
+    listing: str  # `ss -ltnpH` (or netstat) output
+    has_image: bool
+    files: facts.Reply | None  # the step's files (RemoteFiles.read_snippet), for RemoteFiles.prefetched
 
 
 @dataclass(frozen=True)
@@ -196,41 +214,56 @@ class DeployRegistryStep(Step):
         return Command(*args, self.choices.image.image)
 
     # -- the step ------------------------------------------------------------------
-    async def _host_addresses(self, ctx: StepContext) -> list[str]:
-        """The host's own global addresses: clients inside its network use those."""
+    async def _host_reads(self, ctx: StepContext) -> "DeployHostReads":
+        """What the plan asks the host, in one command (one round trip): its addresses (when the
+        certificate takes them), whether dockerd answers, the container's state, the listeners, whether
+        the image is there, the files it writes. All reads; the decisions are made from them after, in
+        the same order."""
         from app import netmodel
         from app.diagnose.network import DOCKER_DEVICES
 
-        shown = await ctx.transport.run(Command("ip", "-j", "-4", "addr"), emit=ctx.emit)
-        if not shown.ok:
-            return []
-        return [str(a.interface.ip) for a in netmodel.parse_ip_json_addresses(shown.stdout)
-                if not DOCKER_DEVICES.match(a.dev) and not a.interface.ip.is_loopback
-                and not a.interface.ip.is_link_local]
+        want_addresses = self.choices.discover_addresses and self.choices.settings.tls == "own-ca"
+        reads = [shlex.join(dockerd.ANSWERS), shlex.join(("docker", "inspect", CONTAINER)),
+                 "ss -ltnpH 2>/dev/null || netstat -ltnp", image_present(self.choices.image.image).line()]
+        # Every file this step writes, read in the same command (RemoteFiles.prefetched takes the reply),
+        # where the files are root's as the command is.
+        with_files = ctx.files.sudo
+        reads.append(ctx.files.read_snippet(self._file_paths()) if with_files else "true")
+        if want_addresses:
+            reads.append(shlex.join(("ip", "-j", "-4", "addr")))
+        # dockerd.answers' bound: a daemon that hangs makes the read fail, not wait for ever.
+        answers, inspected, listing, image, files, *shown = await facts.read_in_one(
+            ctx.transport, reads, ctx.emit, sudo=True, timeout=20)
+        addresses = []
+        if shown and shown[0].ok:
+            addresses = [str(a.interface.ip) for a in netmodel.parse_ip_json_addresses(shown[0].text)
+                         if not DOCKER_DEVICES.match(a.dev) and not a.interface.ip.is_loopback
+                         and not a.interface.ip.is_link_local]
+        return DeployHostReads(addresses, answers.ok and bool(answers.text.strip()),
+                               parse_container_state(inspected.ok, inspected.text), listing.text, image.ok,
+                               files if with_files else None)
 
     async def plan(self, ctx: StepContext) -> Plan:
+        host = await self._host_reads(ctx)
         names = list(self.choices.names)  # the choices are left as they are: planning changes nothing
-        if self.choices.discover_addresses and self.choices.settings.tls == "own-ca":
-            for address in await self._host_addresses(ctx):
-                if address not in names:
-                    names.append(address)
+        for address in host.addresses:
+            if address not in names:
+                names.append(address)
         problems = self.choices.problems(names)
         if problems:
             return Plan(_(self.title), refused="; ".join(problems))
-        service = await facts.docker_service(ctx.transport)
-        if not await service.answers(ctx.transport):
+        if not host.docker_answers:
             return Plan(_(self.title), refused=_("Docker does not run on the host: run the diagnosis and apply "
                                               "its fixes first"))
-        state = await container_state(ctx.transport, ctx.emit)
+        state = host.container
         port = self.choices.settings.port
-        listing = await ctx.transport.run(shell("ss -ltnpH 2>/dev/null || netstat -ltnp"), sudo=True)
-        holders = parse_ss_listeners(listing.stdout, port)
+        holders = parse_ss_listeners(host.listing, port)
         ours = state.running and state.label and await self._publishes(ctx, port)
         if holders and not ours:
             return Plan(_(self.title), refused=_("port {port} is taken by {holders}: stop it, or choose another "
                                               "port").format(port=port, holders=", ".join(sorted(set(holders)))))
         config_text = regconfig.render_config(self.choices.settings)
-        async with ctx.files.prefetched(self._file_paths()):  # every file this step writes, in one read
+        async with ctx.files.prefetched(self._file_paths(), read=host.files):  # read with the rest above
             old_config = await ctx.files.read(f"{HOST_DIR}/config.yml")
             files = [FileChange(f"{HOST_DIR}/config.yml", old_config, config_text, mode=0o600,
                                 sensitive=isinstance(self.choices.settings.storage, regconfig.OSSStorage)
@@ -244,7 +277,7 @@ class DeployRegistryStep(Step):
         recreate = not (state.exists and state.running and not state.restarting and state.label == label)
         decision = DeployDecision(tuple(names), label, recreate, state.exists)
         actions = []
-        if not await host_has_image(ctx.transport, self.choices.image.image):
+        if not host.has_image:
             actions.append(_("get {image} onto the host ({how})").format(image=self.choices.image.image,
                                                                          how=self.choices.image.kind))
         if recreate:
@@ -302,14 +335,18 @@ class DeployRegistryStep(Step):
         # Up, answering HTTP, and never restarted meanwhile: a crash loop (a bad
         # config, a missing file) shows as a restart within the first second.
         last_answer = "none"
+        # The container's state and its answer over HTTP in one command each time (the answer counts
+        # only while the state says it runs).
+        reads = [Command("docker", "inspect", CONTAINER).line(),
+                 f'curl -sk -o /dev/null -m 3 -w "%{{http_code}}" {shlex.quote(url)}']
         for _attempt in range(100):
-            state = await container_state(ctx.transport, ctx.emit)
+            inspected, answer = await facts.read_in_one(t, reads, ctx.emit, sudo=True)
+            state = parse_container_state(inspected.ok, inspected.text)
             if state.restart_count > 0 or (state.exists and not state.running and not state.restarting):
                 return _("the registry container does not stay up; its last log lines: {lines}").format(
                     lines=await last_log_lines(ctx.transport))
             if state.running and not state.restarting:
-                answer = await t.run(shell('curl -sk -o /dev/null -m 3 -w "%{http_code}" "$1"', url), emit=ctx.emit)
-                last_answer = answer.stdout.strip() or "none"
+                last_answer = answer.text.strip() or "none"
                 if last_answer in ("200", "401"):
                     await asyncio.sleep(0.5)
                     if (await container_state(ctx.transport, ctx.emit)).restart_count == 0:

@@ -49,9 +49,13 @@ class ImageUnavailable(TransportError):
     pass
 
 
+def image_present(image: str) -> Command:
+    """The command that exits 0 when the host holds ``image``."""
+    return Command("docker", "image", "inspect", "--format", "{{.Id}}", image)
+
+
 async def host_has_image(transport: Transport, image: str) -> bool:
-    result = await transport.run(Command("docker", "image", "inspect", "--format", "{{.Id}}", image), sudo=True)
-    return result.ok
+    return (await transport.run(image_present(image), sudo=True)).ok
 
 
 async def probe_registry_reachable(transport: Transport, url: str, seconds: float,
