@@ -152,7 +152,7 @@ def retranslator() -> Callable[[str], str]:
     return again
 
 
-def _templates(old: gettext.NullTranslations, messages: list[str]) -> list[tuple[re.Pattern[str], str, int]]:
+def _templates(old: _Translations, messages: list[str]) -> list[tuple[re.Pattern[str], str, int]]:
     """A pattern for each message with plain {name} fields, as ``old`` words it, the most literal first (so
     that a message that is mostly values never wins over one that says more)."""
     import string
