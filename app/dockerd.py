@@ -74,6 +74,13 @@ ANSWERS = ("docker", "version", "--format", "{{.Server.Version}}")
 #: leaves both in the shell ($regwiz_v, $regwiz_s) for a later snippet of the same command.
 ANSWERED = (f"regwiz_v=$({shlex.join(ANSWERS)}); regwiz_s=$?; printf '%s\\n' \"$regwiz_v\"; "
             '[ "$regwiz_s" = 0 ] && [ -n "$regwiz_v" ]')
+
+
+def daemon_answered(ok: bool, printed: str) -> bool:
+    """Whether ANSWERS (run alone or as a snippet) found the daemon: it exited 0 and printed a version."""
+    return ok and bool(printed.strip())
+
+
 #: Prints how this host runs dockerd (DockerService.init).
 DETECT = ('if [ -f /var/lib/boot2docker/profile ] || grep -qs boot2docker /etc/init.d/docker; then echo boot2docker; '
           'elif [ -d /run/systemd/system ]; then echo systemd; '
@@ -147,7 +154,7 @@ class DockerService:
 
     def state_of(self, replies: "list[Reply]") -> tuple[bool, bool | None]:
         """(the daemon answers, enabled at boot or None), from the replies of ``state_reads``."""
-        answered = replies[0].ok and bool(replies[0].text.strip())
+        answered = daemon_answered(replies[0].ok, replies[0].text)
         return answered, (replies[1].text.strip() == "enabled" if self.init == "systemd" else None)
 
     def _control(self, action: str) -> Command:
@@ -159,7 +166,7 @@ class DockerService:
 
     async def answers(self, transport: Transport) -> bool:
         result = await transport.run(Command(*ANSWERS), sudo=True, timeout=20)
-        return result.ok and bool(result.stdout.strip())
+        return daemon_answered(result.ok, result.stdout)
 
     async def is_enabled(self, transport: Transport) -> bool | None:
         if self.init != "systemd":

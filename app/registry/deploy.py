@@ -239,7 +239,7 @@ class DeployRegistryStep(Step):
             addresses = [str(a.interface.ip) for a in netmodel.parse_ip_json_addresses(shown[0].text)
                          if not DOCKER_DEVICES.match(a.dev) and not a.interface.ip.is_loopback
                          and not a.interface.ip.is_link_local]
-        return DeployHostReads(addresses, answers.ok and bool(answers.text.strip()),
+        return DeployHostReads(addresses, dockerd.daemon_answered(answers.ok, answers.text),
                                parse_container_state(inspected.ok, inspected.text), listing.text, image.ok,
                                files if with_files else None)
 
