@@ -31,7 +31,8 @@ class Route:
         return self.scope == "link"
 
     def describe(self) -> str:
-        """The route in iproute2's own words, e.g. "172.16.0.0/12 dev eth0 scope link"."""
+        """The route written in iproute2's notation, e.g. "172.16.0.0/12 dev eth0 scope link": regwiz's
+        rendering of the parsed route (not a line `ip route` printed; it differs where noted below)."""
         parts = ["default" if self.is_default else _net_text(self.dest)]
         if self.gateway is not None:
             parts += ["via", str(self.gateway)]
