@@ -16,8 +16,9 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -27,6 +28,11 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from app.paths import ensure_private_dir, state_dir, write_atomic
+
+try:
+    import fcntl
+except ImportError:  # no flock (Windows): there two runs starting together can still each make a CA
+    fcntl = None  # type: ignore[assignment]
 
 CA_CERT_NAME = "ca.crt"
 CA_KEY_NAME = "ca.key"
@@ -119,14 +125,33 @@ def load_or_create_ca(
     cert_path, key_path = directory / CA_CERT_NAME, directory / CA_KEY_NAME
     if cert_path.exists() and key_path.exists():
         return _load_ca(cert_path, key_path)
-    if cert_path.exists() or key_path.exists():
-        present, missing = (cert_path, key_path) if cert_path.exists() else (key_path, cert_path)
-        raise PKIError(
-            f"Incomplete CA in {directory}: {present.name} exists but {missing.name} is missing. "
-            "Restore the missing file, or move both away to create a new CA "
-            "(clients that trust the old one must then be updated)."
-        )
-    return _create_ca(directory, cert_path, key_path, common_name)
+    with _one_maker(directory):
+        if cert_path.exists() and key_path.exists():  # another regwiz run made it while this one waited
+            return _load_ca(cert_path, key_path)
+        if cert_path.exists() or key_path.exists():
+            present, missing = (cert_path, key_path) if cert_path.exists() else (key_path, cert_path)
+            raise PKIError(
+                f"Incomplete CA in {directory}: {present.name} exists but {missing.name} is missing. "
+                "Restore the missing file, or move both away to create a new CA "
+                "(clients that trust the old one must then be updated)."
+            )
+        return _create_ca(directory, cert_path, key_path, common_name)
+
+
+@contextmanager
+def _one_maker(directory: Path) -> Iterator[None]:
+    """Held while a CA is made in ``directory``: two regwiz runs starting together (two deploys, a deploy and
+    a `clients` run) would otherwise each make one, the last written would win, and the other run would
+    sign and prove its registry with a CA nobody keeps. An flock on a file beside the folder (not in it:
+    the folder holds the CA alone)."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory.parent / f".{directory.name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released when the fd is closed
+        yield
+    finally:
+        os.close(fd)
 
 
 def _load_ca(cert_path: Path, key_path: Path) -> CertificateAuthority:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.synchronize
 import socket
 import ssl
 import stat
@@ -58,6 +60,32 @@ def test_ca_is_reused_and_files_untouched() -> None:
     assert second.fingerprint_sha256 == first.fingerprint_sha256
     assert second.key_pem == first.key_pem
     assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in before} == before
+
+
+def _make_ca_when_released(directory: str, barrier: "multiprocessing.synchronize.Barrier",
+                            out: "multiprocessing.Queue[bytes]") -> None:
+    barrier.wait()
+    out.put(pki.load_or_create_ca(Path(directory)).cert_pem)
+
+
+def test_regwiz_runs_starting_together_make_one_ca(tmp_path: Path) -> None:
+    """Two regwiz processes started together with no CA yet (two deploys half a second apart did this on
+    the testbed) must end with one CA: each used to make its own, the last written won, and the other run
+    proved its registry against a CA that had not signed its certificate."""
+    context = multiprocessing.get_context("fork")
+    runs = 4
+    barrier, out = context.Barrier(runs), context.Queue()
+    processes = [context.Process(target=_make_ca_when_released, args=(str(tmp_path / "ca"), barrier, out))
+                 for _ in range(runs)]
+    for process in processes:
+        process.start()
+    made = [out.get(timeout=60) for _ in processes]
+    for process in processes:
+        process.join(timeout=60)
+        assert process.exitcode == 0
+    on_disk = (tmp_path / "ca" / "ca.crt").read_bytes()
+    assert made == [on_disk] * runs
+    assert pki.load_or_create_ca(tmp_path / "ca").cert_pem == on_disk
 
 
 def test_fingerprint_format(ca: pki.CertificateAuthority) -> None:
