@@ -198,58 +198,68 @@ async def upload_while_probing(probe: Awaitable[bool], upload: Callable[[UploadR
                                emit: ScopedEmitter | None, url: str, seconds: float) -> bool:
     """The image is needed and the Docker Hub probe has not answered yet: upload at once, meanwhile.
     The probe then says the host reaches Docker Hub while less than half is sent: stop the upload, and
-    pull instead. Otherwise the upload goes on. True: uploaded; False: the host is to pull."""
+    pull instead. Otherwise the upload goes on. True: uploaded; False: the host is to pull.
+
+    The upload runs in the caller's task (its commands are the step's); the probe's answer is taken
+    as it comes, by a callback that decides between two chunks."""
     def say(text: str) -> None:
         if emit is not None:
             emit.info(text)
 
-    async def answer() -> bool:
-        try:
-            return await probing
-        except TransportError:
-            return False  # no answer at all: as good as no route
+    def reachable(task: "asyncio.Future[bool]") -> bool:
+        if task.cancelled():
+            return False
+        failure = task.exception()
+        if failure is not None and not isinstance(failure, TransportError):
+            raise failure
+        return failure is None and bool(task.result())  # no answer at all: as good as no route
 
     run = UploadRun()
+    uploading = True
+
+    def answered(task: "asyncio.Future[bool]") -> None:
+        if not uploading or task.cancelled():
+            return
+        share = f"{100 * run.fraction:.0f} %"
+        if not reachable(task):
+            say(_("the host does not reach {url} within {seconds:g} s: finishing the upload").format(
+                url=url, seconds=seconds))
+        elif run.fraction >= 0.5:
+            say(_("the host reaches Docker Hub, but {share} of the image is sent: finishing the upload").format(
+                share=share))
+        else:
+            say(_("the host reaches Docker Hub ({share} of the image sent): stopping the upload, pulling instead")
+                .format(share=share))
+            run.stop.set()
+
     say(_("the host has not reached Docker Hub yet: uploading the image from this machine meanwhile"))
     probing = asyncio.ensure_future(probe)
-    uploading = asyncio.ensure_future(upload(run))
+    probing.add_done_callback(answered)
     try:
-        await asyncio.wait({probing, uploading}, return_when=asyncio.FIRST_COMPLETED)
-        if uploading.done():
-            failure = uploading.exception()
-            if failure is None:
-                return uploading.result()
-            if await answer():  # e.g. no image here to upload: the host can pull it
+        try:
+            uploaded = await upload(run)
+        except ImageUnavailable as failure:
+            uploading = False
+            if run.stop.is_set():  # stopped, and the cut load failed in a way of its own: pull all the same
+                say(_("the upload stopped with an error ({error}): pulling instead").format(error=failure))
+                return False
+            await asyncio.wait({probing})
+            if reachable(probing):  # e.g. no image here to upload: the host can pull it
                 say(_("the upload failed ({error}); the host reaches Docker Hub: pulling instead").format(
                     error=failure))
                 return False
-            raise failure
-        if not await answer():
-            say(_("the host does not reach {url} within {seconds:g} s: finishing the upload").format(
-                url=url, seconds=seconds))
-            return await uploading
-        share = f"{100 * run.fraction:.0f} %"
-        if run.fraction >= 0.5:
-            say(_("the host reaches Docker Hub, but {share} of the image is sent: finishing the upload").format(
-                share=share))
-            return await uploading
-        say(_("the host reaches Docker Hub ({share} of the image sent): stopping the upload, pulling instead")
-            .format(share=share))
-        run.stop.set()
-        try:
-            if await uploading:
-                say(_("the upload ended before it could stop: the host has the image"))
-                return True
-        except ImageUnavailable as exc:
-            say(_("the upload stopped with an error ({error}): pulling instead").format(error=exc))
-        return False
+            raise
+        uploading = False
+        if uploaded and run.stop.is_set():
+            say(_("the upload ended before it could stop: the host has the image"))
+        return uploaded
     finally:
-        for task in (probing, uploading):
-            if not task.done():
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-            elif not task.cancelled():
-                task.exception()  # retrieved: reported above, or not needed
+        uploading = False
+        if not probing.done():
+            probing.cancel()  # not needed any more
+            await asyncio.gather(probing, return_exceptions=True)
+        elif not probing.cancelled():
+            probing.exception()  # retrieved: its answer was taken above, or not needed
 
 
 #: $1: the name the registry's container uses. Exit TAG_FAILED when the tag failed (the load worked).
