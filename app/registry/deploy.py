@@ -311,12 +311,10 @@ class DeployRegistryStep(Step):
         decision = plan.decision
         t = ctx.transport
         storage = self._storage_path()
-        await t.run(shell('mkdir -p "$1/certs" "$1/auth" && chmod 700 "$1" && '
-                          'if [ -n "$2" ]; then mkdir -p -- "$2"; fi', HOST_DIR, storage or ""),
-                    sudo=True, emit=ctx.emit, check=True)
-        for change in plan.changes:
-            if change.changes_anything:
-                await ctx.files.write(change)
+        folders = (f"mkdir -p {shlex.quote(HOST_DIR + '/certs')} {shlex.quote(HOST_DIR + '/auth')} && "
+                   f"chmod 700 {shlex.quote(HOST_DIR)}" + (f" && mkdir -p -- {shlex.quote(storage)}" if storage else ""))
+        # The folders and every file in one command (one round trip, not one per file).
+        await ctx.files.write_all(plan.changes, prelude=folders)
         self.image_note = await ensure_image(t, self.choices.image, ctx.emit, self.progress,
                                              probe=self.choices.hub_probe)
         ctx.emit.info(f"{self.choices.image.image}: {self.image_note}")
