@@ -28,7 +28,7 @@ from app.remote_files import FileChange
 from app.steps import Plan, Step, StepContext
 from app.events import ScopedEmitter
 from app.i18n import N_, _
-from app.transport import Command, Transport, shell
+from app.transport import Command, Transport
 
 HOST_DIR = "/etc/regwiz/registry"
 CONTAINER = "registry"
@@ -312,7 +312,9 @@ class DeployRegistryStep(Step):
         t = ctx.transport
         storage = self._storage_path()
         folders = (f"mkdir -p {shlex.quote(HOST_DIR + '/certs')} {shlex.quote(HOST_DIR + '/auth')} && "
-                   f"chmod 700 {shlex.quote(HOST_DIR)}" + (f" && mkdir -p -- {shlex.quote(storage)}" if storage else ""))
+                   f"chmod 700 {shlex.quote(HOST_DIR)}")
+        if storage:
+            folders += f" && mkdir -p -- {shlex.quote(storage)}"
         # The folders and every file in one command (one round trip, not one per file).
         await ctx.files.write_all(plan.changes, prelude=folders)
         self.image_note = await ensure_image(t, self.choices.image, ctx.emit, self.progress,
