@@ -16,8 +16,9 @@ from benchmarks.command_counts import counted_setup
 from tests.testbed.hosts import Testbed, TestHost
 
 # step @ host -> at most this many remote commands: the counts measured on 2026-12-01 after the cuts
-# (38 in all since the deploy's files went into one command, 42 before, sshd's count too; 61 before the
-# batched reads below, 109 before the first cuts: diagnosis 42, deploy 32, bridge fix 13, client trust 7).
+# (36 in all since the deploy's files and the bridge fix's enable, restart and first answer went into one
+# command each, 42 before, sshd's count too; 61 before the batched reads below, 109 before the first cuts:
+# diagnosis 42, deploy 32, bridge fix 13, client trust 7).
 BOUNDS = {
     # one diagnosis, then the docker and network checks again; each check's reads in one command
     # (read_in_one): os-release, arch and PID 1; Docker's version, state, boot setting and log; the
@@ -29,7 +30,9 @@ BOUNDS = {
     # answer in one command each time; the image's load, tag and the upload's own name dropped in one (14
     # before that); its folders and four files written in one command (12 before)
     "DeployRegistryStep @ server": 8,
-    "DaemonNetworkFix @ server": 7,  # its plan reads daemon.json and dockerd's state in one command (8 before)
+    # its plan reads daemon.json and dockerd's state in one command (8 before); the enable, the restart and
+    # the daemon's first answer in one command (7 before)
+    "DaemonNetworkFix @ server": 5,
     "EnableDockerFix @ server": 1,
     "(no step) @ server": 4,  # the host lock, the deploy's digest check, the Docker Hub probe, dockerd
     "DockerTrustStep @ client": 3,  # its files and dockerd's init detection in one command (4 before)
