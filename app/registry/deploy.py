@@ -28,12 +28,15 @@ from app.remote_files import FileChange
 from app.steps import Plan, Step, StepContext
 from app.events import ScopedEmitter
 from app.i18n import N_, _
-from app.transport import Command, Transport
+from app.transport import Command, Transport, shell
 
 HOST_DIR = "/etc/regwiz/registry"
 CONTAINER = "registry"
 PREVIOUS = "registry-regwiz-previous"
 LABEL = "io.regwiz.config"
+#: $1's restart count, printed; when it is 0, $2 (the container kept aside) is removed.
+SETTLED = ('c=$(docker inspect --format "{{.RestartCount}}" "$1") || exit 1; printf "%s\\n" "$c"; '
+           'if [ "$c" = 0 ]; then docker rm -f "$2" >/dev/null 2>&1 || true; fi')
 
 
 @dataclass
@@ -349,8 +352,9 @@ class DeployRegistryStep(Step):
                 last_answer = answer.text.strip() or "none"
                 if last_answer in ("200", "401"):
                     await asyncio.sleep(0.5)
-                    if (await container_state(ctx.transport, ctx.emit)).restart_count == 0:
-                        await t.run(Command("docker", "rm", "-f", PREVIOUS), sudo=True)
+                    # Still never restarted: the container kept aside goes, in the same command.
+                    settled = await t.run(shell(SETTLED, CONTAINER, PREVIOUS), sudo=True, emit=ctx.emit)
+                    if settled.ok and settled.stdout.strip() == "0":
                         return None
                     return _("the registry container restarted right after answering; its last log lines: "
                              "{lines}").format(lines=await last_log_lines(ctx.transport))
