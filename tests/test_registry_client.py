@@ -554,3 +554,27 @@ def test_a_kept_connection_the_server_closed_is_replaced() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_connection_idle_too_long_is_not_reused(open_registry: RunningRegistry,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past KEEP_IDLE a kept connection is closed and a new one opened (a NAT may have dropped it silently)."""
+    import app.registry.client as client_module
+
+    client = open_registry.client()
+    opened: list[object] = []
+    original = client._connection
+
+    def counted(target, own):  # type: ignore[no-untyped-def]
+        connection = original(target, own)
+        opened.append(connection)
+        return connection
+
+    client._connection = counted  # type: ignore[method-assign]
+    client.ping()
+    client.ping()
+    assert len(opened) == 1
+    monkeypatch.setattr(client_module, "KEEP_IDLE", 0.0)
+    client.ping()
+    assert len(opened) == 2
+    client.close()

@@ -129,6 +129,10 @@ class _Target:
         return f"{_bracketed(self.host)}:{self.port}"
 
 
+#: Seconds a kept-alive connection may sit idle and still be reused: the requests of one proof or push.
+KEEP_IDLE = 5.0
+
+
 class RegistryClient:
     """Synchronous; regwiz calls it with asyncio.to_thread. Requests to the registry itself reuse one
     kept-alive connection (as Docker's clients do: over a slow link a new TCP and TLS handshake per request
@@ -136,14 +140,16 @@ class RegistryClient:
 
     def __init__(self, endpoint: RegistryEndpoint) -> None:
         self.endpoint = endpoint
-        self._idle: dict[tuple[bool, str, int], http.client.HTTPConnection] = {}
+        # Kept connections and when each was last used: one idle longer than KEEP_IDLE is not reused (a NAT
+        # or firewall may have dropped it without a word, and a request on it would wait for the timeout).
+        self._idle: dict[tuple[bool, str, int], tuple[http.client.HTTPConnection, float]] = {}
         self._idle_lock = threading.Lock()
 
     def close(self) -> None:
         """Close the kept-alive connections (a client dropped without it closes them when collected)."""
         with self._idle_lock:
             idle, self._idle = list(self._idle.values()), {}
-        for connection in idle:
+        for connection, _used in idle:
             connection.close()
 
     # --- the API -------------------------------------------------------------------
@@ -326,7 +332,11 @@ class RegistryClient:
         reused = None
         if own:
             with self._idle_lock:
-                reused = self._idle.pop(key, None)
+                kept = self._idle.pop(key, None)
+            if kept is not None and time.monotonic() - kept[1] < KEEP_IDLE:
+                reused = kept[0]
+            elif kept is not None:
+                kept[0].close()
         connection = reused or self._connection(target, own)
         keep = False
         try:
@@ -351,9 +361,9 @@ class RegistryClient:
             if keep:
                 with self._idle_lock:
                     extra = self._idle.get(key)
-                    self._idle[key] = connection
+                    self._idle[key] = (connection, time.monotonic())
                 if extra is not None:  # two threads at once: keep one
-                    extra.close()
+                    extra[0].close()
             else:
                 connection.close()
 
