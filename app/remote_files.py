@@ -125,6 +125,20 @@ _REPLACE = (
 )
 
 
+# Several files in one command (RemoteFiles.write_all): $1 a shell line run first (folders to make), then
+# 7 arguments per file as _REPLACE takes them. Each file's text comes on stdin as one line of base64, read
+# with `read` (a byte at a time from a pipe: never past its line, as `head -c` may), in a subshell of its
+# own so that its exits and traps are its own; "wrote N" on stdout after each file N (from 0).
+_LINE_WRITE = ATOMIC_WRITE.replace('cat > "$tmp"', 'IFS= read -r l; printf %s "$l" | base64 -d > "$tmp"')
+assert _LINE_WRITE != ATOMIC_WRITE
+_REPLACE_MANY = (
+    'eval "$1" || exit 1; shift; i=0; '
+    'while [ $# -ge 7 ]; do (' + _REPLACE + _LINE_WRITE + ') || exit $?; echo "wrote $i"; i=$((i+1)); shift 7; done'
+)
+#: Beyond this many bytes in all, write_all writes file by file (`read` takes a byte at a time).
+WRITE_ALL_MAX = 256 * 1024
+
+
 class FileNotAsPlanned(CommandFailed):
     """A write refused before any change: the file is not as it was planned (there or not, or its text)."""
 
@@ -273,6 +287,50 @@ class RemoteFiles:
                 raise FileNotAsPlanned(failed.result, change.path) from None
             raise
         return backup
+
+    async def write_all(self, changes: list[FileChange], prelude: str = "") -> list[Backup]:
+        """``write`` for each change that changes anything, in one remote command (each file backed up and
+        replaced atomically, in order, as ``write`` does). ``prelude``: a shell line the command runs
+        first (its values quoted by the caller), e.g. the folders to make. A file not as planned stops
+        the command there (FileNotAsPlanned): the files before it are written (their backups recorded,
+        for the step's rollback), it and the files after it are not touched."""
+        changes = [c for c in changes if c.changes_anything]
+        if any(c.new is None for c in changes) or sum(len(c.new or "") for c in changes) > WRITE_ALL_MAX:
+            if prelude:
+                await self.transport.run(shell(prelude), sudo=self.sudo, emit=self.emit, check=True)
+            return [await self.write(change) for change in changes]
+        root = await self._backup_root()
+        args: list[str] = [prelude or "true"]
+        lines: list[bytes] = []
+        backups: list[Backup] = []
+        for change in changes:
+            existed = change.old is not None or change.before_sha256 is not None
+            backup = Backup(change.path, f"{root}/{self.stamp}{change.path}" if existed else None,
+                            change.before_sha256)
+            backups.append(backup)
+            data = (change.new or "").encode()
+            if self.emit is not None:
+                self.emit(EventKind.FILE_CHANGED, [change.path, backup.backup_path or "-"])
+                mode = _("its mode kept") if existed else _("mode {mode}").format(mode=f"{change.mode:04o}")
+                self.emit(EventKind.INFO, _("upload {size} bytes to {path} ({mode})").format(
+                    size=len(data), path=change.path, mode=mode))
+            args += [change.path, backup.backup_path or "", root, f"{change.mode:04o}", change.before_sha256 or "",
+                     "write", str(len(data))]
+            lines.append(base64.b64encode(data) + b"\n")
+        # Recorded before the command runs: a command cut off after a copy is rolled back like any other.
+        self.backups += backups
+        result = await self.transport.run(shell(_REPLACE_MANY, *args), sudo=self.sudo, stdin=b"".join(lines),
+                                          emit=self.emit)
+        if result.ok:
+            return backups
+        done = sum(1 for line in result.stdout.splitlines() if line.startswith("wrote "))
+        if result.exit_status == 5 and done < len(changes):  # refused before its copy: nothing to restore
+            for backup in backups[done:]:
+                self.backups.remove(backup)
+            raise FileNotAsPlanned(result, changes[done].path)
+        for backup in backups[done + 1:]:  # never started: nothing to restore
+            self.backups.remove(backup)
+        raise CommandFailed(result)
 
     async def _user_backup_root(self) -> str:
         if self._user_root is None:

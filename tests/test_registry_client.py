@@ -500,3 +500,81 @@ def test_generate_test_image_is_deterministic_and_self_consistent() -> None:
                                                                                     0, 0)
         content = tar.extractfile(member).read()  # type: ignore[union-attr]
     assert b"m1" in content
+
+
+# --- kept-alive connections ----------------------------------------------------------
+
+
+def test_a_proof_over_tls_uses_one_kept_alive_connection(secure_registry: RunningRegistry) -> None:
+    """Every request of the proof (ten) on one TLS connection to the real registry, as Docker's clients
+    do; the handshake step has its own socket."""
+    client = secure_registry.client()
+    opened: list[object] = []
+    original = client._connection
+
+    def counted(target, own):  # type: ignore[no-untyped-def]
+        connection = original(target, own)
+        opened.append(connection)
+        return connection
+
+    client._connection = counted  # type: ignore[method-assign]
+    steps = prove_registry(client, "regwiz/proof", marker="kept-alive")
+    assert all(s.ok for s in steps), [(s.name, s.detail) for s in steps if not s.ok]
+    assert len(opened) == 1
+    client.close()
+    assert client._idle == {}
+
+
+def test_a_kept_connection_the_server_closed_is_replaced() -> None:
+    """A server that closes the connection after each answer without saying so (no `Connection: close`):
+    the next request finds it closed and goes again on a new one."""
+    answered: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            answered.append(self.path)
+            self.send_response(401)
+            self.send_header("Content-Length", "0")
+            self.send_header("Docker-Distribution-API-Version", "registry/2.0")
+            self.end_headers()
+            self.close_connection = True  # closed, silently
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = RegistryClient(RegistryEndpoint("127.0.0.1", server.server_address[1], tls=False, timeout=5))
+        assert [client.ping(with_auth=False) for _round in range(3)] == [401, 401, 401]
+        assert answered == ["/v2/"] * 3
+        client.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_connection_idle_too_long_is_not_reused(open_registry: RunningRegistry,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past KEEP_IDLE a kept connection is closed and a new one opened (a NAT may have dropped it silently)."""
+    import app.registry.client as client_module
+
+    client = open_registry.client()
+    opened: list[object] = []
+    original = client._connection
+
+    def counted(target, own):  # type: ignore[no-untyped-def]
+        connection = original(target, own)
+        opened.append(connection)
+        return connection
+
+    client._connection = counted  # type: ignore[method-assign]
+    client.ping()
+    client.ping()
+    assert len(opened) == 1
+    monkeypatch.setattr(client_module, "KEEP_IDLE", 0.0)
+    client.ping()
+    assert len(opened) == 2
+    client.close()

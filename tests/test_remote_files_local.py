@@ -182,3 +182,50 @@ async def test_a_one_file_step_checks_its_file_in_the_write_command(home: Path, 
         assert result.outcome is Outcome.REFUSED and result.stale, result.message
         assert f"{target} changed on" in result.message and "plan again" in result.message
         assert target.read_text() == meanwhile
+
+
+async def test_write_all_writes_every_file_in_one_command(home: Path) -> None:
+    """The folders, then each file backed up and replaced, in one command; each text through its own base64
+    line (a text without a final newline, one with a line of its own that looks like base64, and UTF-8)."""
+    existing = home / "etc" / "old.conf"
+    existing.parent.mkdir()
+    existing.write_text("old\n")
+    existing.chmod(0o640)
+    texts = {existing: "new, no final newline", home / "etc" / "sub" / "a.key": "QUJD\n-----\nend\n",
+             home / "etc" / "b.txt": "镜像仓库\n"}
+    async with LocalTransport() as t:
+        files = RemoteFiles(t, sudo=False)
+        await files._user_backup_root()
+        lines = counting(t)
+        backups = await files.write_all(
+            [FileChange(str(existing), "old\n", texts[existing]),
+             FileChange(str(home / "etc" / "same"), "x", "x"),  # changes nothing: not written
+             FileChange(str(home / "etc" / "sub" / "a.key"), None, texts[home / "etc" / "sub" / "a.key"], mode=0o600),
+             FileChange(str(home / "etc" / "b.txt"), None, texts[home / "etc" / "b.txt"])],
+            prelude=f"mkdir -p {home / 'made'}")
+    assert len(lines) == 1, lines
+    assert (home / "made").is_dir()
+    for path, text in texts.items():
+        assert path.read_text() == text
+    assert oct(existing.stat().st_mode & 0o777) == "0o640"
+    assert oct((home / "etc" / "sub" / "a.key").stat().st_mode & 0o777) == "0o600"
+    assert not (home / "etc" / "same").exists()
+    assert [b.path for b in backups] == [str(existing), str(home / "etc" / "sub" / "a.key"), str(home / "etc" / "b.txt")]
+    assert backups[0].backup_path is not None and Path(backups[0].backup_path).read_text() == "old\n"
+    assert not list(home.rglob("*.regwiz-tmp.*"))
+
+
+async def test_write_all_stops_at_a_file_not_as_planned_and_rolls_back(home: Path) -> None:
+    first, second, third = home / "1.conf", home / "2.conf", home / "3.conf"
+    second.write_text("changed by someone\n")
+    async with LocalTransport() as t:
+        files = RemoteFiles(t, sudo=False)
+        with pytest.raises(FileNotAsPlanned) as refused:
+            await files.write_all([FileChange(str(first), None, "one\n"), FileChange(str(second), None, "two\n"),
+                                   FileChange(str(third), None, "three\n")])
+        assert refused.value.path == str(second)
+        assert first.read_text() == "one\n" and second.read_text() == "changed by someone\n"
+        assert not third.exists()
+        assert [b.path for b in files.backups] == [str(first)]  # only what was written is rolled back
+        await files.restore_all()
+    assert not first.exists() and second.read_text() == "changed by someone\n"

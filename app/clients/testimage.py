@@ -13,9 +13,12 @@ def _push(registry: RegistryTarget) -> str:
     repository, _, tag = registry.test_image.partition(":")
     image = generate_test_image(f"clients of {registry.address}")
     client = RegistryClient(registry.endpoint())
-    client.push_blob(repository, image.layer)
-    client.push_blob(repository, image.config)
-    return client.put_manifest(repository, tag or "latest", image.manifest, SCHEMA2)
+    try:  # the seven requests on one kept-alive connection
+        client.push_blob(repository, image.layer)
+        client.push_blob(repository, image.config)
+        return client.put_manifest(repository, tag or "latest", image.manifest, SCHEMA2)
+    finally:
+        client.close()
 
 
 async def ensure_test_image(registry: RegistryTarget) -> str | None:

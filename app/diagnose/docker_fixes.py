@@ -60,9 +60,7 @@ class EnableDockerFix(Step):
     async def apply(self, ctx: StepContext, plan: Plan) -> None:
         assert isinstance(plan.decision, EnableDockerDecision)
         facts.forget(ctx.transport, facts.DockerState)  # what the diagnosis saw is about to change
-        if plan.decision.enable:
-            await self.service.enable(ctx.transport, ctx.emit)
-        self._answered = await self.service.restart(ctx.transport, ctx.emit)
+        self._answered = await self.service.restart(ctx.transport, ctx.emit, enable=plan.decision.enable)
 
     async def verify(self, ctx: StepContext) -> str | None:
         # The restart waited until dockerd answered: asking again at once would repeat that check.

@@ -138,9 +138,7 @@ class DaemonNetworkFix(Step):
             # The first start writes the bridge's subnet into local-kv.db, where later
             # starts take it from: a rollback must take that back too.
             await ctx.files.backup(LOCAL_KV)
-        if decision.was_enabled is False:
-            await service.enable(ctx.transport, ctx.emit)
-        self._answered = await service.restart(ctx.transport, ctx.emit)
+        self._answered = await service.restart(ctx.transport, ctx.emit, enable=decision.was_enabled is False)
 
     async def verify(self, ctx: StepContext) -> str | None:
         decision = self._decision()

@@ -16,6 +16,7 @@ import json
 import re
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -128,11 +129,28 @@ class _Target:
         return f"{_bracketed(self.host)}:{self.port}"
 
 
+#: Seconds a kept-alive connection may sit idle and still be reused: the requests of one proof or push.
+KEEP_IDLE = 5.0
+
+
 class RegistryClient:
-    """Synchronous; regwiz calls it with asyncio.to_thread. One connection per request."""
+    """Synchronous; regwiz calls it with asyncio.to_thread. Requests to the registry itself reuse one
+    kept-alive connection (as Docker's clients do: over a slow link a new TCP and TLS handshake per request
+    costs two round trips more); a storage host it redirects to gets a connection per request."""
 
     def __init__(self, endpoint: RegistryEndpoint) -> None:
         self.endpoint = endpoint
+        # Kept connections and when each was last used: one idle longer than KEEP_IDLE is not reused (a NAT
+        # or firewall may have dropped it without a word, and a request on it would wait for the timeout).
+        self._idle: dict[tuple[bool, str, int], tuple[http.client.HTTPConnection, float]] = {}
+        self._idle_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the kept-alive connections (a client dropped without it closes them when collected)."""
+        with self._idle_lock:
+            idle, self._idle = list(self._idle.values()), {}
+        for connection, _used in idle:
+            connection.close()
 
     # --- the API -------------------------------------------------------------------
 
@@ -310,16 +328,44 @@ class RegistryClient:
         send_credentials = auth and own and self.endpoint.has_credentials
         if send_credentials:
             headers["Authorization"] = _basic_auth(self.endpoint.username or "", self.endpoint.password or "")
-        connection = self._connection(target, own)
+        key = (target.tls, target.host, target.port)
+        reused = None
+        if own:
+            with self._idle_lock:
+                kept = self._idle.pop(key, None)
+            if kept is not None and time.monotonic() - kept[1] < KEEP_IDLE:
+                reused = kept[0]
+            elif kept is not None:
+                kept[0].close()
+        connection = reused or self._connection(target, own)
+        keep = False
         try:
-            connection.request(method, target.path, body=body, headers=headers)
-            answer = connection.getresponse()
+            try:
+                connection.request(method, target.path, body=body, headers=headers)
+                answer = connection.getresponse()
+            except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):
+                if reused is None:
+                    raise
+                # The kept connection was closed by the registry while idle (nothing was answered on
+                # it): once more on a new one.
+                connection.close()
+                connection = self._connection(target, own)
+                connection.request(method, target.path, body=body, headers=headers)
+                answer = connection.getresponse()
             data = answer.read()
+            keep = own and not answer.will_close
             return _Response(answer.status, answer.reason, answer.headers, data, send_credentials)
         except (OSError, http.client.HTTPException) as exc:
             raise self._translate(exc, target) from exc
         finally:
-            connection.close()
+            if keep:
+                with self._idle_lock:
+                    extra = self._idle.get(key)
+                    self._idle[key] = (connection, time.monotonic())
+                if extra is not None:  # two threads at once: keep one
+                    extra[0].close()
+            else:
+                connection.close()
 
     def _connection(self, target: _Target, own: bool) -> http.client.HTTPConnection:
         timeout = self.endpoint.timeout

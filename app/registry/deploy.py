@@ -34,6 +34,9 @@ HOST_DIR = "/etc/regwiz/registry"
 CONTAINER = "registry"
 PREVIOUS = "registry-regwiz-previous"
 LABEL = "io.regwiz.config"
+#: $1's restart count, printed; when it is 0, $2 (the container kept aside) is removed.
+SETTLED = ('c=$(docker inspect --format "{{.RestartCount}}" "$1") || exit 1; printf "%s\\n" "$c"; '
+           'if [ "$c" = 0 ]; then docker rm -f "$2" >/dev/null 2>&1 || true; fi')
 
 
 @dataclass
@@ -311,12 +314,12 @@ class DeployRegistryStep(Step):
         decision = plan.decision
         t = ctx.transport
         storage = self._storage_path()
-        await t.run(shell('mkdir -p "$1/certs" "$1/auth" && chmod 700 "$1" && '
-                          'if [ -n "$2" ]; then mkdir -p -- "$2"; fi', HOST_DIR, storage or ""),
-                    sudo=True, emit=ctx.emit, check=True)
-        for change in plan.changes:
-            if change.changes_anything:
-                await ctx.files.write(change)
+        folders = (f"mkdir -p {shlex.quote(HOST_DIR + '/certs')} {shlex.quote(HOST_DIR + '/auth')} && "
+                   f"chmod 700 {shlex.quote(HOST_DIR)}")
+        if storage:
+            folders += f" && mkdir -p -- {shlex.quote(storage)}"
+        # The folders and every file in one command (one round trip, not one per file).
+        await ctx.files.write_all(plan.changes, prelude=folders)
         self.image_note = await ensure_image(t, self.choices.image, ctx.emit, self.progress,
                                              probe=self.choices.hub_probe)
         ctx.emit.info(f"{self.choices.image.image}: {self.image_note}")
@@ -349,8 +352,9 @@ class DeployRegistryStep(Step):
                 last_answer = answer.text.strip() or "none"
                 if last_answer in ("200", "401"):
                     await asyncio.sleep(0.5)
-                    if (await container_state(ctx.transport, ctx.emit)).restart_count == 0:
-                        await t.run(Command("docker", "rm", "-f", PREVIOUS), sudo=True)
+                    # Still never restarted: the container kept aside goes, in the same command.
+                    settled = await t.run(shell(SETTLED, CONTAINER, PREVIOUS), sudo=True, emit=ctx.emit)
+                    if settled.ok and settled.stdout.strip() == "0":
                         return None
                     return _("the registry container restarted right after answering; its last log lines: "
                              "{lines}").format(lines=await last_log_lines(ctx.transport))

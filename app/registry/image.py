@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 from app.events import ScopedEmitter
 from app.i18n import _
@@ -80,6 +80,11 @@ class HubProbe:
             self._task = asyncio.ensure_future(
                 probe_registry_reachable(transport, source.probe_url, source.probe_seconds, emit))
 
+    @property
+    def pending(self) -> bool:
+        """Started and not answered yet."""
+        return self._task is not None and not self._task.done()
+
     async def reachable(self, transport: Transport, source: ImageSource, emit: ScopedEmitter | None) -> bool:
         if self._task is not None:
             try:
@@ -96,6 +101,34 @@ class HubProbe:
                     self._task.exception()
             else:
                 self._task.cancel()
+
+
+@dataclass
+class UploadRun:
+    """An upload under way: how much of it is sent, and a way to stop it between two chunks."""
+
+    total: int = 0
+    sent: int = 0
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    stopped: bool = False  # the chunks ended early because ``stop`` was set
+
+    @property
+    def fraction(self) -> float:
+        return self.sent / self.total if self.total else 0.0
+
+
+async def stoppable(chunks: AsyncIterator[bytes], run: UploadRun) -> AsyncIterator[bytes]:
+    """``chunks``, counted into ``run``, ending early (and closing ``chunks``) once ``run.stop`` is set: the
+    command reading them then sees the end of its input and exits on its own."""
+    try:
+        async for chunk in chunks:
+            if run.stop.is_set():
+                run.stopped = True
+                return
+            run.sent += len(chunk)
+            yield chunk
+    finally:
+        await chunks.aclose()  # type: ignore[attr-defined]
 
 
 async def local_image_size(image: str) -> int:
@@ -116,12 +149,16 @@ async def docker_save(image: str, counter: Callable[[int], None]) -> AsyncIterat
     proc = await asyncio.create_subprocess_exec(
         "docker", "save", image, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     assert proc.stdout is not None
+    finished = False
     try:
         while chunk := await proc.stdout.read(256 * 1024):
             counter(len(chunk))
             yield chunk
+        finished = True
     finally:
         if proc.returncode is None:
+            if not finished:  # the upload stopped early: nobody reads the rest
+                proc.kill()
             await proc.wait()
     if proc.returncode != 0:
         err = (await proc.stderr.read()).decode() if proc.stderr else ""
@@ -130,15 +167,16 @@ async def docker_save(image: str, counter: Callable[[int], None]) -> AsyncIterat
 
 
 async def upload_image(transport: Transport, source: ImageSource, emit: ScopedEmitter | None,
-                       progress: Progress | None = None) -> None:
-    total = await local_image_size(source.local_image)
-    sent = 0
+                       progress: Progress | None = None, run: UploadRun | None = None) -> bool:
+    """Upload the image; True once the host holds it, False when ``run.stop`` stopped it first (then the
+    host's `docker load` read a cut tar, failed and exited: it loads nothing of a tar it could not read
+    whole, and no process is left)."""
+    run = run or UploadRun()
+    run.total = total = await local_image_size(source.local_image)
 
     def count(n: int) -> None:
-        nonlocal sent
-        sent += n
         if progress is not None:
-            progress(sent, total)
+            progress(run.sent + n, total)
 
     if emit is not None:
         emit.info(_("uploading {image} from this machine (~{megabytes:.0f} MB)").format(
@@ -146,11 +184,82 @@ async def upload_image(transport: Transport, source: ImageSource, emit: ScopedEm
     # One round trip: the load, then the name the image is used by, the upload's own name dropped (an image
     # loaded by its ID keeps it). The load's own lines are printed as docker printed them.
     result = await transport.run(shell(LOAD_AND_NAME, source.image), sudo=True, emit=emit,
-                                 stdin=docker_save(source.local_image, count), timeout=3600)
+                                 stdin=stoppable(docker_save(source.local_image, count), run), timeout=3600)
+    if run.stopped:
+        return False
     if not result.ok:
         raise ImageUnavailable(_("{command} on the host failed: {error}").format(
             command="docker load" if result.exit_status != TAG_FAILED else f"docker tag … {source.image}",
             error=result.stderr.strip()[-300:]))
+    return True
+
+
+async def upload_while_probing(probe: Awaitable[bool], upload: Callable[[UploadRun], Awaitable[bool]],
+                               emit: ScopedEmitter | None, url: str, seconds: float) -> bool:
+    """The image is needed and the Docker Hub probe has not answered yet: upload at once, meanwhile.
+    The probe then says the host reaches Docker Hub while less than half is sent: stop the upload, and
+    pull instead. Otherwise the upload goes on. True: uploaded; False: the host is to pull.
+
+    The upload runs in the caller's task (its commands are the step's); the probe's answer is taken
+    as it comes, by a callback that decides between two chunks."""
+    def say(text: str) -> None:
+        if emit is not None:
+            emit.info(text)
+
+    def reachable(task: "asyncio.Future[bool]") -> bool:
+        if task.cancelled():
+            return False
+        failure = task.exception()
+        if failure is not None and not isinstance(failure, TransportError):
+            raise failure
+        return failure is None and bool(task.result())  # no answer at all: as good as no route
+
+    run = UploadRun()
+    uploading = True
+
+    def answered(task: "asyncio.Future[bool]") -> None:
+        if not uploading or task.cancelled():
+            return
+        share = f"{100 * run.fraction:.0f} %"
+        if not reachable(task):
+            say(_("the host does not reach {url} within {seconds:g} s: finishing the upload").format(
+                url=url, seconds=seconds))
+        elif run.fraction >= 0.5:
+            say(_("the host reaches Docker Hub, but {share} of the image is sent: finishing the upload").format(
+                share=share))
+        else:
+            say(_("the host reaches Docker Hub ({share} of the image sent): stopping the upload, pulling instead")
+                .format(share=share))
+            run.stop.set()
+
+    say(_("the host has not reached Docker Hub yet: uploading the image from this machine meanwhile"))
+    probing = asyncio.ensure_future(probe)
+    probing.add_done_callback(answered)
+    try:
+        try:
+            uploaded = await upload(run)
+        except ImageUnavailable as failure:
+            uploading = False
+            if run.stop.is_set():  # stopped, and the cut load failed in a way of its own: pull all the same
+                say(_("the upload stopped with an error ({error}): pulling instead").format(error=failure))
+                return False
+            await asyncio.wait({probing})
+            if reachable(probing):  # e.g. no image here to upload: the host can pull it
+                say(_("the upload failed ({error}); the host reaches Docker Hub: pulling instead").format(
+                    error=failure))
+                return False
+            raise
+        uploading = False
+        if uploaded and run.stop.is_set():
+            say(_("the upload ended before it could stop: the host has the image"))
+        return uploaded
+    finally:
+        uploading = False
+        if not probing.done():
+            probing.cancel()  # not needed any more
+            await asyncio.gather(probing, return_exceptions=True)
+        elif not probing.cancelled():
+            probing.exception()  # retrieved: its answer was taken above, or not needed
 
 
 #: $1: the name the registry's container uses. Exit TAG_FAILED when the tag failed (the load worked).
@@ -185,12 +294,21 @@ async def ensure_image(transport: Transport, source: ImageSource, emit: ScopedEm
         return _("already on the host")
     kind = source.kind
     if kind == "auto":
-        reachable = await (probe or HubProbe()).reachable(transport, source, emit)
-        if emit is not None:
-            emit.info(_("the host reaches Docker Hub: it will pull") if reachable else
-                      _("the host does not reach {url} within {seconds:g} s: uploading the image from this machine "
-                        "instead").format(url=source.probe_url, seconds=source.probe_seconds))
-        kind = "pull" if reachable else "upload"
+        probe = probe or HubProbe()
+        probe.start(transport, source, emit)
+        if probe.pending:
+            if await upload_while_probing(probe.reachable(transport, source, emit),
+                                          lambda run: upload_image(transport, source, emit, progress, run),
+                                          emit, source.probe_url, source.probe_seconds):
+                return _("uploaded from this machine")
+            kind = "pull"
+        else:
+            reachable = await probe.reachable(transport, source, emit)
+            if emit is not None:
+                emit.info(_("the host reaches Docker Hub: it will pull") if reachable else
+                          _("the host does not reach {url} within {seconds:g} s: uploading the image from this "
+                            "machine instead").format(url=source.probe_url, seconds=source.probe_seconds))
+            kind = "pull" if reachable else "upload"
     if kind == "upload":
         await upload_image(transport, source, emit, progress)
         return _("uploaded from this machine")

@@ -38,8 +38,11 @@ async def prove(choices: DeployChoices, emit: ScopedEmitter, host: str | None = 
 
     emit.info(_("proving {address} from this machine").format(address=client.endpoint.address))
     started = time.monotonic()
-    steps = await asyncio.to_thread(prove_registry, client, "regwiz/proof", on_step,
-                                    choices.settings.mode == "private")
+    try:
+        steps = await asyncio.to_thread(prove_registry, client, "regwiz/proof", on_step,
+                                        choices.settings.mode == "private")
+    finally:
+        client.close()
     emit.info(_("proof took {seconds:.1f} s").format(seconds=time.monotonic() - started))
     return steps
 
