@@ -61,3 +61,49 @@ def test_buffered_output_is_on_disk_once_the_command_ends(regwiz_home) -> None: 
     text = logs.path_for("diagnose", "10.0.0.5").read_text()
     assert text.count(" line ") == 5000 and "last output line" in text and text.rstrip().endswith("exit: 0 (0.01 s)")
     assert logs.path_for("diagnose", "10.0.0.5").stat().st_mode & 0o777 == 0o600
+
+
+def test_output_is_written_in_order_across_the_writers_idle_restarts(regwiz_home, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A command's output goes to its file through a writer thread (app/runlog.py), which ends when idle and
+    starts again with the next output: every line reaches the file, in the order emitted, and a step's own
+    words (not output) find the output before them on disk."""
+    import time
+
+    import app.runlog as runlog
+
+    monkeypatch.setattr(runlog._Writer, "IDLE_SECONDS", 0.05)
+    bus = EventBus()
+    logs = RunLogs()
+    bus.subscribe(logs)
+    emit = bus.scoped(source="deploy", host="10.0.0.5")
+    expected = []
+    for round_ in range(3):
+        batch = [f"round {round_} line {i}" for i in range(2000)]
+        emit(EventKind.STDOUT, batch)
+        expected += batch
+        time.sleep(0.2)  # the writer is idle longer than IDLE_SECONDS: it ends, and the next output starts one
+    emit(EventKind.INFO, "deployed")
+    text = logs.path_for("deploy", "10.0.0.5").read_text()
+    lines = [line.split(" ", 1)[1] for line in text.splitlines()]
+    assert lines == expected + ["-- deployed"]
+
+
+def test_a_failed_write_is_raised_to_the_caller(regwiz_home) -> None:  # type: ignore[no-untyped-def]
+    """The writer thread's failed write (a full disk: /dev/full) is not lost in the thread: the next event or
+    flush raises it in the caller, as a write on the caller's own thread did."""
+    import pytest
+
+    bus = EventBus()
+    logs = RunLogs()
+    bus.subscribe(logs)
+    emit = bus.scoped(source="deploy", host="10.0.0.5")
+    emit(EventKind.INFO, "starting")
+    logs._files[("deploy", "10.0.0.5")] = open("/dev/full", "ab", buffering=0)  # noqa: SIM115 (closed below)
+    try:
+        emit(EventKind.STDOUT, ["output that cannot be written"])
+        with pytest.raises(OSError) as failure:
+            logs.flush()
+        assert failure.value.errno == 28  # ENOSPC
+        logs.flush()  # told once; the next flush has nothing new to say
+    finally:
+        logs._files[("deploy", "10.0.0.5")].close()
