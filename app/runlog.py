@@ -8,16 +8,12 @@ every host with the path of its backup, so a person can undo by hand.
 
 from __future__ import annotations
 
-import atexit
-import functools
 import os
 import re
-import threading
 import time
-import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 from app import paths
 from app.events import EventKind, LogEvent, PlainLines
@@ -68,9 +64,8 @@ class RunLogs:
     outcomes: list[str] = field(default_factory=list)
     _open: dict[Path, BinaryIO] = field(default_factory=dict, repr=False)  # each log file, opened once
     _files: dict[tuple[str, str], BinaryIO] = field(default_factory=dict, repr=False)  # (scope step, host) -> its file
-    _unflushed: set[BinaryIO] = field(default_factory=set, repr=False)  # files holding buffered output (writer's)
-    _flushed_at: float = field(default=0.0, repr=False)  # time.monotonic() of the last flush (writer's)
-    _writer: "_Writer | None" = field(default=None, repr=False)  # writes a command's output off the event loop
+    _unflushed: set[BinaryIO] = field(default_factory=set, repr=False)  # files holding buffered output
+    _flushed_at: float = field(default=0.0, repr=False)  # time.monotonic() of the last flush
 
     def __post_init__(self) -> None:
         paths.ensure_private_dir(self.directory.parent)
@@ -117,9 +112,9 @@ class RunLogs:
                 text = head + lines.joined.replace("\n", "\n" + head) + "\n"
             else:
                 text = head + ("\n" + head).join(lines) + "\n"
-            # (a binary file: no text layer's copy, ASCII is copied as it is)
-            self._write_later(out, text.encode("utf-8"))
-        if not output:
+            out.write(text.encode("utf-8"))  # (a binary file: no text layer's copy, ASCII is copied as it is)
+            self._unflushed.add(out)
+        if not output or time.monotonic() - self._flushed_at >= self.FLUSH_SECONDS:
             self.flush()
         if event.kind is EventKind.FILE_CHANGED and event.lines:
             backup = event.lines[1] if len(event.lines) > 1 and event.lines[1] != "-" else None
@@ -127,33 +122,12 @@ class RunLogs:
         if event.kind is EventKind.STATUS:
             self.outcomes.append(f"{event.host or 'this machine'}: {event.text}")
 
-    def _write_later(self, out: BinaryIO, data: bytes) -> None:
-        """Hand ``data`` to the writer thread: a flood's megabytes a second go to the disk's page cache in
-        write(2) calls that took a tenth of a second of a 200,000-line command on a loaded machine, and the
-        event loop (the screen's keys) need not wait for them. The thread keeps the order of the writes."""
-        if self._writer is None:
-            self._writer = _Writer(self._write_now, self._flush_now)
-        self._writer.put(out, data)
-
-    def _write_now(self, out: BinaryIO, data: bytes) -> None:  # (in the writer thread)
-        out.write(data)
-        self._unflushed.add(out)
-        if time.monotonic() - self._flushed_at >= self.FLUSH_SECONDS:
-            self._flush_now()
-
-    def _flush_now(self) -> None:  # (in the writer thread, or in the caller's once the writer stopped)
+    def flush(self) -> None:
+        """Everything written so far onto the disk's page cache (readable by anyone who opens the file)."""
         for out in self._unflushed:
             out.flush()
         self._unflushed.clear()
         self._flushed_at = time.monotonic()
-
-    def flush(self) -> None:
-        """Everything written so far onto the disk's page cache (readable by anyone who opens the file): waits
-        for the writer thread to write what it was handed. A write that failed (a full disk) is raised here."""
-        if self._writer is not None:
-            self._writer.drain()
-        else:
-            self._flush_now()
 
     def log_text(self, step: str, host: str) -> str:
         self.flush()
@@ -161,9 +135,6 @@ class RunLogs:
         return path.read_text() if path.exists() else ""
 
     def write_report(self) -> Path:
-        if self._writer is not None:
-            writer, self._writer = self._writer, None
-            writer.stop()  # (everything handed to it written and flushed; a failed write is raised)
         for out in self._open.values():  # the run is over: its logs are complete
             out.close()
         self._open.clear()
@@ -185,88 +156,3 @@ class RunLogs:
         report.write_text("\n".join(lines) + "\n")
         report.chmod(0o600)
         return report
-
-
-class _Writer:
-    """A thread that writes a run's log output in the order it was handed over, and flushes on request. It
-    ends once idle for ``IDLE_SECONDS`` (flushing first) and starts again with the next output."""
-
-    IDLE_SECONDS = 2.0
-
-    def __init__(self, write: Callable[[BinaryIO, bytes], None], flush: Callable[[], None]) -> None:
-        self._write, self._flush = write, flush
-        self._items: list[tuple[BinaryIO, bytes] | threading.Event] = []
-        self._ready = threading.Condition()
-        self._running = False  # a thread serves the items (under _ready)
-        self._failed: BaseException | None = None
-        # At exit (the app closed without its report), what was handed over still reaches the files.
-        self._at_exit = functools.partial(_drain_at_exit, weakref.ref(self))
-        atexit.register(self._at_exit)
-
-    def put(self, out: BinaryIO, data: bytes) -> None:
-        self._raise_failure()
-        self._hand((out, data))
-
-    def drain(self) -> None:
-        """Wait until everything handed over is written and flushed; a write that failed is raised."""
-        with self._ready:
-            idle = not self._running and not self._items
-        if not idle:
-            done = threading.Event()
-            self._hand(done)
-            done.wait()
-        self._raise_failure()
-
-    def stop(self) -> None:
-        """Drain, and no more at exit (the run's report closes the files)."""
-        atexit.unregister(self._at_exit)
-        self.drain()
-
-    def _hand(self, item: "tuple[BinaryIO, bytes] | threading.Event") -> None:
-        with self._ready:
-            self._items.append(item)
-            if self._running:
-                self._ready.notify()
-                return
-            self._running = True
-        threading.Thread(target=self._run, name="regwiz-run-log", daemon=True).start()
-
-    def _raise_failure(self) -> None:
-        if self._failed is not None:
-            failed, self._failed = self._failed, None
-            raise failed
-
-    def _run(self) -> None:
-        while True:
-            with self._ready:
-                if not self._items:
-                    self._ready.wait(self.IDLE_SECONDS)
-                if not self._items:
-                    self._flush_safely()  # (under the lock: a new item waits for it, then starts a thread)
-                    self._running = False
-                    return
-                items, self._items = self._items, []
-            for item in items:
-                if isinstance(item, threading.Event):
-                    self._flush_safely()
-                    item.set()
-                elif self._failed is None:  # after a failure nothing more is written; the caller is told
-                    try:
-                        self._write(*item)
-                    except BaseException as exc:  # noqa: BLE001 (raised again in the caller's thread)
-                        self._failed = exc
-
-    def _flush_safely(self) -> None:
-        try:
-            self._flush()
-        except BaseException as exc:  # noqa: BLE001
-            self._failed = self._failed or exc
-
-
-def _drain_at_exit(ref: "weakref.ref[_Writer]") -> None:
-    writer = ref()
-    if writer is not None:
-        try:
-            writer.drain()
-        except OSError:
-            pass  # (exiting: nowhere left to say it)
