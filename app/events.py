@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Iterable, Protocol, Sequence
 
 from app.redact import Redactor
 
@@ -49,9 +49,29 @@ class PlainLines(tuple[str, ...]):
     """Lines known to hold printable ASCII only (no control character, so no line break of any kind): how the
     splitter marks a chunk of command output whose bytes it checked in one scan. A log view can then take
     them as they are (each as wide as it is long) without checking every line again. A tuple: an event
-    keeps them as they came, and every sink may share them."""
+    keeps them as they came, and every sink may share them.
 
-    __slots__ = ()
+    ``joined`` is the lines joined by "\n": the splitter hands over the chunk's text it split them from, so
+    the redactor searches it and the run's log file writes it per chunk, with no join per line."""
+
+    _joined: str | None
+
+    def __new__(cls, lines: Iterable[str] = (), joined: str | None = None) -> "PlainLines":
+        self = super().__new__(cls, lines)
+        self._joined = joined  # (trusted: the splitter split these lines from it)
+        return self
+
+    @classmethod
+    def split(cls, text: str) -> "PlainLines":
+        """The lines of ``text`` (printable ASCII and "\n" only), keeping ``text`` as their ``joined``."""
+        return cls(text.split("\n"), text)
+
+    @property
+    def joined(self) -> str:
+        """The lines joined by "\n" (the splitter's text, else joined once)."""
+        if self._joined is None:
+            self._joined = "\n".join(self)
+        return self._joined
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,12 +136,15 @@ class EventBus:
             lines = lines.splitlines() or [""]
         # One redaction per batch (a command's output comes in thousands of lines at a time). Masking keeps
         # plain lines plain (it only puts REDACTED, printable ASCII, in a secret's place).
-        masked = self.redactor.lines(lines)
         kept: tuple[str, ...]
         if type(lines) is PlainLines:
-            kept = lines if masked is lines else PlainLines(masked)  # (kept as they came: no copy)
+            kept = lines  # (kept as they came: no copy)
+            if self.redactor.active:  # their joined text is searched as it came: no join per line
+                masked = self.redactor.joined(lines.joined)
+                if masked is not lines.joined:
+                    kept = PlainLines.split(masked)
         else:
-            kept = tuple(masked)
+            kept = tuple(self.redactor.lines(lines))
         event = LogEvent(kind, kept, scope or Scope.parse(source), host)
         for sink in list(self._sinks):
             sink(event)

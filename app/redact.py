@@ -92,7 +92,18 @@ class Redactor:
             return lines
         if any("\n" in line for line in lines):  # not from a splitter: one by one
             return [self(line) for line in lines]
-        for value in ordered:
-            if "\n" not in value and value in text:
+        return self.joined(text).split("\n")
+
+    @property
+    def active(self) -> bool:
+        """Whether any secret is registered (none: nothing to mask, no text need be searched)."""
+        return bool(self._ordered)
+
+    def joined(self, text: str) -> str:
+        """Lines joined by "\n" (none holding a "\n" of its own), each redacted as ``__call__`` would; the same
+        object when nothing matched. A secret that holds a newline could never match within a line: it is
+        not searched for across lines either."""
+        for value in self._ordered:
+            if value in text and "\n" not in value:
                 text = text.replace(value, REDACTED)
-        return text.split("\n")
+        return text

@@ -13,10 +13,10 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO
 
 from app import paths
-from app.events import EventKind, LogEvent
+from app.events import EventKind, LogEvent, PlainLines
 
 STEP_NAMES = {"credentials": "credentials", "diagnose": "diagnose", "fix": "diagnose", "deploy": "deploy",
               "prove": "deploy", "client": "clients", "onboard": "onboard", "dashboard": "dashboard"}
@@ -62,9 +62,9 @@ class RunLogs:
     directory: Path = field(default_factory=new_run_directory)
     changes: list[FileChangeRecord] = field(default_factory=list)
     outcomes: list[str] = field(default_factory=list)
-    _open: dict[Path, TextIO] = field(default_factory=dict, repr=False)  # each log file, opened once
-    _files: dict[tuple[str, str], TextIO] = field(default_factory=dict, repr=False)  # (scope step, host) -> its file
-    _unflushed: set[TextIO] = field(default_factory=set, repr=False)  # files holding buffered output
+    _open: dict[Path, BinaryIO] = field(default_factory=dict, repr=False)  # each log file, opened once
+    _files: dict[tuple[str, str], BinaryIO] = field(default_factory=dict, repr=False)  # (scope step, host) -> its file
+    _unflushed: set[BinaryIO] = field(default_factory=set, repr=False)  # files holding buffered output
     _flushed_at: float = field(default=0.0, repr=False)  # time.monotonic() of the last flush
 
     def __post_init__(self) -> None:
@@ -84,7 +84,7 @@ class RunLogs:
     BUFFER_BYTES = 1 << 20
     FLUSH_SECONDS = 0.5
 
-    def _file_for(self, event: LogEvent) -> tuple[str, TextIO]:
+    def _file_for(self, event: LogEvent) -> tuple[str, BinaryIO]:
         """The event's step name and log file, opened once per step and host (no path work per event)."""
         key = (event.scope.step, event.host)
         out = self._files.get(key)
@@ -94,7 +94,7 @@ class RunLogs:
             out = self._open.get(path)
             if out is None:
                 new = not path.exists()
-                out = self._open[path] = path.open("a", encoding="utf-8", buffering=self.BUFFER_BYTES)
+                out = self._open[path] = path.open("ab", buffering=self.BUFFER_BYTES)  # (UTF-8, encoded per event)
                 if new:
                     path.chmod(0o600)
             self._files[key] = out
@@ -108,7 +108,11 @@ class RunLogs:
         lines = event.lines if output else event.render_lines()  # (output is written as it came: no copy)
         if lines:
             head = time.strftime("%H:%M:%S", time.localtime(event.at)) + " "
-            out.write(head + ("\n" + head).join(lines) + "\n")
+            if type(lines) is PlainLines:  # the chunk's text as it came, each line stamped in one pass
+                text = head + lines.joined.replace("\n", "\n" + head) + "\n"
+            else:
+                text = head + ("\n" + head).join(lines) + "\n"
+            out.write(text.encode("utf-8"))  # (a binary file: no text layer's copy, ASCII is copied as it is)
             self._unflushed.add(out)
         if not output or time.monotonic() - self._flushed_at >= self.FLUSH_SECONDS:
             self.flush()

@@ -125,10 +125,19 @@ class LiveLog(Log):
             widest = max(map(len, new_lines)) if plain else self._widest(new_lines)
             self._width = max(self._width, widest)
         self._set_virtual_size(Size(self._width, len(self._lines)))
-        if len(self._render_line_cache):  # only lines already rendered can be stale
-            for y in range(start_line, start_line + len(new_lines)):
-                self._render_line_cache.discard(y)
-        ScrollView.refresh_lines(self, start_line, len(new_lines))
+        end_line = start_line + len(new_lines)
+        cache = self._render_line_cache
+        if len(cache):  # only lines already rendered can be stale: whichever of the two is fewer is walked
+            stale = range(start_line, end_line) if len(new_lines) <= len(cache) else [
+                y for y in cache.keys() if start_line <= y < end_line]
+            for y in stale:
+                cache.discard(y)
+        # Only the new lines in view need painting: Textual marks every line of the region dirty one by one
+        # (a set of 100,000 numbers for a flood's flush), and lines out of view are painted when scrolled to.
+        top = self.scroll_offset.y
+        first, last = max(start_line, top), min(end_line, top + self.size.height)
+        if first < last:
+            ScrollView.refresh_lines(self, first, last - first)
         if auto_scroll and not self.is_vertical_scrollbar_grabbed and is_vertical_scroll_end:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
         else:

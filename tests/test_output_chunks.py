@@ -83,6 +83,30 @@ async def test_a_redacted_plain_batch_stays_plain_and_keeps_its_lines() -> None:
     assert type(first.lines) is PlainLines and type(second.lines) is PlainLines
     assert list(first.lines) == [f"a {REDACTED} b", "", REDACTED * 2]
     assert first.render_lines() == first.lines and list(second.render_lines()) == ["nothing here"]
+    assert first.lines.joined == "\n".join(first.lines)  # (its text redacted with it)
+
+
+def test_plain_batches_are_redacted_from_their_text_as_line_by_line() -> None:
+    """A plain batch is searched and masked in the chunk's text the splitter kept (PlainLines.joined), not
+    joined again: every line comes out as masking it alone would, and a secret holding a newline never
+    matches across two lines."""
+    rng = random.Random(7)
+    secrets = ["s3cret", "s3cret-longer", "pw\nsplit", "tail!"]
+    words = ["s3cret", "s3cret-longer", "pw", "split", "tail!", "plain", "", "s3cre", "t"]
+    for _ in range(300):
+        bus = EventBus()
+        for secret in secrets:
+            bus.redactor.add(secret)
+        memory = MemorySink()
+        bus.subscribe(memory)
+        lines = [" ".join(rng.choice(words) for _ in range(rng.randrange(0, 5))) for _ in range(rng.randrange(1, 8))]
+        data = ("\n".join(lines) + "\n").encode()
+        batch = LineSplitter().feed(data)
+        assert type(batch) is PlainLines
+        bus.emit(EventKind.STDOUT, batch, source="s")
+        event, = memory.events
+        assert list(event.lines) == [bus.redactor(line) for line in lines], lines
+        assert type(event.lines) is PlainLines and event.lines.joined == "\n".join(event.lines)
 
 
 def test_a_line_longer_than_a_chunk_comes_whole_once_its_newline_arrives() -> None:
@@ -142,6 +166,7 @@ def test_any_chunking_gives_the_lines_of_the_whole_output() -> None:
         for batch in batches:
             if type(batch) is PlainLines:
                 assert all(_plain(line) for line in batch), batch
+                assert batch.joined == "\n".join(batch), batch  # the text the log file and the redactor read
 
 
 async def test_stream_lines_keeps_order_a_last_line_without_newline_and_the_exit_status() -> None:

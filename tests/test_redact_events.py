@@ -87,3 +87,24 @@ def test_run_log_stamps_every_line_of_a_batch(tmp_path: Path) -> None:
     assert len(lines) == 1001 and text.endswith("\n")
     assert all(line.split(" ", 1)[1] == f"line {i}" for i, line in enumerate(lines[:-1]))
     assert lines[-1].endswith(" ") and len(lines[-1].split(" ")[0]) == 8
+
+
+def test_run_log_writes_plain_batches_as_any_other(tmp_path: Path) -> None:
+    """A plain batch (the splitter's text written per chunk, each line stamped in one pass) reads back in the
+    log file exactly as the same lines emitted as a list, secrets masked in both."""
+    from app.transport.base import LineSplitter
+
+    texts = []
+    for plain in (True, False):
+        logs = RunLogs(directory=tmp_path / f"run-{plain}")
+        bus = EventBus()
+        bus.redactor.add("hunter2-pw")
+        bus.subscribe(logs)
+        data = b"".join(b"line %d hunter2-pw\n" % i if i % 7 == 0 else b"line %d\n" % i for i in range(500)) + b"\n"
+        batch = LineSplitter().feed(data)
+        bus.emit(EventKind.STDOUT, batch if plain else list(batch), source="diagnose.x", host="h")
+        texts.append(logs.log_text("diagnose", "h"))
+    plain_text, list_text = texts
+    assert [line[9:] for line in plain_text.splitlines()] == [line[9:] for line in list_text.splitlines()]
+    assert len(plain_text.splitlines()) == 501 and "hunter2-pw" not in plain_text
+    assert plain_text.splitlines()[7].endswith(" line 7 ********")

@@ -217,3 +217,37 @@ async def test_a_flooded_live_log_writes_four_times_a_second_then_ten_again() ->
         assert interval(log) == LiveLog.FLUSH_SECONDS
         expected = ["quiet", *[f"flood {i}" for i in range(LiveLog.FLOOD_LINES)], "after the flood", "quiet again"]
         assert list(log.lines) == expected
+
+
+async def test_the_lines_in_view_are_painted_as_in_textuals_log() -> None:
+    """A flush marks dirty only the new lines in view (screens/livelog.py): after a few lines, a flood and a
+    few more, the log shows the same rows as Textual's Log, scrolled to the same end."""
+    from textual.app import App, ComposeResult
+    from textual.containers import Horizontal
+
+    from app.events import PlainLines
+    from screens.livelog import LiveLog
+
+    class Both(App[None]):
+        def compose(self) -> ComposeResult:
+            with Horizontal():
+                yield LiveLog(id="live", highlight=False)
+                yield Log(id="plain", highlight=False)
+
+    app = Both()
+    async with app.run_test(size=(100, 20)) as pilot:
+        live, plain = app.query_one("#live", LiveLog), app.query_one("#plain", Log)
+
+        def shown(log: Log) -> list[str]:
+            return [log.render_line(y).text for y in range(log.scrollable_content_region.height)]
+
+        batches = [["first", "second"], ["third"], [f"flood line {i}" for i in range(3000)], ["after"], ["last"]]
+        for batch in batches:
+            live.write_lines(PlainLines(batch))
+            plain.write_lines(batch)
+            live.flush()
+            await pilot.pause()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert live.scroll_offset == plain.scroll_offset
+            assert shown(live) == shown(plain) and any(batch[-1] in row for row in shown(live)), batch

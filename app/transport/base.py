@@ -145,19 +145,26 @@ class LineSplitter:
 
     def feed(self, chunk: bytes) -> Sequence[str]:
         tail = self._tail
-        lines = self._decoder.decode(chunk).split("\n")
+        text = self._decoder.decode(chunk)
+        chunk_plain = not chunk.translate(None, _PLAIN_BYTES)
+        if chunk_plain and self._tail_plain:
+            # Printable ASCII, its tail too (so the decoder holds no bytes: they would not be ASCII): the whole
+            # lines' text is cut once and kept beside the lines split from it (PlainLines.joined).
+            end = text.rfind("\n")
+            if end < 0:  # no newline yet: the tail grew
+                self._tail = tail + text
+                return []
+            self._tail = text[end + 1:]
+            return PlainLines.split(tail + text[:end] if tail else text[:end])
+        lines = text.split("\n")
         if tail:
             lines[0] = tail + lines[0]  # (not tail + text: the chunk is not copied once more)
         self._tail = lines.pop()
-        chunk_plain = not chunk.translate(None, _PLAIN_BYTES)
         if not lines:  # no newline yet: the tail grew
             self._tail_plain = self._tail_plain and chunk_plain
             return lines
-        plain = chunk_plain and self._tail_plain
         # The new tail: the bytes after the last newline (any the decoder holds among them).
         self._tail_plain = chunk_plain or not chunk[chunk.rfind(b"\n") + 1:].translate(None, _PLAIN_BYTES)
-        if plain:
-            return PlainLines(lines)
         if b"\r" in chunk or "\r" in tail:  # CRLF output: per line; otherwise the list is already right
             return [line.rstrip("\r") for line in lines]
         return lines
