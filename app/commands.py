@@ -7,6 +7,7 @@ import asyncio
 import re
 import sys
 from pathlib import Path
+from typing import Awaitable, Callable
 
 from app import pki
 from app.clients.configure import ClientSpec, Planned, configure_clients
@@ -124,7 +125,7 @@ async def setup(args: argparse.Namespace) -> int:
         deployed_ok: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         clients = asyncio.create_task(_configure(
             run, specs, registry_target(profile, run.bus.redactor), _profile_password_from(profile),
-            registry_deployed=deployed_ok))
+            registry_deployed=deployed_ok, registry_answering=choices.answering))
         try:
             deployed = await _deploy_on(run, choices, transport, host)
         except BaseException:
@@ -154,14 +155,56 @@ def _client_specs(profile: Profile, run: Run) -> list[ClientSpec]:
     return specs
 
 
+class ClientsGate:
+    """When `setup`'s clients may be changed: the deploy ended well and the clients' test image is in the
+    registry. The push starts once the new registry first answers (``answering``), while the deploy still
+    checks that it stays up, not after: its seven requests, each checked against bcrypt by the registry,
+    then overlap that wait. A deploy that fails makes the push moot (nothing on the clients changes); a
+    deploy that redeployed nothing never sets ``answering``, and the push then runs when asked."""
+
+    def __init__(self, push: Callable[[], Awaitable[None]], deployed: asyncio.Future[bool],
+                 answering: asyncio.Event | None) -> None:
+        self._push, self._deployed, self._answering = push, deployed, answering
+        self._early: asyncio.Future[None] | None = None
+        if answering is not None:
+            async def push_once_answering() -> None:
+                await answering.wait()
+                await push()
+
+            self._early = asyncio.ensure_future(push_once_answering())
+
+    async def ready(self) -> bool:
+        """True once the deploy ended well and the image is pushed; a refused password is raised here, as
+        before any client is changed."""
+        if not await self._deployed:
+            return False
+        if self._early is not None and self._answering is not None and self._answering.is_set():
+            await self._early
+        else:
+            await self.close()
+            await self._push()
+        return True
+
+    async def close(self) -> None:
+        """End a push nobody waits for any more (its outcome was taken, or is moot)."""
+        if self._early is not None:
+            if not self._early.done():
+                self._early.cancel()
+            await asyncio.gather(self._early, return_exceptions=True)
+
+
 async def _configure(run: Run, specs: list[ClientSpec], registry: RegistryTarget,
                      password_from: str | None = None, login_hint: str | None = None, forks: int = 8,
-                     planned: Planned | None = None, registry_deployed: asyncio.Future[bool] | None = None) -> int:
+                     planned: Planned | None = None, registry_deployed: asyncio.Future[bool] | None = None,
+                     registry_answering: asyncio.Event | None = None) -> int:
     """Configure every client; ``password_from`` says where the registry password came from
     ("in $VAR", "you typed"),
     ``login_hint`` what to do when a client refuses an SSH login.
     ``registry_deployed``: the clients are connected and planned at once, then wait for it: True, confirm and
-    apply; False (the deploy failed), nothing is changed on them and nothing is said of them."""
+    apply; False (the deploy failed), nothing is changed on them and nothing is said of them.
+    ``registry_answering`` (with ``registry_deployed``): set when the new registry first answers; the test
+    image is pushed from then on, while the deploy still checks that the registry stays up, and the clients
+    wait for that push as before (a wrong password still stops them before any change)."""
     async def confirm_all(plans: list[tuple[str, Plan]]) -> bool:
         for name, plan in plans:
             run.out.record("plan", client=name, summary=plan.summary, actions=plan.actions, diff=plan.diff(),
@@ -180,22 +223,22 @@ async def _configure(run: Run, specs: list[ClientSpec], registry: RegistryTarget
                     user=registry.username, where=password_from)) from None
             raise
 
-    async def registry_ready() -> bool:
-        assert registry_deployed is not None
-        if not await registry_deployed:
-            return False
-        await test_image()
-        return True
+    gate = None if registry_deployed is None else ClientsGate(test_image, registry_deployed, registry_answering)
 
     if registry_deployed is None:
         await test_image()
+
     async def confirmed(plans: list[tuple[str, Plan]]) -> bool:  # a saved plan file: confirmed when it was made
         return True
 
     progress = None if run.out.json_mode or len(specs) < 2 else ClientProgress(len(specs), run.out.stream)
-    results = await configure_clients(specs, registry, run.bus, confirm_all if planned is None else confirmed,
-                                      on_update=progress, limit=forks, accept_key=accept_key, planned=planned,
-                                      registry_ready=None if registry_deployed is None else registry_ready)
+    try:
+        results = await configure_clients(specs, registry, run.bus, confirm_all if planned is None else confirmed,
+                                          on_update=progress, limit=forks, accept_key=accept_key, planned=planned,
+                                          registry_ready=None if gate is None else gate.ready)
+    finally:
+        if gate is not None:
+            await gate.close()
     if registry_deployed is not None and not registry_deployed.result():
         return FAILED
     for result in results:

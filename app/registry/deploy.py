@@ -52,6 +52,9 @@ class DeployChoices:
     discover_addresses: bool = True
     #: Whether the host reaches Docker Hub, asked early (see HubProbe.start).
     hub_probe: HubProbe = field(default_factory=HubProbe, repr=False, compare=False)
+    #: Set once the new registry first answers (before the verify's settle wait): `setup` pushes the
+    #: clients' test image then, instead of after the deploy.
+    answering: asyncio.Event = field(default_factory=asyncio.Event, repr=False, compare=False)
 
     @property
     def address(self) -> str:
@@ -351,6 +354,7 @@ class DeployRegistryStep(Step):
             if state.running and not state.restarting:
                 last_answer = answer.text.strip() or "none"
                 if last_answer in ("200", "401"):
+                    self.choices.answering.set()
                     await asyncio.sleep(0.5)
                     # Still never restarted: the container kept aside goes, in the same command.
                     settled = await t.run(shell(SETTLED, CONTAINER, PREVIOUS), sudo=True, emit=ctx.emit)
