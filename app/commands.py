@@ -21,7 +21,7 @@ from app.redact import Secret
 from app.registry.client import CredentialsRefused, RegistryAuthError
 from app.registry.deploy import DeployChoices, DeployRegistryStep, adopt_names
 from app.registry.health import registry_answers, wait_for_registry
-from app.registry.prove import prove
+from app.registry.prove import ProofStep, prove
 from app.session import (SetupError, client_kind, deploy_choices, host_form, load_named_profile,
                          missing_registry_password, registry_target, team_registry_address, team_target)
 from app.steps import Plan, Status
@@ -86,9 +86,22 @@ async def _deploy_on(run: Run, choices: DeployChoices, transport: Transport, hos
         choices.hub_probe.cancel()
 
 
+async def _proof(run: Run, choices: DeployChoices, host: str) -> list[ProofStep]:
+    return await prove(choices, run.bus.scoped(source="prove", host=host))
+
+
+async def _proof_once_answering(run: Run, choices: DeployChoices, host: str) -> list[ProofStep]:
+    await choices.answering.wait()
+    return await _proof(run, choices, host)
+
+
 async def _prove(run: Run, choices: DeployChoices, host: str) -> int:
     """Push, pull and delete from this machine: the registry works as clients will use it."""
-    steps = await prove(choices, run.bus.scoped(source="prove", host=host))
+    return await _record_proof(run, _proof(run, choices, host))
+
+
+async def _record_proof(run: Run, proof_steps: Awaitable[list[ProofStep]]) -> int:
+    steps = await proof_steps
     for proof in steps:
         run.out.record("proof", name=proof.name, status="ok" if proof.ok else "failure",
                        detail=proof.detail, seconds=round(proof.seconds, 3))
@@ -126,18 +139,29 @@ async def setup(args: argparse.Namespace) -> int:
         clients = asyncio.create_task(_configure(
             run, specs, registry_target(profile, run.bus.redactor), _profile_password_from(profile),
             registry_deployed=deployed_ok, registry_answering=choices.answering))
+        # The proof too starts once the new registry first answers, beside the deploy's check that it stays
+        # up; its steps are reported only once the deploy ended well (after a failed one they are moot).
+        proving = asyncio.ensure_future(_proof_once_answering(run, choices, host))
         try:
-            deployed = await _deploy_on(run, choices, transport, host)
-        except BaseException:
-            clients.cancel()
-            await asyncio.gather(clients, return_exceptions=True)  # closes their connections
-            raise
-        deployed_ok.set_result(deployed == OK)
-        if deployed != OK:
-            await clients  # planned only: nothing was confirmed or changed on them
-            return deployed
-        codes = await asyncio.gather(_prove(run, choices, host), clients)
-        return FAILED if FAILED in codes else OK
+            try:
+                deployed = await _deploy_on(run, choices, transport, host)
+            except BaseException:
+                clients.cancel()
+                await asyncio.gather(clients, return_exceptions=True)  # closes their connections
+                raise
+            deployed_ok.set_result(deployed == OK)
+            if deployed != OK:
+                await clients  # planned only: nothing was confirmed or changed on them
+                return deployed
+            if not choices.answering.is_set():  # nothing was redeployed: prove it now
+                proving.cancel()
+                proving = asyncio.ensure_future(_proof(run, choices, host))
+            codes = await asyncio.gather(_record_proof(run, proving), clients)
+            return FAILED if FAILED in codes else OK
+        finally:
+            if not proving.done():
+                proving.cancel()
+            await asyncio.gather(proving, return_exceptions=True)
 
     return await on_server(profile, run, work)
 
