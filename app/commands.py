@@ -7,7 +7,7 @@ import asyncio
 import re
 import sys
 from pathlib import Path
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Generic, TypeVar
 
 from app import pki
 from app.clients.configure import ClientSpec, Planned, configure_clients
@@ -27,6 +27,8 @@ from app.session import (SetupError, client_kind, deploy_choices, host_form, loa
 from app.steps import Plan, Status
 from app.targets import HostForm, parse_number
 from app.transport import Transport, TransportError
+
+T = TypeVar("T")
 
 
 def _run(args: argparse.Namespace) -> Run:
@@ -90,11 +92,6 @@ async def _proof(run: Run, choices: DeployChoices, host: str) -> list[ProofStep]
     return await prove(choices, run.bus.scoped(source="prove", host=host))
 
 
-async def _proof_once_answering(run: Run, choices: DeployChoices, host: str) -> list[ProofStep]:
-    await choices.answering.wait()
-    return await _proof(run, choices, host)
-
-
 async def _prove(run: Run, choices: DeployChoices, host: str) -> int:
     """Push, pull and delete from this machine: the registry works as clients will use it."""
     return await _record_proof(run, _proof(run, choices, host))
@@ -141,7 +138,7 @@ async def setup(args: argparse.Namespace) -> int:
             registry_deployed=deployed_ok, registry_answering=choices.answering))
         # The proof too starts once the new registry first answers, beside the deploy's check that it stays
         # up; its steps are reported only once the deploy ended well (after a failed one they are moot).
-        proving = asyncio.ensure_future(_proof_once_answering(run, choices, host))
+        proof = OnceAnswering(lambda: _proof(run, choices, host), choices.answering)
         try:
             try:
                 deployed = await _deploy_on(run, choices, transport, host)
@@ -153,15 +150,10 @@ async def setup(args: argparse.Namespace) -> int:
             if deployed != OK:
                 await clients  # planned only: nothing was confirmed or changed on them
                 return deployed
-            if not choices.answering.is_set():  # nothing was redeployed: prove it now
-                proving.cancel()
-                proving = asyncio.ensure_future(_proof(run, choices, host))
-            codes = await asyncio.gather(_record_proof(run, proving), clients)
+            codes = await asyncio.gather(_record_proof(run, proof.result()), clients)
             return FAILED if FAILED in codes else OK
         finally:
-            if not proving.done():
-                proving.cancel()
-            await asyncio.gather(proving, return_exceptions=True)
+            await proof.close()
 
     return await on_server(profile, run, work)
 
@@ -179,42 +171,57 @@ def _client_specs(profile: Profile, run: Run) -> list[ClientSpec]:
     return specs
 
 
+class OnceAnswering(Generic[T]):
+    """Work `setup` starts once the new registry first answers (``answering``), while the deploy still checks
+    that it stays up, rather than after the deploy. ``result``, asked after a good deploy: the early run's
+    outcome, or, when nothing set ``answering`` (nothing was redeployed), a run started then. ``close`` ends
+    a run nobody waits for any more (a failed deploy makes it moot)."""
+
+    def __init__(self, work: Callable[[], Awaitable[T]], answering: asyncio.Event | None) -> None:
+        self._work, self._answering = work, answering
+        self._early: asyncio.Future[T] | None = None
+        if answering is not None:
+            async def once_answering() -> T:
+                await answering.wait()
+                return await work()
+
+            self._early = asyncio.ensure_future(once_answering())
+
+    async def result(self) -> T:
+        if self._early is not None and self._answering is not None and self._answering.is_set():
+            return await self._early
+        await self.close()
+        return await self._work()
+
+    async def close(self) -> None:
+        if self._early is not None:
+            if not self._early.done():
+                self._early.cancel()
+            await asyncio.gather(self._early, return_exceptions=True)
+
+
 class ClientsGate:
     """When `setup`'s clients may be changed: the deploy ended well and the clients' test image is in the
-    registry. The push starts once the new registry first answers (``answering``), while the deploy still
-    checks that it stays up, not after: its seven requests, each checked against bcrypt by the registry,
-    then overlap that wait. A deploy that fails makes the push moot (nothing on the clients changes); a
-    deploy that redeployed nothing never sets ``answering``, and the push then runs when asked."""
+    registry. The push starts once the new registry first answers (OnceAnswering): its seven requests, each
+    checked against bcrypt by the registry, then overlap the deploy's stay-up wait. A deploy that fails
+    makes the push moot (nothing on the clients changes)."""
 
     def __init__(self, push: Callable[[], Awaitable[None]], deployed: asyncio.Future[bool],
                  answering: asyncio.Event | None) -> None:
-        self._push, self._deployed, self._answering = push, deployed, answering
-        self._early: asyncio.Future[None] | None = None
-        if answering is not None:
-            async def push_once_answering() -> None:
-                await answering.wait()
-                await push()
-
-            self._early = asyncio.ensure_future(push_once_answering())
+        self._deployed = deployed
+        self._push = OnceAnswering(push, answering)
 
     async def ready(self) -> bool:
         """True once the deploy ended well and the image is pushed; a refused password is raised here, as
         before any client is changed."""
         if not await self._deployed:
             return False
-        if self._early is not None and self._answering is not None and self._answering.is_set():
-            await self._early
-        else:
-            await self.close()
-            await self._push()
+        await self._push.result()
         return True
 
     async def close(self) -> None:
         """End a push nobody waits for any more (its outcome was taken, or is moot)."""
-        if self._early is not None:
-            if not self._early.done():
-                self._early.cancel()
-            await asyncio.gather(self._early, return_exceptions=True)
+        await self._push.close()
 
 
 async def _configure(run: Run, specs: list[ClientSpec], registry: RegistryTarget,
