@@ -260,25 +260,14 @@ class RemoteFiles:
         The file must be as it was planned (there or not, its digest): otherwise nothing is changed
         (FileNotAsPlanned).
         """
-        root = await self._backup_root()
-        existed = change.old is not None or change.before_sha256 is not None
-        backup = Backup(change.path, f"{root}/{self.stamp}{change.path}" if existed else None,
-                        change.before_sha256)
+        backup, args, data = self._planned_write(change, await self._backup_root())
         # Recorded before the command runs: a command cut off after its copy is rolled back like any other.
         self.backups.append(backup)
-        if self.emit is not None:
-            self.emit(EventKind.FILE_CHANGED, [change.path, backup.backup_path or "-"])
-        args = [change.path, backup.backup_path or "", root, f"{change.mode:04o}", change.before_sha256 or ""]
         try:
-            if change.new is None:
+            if data is None:
                 await self.transport.run(shell(_REPLACE, *args, "remove"), sudo=self.sudo, emit=self.emit,
                                          check=True)
                 return backup
-            data = change.new.encode()
-            if self.emit is not None:
-                mode = _("its mode kept") if existed else _("mode {mode}").format(mode=f"{change.mode:04o}")
-                self.emit(EventKind.INFO, _("upload {size} bytes to {path} ({mode})").format(
-                    size=len(data), path=change.path, mode=mode))
             await self.transport.run(shell(_REPLACE + ATOMIC_WRITE, *args, "write", str(len(data))),
                                      sudo=self.sudo, stdin=data, emit=self.emit, check=True)
         except CommandFailed as failed:
@@ -287,6 +276,23 @@ class RemoteFiles:
                 raise FileNotAsPlanned(failed.result, change.path) from None
             raise
         return backup
+
+    def _planned_write(self, change: FileChange, root: str) -> tuple[Backup, list[str], bytes | None]:
+        """A write's backup (made by its command), _REPLACE's first five arguments and the new text's bytes
+        (None: the file is removed), said in the log as the write is sent: the file and its backup, and
+        for new text its size and mode."""
+        existed = change.old is not None or change.before_sha256 is not None
+        backup = Backup(change.path, f"{root}/{self.stamp}{change.path}" if existed else None,
+                        change.before_sha256)
+        data = None if change.new is None else change.new.encode()
+        if self.emit is not None:
+            self.emit(EventKind.FILE_CHANGED, [change.path, backup.backup_path or "-"])
+            if data is not None:
+                mode = _("its mode kept") if existed else _("mode {mode}").format(mode=f"{change.mode:04o}")
+                self.emit(EventKind.INFO, _("upload {size} bytes to {path} ({mode})").format(
+                    size=len(data), path=change.path, mode=mode))
+        args = [change.path, backup.backup_path or "", root, f"{change.mode:04o}", change.before_sha256 or ""]
+        return backup, args, data
 
     async def write_all(self, changes: list[FileChange], prelude: str = "") -> list[Backup]:
         """``write`` for each change that changes anything, in one remote command (each file backed up and
@@ -304,18 +310,10 @@ class RemoteFiles:
         lines: list[bytes] = []
         backups: list[Backup] = []
         for change in changes:
-            existed = change.old is not None or change.before_sha256 is not None
-            backup = Backup(change.path, f"{root}/{self.stamp}{change.path}" if existed else None,
-                            change.before_sha256)
+            backup, file_args, data = self._planned_write(change, root)
+            assert data is not None  # (a removal is written file by file, above)
             backups.append(backup)
-            data = (change.new or "").encode()
-            if self.emit is not None:
-                self.emit(EventKind.FILE_CHANGED, [change.path, backup.backup_path or "-"])
-                mode = _("its mode kept") if existed else _("mode {mode}").format(mode=f"{change.mode:04o}")
-                self.emit(EventKind.INFO, _("upload {size} bytes to {path} ({mode})").format(
-                    size=len(data), path=change.path, mode=mode))
-            args += [change.path, backup.backup_path or "", root, f"{change.mode:04o}", change.before_sha256 or "",
-                     "write", str(len(data))]
+            args += [*file_args, "write", str(len(data))]
             lines.append(base64.b64encode(data) + b"\n")
         # Recorded before the command runs: a command cut off after a copy is rolled back like any other.
         self.backups += backups
