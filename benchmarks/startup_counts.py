@@ -91,12 +91,18 @@ def instructions(module: str, marker: bytes, env: dict[str, str]) -> int:
         os.close(master)
 
 
-def main() -> int:
-    only = sys.argv[1:] or list(PROGRAMS)
+def counting_env() -> dict[str, str]:
+    """The environment every counted start-up runs in: the same terminal, a fresh home, a fixed hash seed."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTUAL")}
     env.update(TERM="xterm-256color", COLUMNS=str(COLUMNS), LINES=str(LINES),
                REGWIZ_HOME=tempfile.mkdtemp(prefix="regwiz-bench-home-"), PYTHONPATH=str(ROOT),
                PYTHONDONTWRITEBYTECODE="", PYTHONHASHSEED="0")
+    return env
+
+
+def main() -> int:
+    only = sys.argv[1:] or list(PROGRAMS)
+    env = counting_env()
     subprocess.run([sys.executable, "-m", "compileall", "-q", "app", "screens", "benchmarks"], cwd=ROOT,
                    stdout=subprocess.DEVNULL, check=False)  # no compiling inside the count
     counts = {name: instructions(*PROGRAMS[name], env) for name in only}

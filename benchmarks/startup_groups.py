@@ -12,22 +12,17 @@ The last line is the cost of the first screen's widgets with next to no regwiz c
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import tempfile
 
 from benchmarks.floor_groups import GROUPS
-from benchmarks.startup import COLUMNS, LINES, ROOT
-from benchmarks.startup_counts import instructions
+from benchmarks.startup import ROOT
+from benchmarks.startup_counts import counting_env, instructions
 
 
 def main() -> int:
     wanted = sys.argv[1:] or list(GROUPS)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTUAL")}
-    env.update(TERM="xterm-256color", COLUMNS=str(COLUMNS), LINES=str(LINES),
-               REGWIZ_HOME=tempfile.mkdtemp(prefix="regwiz-bench-home-"), PYTHONPATH=str(ROOT),
-               PYTHONDONTWRITEBYTECODE="", PYTHONHASHSEED="0")
+    env = counting_env()
     subprocess.run([sys.executable, "-m", "compileall", "-q", "benchmarks"], cwd=ROOT,
                    stdout=subprocess.DEVNULL, check=False)
     # The floor (benchmarks/floor_app.py: one Input composed into the default screen), then this

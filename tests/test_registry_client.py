@@ -505,10 +505,8 @@ def test_generate_test_image_is_deterministic_and_self_consistent() -> None:
 # --- kept-alive connections ----------------------------------------------------------
 
 
-def test_a_proof_over_tls_uses_one_kept_alive_connection(secure_registry: RunningRegistry) -> None:
-    """Every request of the proof (ten) on one TLS connection to the real registry, as Docker's clients
-    do; the handshake step has its own socket."""
-    client = secure_registry.client()
+def connections_opened(client: RegistryClient) -> list[object]:
+    """The connections ``client`` opens from now on, in a list that grows as it opens them."""
     opened: list[object] = []
     original = client._connection
 
@@ -518,6 +516,14 @@ def test_a_proof_over_tls_uses_one_kept_alive_connection(secure_registry: Runnin
         return connection
 
     client._connection = counted  # type: ignore[method-assign]
+    return opened
+
+
+def test_a_proof_over_tls_uses_one_kept_alive_connection(secure_registry: RunningRegistry) -> None:
+    """Every request of the proof (ten) on one TLS connection to the real registry, as Docker's clients
+    do; the handshake step has its own socket."""
+    client = secure_registry.client()
+    opened = connections_opened(client)
     steps = prove_registry(client, "regwiz/proof", marker="kept-alive")
     assert all(s.ok for s in steps), [(s.name, s.detail) for s in steps if not s.ok]
     assert len(opened) == 1
@@ -562,15 +568,7 @@ def test_a_connection_idle_too_long_is_not_reused(open_registry: RunningRegistry
     import app.registry.client as client_module
 
     client = open_registry.client()
-    opened: list[object] = []
-    original = client._connection
-
-    def counted(target, own):  # type: ignore[no-untyped-def]
-        connection = original(target, own)
-        opened.append(connection)
-        return connection
-
-    client._connection = counted  # type: ignore[method-assign]
+    opened = connections_opened(client)
     client.ping()
     client.ping()
     assert len(opened) == 1
