@@ -93,3 +93,24 @@ async def test_stopped_upload_leaves_no_image_no_temporary_files_no_process(
     assert host.exec("docker", "images", "-aq").stdout == before
     assert host.sh("ls -A /var/lib/docker/tmp").stdout.strip() == ""
     assert host.exec("pgrep", "-f", "docker load", check=False).returncode == 1
+
+
+async def test_an_upload_cut_short_closes_its_docker_save(testbed: Testbed) -> None:
+    """The upload's input closed after its first chunk (the probe said "pull instead", or the session died):
+    `docker save` on this machine is killed and reaped, and closing its chunks returns. It used to wait for
+    ever: asyncio wakes Process.wait() only once the pipes have closed, and the unread stdout never did
+    (seen: a test run hung at the event loop's end, in shutdown_asyncgens)."""
+    import asyncio
+    import os  # pgrep for this process's own children: other runs on the machine may save images meanwhile
+
+    from app.registry.image import docker_save
+
+    sent: list[int] = []
+    chunks = docker_save(testbed.images.registry, sent.append)  # type: ignore[union-attr]
+    assert await chunks.__anext__()
+    await asyncio.sleep(0.5)  # `docker save` meanwhile fills the pipe, and its reading pauses
+    # A bound only to fail rather than hang: closing takes a few milliseconds when it works.
+    await asyncio.wait_for(chunks.aclose(), 60)
+    leftover = await asyncio.create_subprocess_exec("pgrep", "-P", str(os.getpid()), "-x", "docker")
+    assert await leftover.wait() == 1, "the `docker save` is still running"
+    assert len(sent) >= 1

@@ -159,6 +159,10 @@ async def docker_save(image: str, counter: Callable[[int], None]) -> AsyncIterat
         if proc.returncode is None:
             if not finished:  # the upload stopped early: nobody reads the rest
                 proc.kill()
+                # asyncio wakes wait() only once the pipes have closed, and a stdout left unread (its
+                # reading paused, the buffer full) never sees its end: drain it, or wait() never returns.
+                while await proc.stdout.read(256 * 1024):
+                    pass
             await proc.wait()
     if proc.returncode != 0:
         err = (await proc.stderr.read()).decode() if proc.stderr else ""
