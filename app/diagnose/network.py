@@ -175,6 +175,7 @@ async def gather(ctx: DiagnosisContext, emit: ScopedEmitter) -> NetworkFacts:
 class NetworkCheck(Check):
     check_id = "network"
     title = N_("Route conflict")
+    needs = ("docker",)  # the Docker check's DockerState (its version, whether the daemon runs)
 
     async def run(self, ctx: DiagnosisContext, emit: ScopedEmitter) -> CheckResult:
         facts = await gather(ctx, emit)
