@@ -288,9 +288,11 @@ async def set_mirror(transport: Transport, mirror: str, emit: ScopedEmitter | No
 
 
 async def ensure_image(transport: Transport, source: ImageSource, emit: ScopedEmitter | None,
-                       progress: Progress | None = None, probe: HubProbe | None = None) -> str:
-    """Make ``source.image`` present on the host; return how it got there."""
-    if await host_has_image(transport, source.image):
+                       progress: Progress | None = None, probe: HubProbe | None = None,
+                       missing: bool = False) -> str:
+    """Make ``source.image`` present on the host; return how it got there (``missing``: the caller's
+    plan found it missing: it is not asked again; were it loaded meanwhile, getting it again does no harm)."""
+    if not missing and await host_has_image(transport, source.image):
         return _("already on the host")
     kind = source.kind
     if kind == "auto":
