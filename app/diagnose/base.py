@@ -12,10 +12,10 @@ import abc
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Awaitable, Callable, Sequence
 
 from app.events import EventBus, EventKind, ScopedEmitter
-from app.facts import Reply, read_in_one
+from app.facts import Reply, docker_service, read_in_one
 from app.i18n import _
 from app.steps import Status, Step
 from app.transport import Transport
@@ -105,6 +105,9 @@ class Check(abc.ABC):
     #: The checks (ids) this one runs after when they are in the same run: it reads what they found.
     needs: tuple[str, ...] = ()
 
+    #: Whether it asks how the host's init runs dockerd (facts.docker_service): asked early for the run.
+    reads_docker_service = False
+
     #: Whether the snippets of ``reads`` need root (the batch runs with sudo when any check's do).
     reads_sudo = False
 
@@ -160,12 +163,22 @@ async def run_checks(checks: list[Check], ctx: DiagnosisContext,
     ctx.emitters = held
     tasks: dict[str, asyncio.Task[CheckResult]] = {}
 
+    # Asked once, before the checks' commands go out together: whether the login is root (what each sudo
+    # command asks first), and, beside it, how the host's init runs dockerd (what most checks read first).
+    async def diagnosis_asks(question: Awaitable[object]) -> object:  # (a frame of the diagnosis's own)
+        return await question
+
+    early: list[asyncio.Future[object]] = [asyncio.ensure_future(diagnosis_asks(ctx.transport.is_root()))]
+    if any(check.reads_docker_service for check in checks):
+        early.append(asyncio.ensure_future(diagnosis_asks(docker_service(ctx.transport))))
+
     async def one(check: Check, emit: HeldEmitter) -> CheckResult:
         for needed in check.needs:
             if needed in tasks:
                 await asyncio.gather(tasks[needed], return_exceptions=True)
         emit(EventKind.STATUS, _("{check}: checking").format(check=_(check.title)))
         try:
+            await asyncio.shield(early[0])
             return await check.run(ctx, emit)
         except TransportError as exc:
             return check.result(Status.FAILURE, _("could not check: {error}").format(error=exc))
@@ -188,7 +201,7 @@ async def run_checks(checks: list[Check], ctx: DiagnosisContext,
     finally:
         for task in tasks.values():
             task.cancel()
-        await asyncio.gather(*tasks.values(), return_exceptions=True)
+        await asyncio.gather(*tasks.values(), *early, return_exceptions=True)
         for emit in held.values():
             emit.release()  # a run cut short: what its checks wrote so far still reaches the log
         ctx.emitters = {}

@@ -174,6 +174,7 @@ async def gather(ctx: DiagnosisContext, emit: ScopedEmitter) -> NetworkFacts:
 
 class NetworkCheck(Check):
     check_id = "network"
+    reads_docker_service = True
     title = N_("Route conflict")
     needs = ("docker",)  # the Docker check's DockerState (its version, whether the daemon runs)
 
