@@ -21,6 +21,7 @@ from app.redact import Secret
 from app.registry.client import CredentialsRefused, RegistryAuthError
 from app.registry.deploy import DeployChoices, DeployRegistryStep, adopt_names
 from app.registry.health import registry_answers, wait_for_registry
+from app.registry.image import StagedImage
 from app.registry.prove import ProofStep, prove
 from app.session import (SetupError, client_kind, deploy_choices, host_form, load_named_profile,
                          missing_registry_password, registry_target, team_registry_address, team_target)
@@ -72,9 +73,23 @@ async def diagnose(args: argparse.Namespace) -> int:
 async def _deploy_on(run: Run, choices: DeployChoices, transport: Transport, host: str) -> int:
     """Diagnose (fixing with --yes) and deploy, on an open connection to the registry host."""
     # Docker Hub may take seconds to time out: ask while the host is diagnosed.
-    choices.hub_probe.start(transport, choices.image, run.bus.scoped(source="deploy", host=host))
+    emit = run.bus.scoped(source="deploy", host=host)
+    choices.hub_probe.start(transport, choices.image, emit)
+    # With --yes (the deploy confirmed in advance) the image goes to a file on the host while the fixes
+    # restart dockerd, which no image can be loaded into meanwhile; the deploy loads it, or removes it.
+    choices.staged = StagedImage() if run.yes and choices.image.kind in ("auto", "upload") else None
+
+    def stage() -> None:
+        assert choices.staged is not None
+        message = _("staging the registry image on the host ({path}) while dockerd restarts").format(
+            path=choices.staged.path)
+        emit.info(message)
+        run.out.record("info", message=message)
+        choices.staged.start(transport, choices.image, emit, choices.hub_probe)
+
     try:
-        results = await run.diagnose(transport, host, fix=run.yes)
+        results = await run.diagnose(transport, host, fix=run.yes,
+                                     while_docker_restarts=None if choices.staged is None else stage)
         blocking = [r for r in results if r.status is Status.FAILURE and r.check_id in ("docker", "network")]
         if blocking:
             run.out.record("error", status="failure",
@@ -85,6 +100,9 @@ async def _deploy_on(run: Run, choices: DeployChoices, transport: Transport, hos
                                   on_result=lambda result: adopt_names(choices, result.plan))
         return OK if deployed else FAILED
     finally:
+        if choices.staged is not None:  # not loaded (the deploy failed, or never ran): it goes
+            await choices.staged.discard(transport, emit, _("the image staged in {path} was not used: removed")
+                                         .format(path=choices.staged.path))
         choices.hub_probe.cancel()
 
 

@@ -14,11 +14,12 @@ the network check reads it; a fix that changes Docker forgets it.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import types
 import weakref
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Mapping, TypeVar
+from typing import Any, Awaitable, Callable, Mapping, TypeVar
 
 from app.dockerd import DockerService
 from app.events import ScopedEmitter
@@ -27,6 +28,9 @@ from app.transport import Transport, shell
 T = TypeVar("T")
 
 _FACTS: "weakref.WeakKeyDictionary[Transport, dict[type, object]]" = weakref.WeakKeyDictionary()
+#: Facts being gathered: a second asker meanwhile (the diagnosis's checks run concurrently) waits for the
+#: same answer instead of asking the host again.
+_GATHERING: "weakref.WeakKeyDictionary[Transport, dict[type, asyncio.Future[Any]]]" = weakref.WeakKeyDictionary()
 
 
 async def fact(transport: Transport, kind: type[T], gather: Callable[[Transport], Awaitable[T]],
@@ -35,9 +39,25 @@ async def fact(transport: Transport, kind: type[T], gather: Callable[[Transport]
     value = known.get(kind)
     if isinstance(value, kind):
         return value
-    gathered = await gather(transport)
+    gathering = _GATHERING.setdefault(transport, {})
+    if kind in gathering:
+        return await asyncio.shield(gathering[kind])  # type: ignore[no-any-return]
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    gathering[kind] = future
+    try:
+        gathered = await gather(transport)
+    except BaseException as exc:
+        if isinstance(exc, Exception):
+            future.set_exception(exc)
+            future.exception()  # retrieved: raised here, and to each that waits
+        else:
+            future.cancel()
+        raise
+    finally:
+        gathering.pop(kind, None)
     if keep(gathered):
         known[kind] = gathered
+    future.set_result(gathered)
     return gathered
 
 

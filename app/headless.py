@@ -122,7 +122,10 @@ class Run:
         return result.outcome in (Outcome.APPLIED, Outcome.NOTHING_TO_DO) or \
             (result.outcome is Outcome.DECLINED and not self.yes)
 
-    async def diagnose(self, transport: Transport, host: str, fix: bool) -> list[CheckResult]:
+    async def diagnose(self, transport: Transport, host: str, fix: bool,
+                       while_docker_restarts: Callable[[], None] | None = None) -> list[CheckResult]:
+        """Diagnose, and with ``fix`` apply the fixes and check again; ``while_docker_restarts`` is called
+        just before fixes that (re)start dockerd are applied (the deploy stages its image meanwhile)."""
         ctx = DiagnosisContext(transport, self.bus, host)
         results = await run_checks(default_checks(), ctx)
         for result in results:
@@ -130,6 +133,8 @@ class Run:
         failing = fixes_to_apply(results)
         if not fix or not failing:
             return results
+        if while_docker_restarts is not None and any(r.check_id in ("network", "docker") for r in failing):
+            while_docker_restarts()
         for result in failing:
             await self.step(result.fixes[0], transport, f"fix.{result.check_id}", host)
         self.out.record("info", message=_("diagnosing again after the fixes"))

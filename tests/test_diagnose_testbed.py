@@ -208,3 +208,30 @@ async def test_port_holder_and_firewall_are_named(ecs: TestHost, tmp_path: Path)
     finally:
         ecs.exec("iptables", "-D", "INPUT", "-p", "tcp", "--dport", "5000", "-j", "DROP")
         ecs.exec("pkill", "-x", "nc", check=False)
+
+
+async def test_checks_run_together_read_as_one_after_another(ecs_conflict: TestHost, tmp_path: Path) -> None:
+    """The checks' reads go out together; each check's lines still come as one block, in diagnosis order,
+    opened by its "checking" line and closed by its result; and the results are those of the checks run
+    one at a time (each alone in its own run_checks)."""
+    async with root_by_password(ecs_conflict, tmp_path) as t:
+        results, sink, _ = await diagnose(t, ecs_conflict)
+    order = [check.check_id for check in default_checks()]
+    sources = [e.source.removeprefix("diagnose.") for e in sink.events if e.source.startswith("diagnose.")]
+    blocks = [s for i, s in enumerate(sources) if i == 0 or sources[i - 1] != s]
+    assert blocks == order, blocks  # no check's lines cut into another's
+    for check_id in order:
+        own = [e for e in sink.events if e.source == f"diagnose.{check_id}"]
+        assert own[0].kind is EventKind.STATUS and own[0].lines[0].endswith("checking")
+        assert own[-1].kind is EventKind.STATUS and results[check_id].summary in own[-1].lines[0]
+    assert any(e.kind is EventKind.COMMAND for e in sink.events if e.source == "diagnose.network")
+    assert any(e.kind is EventKind.COMMAND for e in sink.events if e.source == "diagnose.port")  # the batch's
+
+    alone: dict[str, CheckResult] = {}
+    async with root_by_password(ecs_conflict, tmp_path) as t:
+        for check in default_checks():
+            [alone[check.check_id]] = await run_checks([check], DiagnosisContext(t, EventBus(), ecs_conflict.address))
+    volatile = {"clock", "disk"}  # the skew is measured afresh each time; the free space moves
+    assert {k: (r.status, r.summary) for k, r in results.items() if k not in volatile} == \
+        {k: (r.status, r.summary) for k, r in alone.items() if k not in volatile}
+    assert all(results[k].status is alone[k].status for k in volatile)

@@ -174,7 +174,9 @@ async def gather(ctx: DiagnosisContext, emit: ScopedEmitter) -> NetworkFacts:
 
 class NetworkCheck(Check):
     check_id = "network"
+    reads_docker_service = True
     title = N_("Route conflict")
+    needs = ("docker",)  # the Docker check's DockerState (its version, whether the daemon runs)
 
     async def run(self, ctx: DiagnosisContext, emit: ScopedEmitter) -> CheckResult:
         facts = await gather(ctx, emit)

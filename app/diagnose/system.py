@@ -13,6 +13,7 @@ from app.steps import Status
 
 class SystemCheck(Check):
     check_id = "system"
+    reads_docker_service = True
     title = N_("System")
 
     async def run(self, ctx: DiagnosisContext, emit: ScopedEmitter) -> CheckResult:
@@ -35,6 +36,7 @@ class SystemCheck(Check):
 
 class DockerCheck(Check):
     check_id = "docker"
+    reads_docker_service = True
     title = N_("Docker")
 
     async def run(self, ctx: DiagnosisContext, emit: ScopedEmitter) -> CheckResult:

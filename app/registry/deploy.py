@@ -22,7 +22,7 @@ from pathlib import Path
 from app import dockerd, facts, htpasswd, pki
 from app.diagnose.resources import parse_ss_listeners
 from app.registry import config as regconfig
-from app.registry.image import HubProbe, ImageSource, Progress, ensure_image, image_present
+from app.registry.image import HubProbe, ImageSource, Progress, StagedImage, ensure_image, image_present
 from app.redact import Secret
 from app.remote_files import FileChange
 from app.steps import Plan, Step, StepContext
@@ -55,6 +55,8 @@ class DeployChoices:
     #: Set once the new registry first answers (before the verify's settle wait): `setup` pushes the
     #: clients' test image then, instead of after the deploy.
     answering: asyncio.Event = field(default_factory=asyncio.Event, repr=False, compare=False)
+    #: The image staged on the host while dockerd restarted (`--yes` only; StagedImage), or None.
+    staged: StagedImage | None = field(default=None, repr=False, compare=False)
 
     @property
     def address(self) -> str:
@@ -143,6 +145,9 @@ class DeployDecision:
     label: str  # the container's label: a digest of everything that needs a restart to change
     recreate: bool  # (re)create the container
     had_container: bool  # a container named `registry` existed: kept aside until the new one answers
+    #: The plan found the image missing: apply gets it without asking again (were it loaded meanwhile,
+    #: loading it once more changes nothing). False (an older plan file too): apply asks first.
+    image_missing: bool = False
 
 
 def adopt_names(choices: DeployChoices, plan: Plan | None) -> None:
@@ -281,7 +286,7 @@ class DeployRegistryStep(Step):
             config_text, cert, str(port), self._storage_path() or "", self.choices.image.image,
         ]).encode()).hexdigest()[:24]
         recreate = not (state.exists and state.running and not state.restarting and state.label == label)
-        decision = DeployDecision(tuple(names), label, recreate, state.exists)
+        decision = DeployDecision(tuple(names), label, recreate, state.exists, image_missing=not host.has_image)
         actions = []
         if not host.has_image:
             actions.append(_("get {image} onto the host ({how})").format(image=self.choices.image.image,
@@ -324,7 +329,8 @@ class DeployRegistryStep(Step):
         # The folders and every file in one command (one round trip, not one per file).
         await ctx.files.write_all(plan.changes, prelude=folders)
         self.image_note = await ensure_image(t, self.choices.image, ctx.emit, self.progress,
-                                             probe=self.choices.hub_probe)
+                                             probe=self.choices.hub_probe, missing=decision.image_missing,
+                                             staged=self.choices.staged)
         ctx.emit.info(f"{self.choices.image.image}: {self.image_note}")
         if not decision.recreate:
             return

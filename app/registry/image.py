@@ -86,7 +86,7 @@ class HubProbe:
         return self._task is not None and not self._task.done()
 
     async def reachable(self, transport: Transport, source: ImageSource, emit: ScopedEmitter | None) -> bool:
-        if self._task is not None:
+        if self._task is not None and not self._task.cancelled():  # (cancelled once nobody needed it)
             try:
                 return await self._task
             except TransportError:
@@ -171,10 +171,12 @@ async def docker_save(image: str, counter: Callable[[int], None]) -> AsyncIterat
 
 
 async def upload_image(transport: Transport, source: ImageSource, emit: ScopedEmitter | None,
-                       progress: Progress | None = None, run: UploadRun | None = None) -> bool:
+                       progress: Progress | None = None, run: UploadRun | None = None,
+                       command: Command | None = None) -> bool:
     """Upload the image; True once the host holds it, False when ``run.stop`` stopped it first (then the
     host's `docker load` read a cut tar, failed and exited: it loads nothing of a tar it could not read
-    whole, and no process is left)."""
+    whole, and no process is left). ``command``: what reads the image on the host instead of the load
+    (StagedImage's file)."""
     run = run or UploadRun()
     run.total = total = await local_image_size(source.local_image)
 
@@ -187,13 +189,14 @@ async def upload_image(transport: Transport, source: ImageSource, emit: ScopedEm
             image=source.local_image, megabytes=total / 1e6))
     # One round trip: the load, then the name the image is used by, the upload's own name dropped (an image
     # loaded by its ID keeps it). The load's own lines are printed as docker printed them.
-    result = await transport.run(shell(LOAD_AND_NAME, source.image), sudo=True, emit=emit,
+    result = await transport.run(command or shell(LOAD_AND_NAME, source.image), sudo=True, emit=emit,
                                  stdin=stoppable(docker_save(source.local_image, count), run), timeout=3600)
     if run.stopped:
         return False
     if not result.ok:
+        what = "docker load" if result.exit_status != TAG_FAILED else f"docker tag … {source.image}"
         raise ImageUnavailable(_("{command} on the host failed: {error}").format(
-            command="docker load" if result.exit_status != TAG_FAILED else f"docker tag … {source.image}",
+            command=what if command is None else _("writing the image to the host"),
             error=result.stderr.strip()[-300:]))
     return True
 
@@ -276,6 +279,94 @@ docker tag "$name" "$1" || exit {TAG_FAILED}
 case "$name" in sha256:*) ;; *) docker rmi "$name" >/dev/null || true ;; esac'''
 
 
+#: Where `setup --yes` stages the image on the host while dockerd restarts (StagedImage): regwiz's own.
+STAGED_IMAGE = "/var/lib/regwiz/staged-image.tar"
+#: $1: the file, written under its name once its input ended (StagedImage knows whether it was stopped).
+STAGE = 'umask 077 && mkdir -p -- "$(dirname -- "$1")" && cat > "$1.part" && mv -f -- "$1.part" "$1"'
+#: $1: the image's name, $2: the staged file: loaded as LOAD_AND_NAME loads what it reads (the file is
+#: removed once opened: it goes whatever the load does).
+LOAD_STAGED = 'exec <"$2" || exit 1\nrm -f -- "$2" "$2.part"\n' + LOAD_AND_NAME
+
+
+class StagedImage:
+    """The registry image streamed to a file on the host (STAGED_IMAGE) while dockerd restarts, before the
+    deploy knows whether it needs it: only under `--yes`, where the deploy was confirmed in advance. The
+    deploy loads it from there (and the file goes), or, when it turns out not to need it, removes it; the
+    run removes it in every other outcome too (``discard``)."""
+
+    def __init__(self, path: str = STAGED_IMAGE) -> None:
+        self.path = path
+        self._task: asyncio.Task[bool] | None = None
+        self._run: UploadRun | None = None  # the streaming under way (its stop ends it between two chunks)
+        self._on_host = False  # a file (whole or part) may be on the host
+
+    def start(self, transport: Transport, source: ImageSource, emit: ScopedEmitter | None, probe: HubProbe) -> None:
+        """Start streaming (``source.kind`` auto: as upload_while_probing races the Docker Hub probe)."""
+        if self._task is not None or source.kind not in ("auto", "upload"):
+            return
+        self._on_host = True
+
+        async def stage(run: UploadRun) -> bool:
+            self._run = run
+            return await upload_image(transport, source, emit, run=run, command=shell(STAGE, self.path))
+
+        async def staged() -> bool:
+            if source.kind == "upload":
+                return await stage(UploadRun())
+            probe.start(transport, source, emit)
+            return await upload_while_probing(probe.reachable(transport, source, emit), stage, emit,
+                                              source.probe_url, source.probe_seconds)
+
+        self._task = asyncio.ensure_future(staged())
+
+    @property
+    def started(self) -> bool:
+        return self._task is not None
+
+    async def outcome(self) -> bool | None:
+        """True: the whole image is in the file; False: the host reaches Docker Hub (it is to pull);
+        None: the staging failed (the deploy gets the image its usual way)."""
+        if self._task is None:
+            return None
+        try:
+            return await asyncio.shield(self._task)
+        except TransportError:
+            return None
+
+    async def load(self, transport: Transport, source: ImageSource, emit: ScopedEmitter | None) -> None:
+        """Load the staged file into the host's docker, under the name the registry runs; the file goes."""
+        self._on_host = False  # the command removes it first thing
+        result = await transport.run(shell(LOAD_STAGED, source.image, self.path), sudo=True, emit=emit,
+                                     timeout=3600)
+        if not result.ok:
+            raise ImageUnavailable(_("{command} on the host failed: {error}").format(
+                command="docker load" if result.exit_status != TAG_FAILED else f"docker tag … {source.image}",
+                error=result.stderr.strip()[-300:]))
+
+    async def discard(self, transport: Transport, emit: ScopedEmitter | None, why: str) -> None:
+        """Stop a staging still under way and remove its file, saying ``why`` (nothing when none is there)."""
+        if self._task is not None and not self._task.done():
+            if self._run is not None:
+                self._run.stop.set()  # the host's `cat` sees its input end, and exits: nothing writes after
+            else:
+                self._task.cancel()  # still waiting to start: nothing was sent
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        if not self._on_host:
+            return
+        self._on_host = False
+        try:
+            removed = (await transport.run(Command("rm", "-f", "--", self.path, self.path + ".part"), sudo=True,
+                                           emit=emit)).ok
+        except TransportError:  # the connection is gone: say so rather than hide the run's own outcome
+            removed = False
+        if emit is not None:
+            if removed:
+                emit.info(why)
+            else:
+                emit.warning(_("{path} could not be removed: remove it by hand").format(path=self.path))
+
+
 async def set_mirror(transport: Transport, mirror: str, emit: ScopedEmitter | None) -> None:
     """Add a registry mirror to daemon.json and reload dockerd (SIGHUP: no restart)."""
     from app.remote_files import FileChange, RemoteFiles
@@ -292,11 +383,27 @@ async def set_mirror(transport: Transport, mirror: str, emit: ScopedEmitter | No
 
 
 async def ensure_image(transport: Transport, source: ImageSource, emit: ScopedEmitter | None,
-                       progress: Progress | None = None, probe: HubProbe | None = None) -> str:
-    """Make ``source.image`` present on the host; return how it got there."""
-    if await host_has_image(transport, source.image):
+                       progress: Progress | None = None, probe: HubProbe | None = None,
+                       missing: bool = False, staged: StagedImage | None = None) -> str:
+    """Make ``source.image`` present on the host; return how it got there (``missing``: the caller's
+    plan found it missing: it is not asked again; were it loaded meanwhile, getting it again does no harm)."""
+    if not missing and await host_has_image(transport, source.image):
+        if staged is not None:
+            await staged.discard(transport, emit, _("the host has {image} already: the image staged in {path} "
+                                                    "was not needed, removed").format(image=source.image,
+                                                                                      path=staged.path))
         return _("already on the host")
     kind = source.kind
+    if staged is not None and staged.started:
+        outcome = await staged.outcome()
+        if outcome:
+            await staged.load(transport, source, emit)
+            return _("uploaded from this machine (staged on the host while dockerd restarted)")
+        await staged.discard(transport, emit, _("the image staged in {path} was not needed: removed").format(
+            path=staged.path) if outcome is False else _("staging the image failed: {path} removed; getting "
+                                                         "the image as usual").format(path=staged.path))
+        if outcome is False:
+            kind = "pull"
     if kind == "auto":
         probe = probe or HubProbe()
         probe.start(transport, source, emit)
