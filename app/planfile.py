@@ -149,6 +149,8 @@ def decode_dataclass(cls: type, data: Any, where: str) -> Any:
         if not f.compare:
             continue
         if f.name not in data:
+            if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
+                continue  # a field added since the plan was saved: its default is the older behaviour
             raise PlanFileError(_("{where}: {key} is missing").format(where=where, key=repr(f.name)))
         values[f.name] = decode_value(hints[f.name], data[f.name], f"{where}.{f.name}")
     unknown = set(data) - set(values)

@@ -558,3 +558,21 @@ async def test_a_fix_forgets_the_facts_it_changes() -> None:
     assert facts.known(host, DockerState) is not None  # planning changes nothing, the facts included
     await fix.apply(ctx, plan)
     assert facts.known(host, DockerState) is None  # the next check that needs it reads the host again
+
+
+async def test_a_plan_saved_before_a_decision_field_was_added_loads_with_its_default(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # DeployDecision.image_missing came later: a plan saved without it loads, and its apply asks the host
+    # about the image again (the default, what that regwiz did); a field without a default stays required.
+    good = json.loads(planfile.render(await _some_plans(tmp_path, monkeypatch)))
+    older = copy.deepcopy(good)
+    decisions = [step["plan"]["decision"] for host in older["hosts"] for step in host["steps"]
+                 if isinstance(step["plan"].get("decision"), dict) and "image_missing" in step["plan"]["decision"]]
+    assert decisions, "no deploy decision in the saved plans"
+    for decision in decisions:
+        del decision["image_missing"]
+    back = planfile.parse(json.dumps(older), "plan.json", DECISIONS)
+    loaded = [s.plan.decision for h in back.hosts for s in h.steps if isinstance(s.plan.decision, DeployDecision)]
+    assert loaded and all(d.image_missing is False for d in loaded)
+    del decisions[0]["recreate"]
+    assert "'recreate' is missing" in _malformed(json.dumps(older))
