@@ -182,6 +182,10 @@ async def pump(reader: Callable[[int], Awaitable[bytes]], stream: str, sink: Lin
 
     One call per chunk, not per line: a log view can then take tens of
     thousands of lines a second (REFERENCE.md measured 56 s vs 0.33 s).
+
+    ``keep`` gets the output as text pieces, each a batch's lines joined by "\n" (a plain chunk's text as
+    the splitter cut it: no list of every line, no join of them at the end): ``"\n".join(keep)`` is the
+    output's lines joined, as ``CommandResult.stdout`` holds them.
     """
     splitter = LineSplitter()
     while True:
@@ -191,12 +195,12 @@ async def pump(reader: Callable[[int], Awaitable[bytes]], stream: str, sink: Lin
         lines = splitter.feed(chunk)
         if lines:
             if keep is not None:
-                keep.extend(lines)
+                keep.append(lines.joined if isinstance(lines, PlainLines) else "\n".join(lines))
             sink(stream, lines)
     rest = splitter.flush()
     if rest:
         if keep is not None:
-            keep.extend(rest)
+            keep.append("\n".join(rest))
         sink(stream, rest)
 
 
@@ -227,7 +231,8 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     async def _execute(self, command_line: str, stdin: Stdin, sink: LineSink,
                        keep_output: bool, timeout: float | None) -> tuple[int, list[str], list[str]]:
-        """Run one shell command line; return (exit status, stdout, stderr lines)."""
+        """Run one shell command line; return (exit status, stdout, stderr), each as text pieces: lines, or
+        batches of lines joined by "\n" (`pump`'s ``keep``), so "\n".join(pieces) is the text."""
 
     async def connect(self) -> None:  # noqa: B027 (a no-op on purpose where there is nothing to open)
         """Open the connection (a no-op on this machine)."""
