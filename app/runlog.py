@@ -161,12 +161,14 @@ class RunLogs:
         lines = event.lines if output else event.render_lines()  # (output is written as it came: no copy)
         if lines:
             head = time.strftime("%H:%M:%S", time.localtime(event.at)) + " "
-            if type(lines) is PlainLines:  # the chunk's text as it came, each line stamped in one pass
-                text = head + lines.joined.replace("\n", "\n" + head) + "\n"
+            if type(lines) is PlainLines:
+                # The chunk's text as it came (ASCII: encoded by a copy), each line stamped in one pass over its
+                # bytes (bytes.replace is several times faster than str.replace here).
+                stamp = head.encode("ascii")
+                data = stamp + lines.joined.encode("ascii").replace(b"\n", b"\n" + stamp) + b"\n"
             else:
-                text = head + ("\n" + head).join(lines) + "\n"
-            # (a binary file: no text layer's copy, ASCII is copied as it is; written in the writer's thread)
-            self._writer.write(out, text.encode("utf-8"))
+                data = (head + ("\n" + head).join(lines) + "\n").encode("utf-8")
+            self._writer.write(out, data)  # (a binary file, no text layer's copy; written in the writer's thread)
             self._unflushed.add(out)
         if not output:
             self.flush()  # (and waits for the writer: the file holds the event once this returns)
