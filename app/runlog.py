@@ -118,6 +118,8 @@ class RunLogs:
     _unflushed: set[BinaryIO] = field(default_factory=set, repr=False)  # files holding buffered output
     _flushed_at: float = field(default=0.0, repr=False)  # time.monotonic() of the last flush
     _writer: _Writer = field(default_factory=_Writer, repr=False)  # output's writes, off the event loop
+    _stamped_at: int = field(default=-1, repr=False)  # the second _stamp shows
+    _stamp: str = field(default="", repr=False)  # "HH:MM:SS ", each line's stamp in the files
 
     def __post_init__(self) -> None:
         paths.ensure_private_dir(self.directory.parent)
@@ -160,7 +162,10 @@ class RunLogs:
         output = event.kind is EventKind.STDOUT or event.kind is EventKind.STDERR
         lines = event.lines if output else event.render_lines()  # (output is written as it came: no copy)
         if lines:
-            head = time.strftime("%H:%M:%S", time.localtime(event.at)) + " "
+            second = int(event.at)
+            if second != self._stamped_at:  # (formatted once a second, not once per batch)
+                self._stamped_at, self._stamp = second, time.strftime("%H:%M:%S", time.localtime(second)) + " "
+            head = self._stamp
             if type(lines) is PlainLines:
                 # The chunk's text as it came (ASCII: encoded by a copy), each line stamped in one pass over its
                 # bytes (bytes.replace is several times faster than str.replace here).
