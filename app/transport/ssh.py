@@ -340,8 +340,18 @@ class SSHTransport(Transport):
             proc.stdin.write_eof()
 
         async def work() -> int:
-            await feed()
-            await proc.wait_closed()
+            # Until the channel closes (the command ended, or the connection was lost: nothing else would wake
+            # a feed waiting for its next chunk), or the input fails (its error is the command's).
+            feeding = asyncio.ensure_future(feed())
+            closing = asyncio.ensure_future(proc.wait_closed())
+            try:
+                await asyncio.wait((feeding, closing), return_when=asyncio.FIRST_COMPLETED)
+                if feeding.done():
+                    feeding.result()
+                    await closing
+            finally:
+                feeding.cancel()  # (no-ops once done)
+                closing.cancel()
             proc.finish()  # (all output has come once the channel closed)
             if proc.exit_status is None and proc.exit_signal is None and self.connection.is_closed():
                 raise ConnectionError("the session closed before the command finished")
