@@ -30,8 +30,9 @@ if TYPE_CHECKING:
     from app.hostlock import HostLock
     from app.transport.hostkeys import HostKeyUnknown
 
-#: The most one read takes from a command's output. asyncssh hands over whatever it holds, up to
-#: this; a large read means few batches (each costs an event and a log write) when output floods in.
+#: The most one read takes from a command's output (``pump``: a local command's pipes). A read hands over
+#: whatever is there, up to this; a large read means few batches (each costs an event and a log write) when
+#: output floods in. (SSH output comes a socket read's packets at a time: ssh._OutputProcess.)
 CHUNK_SIZE = 256 * 1024
 
 
