@@ -171,6 +171,7 @@ class SSHTransport(Transport):
         self.target = target
         self.label = target.label
         self._conn: asyncssh.SSHClientConnection | None = None
+        self._reconnecting: asyncio.Future[None] | None = None  # the new connection after the last one died
 
     @property
     def connection(self) -> asyncssh.SSHClientConnection:
@@ -310,7 +311,15 @@ class SSHTransport(Transport):
             # The last session died (network, sshd restarted, host rebooted): the next
             # command opens a new one, so that running a failed step again just works.
             self._conn = None
-            await self.connect()
+            self._reconnecting = asyncio.ensure_future(self.connect())
+        reconnecting = self._reconnecting
+        if self._conn is None and reconnecting is not None:
+            # Every command that found it closed (a step's reads run together) waits for the one new connection.
+            try:
+                await asyncio.shield(reconnecting)
+            finally:
+                if reconnecting.done() and self._reconnecting is reconnecting:
+                    self._reconnecting = None
         out: list[str] | None = [] if keep_output else None
         err: list[str] = []
         outputs = {None: OutputPump("stdout", sink, out),
@@ -321,13 +330,15 @@ class SSHTransport(Transport):
             process.outputs, process._pending = outputs, []
             return process
 
+        # This command's connection: another command may find it closed meanwhile and open the next one.
+        conn = self.connection
         try:
-            _chan, session = await self.connection.create_session(factory, command_line, encoding=None)
+            _chan, session = await conn.create_session(factory, command_line, encoding=None)
             proc = cast(_OutputProcess, session)
         except (asyncssh.Error, ConnectionError) as exc:
             reason = getattr(exc, "reason", exc)
             if isinstance(exc, (asyncssh.ConnectionLost, asyncssh.DisconnectError, ConnectionError)) \
-                    or self.connection.is_closed():
+                    or conn.is_closed():
                 raise TransportError(_("the connection to {host} was lost ({reason})").format(
                     host=self.label, reason=reason)) from None
             raise TransportError(_("the connection to {host} failed: {reason}").format(
@@ -353,7 +364,7 @@ class SSHTransport(Transport):
                 feeding.cancel()  # (no-ops once done)
                 closing.cancel()
             proc.finish()  # (all output has come once the channel closed)
-            if proc.exit_status is None and proc.exit_signal is None and self.connection.is_closed():
+            if proc.exit_status is None and proc.exit_signal is None and conn.is_closed():
                 raise ConnectionError("the session closed before the command finished")
             return proc.exit_status if proc.exit_status is not None else 255
 
