@@ -64,42 +64,62 @@ class _Writer:
 
     A flood of output is megabytes a second of log; the kernel's part of each write(2) (page cache, the file
     system's allocation) took 10-80 ms per 15 MB here, all of it on the event loop, where a key press waits.
-    In this thread the write runs beside the loop (write(2) releases the GIL). ``wait`` returns once every
-    write handed over so far is done, and raises the first error any of them met.
+    In this thread the write runs beside the loop (write(2) releases the GIL). Writes are handed over
+    ``HAND_OVER_BYTES`` at a time (each hand-over wakes the thread, which then takes the GIL), and at every
+    flush. ``wait`` returns once every write so far is done, and raises the first error any of them met.
     """
 
+    HAND_OVER_BYTES = 1 << 20
+    _Jobs = list[tuple[BinaryIO, bytes | None]]
+
     def __init__(self) -> None:
-        self._queue: "queue.SimpleQueue[tuple[BinaryIO | None, bytes | threading.Event | None]] | None" = None
+        self._queue: "queue.SimpleQueue[_Writer._Jobs | threading.Event] | None" = None
+        self._held: _Writer._Jobs = []
+        self._held_bytes = 0
         self._error: BaseException | None = None
 
     def write(self, out: BinaryIO, data: bytes | None) -> None:
-        """``out.write(data)`` in the thread (``data`` None: ``out.flush()``)."""
+        """``out.write(data)`` in the thread (``data`` None: ``out.flush()``, handed over at once)."""
+        self._held.append((out, data))
+        if data is None:
+            self._hand_over()
+        else:
+            self._held_bytes += len(data)
+            if self._held_bytes >= self.HAND_OVER_BYTES:
+                self._hand_over()
+
+    def _hand_over(self) -> None:
+        if not self._held:
+            return
         if self._queue is None:
             import queue  # (at the first write, not at start-up)
 
             self._queue = queue.SimpleQueue()
             # A daemon: it never holds up the exit. Every command's end waits for its writes (``wait``).
             threading.Thread(target=self._work, args=(self._queue,), name="regwiz-run-logs", daemon=True).start()
-        self._queue.put((out, data))
+        jobs, self._held, self._held_bytes = self._held, [], 0
+        self._queue.put(jobs)
 
-    def _work(self, jobs: "queue.SimpleQueue[tuple[BinaryIO | None, bytes | threading.Event | None]]") -> None:
+    def _work(self, queue: "queue.SimpleQueue[_Writer._Jobs | threading.Event]") -> None:
         while True:
-            out, data = jobs.get()
-            if isinstance(data, threading.Event):
-                data.set()
+            jobs = queue.get()
+            if isinstance(jobs, threading.Event):
+                jobs.set()
                 continue
-            try:
-                if data is None:
-                    out.flush()  # type: ignore[union-attr]
-                else:
-                    out.write(data)  # type: ignore[union-attr]
-            except BaseException as exc:  # noqa: BLE001 - raised again by wait(), on the loop's side
-                self._error = self._error or exc
+            for out, data in jobs:
+                try:
+                    if data is None:
+                        out.flush()
+                    else:
+                        out.write(data)
+                except BaseException as exc:  # noqa: BLE001 - raised again by wait(), on the loop's side
+                    self._error = self._error or exc
 
     def wait(self) -> None:
+        self._hand_over()
         if self._queue is not None:
             done = threading.Event()
-            self._queue.put((None, done))
+            self._queue.put(done)
             done.wait()
         if self._error is not None:
             error, self._error = self._error, None
