@@ -59,6 +59,17 @@ class _OutputProcess(asyncssh.SSHClientProcess[bytes]):
     _scheduled: bool = False
     error: BaseException | None = None  # what a sink raised (raised again when the command ends)
 
+    eof = False  # the command's output ended (EOF came)
+    lost: Exception | None = None  # the connection dropped under the session (asyncssh's reason)
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        return super().eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = exc
+        super().connection_lost(exc)
+
     def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
         self._pending.append((datatype, data))
         if not self._scheduled:
@@ -364,6 +375,8 @@ class SSHTransport(Transport):
                 feeding.cancel()  # (no-ops once done)
                 closing.cancel()
             proc.finish()  # (all output has come once the channel closed)
+            if proc.lost is not None and not proc.eof:  # (as asyncssh's stream reader raised it)
+                raise proc.lost
             if proc.exit_status is None and proc.exit_signal is None and conn.is_closed():
                 raise ConnectionError("the session closed before the command finished")
             return proc.exit_status if proc.exit_status is not None else 255
