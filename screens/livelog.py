@@ -69,13 +69,17 @@ class LiveLog(Log):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._pending: list[str] = []
-        self._pending_plain = True  # every waiting line came in PlainLines (app.events): no check needed
+        self._pending_plain = True  # every waiting line is printable ASCII (PlainLines, or checked as it came)
         self._flush_timer: Timer | None = None
         self._flooded = False  # the last flush wrote FLOOD_LINES or more
 
     def write_lines(self, lines: Iterable[str], scroll_end: bool | None = None) -> "LiveLog":
-        if type(lines) is not PlainLines:
-            self._pending_plain = False
+        if type(lines) is not PlainLines and self._pending_plain:
+            # Checked alone, now (a command's line, its exit: a few lines), so that a flood's PlainLines waiting
+            # beside them are not joined and scanned again at the flush.
+            lines = list(lines)
+            text = "\n".join(lines)
+            self._pending_plain = not lines or (text.count("\n") == len(lines) - 1 and _printable_ascii_lines(text))
         self._pending.extend(lines)
         if scroll_end is not None or not self.is_mounted:
             self.flush(scroll_end)  # an explicit scroll request is honoured at once

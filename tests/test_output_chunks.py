@@ -169,6 +169,22 @@ def test_any_chunking_gives_the_lines_of_the_whole_output() -> None:
                 assert batch.joined == "\n".join(batch), batch  # the text the log file and the redactor read
 
 
+async def test_the_kept_output_of_any_chunking_is_the_whole_outputs_lines_joined() -> None:
+    """pump keeps text pieces (a batch's lines joined), not every line: joined, they are the output's lines."""
+    rng = random.Random(17)
+    pieces = [b"plain output line", b"", b"caf\xc3\xa9", b"tab\there", b"crlf\r", b"x" * 300, b"\xff broken"]
+    for _ in range(200):
+        data = b"\n".join(rng.choice(pieces) for _ in range(rng.randrange(1, 40)))
+        if rng.random() < 0.7:
+            data += b"\n"
+        cuts = rng.sample(range(1, len(data)), min(len(data) - 1, rng.randrange(0, 12))) if len(data) > 1 else []
+        kept: list[str] = []
+        batches: list[Sequence[str]] = []
+        await pump(_reader(_pieces(data, cuts)), "stdout", lambda stream, lines, into=batches: into.append(lines), kept)
+        assert "\n".join(kept) == "\n".join(_expected(data)), data
+        assert len(kept) == len(batches) and [line for batch in batches for line in batch] == _expected(data)
+
+
 async def test_stream_lines_keeps_order_a_last_line_without_newline_and_the_exit_status() -> None:
     async with LocalTransport() as t:
         lines = [line async for line in t.stream_lines(shell("seq 1 30000; printf 'no newline'"))]
@@ -184,3 +200,25 @@ async def test_stream_lines_keeps_order_a_last_line_without_newline_and_the_exit
         assert seen == ["a", "b"]
         result = await t.run(Command("printf", "x\\ny"))
         assert result.stdout == "x\ny"
+
+
+async def test_a_commands_output_over_ssh_comes_whole_per_stream_with_its_input_read(  # type: ignore[no-untyped-def]
+        fresh_host, tmp_path) -> None:
+    """SSHTransport hands asyncssh's packets straight to the splitter (no stream reader): stdout and stderr,
+    interleaved, each keep their lines in order, the input is read, and a last line without newline comes."""
+    from tests.sshutil import by_key
+
+    host = fresh_host("linux_client")
+    bus = EventBus()
+    memory = MemorySink()
+    bus.subscribe(memory)
+    emit = bus.scoped(source="diagnose.x", host=host.address)
+    script = ('i=0; while [ $i -lt 3000 ]; do echo "out $i line"; echo "err $i" >&2; i=$((i+1)); done; '
+              'cat; printf "no newline"')
+    async with by_key(host, "root", tmp_path) as transport:
+        result = await transport.run(shell(script), stdin=b"from stdin\n", emit=emit)
+        quiet = await transport.run(Command("true"), emit=emit)
+    out = [f"out {i} line" for i in range(3000)] + ["from stdin", "no newline"]
+    assert result.ok and quiet.ok and quiet.stdout == ""
+    assert result.stdout.split("\n") == out and memory.lines(EventKind.STDOUT) == out
+    assert result.stderr.split("\n") == [f"err {i}" for i in range(3000)] == memory.lines(EventKind.STDERR)

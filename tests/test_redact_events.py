@@ -33,7 +33,8 @@ def test_bus_redacts_before_any_sink(tmp_path: Path) -> None:
     bus.emit(EventKind.STDOUT, ["login with s3cr3t-pw", "plain"], source="t", host="h")
     assert memory.lines() == [f"login with {REDACTED}", "plain"]
     log_path = file_sink.path_for("t", "h")
-    text = log_path.read_text()
+    text = file_sink.log_text("t", "h")  # (output alone is flushed within FLUSH_SECONDS: log_text flushes now)
+    assert text == log_path.read_text()
     assert "s3cr3t-pw" not in text and REDACTED in text
     assert log_path.stat().st_mode & 0o777 == 0o600
 

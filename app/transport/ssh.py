@@ -8,15 +8,15 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, cast
 
 import asyncssh
 
 from app.i18n import _
 from app.redact import Secret
 # (AuthenticationFailed and LoginRefused live with the base: the engine tells them apart without asyncssh)
-from app.transport.base import (AuthenticationFailed, LineSink, LoginRefused, Stdin, Transport, TransportError,
-                                chunks_of, pump)
+from app.transport.base import (AuthenticationFailed, LineSink, LoginRefused, OutputPump, Stdin, Transport,
+                                TransportError, chunks_of)
 from app.transport.hostkeys import HostKeyChanged, HostKeyUnknown, KnownHostsStore
 
 
@@ -42,6 +42,68 @@ def _encryption_algs() -> list[str]:
     names = [alg.decode("ascii") for alg in get_default_encryption_algs()]
     gcm = [name for name in ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com") if name in names]
     return gcm + [name for name in names if name not in gcm]
+
+
+class _OutputProcess(asyncssh.SSHClientProcess[bytes]):
+    """A remote command whose output goes straight to its ``OutputPump``s, not through asyncssh's stream reader.
+
+    asyncssh hands each SSH packet (a few KB) to ``data_received``; the stream reader would buffer them for a
+    ``read`` in another task, woken once per read. Here the packets that arrive together (one read from the
+    socket, dozens of packets while output floods in) wait in a list, and one callback (``call_soon``, after
+    asyncssh has handled them all) splits them as one chunk: the same batches ``pump`` made, without the
+    reader's buffer, lock, future and task switch per read. Standard input is asyncssh's as before.
+    """
+
+    outputs: dict[int | None, OutputPump]
+    _pending: list[tuple[int | None, bytes]]
+    _scheduled: bool = False
+    error: BaseException | None = None  # what a sink raised (raised again when the command ends)
+
+    eof = False  # the command's output ended (EOF came)
+    lost: Exception | None = None  # the connection dropped under the session (asyncssh's reason)
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        return super().eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = exc
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
+        self._pending.append((datatype, data))
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self.deliver)
+
+    def deliver(self) -> None:
+        """Every packet received so far into its stream's pump, each stream's in one chunk."""
+        self._scheduled = False
+        pending, self._pending = self._pending, []
+        if self.error is not None or not pending:
+            return
+        try:
+            if len(pending) == 1 or all(datatype == pending[0][0] for datatype, _data in pending):
+                self.outputs[pending[0][0]].feed(b"".join([data for _datatype, data in pending]))
+            else:  # stdout and stderr both: each stream's bytes in order
+                for stream in dict.fromkeys(datatype for datatype, _data in pending):
+                    self.outputs[stream].feed(b"".join([data for datatype, data in pending if datatype == stream]))
+        except BaseException as exc:  # noqa: BLE001 - raised again in _execute, where the command is awaited
+            self.error = exc
+
+    def discard(self) -> None:
+        """No more output to the pumps (the command timed out or was cancelled)."""
+        self._pending = []
+        self.outputs = {}
+        self.data_received = lambda data, datatype: None  # type: ignore[method-assign]
+
+    def finish(self) -> None:
+        """The end of the output: what is still waiting, then each stream's last line without a newline."""
+        self.deliver()
+        for output in self.outputs.values():
+            output.finish()
+        if self.error is not None:
+            raise self.error
 
 
 @dataclass
@@ -120,6 +182,7 @@ class SSHTransport(Transport):
         self.target = target
         self.label = target.label
         self._conn: asyncssh.SSHClientConnection | None = None
+        self._reconnecting: asyncio.Future[None] | None = None  # the new connection after the last one died
 
     @property
     def connection(self) -> asyncssh.SSHClientConnection:
@@ -259,19 +322,38 @@ class SSHTransport(Transport):
             # The last session died (network, sshd restarted, host rebooted): the next
             # command opens a new one, so that running a failed step again just works.
             self._conn = None
-            await self.connect()
+            self._reconnecting = asyncio.ensure_future(self.connect())
+        reconnecting = self._reconnecting
+        if self._conn is None and reconnecting is not None:
+            # Every command that found it closed (a step's reads run together) waits for the one new connection.
+            try:
+                await asyncio.shield(reconnecting)
+            finally:
+                if reconnecting.done() and self._reconnecting is reconnecting:
+                    self._reconnecting = None
+        out: list[str] | None = [] if keep_output else None
+        err: list[str] = []
+        outputs = {None: OutputPump("stdout", sink, out),
+                   asyncssh.EXTENDED_DATA_STDERR: OutputPump("stderr", sink, err)}
+
+        def factory() -> _OutputProcess:
+            process = _OutputProcess()
+            process.outputs, process._pending = outputs, []
+            return process
+
+        # This command's connection: another command may find it closed meanwhile and open the next one.
+        conn = self.connection
         try:
-            proc = await self.connection.create_process(command_line, encoding=None)
+            _chan, session = await conn.create_session(factory, command_line, encoding=None)
+            proc = cast(_OutputProcess, session)
         except (asyncssh.Error, ConnectionError) as exc:
             reason = getattr(exc, "reason", exc)
             if isinstance(exc, (asyncssh.ConnectionLost, asyncssh.DisconnectError, ConnectionError)) \
-                    or self.connection.is_closed():
+                    or conn.is_closed():
                 raise TransportError(_("the connection to {host} was lost ({reason})").format(
                     host=self.label, reason=reason)) from None
             raise TransportError(_("the connection to {host} failed: {reason}").format(
                 host=self.label, reason=reason)) from None
-        out: list[str] | None = [] if keep_output else None
-        err: list[str] = []
 
         async def feed() -> None:
             async for chunk in chunks_of(stdin):
@@ -280,19 +362,29 @@ class SSHTransport(Transport):
             proc.stdin.write_eof()
 
         async def work() -> int:
-            await asyncio.gather(
-                pump(proc.stdout.read, "stdout", sink, out),
-                pump(proc.stderr.read, "stderr", sink, err),
-                feed(),
-            )
-            await proc.wait_closed()
-            if proc.exit_status is None and proc.exit_signal is None and self.connection.is_closed():
+            # Until the channel closes (the command ended, or the connection was lost: nothing else would wake
+            # a feed waiting for its next chunk), or the input fails (its error is the command's).
+            feeding = asyncio.ensure_future(feed())
+            closing = asyncio.ensure_future(proc.wait_closed())
+            try:
+                await asyncio.wait((feeding, closing), return_when=asyncio.FIRST_COMPLETED)
+                if feeding.done():
+                    feeding.result()
+                    await closing
+            finally:
+                feeding.cancel()  # (no-ops once done)
+                closing.cancel()
+            proc.finish()  # (all output has come once the channel closed)
+            if proc.lost is not None and not proc.eof:  # (as asyncssh's stream reader raised it)
+                raise proc.lost
+            if proc.exit_status is None and proc.exit_signal is None and conn.is_closed():
                 raise ConnectionError("the session closed before the command finished")
             return proc.exit_status if proc.exit_status is not None else 255
 
         try:
             return await asyncio.wait_for(work(), timeout), out or [], err
         except (asyncio.TimeoutError, asyncio.CancelledError):
+            proc.discard()  # (output still arriving is not shown after the command's error)
             proc.close()
             raise
         except (asyncssh.Error, ConnectionError, BrokenPipeError) as exc:
