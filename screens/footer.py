@@ -72,3 +72,103 @@ def translated_bindings(bindings: dict[str, ActiveBinding]) -> dict[str, ActiveB
                                              else "", tooltip=_(binding.tooltip) if binding.tooltip else ""),
                                enabled, _(tooltip) if tooltip else tooltip)
             for key, (node, binding, enabled, tooltip) in bindings.items()}
+
+
+class KeysFooter(Footer):
+    """The same footer drawn as one widget: the keys are one line of text, not a widget each.
+
+    Every widget on the first screen costs start-up time (Textual styles, lays out and renders each
+    before the first key typed is answered); Textual's Footer is a widget per key. This one draws the
+    same keys with the same styles (FooterKey's component classes and rules), runs a key's action on a
+    click (a greyed-out key rings the bell, as FooterKey does) and lights the key under the pointer. The
+    command palette's key stays Textual's own FooterKey, docked on the right.
+    """
+
+    COMPONENT_CLASSES = {"footer-key--key", "footer-key--description", "footer-key--hover"}
+    DEFAULT_CSS = """
+    KeysFooter {
+        text-wrap: nowrap;
+        .footer-key--key {
+            color: $footer-key-foreground;
+            background: $footer-key-background;
+            text-style: bold;
+        }
+        .footer-key--description {
+            color: $footer-description-foreground;
+            background: $footer-description-background;
+        }
+        .footer-key--hover {
+            color: $footer-key-foreground;
+            background: $block-hover-background;
+        }
+    }
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self._keys: list[tuple[str, str, str, bool]] = []  # (key, as shown, description, enabled)
+        self._spans: list[tuple[int, int]] = []  # each key's columns
+        self._hover: int | None = None
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        self._shown = self._keys_shown()
+        bindings = self.screen.active_bindings
+        first: dict[str, tuple[str, str, str, bool]] = {}  # one key per action, as Textual's Footer
+        for (_node, binding, enabled, _tooltip) in bindings.values():
+            if binding.show and binding.action not in first:
+                first[binding.action] = (binding.key, self.app.get_key_display(binding), binding.description,
+                                         enabled)
+        self._keys = list(first.values())
+        self._hover = None
+        for widget in TextualFooter.compose(self):
+            if widget.has_class("-command-palette"):
+                yield widget
+        self.refresh()
+
+    def render(self):  # type: ignore[no-untyped-def]
+        from rich.style import Style
+        from rich.text import Text
+
+        key_style = self.get_component_rich_style("footer-key--key")
+        description_style = self.get_component_rich_style("footer-key--description")
+        text, self._spans = Text(end=""), []
+        for index, (_key, shown, description, enabled) in enumerate(self._keys):
+            start = len(text)
+            part = Text.assemble((f" {shown} ", key_style), (f"{description} " if description else "",
+                                                             description_style))
+            if index == self._hover:
+                part.stylize_before(self.get_component_rich_style("footer-key--hover"))
+            if not enabled:
+                part.stylize(Style(dim=True))
+            text.append_text(part)
+            self._spans.append((start, len(text)))
+        return text
+
+    def descriptions(self) -> list[str]:
+        """The keys' descriptions as shown (what FooterKey.description holds in Textual's Footer)."""
+        return [description for (_key, _shown, description, _enabled) in self._keys]
+
+    def _key_at(self, x: int) -> int | None:
+        return next((index for index, (start, end) in enumerate(self._spans) if start <= x < end), None)
+
+    def on_mouse_move(self, event) -> None:  # type: ignore[no-untyped-def]
+        hover = self._key_at(event.x) if event.y == 0 else None
+        if hover != self._hover:
+            self._hover = hover
+            self.styles.pointer = "pointer" if hover is not None else "default"
+            self.refresh()
+
+    def on_leave(self) -> None:
+        if self._hover is not None:
+            self._hover = None
+            self.refresh()
+
+    def on_mouse_down(self, event) -> None:  # type: ignore[no-untyped-def]
+        index = self._key_at(event.x)
+        if index is None:
+            return
+        key, _shown, _description, enabled = self._keys[index]
+        if enabled:
+            self.app.simulate_key(key)
+        else:
+            self.app.bell()

@@ -14,7 +14,7 @@ from app.events import EventBus, EventKind
 from app.i18n import N_, _
 from app.redact import Secret
 from app.targets import HostForm, parse_number, validate_host, validate_key_file, validate_port, validate_user
-from screens.footer import Footer
+from screens.footer import KeysFooter
 from screens.livelog import LiveLog
 from screens.steps import StepsPanel
 from screens.wizard import (Connected, OpenDashboard, ProfileChosen, SaveToProfile, WizardStep, field_input, form_field,
@@ -105,7 +105,7 @@ class TargetScreen(WizardStep):
                     yield Button(_("Continue: Diagnose"), id="next", variant="success", compact=True, disabled=True)
                 yield Static("", id="status")
                 yield LiveLog(id="log", highlight=False)
-        yield Footer()
+        yield KeysFooter()  # (one widget, not one per key: start-up time)
 
     def _field(self, name: str, label: str, placeholder: str, *, value: str = "",
                password: bool = False, narrow: bool = False) -> Vertical:
