@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from textual.binding import ActiveBinding
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer as TextualFooter
 
 from app.i18n import ENGLISH, N_, _, current
@@ -172,3 +173,76 @@ class KeysFooter(Footer):
             self.app.simulate_key(key)
         else:
             self.app.bell()
+
+
+class TitleBar(Widget):
+    """Textual's Header (icon, title, the clock's space) drawn as one widget: the same cells, a click on the
+    icon opens the command palette, a click elsewhere makes it tall or short again; the title follows
+    the app's (the language's) title and sub-title."""
+
+    DEFAULT_CSS = """
+    TitleBar {
+        dock: top;
+        width: 100%;
+        background: $panel;
+        color: $foreground;
+        height: 1;
+        text-wrap: nowrap;
+    }
+    TitleBar.-tall { height: 3; }
+    TitleBar > .title-bar--icon-hover { background: $foreground 10%; }
+    """
+    COMPONENT_CLASSES = {"title-bar--icon-hover"}
+    ICON, ICON_WIDTH, CLOCK_WIDTH = "⭘", 8, 10
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._icon_hover = False
+
+    def on_mount(self) -> None:
+        for name in ("title", "sub_title"):
+            self.watch(self.app, name, self._title_changed, init=False)
+            self.watch(self.screen, name, self._title_changed, init=False)
+
+    def _title_changed(self) -> None:
+        self.refresh()
+
+    def render(self):  # type: ignore[no-untyped-def]
+        from textual.content import Content
+
+        screen, app = self.screen, self.app
+        title = app.format_title(screen.title if screen.title is not None else app.title,
+                                 screen.sub_title if screen.sub_title is not None else app.sub_title)
+        width = self.size.width
+        room = max(0, width - self.ICON_WIDTH - self.CLOCK_WIDTH)
+        if title.cell_length > room:
+            title = title.truncate(room, ellipsis=True)
+        left = (room - title.cell_length) // 2
+        icon = Content(f" {self.ICON}".ljust(self.ICON_WIDTH))
+        if self._icon_hover:
+            icon = icon.stylize(self.get_component_rich_style("title-bar--icon-hover"))
+        title_line = Content.assemble(" " * (self.ICON_WIDTH + left), title,
+                                      " " * (room - left - title.cell_length + self.CLOCK_WIDTH))
+        if self.has_class("-tall"):  # (as Textual's: the title on the first line, the icon on the second)
+            return Content("\n").join([title_line, Content.assemble(icon, " " * (width - self.ICON_WIDTH)),
+                                        Content(" " * width)])
+        return Content.assemble(icon, title_line[self.ICON_WIDTH:])
+
+    def on_mouse_move(self, event) -> None:  # type: ignore[no-untyped-def]
+        hover = event.x < self.ICON_WIDTH
+        if hover != self._icon_hover:
+            self._icon_hover = hover
+            self.tooltip = _("Open the command palette") if hover else None
+            self.refresh()
+
+    def on_leave(self) -> None:
+        if self._icon_hover:
+            self._icon_hover = False
+            self.tooltip = None
+            self.refresh()
+
+    async def on_click(self, event) -> None:  # type: ignore[no-untyped-def]
+        if event.x < self.ICON_WIDTH:
+            await self.run_action("app.command_palette")
+        else:
+            self.toggle_class("-tall")

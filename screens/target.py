@@ -6,7 +6,7 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Header, Input, Label, RadioButton, RadioSet, Select, Static
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select, Static
 
 from typing import TYPE_CHECKING
 
@@ -14,7 +14,7 @@ from app.events import EventBus, EventKind, LogEvent
 from app.i18n import N_, _
 from app.redact import Secret
 from app.targets import HostForm, parse_number, validate_host, validate_key_file, validate_port, validate_user
-from screens.footer import KeysFooter
+from screens.footer import KeysFooter, TitleBar
 from screens.livelog import LiveLog
 from screens.steps import StepsPanel
 from screens.wizard import (Connected, OpenDashboard, ProfileChosen, SaveToProfile, WizardStep, field_input, form_field,
@@ -91,7 +91,7 @@ class TargetScreen(WizardStep):
         # only when shown: the saved-profiles picker when there are profiles, the key-file fields
         # when "Private key file" is chosen, the sudo password when sudo asks, an error line when
         # there is an error.
-        yield Header()
+        yield TitleBar()  # (Textual's Header drawn as one widget: start-up time)
         with Horizontal():
             yield StepsPanel(current=0, id="steps")
             # Enter moves through the fields; in the last one it connects (screens/wizard.py).
