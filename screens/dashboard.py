@@ -175,13 +175,13 @@ class DashboardScreen(LiveLogScreen):
             row = self._selected() if self.is_mounted else None
             return True if _wanted(row) else None  # shown greyed out until a row has a fix
         if action == "back":
-            return len(self.app.screen_stack) > 2  # (beneath the first screen there is nothing to go to)
+            return len(self.app.screen_stack) > 1  # (beneath the first screen there is nothing to go to)
         return True
 
     def action_back(self) -> None:
         if close_keys_panel(self):  # (the keys panel, when open, closes first)
             return
-        if self.app.screen is self and len(self.app.screen_stack) > 2:
+        if self.app.screen is self and len(self.app.screen_stack) > 1:
             self.workers.cancel_all()
             self.app.pop_screen()
 

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from textual.binding import ActiveBinding
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer as TextualFooter
 
 from app.i18n import ENGLISH, N_, _, current
@@ -72,3 +73,176 @@ def translated_bindings(bindings: dict[str, ActiveBinding]) -> dict[str, ActiveB
                                              else "", tooltip=_(binding.tooltip) if binding.tooltip else ""),
                                enabled, _(tooltip) if tooltip else tooltip)
             for key, (node, binding, enabled, tooltip) in bindings.items()}
+
+
+class KeysFooter(Footer):
+    """The same footer drawn as one widget: the keys are one line of text, not a widget each.
+
+    Every widget on the first screen costs start-up time (Textual styles, lays out and renders each
+    before the first key typed is answered); Textual's Footer is a widget per key. This one draws the
+    same keys with the same styles (FooterKey's component classes and rules), runs a key's action on a
+    click (a greyed-out key rings the bell, as FooterKey does) and lights the key under the pointer. The
+    command palette's key stays Textual's own FooterKey, docked on the right.
+    """
+
+    COMPONENT_CLASSES = {"footer-key--key", "footer-key--description", "footer-key--hover"}
+    DEFAULT_CSS = """
+    KeysFooter {
+        text-wrap: nowrap;
+        .footer-key--key {
+            color: $footer-key-foreground;
+            background: $footer-key-background;
+            text-style: bold;
+        }
+        .footer-key--description {
+            color: $footer-description-foreground;
+            background: $footer-description-background;
+        }
+        .footer-key--hover {
+            color: $footer-key-foreground;
+            background: $block-hover-background;
+        }
+    }
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self._keys: list[tuple[str, str, str, bool]] = []  # (key, as shown, description, enabled)
+        self._spans: list[tuple[int, int]] = []  # each key's columns
+        self._hover: int | None = None
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        self._shown = self._keys_shown()
+        bindings = self.screen.active_bindings
+        first: dict[str, tuple[str, str, str, bool]] = {}  # one key per action, as Textual's Footer
+        for (_node, binding, enabled, _tooltip) in bindings.values():
+            if binding.show and binding.action not in first:
+                first[binding.action] = (binding.key, self.app.get_key_display(binding), binding.description,
+                                         enabled)
+        self._keys = list(first.values())
+        self._hover = None
+        for widget in TextualFooter.compose(self):
+            if widget.has_class("-command-palette"):
+                yield widget
+        self.refresh()
+
+    def render(self):  # type: ignore[no-untyped-def]
+        from rich.style import Style
+        from rich.text import Text
+
+        key_style = self.get_component_rich_style("footer-key--key")
+        description_style = self.get_component_rich_style("footer-key--description")
+        text, self._spans = Text(end=""), []
+        for index, (_key, shown, description, enabled) in enumerate(self._keys):
+            start = len(text)
+            part = Text.assemble((f" {shown} ", key_style), (f"{description} " if description else "",
+                                                             description_style))
+            if index == self._hover:
+                part.stylize_before(self.get_component_rich_style("footer-key--hover"))
+            if not enabled:
+                part.stylize(Style(dim=True))
+            text.append_text(part)
+            self._spans.append((start, len(text)))
+        return text
+
+    def descriptions(self) -> list[str]:
+        """The keys' descriptions as shown (what FooterKey.description holds in Textual's Footer)."""
+        return [description for (_key, _shown, description, _enabled) in self._keys]
+
+    def _key_at(self, x: int) -> int | None:
+        return next((index for index, (start, end) in enumerate(self._spans) if start <= x < end), None)
+
+    def on_mouse_move(self, event) -> None:  # type: ignore[no-untyped-def]
+        hover = self._key_at(event.x) if event.y == 0 else None
+        if hover != self._hover:
+            self._hover = hover
+            self.styles.pointer = "pointer" if hover is not None else "default"
+            self.refresh()
+
+    def on_leave(self) -> None:
+        if self._hover is not None:
+            self._hover = None
+            self.refresh()
+
+    def on_mouse_down(self, event) -> None:  # type: ignore[no-untyped-def]
+        index = self._key_at(event.x)
+        if index is None:
+            return
+        key, _shown, _description, enabled = self._keys[index]
+        if enabled:
+            self.app.simulate_key(key)
+        else:
+            self.app.bell()
+
+
+class TitleBar(Widget):
+    """Textual's Header (icon, title, the clock's space) drawn as one widget: the same cells, a click on the
+    icon opens the command palette, a click elsewhere makes it tall or short again; the title follows
+    the app's (the language's) title and sub-title."""
+
+    DEFAULT_CSS = """
+    TitleBar {
+        dock: top;
+        width: 100%;
+        background: $panel;
+        color: $foreground;
+        height: 1;
+        text-wrap: nowrap;
+    }
+    TitleBar.-tall { height: 3; }
+    TitleBar > .title-bar--icon-hover { background: $foreground 10%; }
+    """
+    COMPONENT_CLASSES = {"title-bar--icon-hover"}
+    ICON, ICON_WIDTH, CLOCK_WIDTH = "⭘", 8, 10
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._icon_hover = False
+
+    def on_mount(self) -> None:
+        for name in ("title", "sub_title"):
+            self.watch(self.app, name, self._title_changed, init=False)
+            self.watch(self.screen, name, self._title_changed, init=False)
+
+    def _title_changed(self) -> None:
+        self.refresh()
+
+    def render(self):  # type: ignore[no-untyped-def]
+        from textual.content import Content
+
+        screen, app = self.screen, self.app
+        title = app.format_title(screen.title if screen.title is not None else app.title,
+                                 screen.sub_title if screen.sub_title is not None else app.sub_title)
+        width = self.size.width
+        room = max(0, width - self.ICON_WIDTH - self.CLOCK_WIDTH)
+        if title.cell_length > room:
+            title = title.truncate(room, ellipsis=True)
+        left = (room - title.cell_length) // 2
+        icon = Content(f" {self.ICON}".ljust(self.ICON_WIDTH))
+        if self._icon_hover:
+            icon = icon.stylize(self.get_component_rich_style("title-bar--icon-hover"))
+        title_line = Content.assemble(" " * (self.ICON_WIDTH + left), title,
+                                      " " * (room - left - title.cell_length + self.CLOCK_WIDTH))
+        if self.has_class("-tall"):  # (as Textual's: the title on the first line, the icon on the second)
+            return Content("\n").join([title_line, Content.assemble(icon, " " * (width - self.ICON_WIDTH)),
+                                        Content(" " * width)])
+        return Content.assemble(icon, title_line[self.ICON_WIDTH:])
+
+    def on_mouse_move(self, event) -> None:  # type: ignore[no-untyped-def]
+        hover = event.x < self.ICON_WIDTH
+        if hover != self._icon_hover:
+            self._icon_hover = hover
+            self.tooltip = _("Open the command palette") if hover else None
+            self.refresh()
+
+    def on_leave(self) -> None:
+        if self._icon_hover:
+            self._icon_hover = False
+            self.tooltip = None
+            self.refresh()
+
+    async def on_click(self, event) -> None:  # type: ignore[no-untyped-def]
+        if event.x < self.ICON_WIDTH:
+            await self.run_action("app.command_palette")
+        else:
+            self.toggle_class("-tall")

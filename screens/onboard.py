@@ -322,6 +322,6 @@ class OnboardScreen(FormKeys, LiveLogScreen):
         return bool(await self.app.push_screen_wait(HostKeyScreen(name, unknown.key_type, unknown.fingerprint)))  # type: ignore[arg-type]
 
     def action_back(self) -> None:
-        if len(self.app.screen_stack) > 2:
+        if len(self.app.screen_stack) > 1:
             self.app.pop_screen()
 

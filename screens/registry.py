@@ -233,7 +233,7 @@ class RegistryScreen(FormKeys, LiveLogScreen):
         if action in ("prune", "reload"):
             return True if not (self.busy or self.loading) else None
         if action == "back":
-            return len(self.app.screen_stack) > 2
+            return len(self.app.screen_stack) > 1
         return True
 
     def action_back(self) -> None:
@@ -243,7 +243,7 @@ class RegistryScreen(FormKeys, LiveLogScreen):
             self.notify(_("A delete or prune is running: wait for it to end (the registry is read-only meanwhile)."),
                         severity="warning")
             return
-        if self.app.screen is self and len(self.app.screen_stack) > 2:
+        if self.app.screen is self and len(self.app.screen_stack) > 1:
             self.workers.cancel_all()
             self.app.pop_screen()
 

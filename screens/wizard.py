@@ -149,7 +149,7 @@ class WizardStep(FormKeys, LiveLogScreen):
         if action == "primary":
             return self.HAS_PRIMARY
         if action == "back":
-            return len(self.app.screen_stack) > 2  # (the first step has nothing to go back to)
+            return len(self.app.screen_stack) > 1  # (the first step has nothing to go back to)
         return True
 
     def complete(self) -> None:
@@ -161,7 +161,7 @@ class WizardStep(FormKeys, LiveLogScreen):
     def action_back(self) -> None:
         if close_keys_panel(self):
             return
-        if len(self.app.screen_stack) > 2:
+        if len(self.app.screen_stack) > 1:
             self.app.pop_screen()
 
     def action_next_step(self) -> None:

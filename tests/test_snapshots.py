@@ -23,6 +23,7 @@ def test_first_screen(snap_compare, size) -> None:  # type: ignore[no-untyped-de
 
 def test_first_screen_with_key_auth_and_errors(snap_compare) -> None:  # type: ignore[no-untyped-def]
     async def setup(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause()  # (the first screen is the app's default screen: composed once the app is ready)
         await pilot.click("#auth-key")
         pilot.app.screen.query_one("#host").focus()
         await pilot.press(*"bad host!")

@@ -30,6 +30,7 @@ def test_first_screen_zh(snap_compare, size) -> None:  # type: ignore[no-untyped
 @pytest.mark.parametrize("size", SIZES)
 def test_first_screen_with_key_auth_and_errors_zh(snap_compare, size) -> None:  # type: ignore[no-untyped-def]
     async def setup(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause()  # (the first screen is the app's default screen: composed once the app is ready)
         await pilot.click("#auth-key")
         pilot.app.screen.query_one("#host").focus()
         await pilot.press(*"bad host!")

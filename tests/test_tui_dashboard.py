@@ -148,7 +148,7 @@ async def test_missing_secrets_are_asked_skipped_named_and_the_keys_work(
         # Escape goes back to the first screen.
         await pilot.press("escape")
         await pilot.pause()
-        assert not isinstance(app.screen, DashboardScreen) and len(app.screen_stack) == 2
+        assert not isinstance(app.screen, DashboardScreen) and len(app.screen_stack) == 1
     assert "pw-" not in path.read_text()
 
 

@@ -233,3 +233,47 @@ async def test_a_click_on_an_earlier_step_in_the_panel_goes_back_to_it() -> None
         await pilot.pause()
         assert app.screen is target
         assert panel.step_text(0).startswith("✓")
+
+
+async def test_the_first_screens_footer_keys_are_clicked_as_pressed() -> None:
+    """The first screen's footer is one widget (screens.footer.KeysFooter): a click on a key runs it,
+    a greyed-out key does nothing, and the keys read as Textual's Footer shows them."""
+    from screens.footer import KeysFooter
+
+    app = RegwizApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        footer = screen.query_one(KeysFooter)
+        assert footer.descriptions()[:3] == ["Next: Diagnose", "Connect", "Copy log"]
+        text = str(footer.render())
+        # ctrl+n (greyed out until connected): nothing happens, the first screen stays.
+        await pilot.click(KeysFooter, offset=(text.index("Next: Diagnose"), 0))
+        await pilot.pause()
+        assert app.screen is screen and not status_text(screen)
+        # ctrl+r Connect, with no address: the form says what to fix.
+        await pilot.click(KeysFooter, offset=(text.index("Connect"), 0))
+        await pilot.pause()
+        assert "Fix the fields" in status_text(screen)
+
+
+async def test_the_first_screens_title_bar_follows_the_title_and_answers_clicks() -> None:
+    """The first screen's header is one widget (screens.footer.TitleBar): the sub-title follows the app's,
+    a click makes it tall, a click on the icon opens the command palette (as Textual's Header)."""
+    from textual.command import CommandPalette
+
+    from screens.footer import TitleBar
+
+    app = RegwizApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        bar = app.screen.query_one(TitleBar)
+        app.sub_title = "another sub-title"
+        await pilot.pause()
+        assert "another sub-title" in str(bar.render())
+        await pilot.click(TitleBar, offset=(50, 0))
+        await pilot.pause()
+        assert bar.has_class("-tall") and bar.size.height == 3
+        await pilot.click(TitleBar, offset=(2, 1))  # the icon, on the tall bar's second line
+        await pilot.pause()
+        assert isinstance(app.screen, CommandPalette)

@@ -13,6 +13,7 @@ from textual.widgets._footer import FooterKey
 from app import i18n
 from app.settings import load_settings
 from screens.app import RegwizApp
+from screens.footer import KeysFooter
 from screens.steps import StepsPanel
 from screens.target import TargetScreen
 
@@ -25,7 +26,8 @@ def english_after() -> Iterator[None]:
 
 
 def footer_words(app: RegwizApp) -> list[str]:
-    return [key.description for key in app.screen.query(FooterKey)]
+    return [key.description for key in app.screen.query(FooterKey)] + \
+        [word for footer in app.screen.query(KeysFooter) for word in footer.descriptions()]
 
 
 async def wait_for(pilot, predicate, seconds: float = 10) -> None:  # type: ignore[no-untyped-def]
