@@ -47,11 +47,7 @@ async def fact(transport: Transport, kind: type[T], gather: Callable[[Transport]
     try:
         gathered = await gather(transport)
     except BaseException as exc:
-        if isinstance(exc, Exception):
-            future.set_exception(exc)
-            future.exception()  # retrieved: raised here, and to each that waits
-        else:
-            future.cancel()
+        pass_on_failure(future, exc)
         raise
     finally:
         gathering.pop(kind, None)
@@ -59,6 +55,18 @@ async def fact(transport: Transport, kind: type[T], gather: Callable[[Transport]
         known[kind] = gathered
     future.set_result(gathered)
     return gathered
+
+
+def pass_on_failure(future: "asyncio.Future[Any]", exc: BaseException) -> None:
+    """Work that others wait for through ``future`` failed with ``exc``: each of them gets the error (marked
+    retrieved: it is raised where the work ran too), or, when the work was cancelled, a cancelled future."""
+    if future.done():
+        return
+    if isinstance(exc, Exception):
+        future.set_exception(exc)
+        future.exception()
+    else:
+        future.cancel()
 
 
 def remember(transport: Transport, value: object) -> None:

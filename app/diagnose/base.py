@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Sequence
 
 from app.events import EventBus, EventKind, ScopedEmitter
-from app.facts import Reply, docker_service, read_in_one
+from app.facts import Reply, docker_service, pass_on_failure, read_in_one
 from app.i18n import _
 from app.steps import Status, Step
 from app.transport import Transport
@@ -80,14 +80,7 @@ class DiagnosisContext:
             except BaseException as exc:
                 for c in batch:
                     self.read.pop(c.check_id, None)
-                    waiting_one = waiting[c.check_id]
-                    if waiting_one.done():
-                        continue
-                    if isinstance(exc, Exception):
-                        waiting_one.set_exception(exc)
-                        waiting_one.exception()  # retrieved: raised here, and to each that waits
-                    else:
-                        waiting_one.cancel()
+                    pass_on_failure(waiting[c.check_id], exc)
                 raise
             for c, some in zip(batch, snippets, strict=True):
                 waiting[c.check_id].set_result((replies[:len(some)], before, after))

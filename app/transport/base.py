@@ -197,17 +197,18 @@ class OutputPump:
     def feed(self, chunk: bytes) -> None:
         lines = self._splitter.feed(chunk)
         if lines:
-            if self.keep is not None:
-                self.keep.append(lines.joined if isinstance(lines, PlainLines) else "\n".join(lines))
-            self.sink(self.stream, lines)
+            self._give(lines)
 
     def finish(self) -> None:
         """The end of the output: its last line, if it had no newline."""
         rest = self._splitter.flush()
         if rest:
-            if self.keep is not None:
-                self.keep.append("\n".join(rest))
-            self.sink(self.stream, rest)
+            self._give(rest)
+
+    def _give(self, lines: Sequence[str]) -> None:
+        if self.keep is not None:
+            self.keep.append(lines.joined if isinstance(lines, PlainLines) else "\n".join(lines))
+        self.sink(self.stream, lines)
 
 
 async def pump(reader: Callable[[int], Awaitable[bytes]], stream: str, sink: LineSink,
