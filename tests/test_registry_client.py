@@ -448,8 +448,10 @@ def test_pull_through_cache_refuses_pushes(start_registry: Callable[..., Running
                                   "says UNSUPPORTED: The operation is unsupported.)")
 
     steps = prove_registry(client)
-    assert [(s.name, s.ok) for s in steps] == [("GET /v2/ without credentials", True), ("push layer", False)]
-    assert "refuses pushes" in steps[-1].detail
+    # The two blobs go up together: both are refused, and both are said.
+    assert [(s.name, s.ok) for s in steps] == [("GET /v2/ without credentials", True), ("push layer", False),
+                                               ("push config", False)]
+    assert all("refuses pushes" in s.detail for s in steps[1:])
     assert [s.name for s in prove_registry(client, push=False)] == ["GET /v2/ without credentials"]
 
     # What it can do: serve what the upstream holds.
@@ -520,15 +522,43 @@ def connections_opened(client: RegistryClient) -> list[object]:
 
 
 def test_a_proof_over_tls_uses_one_kept_alive_connection(secure_registry: RunningRegistry) -> None:
-    """Every request of the proof (ten) on one TLS connection to the real registry, as Docker's clients
-    do; the handshake step has its own socket."""
+    """The proof's requests on kept-alive TLS connections to the real registry, as Docker's clients do:
+    two, as its two blobs go up at once (one connection each), then every later request on one of them;
+    the handshake step has its own socket."""
     client = secure_registry.client()
     opened = connections_opened(client)
     steps = prove_registry(client, "regwiz/proof", marker="kept-alive")
     assert all(s.ok for s in steps), [(s.name, s.detail) for s in steps if not s.ok]
-    assert len(opened) == 1
+    assert len(opened) == 2
     client.close()
     assert client._idle == {}
+
+
+def test_the_proof_pushes_its_fresh_blobs_without_asking_first(secure_registry: RunningRegistry) -> None:
+    """The proof's image is new (its marker), so no HEAD asks whether its blobs are there: with htpasswd
+    each request costs the registry a bcrypt check. Run twice with one marker (its blobs then present),
+    the upload still succeeds: storing the same bytes again is harmless."""
+    client = secure_registry.client()
+    sent: list[tuple[str, str]] = []
+    original = client._request
+
+    def recorded(method, url, *args, **kwargs):  # type: ignore[no-untyped-def]
+        sent.append((method, url.split("?")[0]))
+        return original(method, url, *args, **kwargs)
+
+    client._request = recorded  # type: ignore[method-assign]
+    for _run in range(2):
+        sent.clear()
+        steps = prove_registry(client, "regwiz/proof", marker="fresh")
+        assert all(s.ok for s in steps), [(s.name, s.detail) for s in steps if not s.ok]
+        blob_requests = [(m, u) for m, u in sent if "/blobs/" in u and m != "GET"]
+        assert sorted(m for m, _u in blob_requests) == ["POST", "POST", "PUT", "PUT"], sent  # (at once)
+    # Elsewhere the HEAD stays: a blob the registry has is not sent again.
+    sent.clear()
+    assert client.push_blob("regwiz/proof", generate_test_image("fresh").layer) == \
+        generate_test_image("fresh").layer_digest
+    assert [m for m, _u in sent] == ["HEAD"]
+    client.close()
 
 
 def test_a_kept_connection_the_server_closed_is_replaced() -> None:
