@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Callable, TextIO
+from typing import Any, Awaitable, Callable, TextIO
 
 from app.diagnose import CheckResult, DiagnosisContext, checks_after, default_checks, run_checks
 from app.events import EventBus, EventKind, LogEvent
@@ -135,12 +135,22 @@ class Run:
             return results
         if while_docker_restarts is not None and any(r.check_id in ("network", "docker") for r in failing):
             while_docker_restarts()
-        for result in failing:
+
+        async def apply(result: CheckResult) -> None:
             await self.step(result.fixes[0], transport, f"fix.{result.check_id}", host)
-        self.out.record("info", message=_("diagnosing again after the fixes"))
-        # Only the checks the fixes can change run again (one diagnosis per run); the others' results stand.
-        again = {r.check_id: r for r in await run_checks(checks_after(r.fixes[0] for r in failing), ctx)}
-        results = [again.get(r.check_id, r) for r in results]
+
+        async def check_again(fixes: list[Step]) -> list[CheckResult]:
+            self.out.record("info", message=_("diagnosing again after the fixes"))
+            # Only the checks the fixes can change run again (one diagnosis per run); the others' stand.
+            return await run_checks(checks_after(fixes), ctx)
+
+        def not_needed(planned: CheckResult, now: CheckResult) -> None:
+            self.out.record("info", message=_("{check}: {status} after the fixes before it; {fix} is not "
+                                              "needed").format(check=now.title, status=_(now.status.value),
+                                                               fix=_(planned.fixes[0].title)))
+
+        current = await apply_fixes(results, apply, check_again, not_needed)
+        results = [current[r.check_id] for r in results]
         for result in results:
             self.out.record("check", **result.as_json())
         return results
@@ -148,6 +158,39 @@ class Run:
     def finish(self) -> None:
         report = self.logs.write_report()
         self.out.record("report", path=str(report), logs=str(self.logs.directory))
+
+
+async def apply_fixes(results: list[CheckResult], apply: Callable[[CheckResult], Awaitable[None]],
+                      check_again: Callable[[list[Step]], Awaitable[list[CheckResult]]],
+                      not_needed: Callable[[CheckResult, CheckResult], None]) -> dict[str, CheckResult]:
+    """Apply the first fix of each failing check (``fixes_to_apply``'s order), and check again after: the
+    results by check id, as the last checks found.
+
+    A fix that can change a later failing check's answer (its ``rechecks``) is checked at once, before
+    the later fix is planned: a check that now passes needs no fix (the bridge fix's restart starts a
+    stopped dockerd: "Start Docker" has nothing left to do), and one still failing gets the fix its new
+    result offers. Otherwise the checks run again once, after the last fix."""
+    current = {r.check_id: r for r in results}
+    failing = fixes_to_apply(results)
+    unchecked: list[Step] = []  # fixes applied since the checks last ran again
+
+    async def again() -> None:
+        current.update((r.check_id, r) for r in await check_again(list(unchecked)))
+        unchecked.clear()
+
+    for index, planned in enumerate(failing):
+        result = current[planned.check_id]
+        if result is not planned and not fixes_to_apply([result]):
+            not_needed(planned, result)
+            continue
+        await apply(result)
+        unchecked.append(result.fixes[0])
+        later = {r.check_id for r in failing[index + 1:]}
+        if later & {check.check_id for check in checks_after(unchecked[-1:])}:
+            await again()  # a later fix may have nothing left to do: check before planning it
+    if unchecked:
+        await again()
+    return current
 
 
 def fixes_to_apply(results: list[CheckResult]) -> list[CheckResult]:
