@@ -76,6 +76,10 @@ ANSWERED = (f"regwiz_v=$({shlex.join(ANSWERS)}); regwiz_s=$?; printf '%s\\n' \"$
             '[ "$regwiz_s" = 0 ] && [ -n "$regwiz_v" ]')
 
 
+#: Between the daemon's answer and what ``DockerService.restart_reading`` reads after it.
+_READ_MARK = "@@regwiz-read@@"
+
+
 def daemon_answered(ok: bool, printed: str) -> bool:
     """Whether ANSWERS (run alone or as a snippet) found the daemon: it exited 0 and printed a version."""
     return ok and bool(printed.strip())
@@ -198,7 +202,14 @@ class DockerService:
     async def restart(self, transport: Transport, emit: ScopedEmitter | None, wait: float = 40,
                       enable: bool = False) -> bool:
         """Restart (or start) the daemon; True once it answers within ``wait`` seconds. ``enable``: start it
-        at boot first (``enable``; a failure raises as there).
+        at boot first (``enable``; a failure raises as there). See ``restart_reading``."""
+        return (await self.restart_reading(transport, emit, wait=wait, enable=enable))[0]
+
+    async def restart_reading(self, transport: Transport, emit: ScopedEmitter | None, read: str = "",
+                              wait: float = 40, enable: bool = False) -> tuple[bool, str | None]:
+        """``restart``, and what the shell snippet ``read`` printed once the daemon answered, asked in the
+        same command (the step's verification: one round trip fewer); None when it was not asked there
+        (not systemd, or no answer at once): the caller asks it on its own.
 
         On systemd one command enables, restarts and asks whether the daemon answers (`systemctl restart`
         returns once dockerd said it is ready, so it answers at once as a rule): one round trip, not three.
@@ -214,9 +225,12 @@ class DockerService:
             await self.enable(transport, emit)
         if self.init == "systemd":
             # A daemon that failed several times is held by systemd's start limit: freed in the same command.
+            answers = ("exec " + shlex.join(ANSWERS) if not read else
+                       f"regwiz_v=$({shlex.join(ANSWERS)}) || exit $?; printf '%s\\n{_READ_MARK}\\n' "
+                       f'"$regwiz_v"; {read}; exit 0')
             command = shell(("systemctl enable docker || exit 98; " if enable else "")
                             + "systemctl reset-failed docker >/dev/null 2>&1; systemctl restart docker || exit 97; "
-                            + "exec " + shlex.join(ANSWERS))
+                            + answers)
         elif not await self.answers(transport):
             # A dockerd still on its way down (a restart cut short) keeps its pid file live, and the
             # script's `start` then does nothing: wait (at most 20 s) for it to be gone first.
@@ -228,10 +242,11 @@ class DockerService:
             if result.exit_status == 98:
                 raise CommandFailed(result)  # `systemctl enable docker` failed: nothing restarted
             if result.exit_status == 97:
-                return False
-            if daemon_answered(result.ok, result.stdout):
-                return True
-        return await self.wait_until_answering(transport, wait)
+                return False, None
+            version, marked, printed = result.stdout.partition(_READ_MARK) if read else (result.stdout, "", "")
+            if daemon_answered(result.ok, version):
+                return True, printed.removeprefix("\n") if marked else None
+        return await self.wait_until_answering(transport, wait), None
 
     async def wait_until_answering(self, transport: Transport, wait: float) -> bool:
         loop = asyncio.get_running_loop()

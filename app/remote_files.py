@@ -254,6 +254,13 @@ class RemoteFiles:
         self.backups.append(backup)
         return backup
 
+    def planned_absent(self, path: str) -> Backup:
+        """``backup`` of a file known to be absent (its absence checked by the caller's own command): no
+        command; the rollback removes the file the step made."""
+        backup = Backup(path, None)
+        self.backups.append(backup)
+        return backup
+
     async def write(self, change: FileChange) -> Backup:
         """Back the file up, then replace it atomically (temp file and rename): one remote command.
 

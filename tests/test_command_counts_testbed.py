@@ -20,6 +20,9 @@ from tests.testbed.hosts import Testbed, TestHost
 # went into one command each, 42 before, sshd's count too; 61 before the batched reads below, 109 before the
 # first cuts: diagnosis 42, deploy 32, bridge fix 13, client trust 7). On 2026-12-02 still 35: the image
 # staged while dockerd restarts and loaded after is one command more, the deploy's second image check one less.
+# Later that day 32: the start-Docker fix is not planned when the bridge fix's restart started dockerd (its
+# check, run again after that fix, says so), and the bridge fix checks local-kv.db's planned absence in its
+# write and reads docker0's addresses in its restart's command.
 BOUNDS = {
     # one diagnosis, then the docker and network checks again; each check's reads in one command
     # (read_in_one): os-release, arch and PID 1; Docker's version, state, boot setting and log; the
@@ -33,10 +36,11 @@ BOUNDS = {
     # check and the removal of the container kept aside in one (8 before); the image not asked again when
     # the plan found it missing, the image staged while dockerd restarted loaded in one command (7 before)
     "DeployRegistryStep @ server": 6,
-    # its plan reads daemon.json and dockerd's state in one command (8 before); the enable, the restart and
-    # the daemon's first answer in one command (7 before)
-    "DaemonNetworkFix @ server": 5,
-    "EnableDockerFix @ server": 1,
+    # its plan reads daemon.json and dockerd's state in one command (8 before); the enable, the restart,
+    # the daemon's first answer and docker0's addresses (verify's) in one command (7, then 5 before); a
+    # local-kv.db planned absent is checked in the write's command, not backed up (there is nothing to copy)
+    "DaemonNetworkFix @ server": 3,
+    # (EnableDockerFix: none; its check, run again after the bridge fix, finds dockerd running: 1 before)
     # the host lock, the deploy's digest check, the Docker Hub probe, dockerd; the image streamed to a file
     # on the host while the bridge fix restarts dockerd (4 before: it went with the load, in the deploy)
     "(no step) @ server": 5,

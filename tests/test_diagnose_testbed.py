@@ -235,3 +235,58 @@ async def test_checks_run_together_read_as_one_after_another(ecs_conflict: TestH
     assert {k: (r.status, r.summary) for k, r in results.items() if k not in volatile} == \
         {k: (r.status, r.summary) for k, r in alone.items() if k not in volatile}
     assert all(results[k].status is alone[k].status for k in volatile)
+
+
+LOCAL_KV = "/var/lib/docker/network/files/local-kv.db"
+
+
+class FailingVerifyNetworkFix(DaemonNetworkFix):
+    """The real fix, whose verification then says the host is unhealthy: the rollback must take back the
+    local-kv.db the first start wrote (planned absent: no backup command, only its absence checked)."""
+
+    async def verify(self, ctx: StepContext) -> str | None:
+        return await super().verify(ctx) or "unhealthy (this test says so)"
+
+
+async def test_a_first_start_rolled_back_takes_its_local_kv_away(fresh_host, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    host: TestHost = fresh_host("ecs_conflict")
+    assert host.exec("test", "-e", LOCAL_KV, check=False).returncode != 0  # dockerd never started here
+    async with root_by_password(host, tmp_path) as t:
+        _, _, ctx = await diagnose(t, host)
+        facts = network_facts_of(ctx)
+        assert not facts.local_kv_present
+        outcome, plans, sink = await apply_step(t, FailingVerifyNetworkFix(facts))
+    assert plans[0].decision.kv_absent
+    assert outcome.outcome is Outcome.ROLLED_BACK, outcome.message
+    # The first start wrote it (dockerd's own store of docker0's subnet); the rollback removed it again.
+    assert any(LOCAL_KV in line for line in sink.lines(EventKind.COMMAND)), "the rollback named no local-kv.db"
+    assert host.exec("test", "-e", LOCAL_KV, check=False).returncode != 0
+    assert host.exec("test", "-e", "/etc/docker/daemon.json", check=False).returncode != 0
+    # No backup copy was made of a file that was not there, and docker0 read in the restart's own command.
+    naming_kv = [c for c in sink.lines(EventKind.COMMAND) if LOCAL_KV in c]
+    assert len(naming_kv) == 2, naming_kv  # the write checking its absence, the rollback's removal
+    assert "planned absent" in naming_kv[0] and "rm -f" in naming_kv[1], naming_kv
+    commands = sink.lines(EventKind.COMMAND)
+    assert not any(c.strip() == "ip -j -4 addr show docker0" for c in commands), commands
+
+
+async def test_a_local_kv_that_appeared_since_the_plan_stops_the_bridge_fix(fresh_host, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Planned absent, local-kv.db (it holds the user's networks) is there when the fix applies: nothing is
+    changed, so no rollback can remove a file regwiz did not make."""
+    from app.steps import run_step
+
+    host: TestHost = fresh_host("ecs_conflict")
+    async with root_by_password(host, tmp_path) as t:
+        _, _, ctx = await diagnose(t, host)
+
+        async def confirm_then_appear(plan: Plan) -> bool:
+            host.sh(f"mkdir -p {LOCAL_KV.rsplit('/', 1)[0]} && printf 'kept' > {LOCAL_KV}")
+            return True
+
+        result = await run_step(DaemonNetworkFix(network_facts_of(ctx)),
+                                StepContext(t, EventBus().scoped(source="fix.network")), confirm_then_appear)
+    # (The step's rollback then runs as after any failure: it finds nothing of its own to take back.)
+    assert result.outcome in (Outcome.FAILED, Outcome.ROLLED_BACK), (result.outcome, result.message)
+    assert "exists, it was planned absent; not changed" in result.message, result.message
+    assert host.exec("cat", LOCAL_KV).stdout == "kept"
+    assert host.exec("test", "-e", "/etc/docker/daemon.json", check=False).returncode != 0

@@ -169,7 +169,7 @@ async def gather(ctx: DiagnosisContext, emit: ScopedEmitter) -> NetworkFacts:
             options = dataclasses.replace(options, remembered_subnet=remembered)
     version = docker.version or MODERN_DOCKER
     return NetworkFacts(net, without_docker(net), options, daemon_json, flags, flag_source, version,
-                        options_error)
+                        options_error, local_kv_present=kv is not None)
 
 
 class NetworkCheck(Check):

@@ -24,3 +24,4 @@ class NetworkFacts:
     flag_source: str
     docker_version: str
     options_error: str | None = None
+    local_kv_present: bool = True  # whether LOCAL_KV was there when read (unknown: as if it were)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import shlex
 from dataclasses import dataclass
 
 from app import facts, netmodel
@@ -21,6 +22,9 @@ from app.remote_files import FileChange
 from app.steps import Plan, Step, StepContext
 from app.transport import Command, shell
 from app.transport.local import LocalTransport
+
+
+DOCKER0_ADDRESSES = ("ip", "-j", "-4", "addr", "show", "docker0")
 
 
 def _forget_what_changes(ctx: StepContext) -> None:
@@ -50,6 +54,9 @@ class DaemonNetworkDecision:
     was_running: bool
     was_enabled: bool | None  # None: not systemd
     had_docker0: bool
+    #: local-kv.db was not there when planned (dockerd never started): nothing to back up, and its
+    #: absence is checked in the command that writes daemon.json. False in plans saved before it.
+    kv_absent: bool = False
 
 
 class DaemonNetworkFix(Step):
@@ -61,6 +68,7 @@ class DaemonNetworkFix(Step):
     def __init__(self, facts: NetworkFacts) -> None:
         self.facts = facts
         self._answered = False  # apply's restart saw dockerd answer
+        self._docker0: str | None = None  # what DOCKER0_ADDRESSES printed then (None: not read then)
 
     def _decision(self) -> DaemonNetworkDecision:
         assert self.applied is not None and isinstance(self.applied.decision, DaemonNetworkDecision)
@@ -120,25 +128,35 @@ class DaemonNetworkFix(Step):
         summary = _("docker0 gets {bip}; new networks come from {base} in /{size}s").format(
             bip=address_plan.bip, base=address_plan.pool_base, size=address_plan.pool_size)
         decision = DaemonNetworkDecision(address_plan, service, clear_kv, was_running, was_enabled,
-                                         docker0 is not None)
+                                         docker0 is not None, kv_absent=not self.facts.local_kv_present)
         return Plan(summary, changes=[change], actions=actions, decision=decision)
 
     async def apply(self, ctx: StepContext, plan: Plan) -> None:
         assert isinstance(plan.decision, DaemonNetworkDecision)
         decision, service = plan.decision, plan.decision.service
         _forget_what_changes(ctx)
-        for change in plan.changes:
-            if change.changes_anything:
+        writes = [change for change in plan.changes if change.changes_anything]
+        # The first start writes the bridge's subnet into local-kv.db, where later starts take it from: a
+        # rollback must take that back too. Planned absent, it is checked absent in the write's own command
+        # (it holds the user's networks: a rollback must never remove one dockerd wrote meanwhile).
+        first_start = not decision.clear_kv and not decision.was_running
+        if first_start and decision.kv_absent and writes:
+            kv = shlex.quote(LOCAL_KV)
+            await ctx.files.write_all(writes, prelude=(
+                f'[ ! -e {kv} ] || {{ echo "regwiz: "{kv}" exists, it was planned absent; not changed" >&2; false; }}'))
+            ctx.files.planned_absent(LOCAL_KV)
+        else:
+            for change in writes:
                 await ctx.files.write(change)
+            if first_start:
+                await ctx.files.backup(LOCAL_KV)
         if decision.clear_kv:
             await service.stop(ctx.transport, ctx.emit)
             await ctx.files.backup(LOCAL_KV)
             await ctx.transport.run(Command("rm", "-f", LOCAL_KV), sudo=True, emit=ctx.emit, check=True)
-        elif not decision.was_running:
-            # The first start writes the bridge's subnet into local-kv.db, where later
-            # starts take it from: a rollback must take that back too.
-            await ctx.files.backup(LOCAL_KV)
-        self._answered = await service.restart(ctx.transport, ctx.emit, enable=decision.was_enabled is False)
+        # docker0's addresses, which verify checks, read in the restart's own command.
+        self._answered, self._docker0 = await service.restart_reading(
+            ctx.transport, ctx.emit, read=shlex.join(DOCKER0_ADDRESSES), enable=decision.was_enabled is False)
 
     async def verify(self, ctx: StepContext) -> str | None:
         decision = self._decision()
@@ -148,8 +166,11 @@ class DaemonNetworkFix(Step):
             cause = explain_failure(await service.recent_log(ctx.transport, ctx.emit))
             return _("docker did not come back: {cause}").format(cause=cause.said_cause) if cause else \
                 _("docker did not come back")
-        shown = await ctx.transport.run(Command("ip", "-j", "-4", "addr", "show", "docker0"), emit=ctx.emit)
-        addresses = netmodel.parse_ip_json_addresses(shown.stdout) if shown.ok else []
+        printed = self._docker0 if self._answered else None
+        if printed is None:
+            shown = await ctx.transport.run(Command(*DOCKER0_ADDRESSES), emit=ctx.emit)
+            printed = shown.stdout if shown.ok else ""
+        addresses = netmodel.parse_ip_json_addresses(printed) if printed.strip().startswith("[") else []
         want = decision.address_plan.bip.network
         if not any(a.interface.network == want for a in addresses):
             got = ", ".join(str(a.interface) for a in addresses) or _("no address")
