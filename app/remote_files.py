@@ -14,7 +14,7 @@ import hashlib
 import shlex
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import TYPE_CHECKING, AsyncIterator, Sequence
 
 from app.i18n import _
 from app.events import EventKind, ScopedEmitter
@@ -254,13 +254,6 @@ class RemoteFiles:
         self.backups.append(backup)
         return backup
 
-    def planned_absent(self, path: str) -> Backup:
-        """``backup`` of a file known to be absent (its absence checked by the caller's own command): no
-        command; the rollback removes the file the step made."""
-        backup = Backup(path, None)
-        self.backups.append(backup)
-        return backup
-
     async def write(self, change: FileChange) -> Backup:
         """Back the file up, then replace it atomically (temp file and rename): one remote command.
 
@@ -301,13 +294,27 @@ class RemoteFiles:
         args = [change.path, backup.backup_path or "", root, f"{change.mode:04o}", change.before_sha256 or ""]
         return backup, args, data
 
-    async def write_all(self, changes: list[FileChange], prelude: str = "") -> list[Backup]:
+    async def write_all(self, changes: list[FileChange], prelude: str = "",
+                        absent: Sequence[str] = ()) -> list[Backup]:
         """``write`` for each change that changes anything, in one remote command (each file backed up and
         replaced atomically, in order, as ``write`` does). ``prelude``: a shell line the command runs
         first (its values quoted by the caller), e.g. the folders to make. A file not as planned stops
         the command there (FileNotAsPlanned): the files before it are written (their backups recorded,
-        for the step's rollback), it and the files after it are not touched."""
-        changes = [c for c in changes if c.changes_anything]
+        for the step's rollback), it and the files after it are not touched.
+
+        ``absent``: files planned absent that the step's later actions may create (local-kv.db, which
+        dockerd's first start writes): checked absent first, in the same command (one there stops it
+        before any change), and recorded as a backup of a new file, so the rollback removes them; no
+        copy is made, as there is nothing to copy."""
+        guards = [f'[ ! -e {shlex.quote(path)} ] || {{ echo "regwiz: "{shlex.quote(path)}" exists, it was '
+                  f'planned absent; not changed" >&2; false; }}' for path in absent]
+        prelude = " && ".join(guards + ([prelude] if prelude else []))
+        backups = await self._write_all([c for c in changes if c.changes_anything], prelude)
+        # Recorded once written: a command that stopped changed nothing they could be removed for.
+        self.backups += [Backup(path, None) for path in absent]
+        return backups
+
+    async def _write_all(self, changes: list[FileChange], prelude: str) -> list[Backup]:
         if any(c.new is None for c in changes) or sum(len(c.new or "") for c in changes) > WRITE_ALL_MAX:
             if prelude:
                 await self.transport.run(shell(prelude), sudo=self.sudo, emit=self.emit, check=True)

@@ -141,10 +141,7 @@ class DaemonNetworkFix(Step):
         # (it holds the user's networks: a rollback must never remove one dockerd wrote meanwhile).
         first_start = not decision.clear_kv and not decision.was_running
         if first_start and decision.kv_absent and writes:
-            kv = shlex.quote(LOCAL_KV)
-            await ctx.files.write_all(writes, prelude=(
-                f'[ ! -e {kv} ] || {{ echo "regwiz: "{kv}" exists, it was planned absent; not changed" >&2; false; }}'))
-            ctx.files.planned_absent(LOCAL_KV)
+            await ctx.files.write_all(writes, absent=[LOCAL_KV])
         else:
             for change in writes:
                 await ctx.files.write(change)
